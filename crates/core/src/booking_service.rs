@@ -1,0 +1,459 @@
+//! The booking use cases: list slots, hold, release, confirm, cancel, reschedule, sweep.
+//!
+//! The service decides *what* may happen (the slot is on the doctor's grid, within notice and
+//! horizon, the caller owns the hold); the repository makes it happen atomically and the
+//! database guarantees that no two occupying reservations of a doctor overlap. Events are
+//! published only after the repository returned, i.e. after commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::booking::{Appointment, Hold, Occupancy, Reason, SlotStatus};
+use crate::clinic::Doctor;
+use crate::clock::Clock;
+use crate::error::{BookingError, BookingResult};
+use crate::events::{DomainEvent, EventBus};
+use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
+use crate::ports::{Booked, BookingRepository, ClinicRepository, Confirmation, HoldClaim};
+use crate::slots::{Slot, SlotGrid, day_bounds, last_date};
+
+/// Limits and durations of the booking process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookingPolicy {
+    /// How long a hold keeps its slot.
+    pub hold_duration: SignedDuration,
+    /// How many scheduled, upcoming appointments a patient may have.
+    pub max_active_appointments: u16,
+    /// How many unexpired holds a patient may have at once.
+    pub max_holds_per_patient: u16,
+}
+
+impl Default for BookingPolicy {
+    fn default() -> Self {
+        Self {
+            hold_duration: SignedDuration::from_mins(5),
+            max_active_appointments: 5,
+            max_holds_per_patient: 3,
+        }
+    }
+}
+
+/// Most days one slot listing may cover.
+pub const MAX_LISTING_DAYS: u16 = 31;
+
+/// How far ahead the "next free slot" of a doctor is looked for.
+const NEXT_FREE_LOOKAHEAD_DAYS: u16 = 28;
+
+/// A slot with its status, as patients see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SlotView {
+    /// Start of the visit.
+    pub start: Timestamp,
+    /// End of the visit.
+    pub end: Timestamp,
+    /// Whether it can be held.
+    pub status: SlotStatus,
+}
+
+/// The booking use cases.
+#[derive(Clone)]
+pub struct BookingService {
+    clinic: Arc<dyn ClinicRepository>,
+    bookings: Arc<dyn BookingRepository>,
+    clock: Arc<dyn Clock>,
+    events: Arc<dyn EventBus>,
+    policy: BookingPolicy,
+}
+
+impl BookingService {
+    /// A service over the given ports.
+    pub fn new(
+        clinic: Arc<dyn ClinicRepository>,
+        bookings: Arc<dyn BookingRepository>,
+        clock: Arc<dyn Clock>,
+        events: Arc<dyn EventBus>,
+        policy: BookingPolicy,
+    ) -> Self {
+        Self {
+            clinic,
+            bookings,
+            clock,
+            events,
+            policy,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> BookingPolicy {
+        self.policy
+    }
+
+    /// The current instant of the service's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    async fn doctor(&self, id: DoctorId) -> BookingResult<Doctor> {
+        self.clinic
+            .doctor(id)
+            .await?
+            .ok_or(BookingError::NotFound("doctor"))
+    }
+
+    /// The bookable slots of a doctor on `days` dates from `first` (dates in the doctor's
+    /// zone), with their status. Slots before the minimum notice or beyond the horizon are left
+    /// out, and so are free slots of a day that reached the doctor's daily maximum.
+    pub async fn slots(
+        &self,
+        doctor_id: DoctorId,
+        first: Date,
+        days: u16,
+    ) -> BookingResult<Vec<SlotView>> {
+        if !(1..=MAX_LISTING_DAYS).contains(&days) {
+            return Err(BookingError::validation(format!(
+                "days must be between 1 and {MAX_LISTING_DAYS}"
+            )));
+        }
+        let doctor = self.doctor(doctor_id).await?;
+        let mut listing = self.listings(&[doctor], first, days).await?;
+        Ok(listing.pop().map(|(_, slots)| slots).unwrap_or_default())
+    }
+
+    /// The next free slot of each doctor within four weeks, with one query per kind of data
+    /// for all of them.
+    pub async fn next_free_slots(
+        &self,
+        doctors: &[Doctor],
+    ) -> BookingResult<HashMap<DoctorId, SlotView>> {
+        let now = self.clock.now();
+        let mut next = HashMap::new();
+        let Some(first) = doctors
+            .iter()
+            .map(|d| d.time_zone.tz().to_datetime(now).date())
+            .min()
+        else {
+            return Ok(next);
+        };
+        for (doctor_id, slots) in self
+            .listings(doctors, first, NEXT_FREE_LOOKAHEAD_DAYS)
+            .await?
+        {
+            if let Some(slot) = slots.into_iter().find(|s| s.status == SlotStatus::Available) {
+                next.insert(doctor_id, slot);
+            }
+        }
+        Ok(next)
+    }
+
+    /// Slot listings of several doctors over the same dates.
+    async fn listings(
+        &self,
+        doctors: &[Doctor],
+        first: Date,
+        days: u16,
+    ) -> BookingResult<Vec<(DoctorId, Vec<SlotView>)>> {
+        let now = self.clock.now();
+        let invalid_window = || BookingError::validation("date is out of range");
+        let last = last_date(first, days).ok_or_else(invalid_window)?;
+        // One window wide enough for every doctor's zone (UTC offsets stay within a day) and
+        // for buffers around the first and last slot.
+        let from = first
+            .yesterday()
+            .ok()
+            .and_then(utc_midnight)
+            .ok_or_else(invalid_window)?;
+        let to = last.tomorrow().ok().and_then(utc_midnight).ok_or_else(invalid_window)?;
+        let ids: Vec<DoctorId> = doctors.iter().map(|d| d.id).collect();
+        let time_off = self.clinic.time_off(&ids, from, to).await?;
+        let occupancy = self.bookings.occupancy(&ids, from, to, now).await?;
+
+        let mut listings = Vec::with_capacity(doctors.len());
+        for doctor in doctors {
+            let own_time_off: Vec<_> = time_off
+                .iter()
+                .filter(|t| t.doctor_id == doctor.id)
+                .cloned()
+                .collect();
+            let mut own_occupancy: Vec<Occupancy> = occupancy
+                .iter()
+                .filter(|o| o.doctor_id == doctor.id)
+                .copied()
+                .collect();
+            own_occupancy.sort_by_key(|o| o.start);
+            let rules = &doctor.schedule.rules;
+            let tz = doctor.time_zone.tz();
+            let grid = SlotGrid::new(&doctor.schedule, tz, &own_time_off);
+            let (earliest, latest) = rules.bookable_window(now);
+            let mut views = Vec::new();
+            let mut day = first;
+            for _ in 0..days {
+                let day_slots = grid.for_day(day);
+                let full = match (rules.max_per_day, grid.day_bounds(day)) {
+                    (Some(max), Some((day_start, day_end))) => {
+                        let taken = own_occupancy
+                            .iter()
+                            .filter(|o| o.start >= day_start && o.start < day_end)
+                            .count();
+                        taken >= usize::from(max)
+                    }
+                    _ => false,
+                };
+                for slot in day_slots {
+                    if slot.start < earliest || slot.start > latest {
+                        continue;
+                    }
+                    let status = status_of(&slot.claim(rules), &own_occupancy);
+                    if full && status == SlotStatus::Available {
+                        continue;
+                    }
+                    views.push(SlotView {
+                        start: slot.start,
+                        end: slot.end,
+                        status,
+                    });
+                }
+                match day.tomorrow() {
+                    Ok(next) => day = next,
+                    Err(_) => break,
+                }
+            }
+            listings.push((doctor.id, views));
+        }
+        Ok(listings)
+    }
+
+    /// Holds the slot of `doctor_id` starting at `start` for `patient_id`. Repeating the request
+    /// while the hold lives returns the same hold.
+    pub async fn hold(
+        &self,
+        patient_id: UserId,
+        doctor_id: DoctorId,
+        start: Timestamp,
+    ) -> BookingResult<Hold> {
+        let now = self.clock.now();
+        let doctor = self.doctor(doctor_id).await?;
+        let rules = &doctor.schedule.rules;
+        let tz = doctor.time_zone.tz();
+        let (earliest, latest) = rules.bookable_window(now);
+        if start < now {
+            return Err(BookingError::SlotUnavailable("the time is in the past".into()));
+        }
+        if start < earliest {
+            return Err(BookingError::SlotUnavailable(format!(
+                "this doctor needs {} minutes' notice",
+                rules.min_notice_minutes
+            )));
+        }
+        if start > latest {
+            return Err(BookingError::SlotUnavailable(format!(
+                "this doctor takes bookings at most {} days ahead",
+                rules.horizon_days
+            )));
+        }
+        let date = tz.to_datetime(start).date();
+        let day = day_bounds(tz, date)
+            .ok_or_else(|| BookingError::SlotUnavailable("date is out of range".into()))?;
+        let margin = SignedDuration::from_hours(24);
+        let window_start = day.0.saturating_sub(margin).unwrap_or(day.0);
+        let window_end = day.1.saturating_add(margin).unwrap_or(day.1);
+        let time_off = self
+            .clinic
+            .time_off(&[doctor_id], window_start, window_end)
+            .await?;
+        let slot = SlotGrid::new(&doctor.schedule, tz, &time_off)
+            .slot_at(start)
+            .ok_or_else(|| {
+                BookingError::SlotUnavailable(
+                    "the time is not one of this doctor's slots".into(),
+                )
+            })?;
+        let claim = HoldClaim {
+            hold_id: HoldId::generate(),
+            doctor_id,
+            patient_id,
+            slot,
+            claim: slot.claim(rules),
+            expires_at: now
+                .saturating_add(self.policy.hold_duration)
+                .map_err(|_| BookingError::Storage("hold expiry overflows".into()))?,
+            day,
+            max_per_day: rules.max_per_day,
+            max_holds_per_patient: self.policy.max_holds_per_patient,
+        };
+        let claimed = self.bookings.claim_hold(&claim, now).await?;
+        if claimed.created {
+            self.publish_slot(&slot_of_hold(&claimed.hold), doctor_id, SlotStatus::Held);
+        }
+        Ok(claimed.hold)
+    }
+
+    /// One of the patient's holds.
+    pub async fn hold_of(&self, patient_id: UserId, hold_id: HoldId) -> BookingResult<Hold> {
+        match self.bookings.hold(hold_id).await? {
+            Some(hold) if hold.patient_id == patient_id => Ok(hold),
+            _ => Err(BookingError::HoldNotFound),
+        }
+    }
+
+    /// Gives a hold back. Releasing twice is not an error.
+    pub async fn release(&self, patient_id: UserId, hold_id: HoldId) -> BookingResult<()> {
+        let now = self.clock.now();
+        if let Some(hold) = self.bookings.release_hold(hold_id, patient_id, now).await? {
+            self.publish_slot(&slot_of_hold(&hold), hold.doctor_id, SlotStatus::Available);
+        }
+        Ok(())
+    }
+
+    /// Books the held slot. Confirming the same hold again returns the same appointment.
+    pub async fn confirm(
+        &self,
+        patient_id: UserId,
+        hold_id: HoldId,
+        reason: Reason,
+    ) -> BookingResult<Booked> {
+        let now = self.clock.now();
+        let confirmation = Confirmation {
+            hold_id,
+            patient_id,
+            appointment_id: AppointmentId::generate(),
+            reason,
+            max_active_appointments: self.policy.max_active_appointments,
+        };
+        let booked = self.bookings.confirm_hold(&confirmation, now).await?;
+        if booked.changed {
+            let a = &booked.appointment;
+            self.publish_slot(&slot_of(a), a.doctor_id, SlotStatus::Booked);
+            self.publish_appointment(a);
+        }
+        Ok(booked)
+    }
+
+    /// Cancels the patient's appointment; its slot becomes free. Cancelling twice is not an error.
+    pub async fn cancel(
+        &self,
+        patient_id: UserId,
+        appointment_id: AppointmentId,
+    ) -> BookingResult<Appointment> {
+        let now = self.clock.now();
+        let booked = self
+            .bookings
+            .cancel_appointment(appointment_id, patient_id, now)
+            .await?;
+        if booked.changed {
+            let a = &booked.appointment;
+            self.publish_slot(&slot_of(a), a.doctor_id, SlotStatus::Available);
+            self.publish_appointment(a);
+        }
+        Ok(booked.appointment)
+    }
+
+    /// Moves the patient's appointment to the slot of their hold, atomically. Repeating the
+    /// request returns the moved appointment and changes nothing.
+    pub async fn reschedule(
+        &self,
+        patient_id: UserId,
+        appointment_id: AppointmentId,
+        hold_id: HoldId,
+    ) -> BookingResult<Appointment> {
+        let now = self.clock.now();
+        let booked = self
+            .bookings
+            .reschedule_appointment(appointment_id, hold_id, patient_id, now)
+            .await?;
+        if booked.changed {
+            let a = &booked.appointment;
+            if let Some(previous) = booked.moved_from {
+                self.publish_slot(&previous, a.doctor_id, SlotStatus::Available);
+            }
+            self.publish_slot(&slot_of(a), a.doctor_id, SlotStatus::Booked);
+            self.publish_appointment(a);
+        }
+        Ok(booked.appointment)
+    }
+
+    /// The patient's appointments, soonest first.
+    pub async fn appointments_of(&self, patient_id: UserId) -> BookingResult<Vec<Appointment>> {
+        self.bookings.appointments_of_patient(patient_id).await
+    }
+
+    /// One of the patient's appointments; another patient's is `NotFound`.
+    pub async fn appointment_of(
+        &self,
+        patient_id: UserId,
+        appointment_id: AppointmentId,
+    ) -> BookingResult<Appointment> {
+        match self.bookings.appointment(appointment_id).await? {
+            Some(a) if a.patient_id == patient_id => Ok(a),
+            _ => Err(BookingError::NotFound("appointment")),
+        }
+    }
+
+    /// Expires lapsed holds and announces their slots as free again.
+    pub async fn sweep_expired_holds(&self) -> BookingResult<usize> {
+        let expired = self.bookings.expire_holds(self.clock.now()).await?;
+        for hold in &expired {
+            self.publish_slot(&slot_of_hold(hold), hold.doctor_id, SlotStatus::Available);
+        }
+        Ok(expired.len())
+    }
+
+    fn publish_slot(&self, slot: &Slot, doctor_id: DoctorId, status: SlotStatus) {
+        self.events.publish(DomainEvent::Slot {
+            doctor_id,
+            start: slot.start,
+            end: slot.end,
+            status,
+        });
+    }
+
+    fn publish_appointment(&self, appointment: &Appointment) {
+        self.events.publish(DomainEvent::Appointment {
+            appointment_id: appointment.id,
+            doctor_id: appointment.doctor_id,
+            patient_id: appointment.patient_id,
+            status: appointment.status,
+        });
+    }
+}
+
+fn utc_midnight(date: Date) -> Option<Timestamp> {
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|zoned| zoned.timestamp())
+}
+
+fn slot_of(appointment: &Appointment) -> Slot {
+    Slot {
+        start: appointment.start,
+        end: appointment.end,
+    }
+}
+
+fn slot_of_hold(hold: &Hold) -> Slot {
+    Slot {
+        start: hold.start,
+        end: hold.end,
+    }
+}
+
+/// The status of a slot whose agenda interval is `claim`, given occupancy sorted by start:
+/// booked beats held beats available.
+fn status_of(claim: &(Timestamp, Timestamp), occupancy: &[Occupancy]) -> SlotStatus {
+    let (start, end) = *claim;
+    // A doctor's occupancy never overlaps itself, so sorted by start it is sorted by end too.
+    let first_candidate = occupancy.partition_point(|o| o.end <= start);
+    let mut status = SlotStatus::Available;
+    for o in occupancy[first_candidate..].iter().take_while(|o| o.start < end) {
+        if o.end > start {
+            if o.status == SlotStatus::Booked {
+                return SlotStatus::Booked;
+            }
+            status = SlotStatus::Held;
+        }
+    }
+    status
+}

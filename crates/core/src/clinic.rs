@@ -1,0 +1,137 @@
+//! The clinic's catalogue: specialties and doctors.
+
+use std::fmt;
+
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::error::BookingError;
+use crate::ids::{DoctorId, SpecialtyId};
+use crate::schedule::WeeklySchedule;
+
+/// A medical specialty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Specialty {
+    /// Identity.
+    pub id: SpecialtyId,
+    /// Display name, e.g. "Cardiology".
+    pub name: String,
+}
+
+/// A specialty with the number of doctors practising it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpecialtySummary {
+    /// The specialty.
+    pub specialty: Specialty,
+    /// How many doctors practise it.
+    pub doctor_count: i64,
+}
+
+/// An IANA time zone, kept with its name so it can be stored and shown.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    name: String,
+    tz: TimeZone,
+}
+
+impl Zone {
+    /// Looks up an IANA zone name such as `Europe/Berlin`.
+    pub fn parse(name: &str) -> Result<Self, BookingError> {
+        let tz = TimeZone::get(name).map_err(|_| {
+            BookingError::validation(format!("unknown time zone {name:?}; use an IANA name like Europe/Berlin"))
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            tz,
+        })
+    }
+
+    /// The IANA name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The zone's rules.
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Zone {}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A consultation fee in minor units (cents) of a currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fee {
+    /// Amount in minor units, e.g. 6500 for 65.00.
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. "EUR".
+    pub currency: String,
+}
+
+impl Fee {
+    /// Validates amount and currency code.
+    pub fn new(amount_minor: i64, currency: &str) -> Result<Self, BookingError> {
+        if amount_minor < 0 {
+            return Err(BookingError::validation("fee must not be negative"));
+        }
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(BookingError::validation(
+                "currency must be an ISO 4217 code like EUR",
+            ));
+        }
+        Ok(Self {
+            amount_minor,
+            currency: currency.to_owned(),
+        })
+    }
+}
+
+/// A doctor's public profile and booking setup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Doctor {
+    /// Identity.
+    pub id: DoctorId,
+    /// Full display name, e.g. "Dr. Anna Schmidt".
+    pub name: String,
+    /// Main specialty.
+    pub specialty_id: SpecialtyId,
+    /// Degrees and titles, e.g. "MD, FESC".
+    pub qualification: String,
+    /// Years in practice.
+    pub years_experience: u16,
+    /// A few sentences for patients.
+    pub bio: String,
+    /// Price of one consultation.
+    pub fee: Fee,
+    /// Picture URL, if any.
+    pub photo_url: Option<String>,
+    /// The zone the weekly hours are written in.
+    pub time_zone: Zone,
+    /// Working hours and booking rules.
+    pub schedule: WeeklySchedule,
+}

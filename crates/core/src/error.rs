@@ -1,0 +1,80 @@
+//! Everything the domain can refuse, as one error type.
+//!
+//! Each variant has a stable machine [`code`](BookingError::code) that is part of the public API
+//! (the web layer maps it into RFC 9457 problem responses); clients branch on the code, people
+//! read the message.
+
+use thiserror::Error;
+
+/// A refusal or failure of a domain operation.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum BookingError {
+    /// The named thing does not exist (or is not visible to the caller).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The hold does not exist, was released, or belongs to someone else.
+    #[error("hold not found")]
+    HoldNotFound,
+    /// The hold ran out and its slot has since been taken by someone else.
+    #[error("the hold expired and the slot is no longer free")]
+    HoldExpired,
+    /// Somebody else holds or booked an overlapping time.
+    #[error("this time is already held or booked")]
+    SlotTaken,
+    /// The time is not a bookable slot of the doctor (outside hours, in the past, too soon, too far).
+    #[error("this time cannot be booked: {0}")]
+    SlotUnavailable(String),
+    /// The doctor's day has reached its maximum number of appointments.
+    #[error("the doctor's day is fully booked")]
+    DayFull,
+    /// The patient reached a configured limit (active appointments or concurrent holds).
+    #[error("{0}")]
+    LimitReached(String),
+    /// The operation does not apply to the current state (e.g. cancelling a completed visit).
+    #[error("{0}")]
+    InvalidState(String),
+    /// Input that is well-formed but not acceptable.
+    #[error("{0}")]
+    Validation(String),
+    /// The caller is not signed in, or the credential is not valid.
+    #[error("authentication required")]
+    Unauthorized,
+    /// The caller is signed in but may not do this.
+    #[error("not allowed")]
+    Forbidden,
+    /// The one-time code is wrong, expired, used, or was never issued.
+    #[error("the code is not valid")]
+    OtpInvalid,
+    /// A storage or infrastructure failure; the message is for logs, not for clients.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+impl BookingError {
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::HoldNotFound => "hold_not_found",
+            Self::HoldExpired => "hold_expired",
+            Self::SlotTaken => "slot_taken",
+            Self::SlotUnavailable(_) => "slot_unavailable",
+            Self::DayFull => "day_full",
+            Self::LimitReached(_) => "limit_reached",
+            Self::InvalidState(_) => "invalid_state",
+            Self::Validation(_) => "validation",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::OtpInvalid => "otp_invalid",
+            Self::Storage(_) => "internal",
+        }
+    }
+
+    /// Shorthand for a validation error.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::Validation(message.into())
+    }
+}
+
+/// Result of a domain operation.
+pub type BookingResult<T> = Result<T, BookingError>;

@@ -1,0 +1,23 @@
+//! MediBook's domain: the clinic catalogue, weekly schedules and slot generation across time
+//! zones, holds and appointments with their rules, sign-in with one-time codes, and the ports
+//! (traits) through which the domain reaches storage, delivery channels and listeners.
+//!
+//! This crate does no I/O of its own; `medibook-store`, `medibook-web` and the binary provide
+//! the adapters.
+
+pub mod booking;
+pub mod booking_service;
+pub mod catalogue;
+pub mod clinic;
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod identity;
+pub mod ids;
+pub mod ports;
+pub mod schedule;
+pub mod search;
+pub mod signin;
+pub mod slots;
+
+pub use error::{BookingError, BookingResult};

@@ -1,0 +1,194 @@
+//! The ports: what the domain needs from storage and delivery, implemented by adapters
+//! (`medibook-store`, `medibook-integrations`). Every method that changes data is one atomic
+//! transaction in the implementation.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::booking::{Appointment, Hold, Occupancy, Reason};
+use crate::clinic::{Doctor, Specialty, SpecialtySummary};
+use crate::error::BookingResult;
+use crate::identity::{Identifier, User};
+use crate::ids::{AppointmentId, DoctorId, HoldId, SpecialtyId, UserId};
+use crate::schedule::TimeOff;
+use crate::slots::Slot;
+
+/// The clinic's catalogue.
+#[async_trait]
+pub trait ClinicRepository: Send + Sync + 'static {
+    /// All specialties with their doctor counts, by name.
+    async fn specialties(&self) -> BookingResult<Vec<SpecialtySummary>>;
+    /// One specialty.
+    async fn specialty(&self, id: SpecialtyId) -> BookingResult<Option<Specialty>>;
+    /// All doctors, by name.
+    async fn doctors(&self) -> BookingResult<Vec<Doctor>>;
+    /// One doctor.
+    async fn doctor(&self, id: DoctorId) -> BookingResult<Option<Doctor>>;
+    /// Time off of the given doctors overlapping `[from, to)`.
+    async fn time_off(
+        &self,
+        doctors: &[DoctorId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> BookingResult<Vec<TimeOff>>;
+    /// Adds a specialty.
+    async fn add_specialty(&self, specialty: &Specialty) -> BookingResult<()>;
+    /// Adds a doctor.
+    async fn add_doctor(&self, doctor: &Doctor) -> BookingResult<()>;
+    /// Adds time off.
+    async fn add_time_off(&self, time_off: &TimeOff) -> BookingResult<()>;
+    /// Whether the clinic has no doctors and no specialties yet.
+    async fn is_empty(&self) -> BookingResult<bool>;
+}
+
+/// Everything needed to claim a slot for a new hold, checked and written atomically.
+#[derive(Clone, Debug)]
+pub struct HoldClaim {
+    /// Id for the new hold.
+    pub hold_id: HoldId,
+    /// Whose slot.
+    pub doctor_id: DoctorId,
+    /// Who holds it.
+    pub patient_id: UserId,
+    /// The visit.
+    pub slot: Slot,
+    /// The agenda interval it occupies (visit plus buffers).
+    pub claim: (Timestamp, Timestamp),
+    /// When the hold lapses.
+    pub expires_at: Timestamp,
+    /// The doctor's calendar day of the slot, for the daily maximum.
+    pub day: (Timestamp, Timestamp),
+    /// The doctor's daily maximum of appointments and holds, if any.
+    pub max_per_day: Option<u16>,
+    /// How many unexpired holds one patient may have at once.
+    pub max_holds_per_patient: u16,
+}
+
+/// The result of claiming a hold.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// The hold.
+    pub hold: Hold,
+    /// False when the patient already held exactly this slot and that hold was returned.
+    pub created: bool,
+}
+
+/// A request to turn a hold into an appointment.
+#[derive(Clone, Debug)]
+pub struct Confirmation {
+    /// The hold token.
+    pub hold_id: HoldId,
+    /// Who confirms; must be the holder.
+    pub patient_id: UserId,
+    /// Id for the appointment, if one is created.
+    pub appointment_id: AppointmentId,
+    /// Why the patient comes.
+    pub reason: Reason,
+    /// How many scheduled, upcoming appointments one patient may have.
+    pub max_active_appointments: u16,
+}
+
+/// The result of a confirmation or a reschedule.
+#[derive(Clone, Debug)]
+pub struct Booked {
+    /// The appointment as it is now.
+    pub appointment: Appointment,
+    /// False when the request was a repeat and nothing changed.
+    pub changed: bool,
+    /// For a reschedule that changed something: the visit's previous interval.
+    pub moved_from: Option<Slot>,
+}
+
+/// Holds and appointments, with the no-double-booking invariant enforced by the database.
+#[async_trait]
+pub trait BookingRepository: Send + Sync + 'static {
+    /// Claims a slot: frees expired holds overlapping it, checks that nothing occupies it and the
+    /// limits allow it, and writes the hold; `SlotTaken` if anything occupies it.
+    async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed>;
+    /// Releases the patient's hold. `Ok(None)` if it was already released or expired.
+    async fn release_hold(
+        &self,
+        hold_id: HoldId,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Option<Hold>>;
+    /// Turns a hold into an appointment (or returns the one it already became).
+    async fn confirm_hold(
+        &self,
+        confirmation: &Confirmation,
+        now: Timestamp,
+    ) -> BookingResult<Booked>;
+    /// Cancels the patient's appointment and frees its time.
+    async fn cancel_appointment(
+        &self,
+        appointment_id: AppointmentId,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Booked>;
+    /// Moves the patient's appointment to the slot of one of their holds, in one transaction.
+    async fn reschedule_appointment(
+        &self,
+        appointment_id: AppointmentId,
+        hold_id: HoldId,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Booked>;
+    /// One hold.
+    async fn hold(&self, id: HoldId) -> BookingResult<Option<Hold>>;
+    /// One appointment.
+    async fn appointment(&self, id: AppointmentId) -> BookingResult<Option<Appointment>>;
+    /// A patient's appointments, soonest first.
+    async fn appointments_of_patient(&self, patient_id: UserId) -> BookingResult<Vec<Appointment>>;
+    /// What occupies the given doctors' time in `[from, to)` at `now` (one query for all).
+    async fn occupancy(
+        &self,
+        doctors: &[DoctorId],
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> BookingResult<Vec<Occupancy>>;
+    /// Marks holds that lapsed by `now` as expired and frees their slots; returns them.
+    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<Hold>>;
+}
+
+/// The outcome of checking a one-time code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// The code matched and is now used up.
+    Accepted,
+    /// Wrong, expired, used, locked after too many attempts, or never issued.
+    Rejected,
+}
+
+/// Sign-in codes and user accounts.
+#[async_trait]
+pub trait IdentityRepository: Send + Sync + 'static {
+    /// Stores the keyed hash of a new code for `identifier_key`, replacing earlier ones.
+    async fn save_code(
+        &self,
+        identifier_key: &str,
+        code_hash: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> BookingResult<()>;
+    /// Checks a code hash against the live code of `identifier_key`, atomically: a match uses
+    /// the code up, a mismatch counts an attempt, and a code with `max_attempts` failures is dead.
+    async fn check_code(
+        &self,
+        identifier_key: &str,
+        code_hash: &str,
+        max_attempts: u16,
+        now: Timestamp,
+    ) -> BookingResult<CodeCheck>;
+    /// The user with this email or phone, created as a patient if new.
+    async fn user_for(&self, identifier: &Identifier, now: Timestamp) -> BookingResult<User>;
+    /// One user.
+    async fn user(&self, id: UserId) -> BookingResult<Option<User>>;
+}
+
+/// Delivers one-time codes (email, SMS, or the development log).
+#[async_trait]
+pub trait CodeSender: Send + Sync + 'static {
+    /// Sends `code` to `to`.
+    async fn send_code(&self, to: &Identifier, code: &str) -> BookingResult<()>;
+}

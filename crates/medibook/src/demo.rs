@@ -1,0 +1,1 @@
+//! Demo clinic (being written).

@@ -1,0 +1,3 @@
+//! The MediBook binary's library: configuration, wiring, demo data.
+
+pub mod demo;
