@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::error::{BookingError, BookingResult};
 use crate::events::{DomainEvent, EventBus};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
-use crate::ports::{Booked, BookingRepository, ClinicRepository, Confirmation, HoldClaim};
+use crate::ports::{Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, HoldClaim};
 use crate::slots::{Slot, SlotGrid, day_bounds, last_date};
 
 /// Limits and durations of the booking process.
@@ -227,13 +227,13 @@ impl BookingService {
     }
 
     /// Holds the slot of `doctor_id` starting at `start` for `patient_id`. Repeating the request
-    /// while the hold lives returns the same hold.
+    /// while the hold lives returns the same hold (with `created` false).
     pub async fn hold(
         &self,
         patient_id: UserId,
         doctor_id: DoctorId,
         start: Timestamp,
-    ) -> BookingResult<Hold> {
+    ) -> BookingResult<Claimed> {
         let now = self.clock.now();
         let doctor = self.doctor(doctor_id).await?;
         let rules = &doctor.schedule.rules;
@@ -288,7 +288,7 @@ impl BookingService {
         if claimed.created {
             self.publish_slot(&slot_of_hold(&claimed.hold), doctor_id, SlotStatus::Held);
         }
-        Ok(claimed.hold)
+        Ok(claimed)
     }
 
     /// One of the patient's holds.

@@ -11,7 +11,7 @@ pub fn words(text: &str) -> Vec<String> {
     for c in text.chars().flat_map(char::to_lowercase) {
         match c {
             'à' | 'á' | 'â' | 'ã' | 'å' | 'ā' => folded.push('a'),
-            'ä' | 'æ' => folded.push_str("a"),
+            'ä' | 'æ' => folded.push('a'),
             'ç' | 'č' | 'ć' => folded.push('c'),
             'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' => folded.push('e'),
             'ì' | 'í' | 'î' | 'ï' => folded.push('i'),

@@ -138,10 +138,25 @@ impl<'a> SlotGrid<'a> {
         }
     }
 
-    /// Resolves the wall-clock end of a period. In a gap the period ends where the gap starts
-    /// (the earlier reading); in a fold it ends at the first occurrence.
+    /// Resolves the wall-clock end of a period. In a gap the period ends where the gap starts,
+    /// at the jump of the clocks; in a fold it ends at the first occurrence.
     fn resolve_end(&self, wall: DateTime) -> Option<Timestamp> {
-        self.tz.to_ambiguous_timestamp(wall).earlier().ok()
+        let ambiguous = self.tz.to_ambiguous_timestamp(wall);
+        match ambiguous.offset() {
+            // The earlier reading of a gap time lies before the jump by as much as `wall` lies
+            // after the gap's start (02:30 in a 02:00→03:00 gap reads as 01:30), so it would
+            // cut the period short; the jump is the first transition after it.
+            AmbiguousOffset::Gap { .. } => {
+                let before_jump = ambiguous.earlier().ok()?;
+                self.tz
+                    .following(before_jump)
+                    .next()
+                    .map(|jump| jump.timestamp())
+            }
+            AmbiguousOffset::Unambiguous { .. } | AmbiguousOffset::Fold { .. } => {
+                ambiguous.earlier().ok()
+            }
+        }
     }
 }
 

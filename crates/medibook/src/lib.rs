@@ -1,3 +1,8 @@
-//! The MediBook binary's library: configuration, wiring, demo data.
+//! The MediBook binary's library: settings, secrets, wiring of the concrete adapters, the
+//! development code sender and the demo clinic. `main.rs` is only the command line.
 
+pub mod app;
+pub mod delivery;
 pub mod demo;
+pub mod secrets;
+pub mod settings;

@@ -1,1 +1,73 @@
-fn main() {}
+//! `medibook`: the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use medibook::settings::Settings;
+use tracing_subscriber::EnvFilter;
+
+/// Doctor-appointment booking in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "medibook", version, about)]
+struct Cli {
+    /// TOML settings file (default: ./medibook.toml if present).
+    #[arg(long, global = true, env = "MEDIBOOK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (migrates the database first).
+    Serve {
+        /// Seed a demo clinic into an empty database.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("medibook: invalid settings: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("medibook: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { demo } => medibook::app::serve(settings, demo).await,
+            Command::Migrate => {
+                let database = medibook::app::open_database(&settings).await?;
+                database.close().await;
+                tracing::info!("migrations applied");
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("medibook: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

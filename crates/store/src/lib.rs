@@ -1,1 +1,230 @@
-//! placeholder
+//! MediBook's storage: the repository ports of `medibook-core` implemented over SQLite (the
+//! embedded default) and PostgreSQL (for several instances), with embedded migrations.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver: instants are integer
+//! microseconds and ids UUID text, so queries need no per-backend variants except where the
+//! backends differ in how they serialise writers (see [`Database::begin_write`]).
+//!
+//! The no-double-booking invariant lives in the `slot_claims` table: on PostgreSQL an exclusion
+//! constraint refuses overlapping claims of one doctor outright; on SQLite every write runs in a
+//! `BEGIN IMMEDIATE` transaction (one writer at a time, across processes) that checks for overlap
+//! before inserting, with a unique index as a backstop.
+
+mod bookings;
+mod clinic;
+mod columns;
+mod error;
+mod identity;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use error::StoreError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a [`Database`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A connection pool to the clinic's database; implements every repository port.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file and its
+    /// directory if missing. Does not migrate; call [`Database::migrate`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redact(url)
+            )));
+        };
+        let options = AnyConnectOptions::from_str(&with_sqlite_create_mode(url, backend))
+            .map_err(|e| StoreError::Config(format!("invalid database URL: {e}")))?;
+        if backend == Backend::Sqlite {
+            ensure_sqlite_directory(url)?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the single writer; NORMAL is durable in
+                        // WAL mode except for the last commits on power loss (not on crash).
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies the embedded migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine behind this pool.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool, for tests and maintenance tools.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes all connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read-check-write sequence inside it cannot interleave with
+    /// another writer, in this process or any other.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Locks a row for the rest of the transaction on PostgreSQL (`SELECT … FOR UPDATE`); on
+    /// SQLite the immediate transaction already excludes other writers.
+    pub(crate) async fn lock_row(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        table: LockTable,
+        id: String,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            let sql = match table {
+                LockTable::Doctors => "SELECT id FROM doctors WHERE id = $1 FOR UPDATE",
+                LockTable::Users => "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+            };
+            sqlx::query(sql).bind(id).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Tables whose rows serialise related writers on PostgreSQL.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LockTable {
+    /// Claims on one doctor's agenda (daily maximum).
+    Doctors,
+    /// One patient's holds and appointments (per-patient limits).
+    Users,
+}
+
+/// The SQLite URL with `mode=rwc` so a missing file is created.
+fn with_sqlite_create_mode(url: &str, backend: Backend) -> String {
+    if backend != Backend::Sqlite || url.contains("mode=") || url.contains(":memory:") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode=rwc")
+}
+
+/// Creates the directory of a SQLite file URL.
+fn ensure_sqlite_directory(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Config(format!("cannot create directory {}: {e}", dir.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact("postgres://app:secret@db:5432/medibook"),
+            "postgres://app:***@db:5432/medibook"
+        );
+        assert_eq!(redact("sqlite://data/medibook.db"), "sqlite://data/medibook.db");
+    }
+
+    #[test]
+    fn sqlite_urls_create_missing_files() {
+        assert_eq!(
+            with_sqlite_create_mode("sqlite://data/x.db", Backend::Sqlite),
+            "sqlite://data/x.db?mode=rwc"
+        );
+        assert_eq!(
+            with_sqlite_create_mode("postgres://h/db", Backend::Postgres),
+            "postgres://h/db"
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! Settings: built-in defaults, then an optional TOML file, then environment variables.
+//!
+//! | setting | env | default |
+//! |---|---|---|
+//! | listen | `MEDIBOOK_LISTEN` | `127.0.0.1:8080` |
+//! | database_url | `DATABASE_URL` (or `MEDIBOOK_DATABASE_URL`) | `sqlite://<data_dir>/medibook.db` |
+//! | data_dir | `MEDIBOOK_DATA_DIR` | `./data` |
+//! | env | `MEDIBOOK_ENV` | `development` |
+//! | secret | `MEDIBOOK_SECRET` | generated once into `<data_dir>/secret.key` |
+//! | hold_minutes | `MEDIBOOK_HOLD_MINUTES` | 5 |
+//! | max_active_appointments | `MEDIBOOK_MAX_ACTIVE_APPOINTMENTS` | 5 |
+//! | max_holds_per_patient | `MEDIBOOK_MAX_HOLDS_PER_PATIENT` | 3 |
+//! | token_minutes | `MEDIBOOK_TOKEN_MINUTES` | 720 |
+//! | sweep_seconds | `MEDIBOOK_SWEEP_SECONDS` | 15 |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// How the server behaves towards secrets and delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// One-time codes are written to the log when no delivery channel is configured.
+    Development,
+    /// Codes are never logged; a real delivery channel is required.
+    Production,
+}
+
+/// Everything the binary can be configured with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`; defaults to a SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// Where the SQLite file and the generated secret live.
+    pub data_dir: PathBuf,
+    /// Development or production.
+    pub env: Environment,
+    /// Server secret (at least 32 characters) for signing tokens and hashing codes.
+    pub secret: Option<String>,
+    /// How long a hold keeps its slot, in minutes.
+    pub hold_minutes: u16,
+    /// Upcoming appointments one patient may have.
+    pub max_active_appointments: u16,
+    /// Unexpired holds one patient may have at once.
+    pub max_holds_per_patient: u16,
+    /// Lifetime of an access token, in minutes.
+    pub token_minutes: u32,
+    /// Interval of the expired-hold sweeper, in seconds.
+    pub sweep_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("data"),
+            env: Environment::Development,
+            secret: None,
+            hold_minutes: 5,
+            max_active_appointments: 5,
+            max_holds_per_patient: 3,
+            token_minutes: 12 * 60,
+            sweep_seconds: 15,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads defaults < `file` (if given, or `medibook.toml` if present) < environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("medibook.toml")),
+        }
+        figment = figment
+            .merge(Env::prefixed("MEDIBOOK_").ignore(&["config"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        let settings: Settings = figment.extract().map_err(|e| e.to_string())?;
+        settings.validate()
+    }
+
+    fn validate(self) -> Result<Self, String> {
+        if !(1..=60).contains(&self.hold_minutes) {
+            return Err("hold_minutes must be between 1 and 60".into());
+        }
+        if self.max_active_appointments == 0 || self.max_holds_per_patient == 0 {
+            return Err("patient limits must be at least 1".into());
+        }
+        if !(1..=60 * 24 * 30).contains(&self.token_minutes) {
+            return Err("token_minutes must be between 1 and 43200".into());
+        }
+        if self.sweep_seconds == 0 {
+            return Err("sweep_seconds must be at least 1".into());
+        }
+        if let Some(secret) = &self.secret
+            && secret.len() < 32
+        {
+            return Err("secret must be at least 32 characters".into());
+        }
+        Ok(self)
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("medibook.db").display())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_use_sqlite_in_the_data_directory() {
+        let settings = Settings::default();
+        assert_eq!(settings.database_url(), "sqlite://data/medibook.db");
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("medibook.toml", "hold_minutes = 7\nlisten = \"127.0.0.1:9000\"")?;
+            jail.set_env("MEDIBOOK_LISTEN", "127.0.0.1:9100");
+            jail.set_env("DATABASE_URL", "postgres://db/medibook");
+            let settings = Settings::load(None).map_err(figment::Error::from)?;
+            assert_eq!(settings.hold_minutes, 7);
+            assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
+            assert_eq!(settings.database_url(), "postgres://db/medibook");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let settings = Settings {
+            secret: Some("short".into()),
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_err());
+    }
+}

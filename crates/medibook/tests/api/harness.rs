@@ -1,0 +1,467 @@
+//! Spawns the application on `127.0.0.1:0` with a fresh database, a manual clock and a
+//! recording code sender, and offers the calls the scenarios make.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use medibook::app::App;
+use medibook::settings::Settings;
+use medibook_core::BookingResult;
+use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
+use medibook_core::clock::ManualClock;
+use medibook_core::identity::Identifier;
+use medibook_core::ids::{DoctorId, SpecialtyId};
+use medibook_core::ports::{ClinicRepository, CodeSender};
+use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedule};
+use medibook_store::Database;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+/// Which database a scenario runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The instant the test clock starts at: Monday 1 March 2027, 08:00 UTC (09:00 in Berlin).
+pub fn start_of_tests() -> Timestamp {
+    "2027-03-01T08:00:00Z".parse().expect("valid instant")
+}
+
+/// A Tuesday slot of the test doctor: `"2027-03-02T<hh:mm>:00+01:00"`.
+pub fn tuesday(hh_mm: &str) -> String {
+    format!("2027-03-02T{hh_mm}:00+01:00")
+}
+
+/// Records one-time codes instead of delivering them, so scenarios can sign in.
+#[derive(Default)]
+pub struct RecordingSender {
+    codes: Mutex<HashMap<String, String>>,
+}
+
+impl RecordingSender {
+    pub fn last_code(&self, to: &str) -> Option<String> {
+        self.codes.lock().expect("lock").get(to).cloned()
+    }
+}
+
+#[async_trait]
+impl CodeSender for RecordingSender {
+    async fn send_code(&self, to: &Identifier, code: &str) -> BookingResult<()> {
+        self.codes
+            .lock()
+            .expect("lock")
+            .insert(to.to_string(), code.to_owned());
+        Ok(())
+    }
+}
+
+/// A running application and a client for it.
+pub struct TestApp {
+    pub backend: Backend,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub codes: Arc<RecordingSender>,
+    pub database: Database,
+    /// Mon–Fri 09:00–12:00 and 13:00–17:00 Europe/Berlin, 30-minute slots.
+    pub doctor: DoctorId,
+    /// Same hours, but at most 2 appointments a day and 15-minute buffers after each visit.
+    pub limited_doctor: DoctorId,
+    _dir: tempfile::TempDir,
+    postgres_cleanup: Option<(String, String)>,
+}
+
+fn working_week() -> WeeklyHours {
+    let morning = TimeRange::new("09:00".parse().expect("time"), "12:00".parse().expect("time"))
+        .expect("range");
+    let afternoon = TimeRange::new("13:00".parse().expect("time"), "17:00".parse().expect("time"))
+        .expect("range");
+    let day = vec![morning, afternoon];
+    WeeklyHours {
+        monday: day.clone(),
+        tuesday: day.clone(),
+        wednesday: day.clone(),
+        thursday: day.clone(),
+        friday: day,
+        ..WeeklyHours::default()
+    }
+}
+
+fn doctor(name: &str, specialty: SpecialtyId, rules: BookingRules) -> Doctor {
+    Doctor {
+        id: DoctorId::generate(),
+        name: name.to_owned(),
+        specialty_id: specialty,
+        qualification: "MD".into(),
+        years_experience: 12,
+        bio: "Test doctor.".into(),
+        fee: Fee::new(6500, "EUR").expect("fee"),
+        photo_url: None,
+        time_zone: Zone::parse("Europe/Berlin").expect("zone"),
+        schedule: WeeklySchedule {
+            hours: working_week(),
+            breaks: WeeklyHours::default(),
+            rules,
+        }
+        .validate()
+        .expect("schedule"),
+    }
+}
+
+/// Starts the app on `backend`, or returns `None` when PostgreSQL is not configured (outside CI).
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut postgres_cleanup = None;
+    let database_url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
+        Backend::Postgres => {
+            let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("MEDIBOOK_TEST_POSTGRES_URL must be set under CI=true");
+                }
+                eprintln!("skipping: MEDIBOOK_TEST_POSTGRES_URL is not set");
+                return None;
+            };
+            let name = format!("medibook_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.expect("postgres reachable");
+            sqlx_execute(&admin, &format!("CREATE DATABASE {name}")).await;
+            admin.close().await;
+            let url = replace_database(&admin_url, &name);
+            postgres_cleanup = Some((admin_url, name));
+            url
+        }
+    };
+    let settings = Settings {
+        database_url: Some(database_url),
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    let database = medibook::app::open_database(&settings)
+        .await
+        .expect("database opens and migrates");
+
+    let specialty = Specialty {
+        id: SpecialtyId::generate(),
+        name: "Cardiology".into(),
+    };
+    database.add_specialty(&specialty).await.expect("specialty");
+    let rules = BookingRules {
+        slot_minutes: 30,
+        buffer_before_minutes: 0,
+        buffer_after_minutes: 0,
+        min_notice_minutes: 0,
+        horizon_days: 60,
+        max_per_day: None,
+    };
+    let regular = doctor("Dr. Anna Smith", specialty.id, rules);
+    let limited = doctor(
+        "Dr. Jörg Müller",
+        specialty.id,
+        BookingRules {
+            buffer_after_minutes: 15,
+            max_per_day: Some(2),
+            ..rules
+        },
+    );
+    database.add_doctor(&regular).await.expect("doctor");
+    database.add_doctor(&limited).await.expect("doctor");
+
+    let clock = Arc::new(ManualClock::new(start_of_tests()));
+    let codes = Arc::new(RecordingSender::default());
+    let app = App::build(
+        &settings,
+        database.clone(),
+        b"test secret that is long enough for hmac keys",
+        clock.clone(),
+        codes.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(medibook_web::serve(
+        listener,
+        app.router,
+        std::future::pending(),
+    ));
+    Some(TestApp {
+        backend,
+        base: format!("http://{address}"),
+        http: reqwest::Client::new(),
+        clock,
+        codes,
+        database,
+        doctor: regular.id,
+        limited_doctor: limited.id,
+        _dir: dir,
+        postgres_cleanup,
+    })
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let without_db = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{without_db}/{name}?{q}"),
+        None => format!("{without_db}/{name}"),
+    }
+}
+
+async fn sqlx_execute(database: &Database, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(database.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres_cleanup.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(admin.pool())
+                    .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A response's status and JSON body (`Value::Null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn from(response: Response) -> Self {
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Self {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// The problem `code` of an error response, asserting the problem+json shape.
+    pub fn problem_code(&self) -> &str {
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "not a problem response: {} {}",
+            self.status, self.body
+        );
+        assert_eq!(self.body["status"], self.status.as_u16(), "{}", self.body);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:medibook:problem:")));
+        self.body["code"].as_str().expect("code")
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("id").to_owned()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Signs in `email` through the real code flow and returns a bearer token.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let sent = self
+            .http
+            .post(self.url("/api/v1/auth/otp"))
+            .json(&json!({ "email": email }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(sent.status(), StatusCode::ACCEPTED);
+        let code = self.codes.last_code(email).expect("a code was sent");
+        let reply = Reply::from(
+            self.http
+                .post(self.url("/api/v1/auth/verify"))
+                .json(&json!({ "email": email, "code": code }))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn get(&self, token: Option<&str>, path: &str) -> Reply {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.send().await.expect("request")).await
+    }
+
+    pub async fn post(&self, token: Option<&str>, path: &str, body: Value) -> Reply {
+        let mut request = self.http.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.send().await.expect("request")).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> Reply {
+        Reply::from(
+            self.http
+                .delete(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn hold(&self, token: &str, doctor: DoctorId, start: &str) -> Reply {
+        self.post(
+            Some(token),
+            "/api/v1/holds",
+            json!({ "doctor_id": doctor.to_string(), "start": start }),
+        )
+        .await
+    }
+
+    pub async fn confirm(&self, token: &str, hold_id: &str) -> Reply {
+        self.post(
+            Some(token),
+            "/api/v1/appointments",
+            json!({ "hold_id": hold_id, "reason": "Check-up" }),
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, token: &str, appointment_id: &str) -> Reply {
+        self.post(
+            Some(token),
+            &format!("/api/v1/appointments/{appointment_id}/cancel"),
+            json!({}),
+        )
+        .await
+    }
+
+    pub async fn reschedule(&self, token: &str, appointment_id: &str, hold_id: &str) -> Reply {
+        self.post(
+            Some(token),
+            &format!("/api/v1/appointments/{appointment_id}/reschedule"),
+            json!({ "hold_id": hold_id }),
+        )
+        .await
+    }
+
+    /// Holds and confirms `start` with the test doctor; returns the appointment id.
+    pub async fn book(&self, token: &str, start: &str) -> String {
+        let hold = self.hold(token, self.doctor, start).await;
+        assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
+        let appointment = self.confirm(token, &hold.id()).await;
+        assert_eq!(appointment.status, StatusCode::CREATED, "{}", appointment.body);
+        appointment.id()
+    }
+
+    /// The status of the slot of the test doctor starting at `start` on Tuesday 2 March 2027.
+    pub async fn slot_status(&self, doctor: DoctorId, start: &str) -> Option<String> {
+        let reply = self
+            .get(None, &format!("/api/v1/slots?doctor_id={doctor}&date=2027-03-02&days=1"))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let wanted: Timestamp = start.parse().expect("instant");
+        reply.body.as_array().expect("list").iter().find_map(|slot| {
+            let slot_start: Timestamp = slot["start"].as_str()?.parse().ok()?;
+            (slot_start == wanted).then(|| slot["status"].as_str().unwrap_or_default().to_owned())
+        })
+    }
+
+    /// Moves the test clock.
+    pub fn advance(&self, minutes: i64) {
+        self.clock.advance(SignedDuration::from_mins(minutes));
+    }
+
+    /// Runs a counting query on the app's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(self.database.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .try_get::<i64, _>(0)
+            .expect("count")
+    }
+
+    /// Pairs of occupying claims of one doctor that overlap: must always be zero.
+    pub async fn overlapping_claims(&self) -> i64 {
+        self.count(
+            "SELECT COUNT(*) FROM slot_claims a JOIN slot_claims b
+               ON a.doctor_id = b.doctor_id AND a.id < b.id
+              AND a.claim_start < b.claim_end AND b.claim_start < a.claim_end",
+        )
+        .await
+    }
+}
+
+/// One test per backend for an `async fn(TestApp)` scenario.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(app) = $crate::harness::spawn_app($crate::harness::Backend::Sqlite).await {
+                        super::$scenario(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(app) = $crate::harness::spawn_app($crate::harness::Backend::Postgres).await {
+                        super::$scenario(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,12 @@
+//! The behavioural suite: the real application over real HTTP, on SQLite and on PostgreSQL.
+//!
+//! Every scenario is an `async fn(TestApp)`; `backend_tests!` turns it into one test per
+//! backend. PostgreSQL tests take the server from `MEDIBOOK_TEST_POSTGRES_URL`; without it they
+//! are skipped, except under `CI=true`, where a missing URL fails the test.
+
+mod harness;
+
+mod booking;
+mod concurrency;
+mod input;
+mod signin;

@@ -1,0 +1,665 @@
+//! Holds, appointments and the occupancy ledger (`slot_claims`).
+//!
+//! Every change is one transaction from [`Database::begin_write`]. Inside it, lapsed holds of
+//! the doctor are expired and their claims deleted *before* the new claim is checked and
+//! written, so an expired hold stops occupying at `expires_at` whether or not the sweeper ran.
+//! The decision rules (who may cancel what, when) come from `medibook-core`; this module only
+//! makes them atomic.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Occupancy, Reason, SlotStatus};
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
+use medibook_core::ports::{Booked, BookingRepository, Claimed, Confirmation, HoldClaim};
+use medibook_core::slots::Slot;
+use medibook_core::{BookingError, BookingResult};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use uuid::Uuid;
+
+use crate::columns::{micros, named, optional_parsed, parsed, placeholders, timestamp};
+use crate::error::{StoreError, claim_error};
+use crate::{Database, LockTable};
+
+type Tx = Transaction<'static, Any>;
+
+const HOLD_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end, \
+     expires_at, state, appointment_id, created_at";
+const APPOINTMENT_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, status, reason, \
+     notes, origin_hold_id, created_at, updated_at";
+
+const EXPIRE_LAPSED_HOLDS_OF_DOCTOR: &str = "
+    UPDATE holds SET state = 'expired'
+    WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2";
+const DELETE_LAPSED_CLAIMS_OF_DOCTOR: &str = "
+    DELETE FROM slot_claims
+    WHERE doctor_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2";
+const COUNT_OVERLAPPING_CLAIMS: &str = "
+    SELECT COUNT(*) AS n FROM slot_claims
+    WHERE doctor_id = $1 AND claim_start < $2 AND claim_end > $3";
+const COUNT_CLAIMS_IN_DAY: &str = "
+    SELECT COUNT(*) AS n FROM slot_claims
+    WHERE doctor_id = $1 AND claim_start >= $2 AND claim_start < $3";
+const COUNT_LIVE_HOLDS_OF_PATIENT: &str = "
+    SELECT COUNT(*) AS n FROM holds
+    WHERE patient_id = $1 AND state = 'active' AND expires_at > $2";
+const COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT: &str = "
+    SELECT COUNT(*) AS n FROM appointments
+    WHERE patient_id = $1 AND status = 'scheduled' AND start_at > $2";
+const INSERT_HOLD: &str = "
+    INSERT INTO holds (id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end,
+                       expires_at, state, appointment_id, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9)";
+const INSERT_HOLD_CLAIM: &str = "
+    INSERT INTO slot_claims (id, doctor_id, claim_start, claim_end, hold_id, appointment_id, expires_at)
+    VALUES ($1, $2, $3, $4, $5, NULL, $6)";
+const CLAIM_OF_HOLD: &str = "SELECT id FROM slot_claims WHERE hold_id = $1";
+const DELETE_CLAIM_OF_HOLD: &str = "DELETE FROM slot_claims WHERE hold_id = $1";
+const DELETE_CLAIM_OF_APPOINTMENT: &str = "DELETE FROM slot_claims WHERE appointment_id = $1";
+const TURN_CLAIM_INTO_APPOINTMENT: &str = "
+    UPDATE slot_claims SET appointment_id = $1, expires_at = NULL WHERE hold_id = $2";
+const SET_HOLD_STATE: &str = "UPDATE holds SET state = $1 WHERE id = $2";
+const MARK_HOLD_CONFIRMED: &str =
+    "UPDATE holds SET state = 'confirmed', appointment_id = $1 WHERE id = $2";
+const INSERT_APPOINTMENT: &str = "
+    INSERT INTO appointments (id, doctor_id, patient_id, start_at, end_at, status, reason, notes,
+                              origin_hold_id, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, NULL, $7, $8, $8)";
+const CANCEL_APPOINTMENT: &str =
+    "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE id = $2";
+const MOVE_APPOINTMENT: &str =
+    "UPDATE appointments SET start_at = $1, end_at = $2, updated_at = $3 WHERE id = $4";
+const EXPIRE_ALL_LAPSED_HOLDS: &str =
+    "UPDATE holds SET state = 'expired' WHERE state = 'active' AND expires_at <= $1";
+const DELETE_ALL_LAPSED_CLAIMS: &str =
+    "DELETE FROM slot_claims WHERE expires_at IS NOT NULL AND expires_at <= $1";
+
+fn hold_from(row: &AnyRow) -> Result<Hold, StoreError> {
+    Ok(Hold {
+        id: parsed(row, "id")?,
+        doctor_id: parsed(row, "doctor_id")?,
+        patient_id: parsed(row, "patient_id")?,
+        start: timestamp(row, "start_at")?,
+        end: timestamp(row, "end_at")?,
+        expires_at: timestamp(row, "expires_at")?,
+        state: named(row, "state", HoldState::parse)?,
+        appointment_id: optional_parsed(row, "appointment_id")?,
+        created_at: timestamp(row, "created_at")?,
+    })
+}
+
+fn appointment_from(row: &AnyRow) -> Result<Appointment, StoreError> {
+    Ok(Appointment {
+        id: parsed(row, "id")?,
+        doctor_id: parsed(row, "doctor_id")?,
+        patient_id: parsed(row, "patient_id")?,
+        start: timestamp(row, "start_at")?,
+        end: timestamp(row, "end_at")?,
+        status: named(row, "status", AppointmentStatus::parse)?,
+        reason: Reason::from_stored(row.try_get("reason")?),
+        notes: row.try_get("notes")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+    })
+}
+
+/// A hold as stored, with the agenda interval it claims.
+struct StoredHold {
+    hold: Hold,
+    claim: (Timestamp, Timestamp),
+}
+
+async fn load_hold(tx: &mut Tx, id: HoldId) -> Result<Option<StoredHold>, StoreError> {
+    let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|row| {
+        Ok(StoredHold {
+            hold: hold_from(&row)?,
+            claim: (timestamp(&row, "claim_start")?, timestamp(&row, "claim_end")?),
+        })
+    })
+    .transpose()
+}
+
+async fn load_appointment(tx: &mut Tx, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
+    let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.as_ref().map(appointment_from).transpose()?)
+}
+
+async fn count(tx: &mut Tx, sql: &'static str, binds: CountArgs) -> Result<i64, StoreError> {
+    let mut query = sqlx::query(sql).bind(binds.0);
+    for value in binds.1 {
+        query = query.bind(value);
+    }
+    let row = query.fetch_one(&mut **tx).await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Arguments of a counting query: a text key and integer bounds.
+struct CountArgs(String, Vec<i64>);
+
+/// Expires the doctor's lapsed holds and deletes their claims.
+async fn free_lapsed_claims(tx: &mut Tx, doctor_id: DoctorId, now: Timestamp) -> Result<(), StoreError> {
+    for sql in [EXPIRE_LAPSED_HOLDS_OF_DOCTOR, DELETE_LAPSED_CLAIMS_OF_DOCTOR] {
+        sqlx::query(sql)
+            .bind(doctor_id.to_string())
+            .bind(micros(now))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Makes sure the hold's interval is claimed: its own claim if it still has one, otherwise a new
+/// claim if nothing else occupies the interval now (a lapsed hold may be used while its slot is
+/// still free). `HoldExpired` if the slot was taken in the meantime.
+async fn ensure_hold_claim(tx: &mut Tx, stored: &StoredHold, now: Timestamp) -> BookingResult<()> {
+    let hold = &stored.hold;
+    free_lapsed_claims(tx, hold.doctor_id, now).await?;
+    let existing = sqlx::query(CLAIM_OF_HOLD)
+        .bind(hold.id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(StoreError::from)?;
+    if existing.is_some() {
+        return Ok(());
+    }
+    let (claim_start, claim_end) = stored.claim;
+    let overlapping = count(
+        tx,
+        COUNT_OVERLAPPING_CLAIMS,
+        CountArgs(hold.doctor_id.to_string(), vec![micros(claim_end), micros(claim_start)]),
+    )
+    .await?;
+    if overlapping > 0 {
+        return Err(BookingError::HoldExpired);
+    }
+    sqlx::query(INSERT_HOLD_CLAIM)
+        .bind(Uuid::now_v7().to_string())
+        .bind(hold.doctor_id.to_string())
+        .bind(micros(claim_start))
+        .bind(micros(claim_end))
+        .bind(hold.id.to_string())
+        .bind(micros(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match claim_error(e) {
+            BookingError::SlotTaken => BookingError::HoldExpired,
+            other => other,
+        })?;
+    Ok(())
+}
+
+async fn commit(tx: Tx) -> Result<(), StoreError> {
+    tx.commit().await?;
+    Ok(())
+}
+
+#[async_trait]
+impl BookingRepository for Database {
+    async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed> {
+        let mut tx = self.begin_write().await?;
+        self.lock_row(&mut tx, LockTable::Doctors, claim.doctor_id.to_string()).await?;
+        self.lock_row(&mut tx, LockTable::Users, claim.patient_id.to_string()).await?;
+
+        // A repeated request (say, a retry after a lost response) gets the same hold back.
+        let sql = format!(
+            "SELECT {HOLD_COLUMNS} FROM holds
+             WHERE patient_id = $1 AND doctor_id = $2 AND start_at = $3
+               AND state = 'active' AND expires_at > $4"
+        );
+        let repeat = sqlx::query(AssertSqlSafe(sql))
+            .bind(claim.patient_id.to_string())
+            .bind(claim.doctor_id.to_string())
+            .bind(micros(claim.slot.start))
+            .bind(micros(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        if let Some(row) = repeat {
+            let hold = hold_from(&row)?;
+            commit(tx).await?;
+            return Ok(Claimed { hold, created: false });
+        }
+
+        free_lapsed_claims(&mut tx, claim.doctor_id, now).await?;
+
+        let live_holds = count(
+            &mut tx,
+            COUNT_LIVE_HOLDS_OF_PATIENT,
+            CountArgs(claim.patient_id.to_string(), vec![micros(now)]),
+        )
+        .await?;
+        if live_holds >= i64::from(claim.max_holds_per_patient) {
+            return Err(BookingError::LimitReached(format!(
+                "you can hold at most {} slots at a time; release or confirm one first",
+                claim.max_holds_per_patient
+            )));
+        }
+
+        let (claim_start, claim_end) = claim.claim;
+        let overlapping = count(
+            &mut tx,
+            COUNT_OVERLAPPING_CLAIMS,
+            CountArgs(claim.doctor_id.to_string(), vec![micros(claim_end), micros(claim_start)]),
+        )
+        .await?;
+        if overlapping > 0 {
+            return Err(BookingError::SlotTaken);
+        }
+
+        if let Some(max) = claim.max_per_day {
+            let (day_start, day_end) = claim.day;
+            let taken = count(
+                &mut tx,
+                COUNT_CLAIMS_IN_DAY,
+                CountArgs(claim.doctor_id.to_string(), vec![micros(day_start), micros(day_end)]),
+            )
+            .await?;
+            if taken >= i64::from(max) {
+                return Err(BookingError::DayFull);
+            }
+        }
+
+        sqlx::query(INSERT_HOLD)
+            .bind(claim.hold_id.to_string())
+            .bind(claim.doctor_id.to_string())
+            .bind(claim.patient_id.to_string())
+            .bind(micros(claim.slot.start))
+            .bind(micros(claim.slot.end))
+            .bind(micros(claim_start))
+            .bind(micros(claim_end))
+            .bind(micros(claim.expires_at))
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(INSERT_HOLD_CLAIM)
+            .bind(Uuid::now_v7().to_string())
+            .bind(claim.doctor_id.to_string())
+            .bind(micros(claim_start))
+            .bind(micros(claim_end))
+            .bind(claim.hold_id.to_string())
+            .bind(micros(claim.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(claim_error)?;
+        tx.commit().await.map_err(claim_error)?;
+
+        Ok(Claimed {
+            hold: Hold {
+                id: claim.hold_id,
+                doctor_id: claim.doctor_id,
+                patient_id: claim.patient_id,
+                start: claim.slot.start,
+                end: claim.slot.end,
+                expires_at: claim.expires_at,
+                state: HoldState::Active,
+                appointment_id: None,
+                created_at: now,
+            },
+            created: true,
+        })
+    }
+
+    async fn release_hold(
+        &self,
+        hold_id: HoldId,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Option<Hold>> {
+        let mut tx = self.begin_write().await?;
+        let stored = load_hold(&mut tx, hold_id)
+            .await?
+            .filter(|s| s.hold.patient_id == patient_id)
+            .ok_or(BookingError::HoldNotFound)?;
+        let hold = stored.hold;
+        match hold.state {
+            HoldState::Released | HoldState::Expired => return Ok(None),
+            HoldState::Confirmed => {
+                return Err(BookingError::InvalidState(
+                    "this hold became an appointment; cancel the appointment instead".into(),
+                ));
+            }
+            HoldState::Active => {}
+        }
+        sqlx::query(DELETE_CLAIM_OF_HOLD)
+            .bind(hold_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(SET_HOLD_STATE)
+            .bind(HoldState::Released.as_str())
+            .bind(hold_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        commit(tx).await?;
+        let was_occupying = hold.occupies_at(now);
+        Ok(was_occupying.then_some(Hold {
+            state: HoldState::Released,
+            ..hold
+        }))
+    }
+
+    async fn confirm_hold(&self, confirmation: &Confirmation, now: Timestamp) -> BookingResult<Booked> {
+        let mut tx = self.begin_write().await?;
+        self.lock_row(&mut tx, LockTable::Users, confirmation.patient_id.to_string()).await?;
+        let stored = load_hold(&mut tx, confirmation.hold_id)
+            .await?
+            .filter(|s| s.hold.patient_id == confirmation.patient_id)
+            .ok_or(BookingError::HoldNotFound)?;
+        let hold = &stored.hold;
+        match (hold.state, hold.appointment_id) {
+            (HoldState::Confirmed, Some(appointment_id)) => {
+                // A repeat: the hold already became (or moved) this appointment.
+                let appointment = load_appointment(&mut tx, appointment_id)
+                    .await?
+                    .ok_or(BookingError::NotFound("appointment"))?;
+                commit(tx).await?;
+                return Ok(Booked {
+                    appointment,
+                    changed: false,
+                    moved_from: None,
+                });
+            }
+            (HoldState::Released | HoldState::Confirmed, _) => return Err(BookingError::HoldNotFound),
+            (HoldState::Active | HoldState::Expired, _) => {}
+        }
+
+        ensure_hold_claim(&mut tx, &stored, now).await?;
+
+        let upcoming = count(
+            &mut tx,
+            COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT,
+            CountArgs(confirmation.patient_id.to_string(), vec![micros(now)]),
+        )
+        .await?;
+        if upcoming >= i64::from(confirmation.max_active_appointments) {
+            return Err(BookingError::LimitReached(format!(
+                "you can have at most {} upcoming appointments",
+                confirmation.max_active_appointments
+            )));
+        }
+
+        let appointment_id = confirmation.appointment_id;
+        sqlx::query(INSERT_APPOINTMENT)
+            .bind(appointment_id.to_string())
+            .bind(hold.doctor_id.to_string())
+            .bind(hold.patient_id.to_string())
+            .bind(micros(hold.start))
+            .bind(micros(hold.end))
+            .bind(confirmation.reason.as_str().to_owned())
+            .bind(hold.id.to_string())
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(TURN_CLAIM_INTO_APPOINTMENT)
+            .bind(appointment_id.to_string())
+            .bind(hold.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(MARK_HOLD_CONFIRMED)
+            .bind(appointment_id.to_string())
+            .bind(hold.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        commit(tx).await?;
+
+        Ok(Booked {
+            appointment: Appointment {
+                id: appointment_id,
+                doctor_id: hold.doctor_id,
+                patient_id: hold.patient_id,
+                start: hold.start,
+                end: hold.end,
+                status: AppointmentStatus::Scheduled,
+                reason: confirmation.reason.clone(),
+                notes: None,
+                created_at: now,
+                updated_at: now,
+            },
+            changed: true,
+            moved_from: None,
+        })
+    }
+
+    async fn cancel_appointment(
+        &self,
+        appointment_id: AppointmentId,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Booked> {
+        let mut tx = self.begin_write().await?;
+        let appointment = load_appointment(&mut tx, appointment_id)
+            .await?
+            .filter(|a| a.patient_id == patient_id)
+            .ok_or(BookingError::NotFound("appointment"))?;
+        if !appointment.check_cancel(now)? {
+            return Ok(Booked {
+                appointment,
+                changed: false,
+                moved_from: None,
+            });
+        }
+        sqlx::query(CANCEL_APPOINTMENT)
+            .bind(micros(now))
+            .bind(appointment_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(DELETE_CLAIM_OF_APPOINTMENT)
+            .bind(appointment_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        commit(tx).await?;
+        Ok(Booked {
+            appointment: Appointment {
+                status: AppointmentStatus::Cancelled,
+                updated_at: now,
+                ..appointment
+            },
+            changed: true,
+            moved_from: None,
+        })
+    }
+
+    async fn reschedule_appointment(
+        &self,
+        appointment_id: AppointmentId,
+        hold_id: HoldId,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Booked> {
+        let mut tx = self.begin_write().await?;
+        self.lock_row(&mut tx, LockTable::Users, patient_id.to_string()).await?;
+        let appointment = load_appointment(&mut tx, appointment_id)
+            .await?
+            .filter(|a| a.patient_id == patient_id)
+            .ok_or(BookingError::NotFound("appointment"))?;
+        let stored = load_hold(&mut tx, hold_id)
+            .await?
+            .filter(|s| s.hold.patient_id == patient_id)
+            .ok_or(BookingError::HoldNotFound)?;
+        let hold = &stored.hold;
+        match (hold.state, hold.appointment_id) {
+            (HoldState::Confirmed, Some(id)) if id == appointment_id => {
+                commit(tx).await?;
+                return Ok(Booked {
+                    appointment,
+                    changed: false,
+                    moved_from: None,
+                });
+            }
+            (HoldState::Confirmed, _) => {
+                return Err(BookingError::InvalidState(
+                    "this hold was already used for another appointment".into(),
+                ));
+            }
+            (HoldState::Released, _) => return Err(BookingError::HoldNotFound),
+            (HoldState::Active | HoldState::Expired, _) => {}
+        }
+        appointment.check_reschedule(now)?;
+        if hold.doctor_id != appointment.doctor_id {
+            return Err(BookingError::validation(
+                "an appointment can only be moved to another slot of the same doctor",
+            ));
+        }
+
+        // Free the old time first so the new slot may overlap it (moving by a few minutes);
+        // if anything below fails, the rollback restores it.
+        sqlx::query(DELETE_CLAIM_OF_APPOINTMENT)
+            .bind(appointment_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        ensure_hold_claim(&mut tx, &stored, now).await?;
+        sqlx::query(TURN_CLAIM_INTO_APPOINTMENT)
+            .bind(appointment_id.to_string())
+            .bind(hold_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(MOVE_APPOINTMENT)
+            .bind(micros(hold.start))
+            .bind(micros(hold.end))
+            .bind(micros(now))
+            .bind(appointment_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(MARK_HOLD_CONFIRMED)
+            .bind(appointment_id.to_string())
+            .bind(hold_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        commit(tx).await?;
+
+        Ok(Booked {
+            moved_from: Some(Slot {
+                start: appointment.start,
+                end: appointment.end,
+            }),
+            appointment: Appointment {
+                start: hold.start,
+                end: hold.end,
+                updated_at: now,
+                ..appointment
+            },
+            changed: true,
+        })
+    }
+
+    async fn hold(&self, id: HoldId) -> BookingResult<Option<Hold>> {
+        let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(row.as_ref().map(hold_from).transpose()?)
+    }
+
+    async fn appointment(&self, id: AppointmentId) -> BookingResult<Option<Appointment>> {
+        let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(row.as_ref().map(appointment_from).transpose()?)
+    }
+
+    async fn appointments_of_patient(&self, patient_id: UserId) -> BookingResult<Vec<Appointment>> {
+        let sql = format!(
+            "SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE patient_id = $1
+             ORDER BY start_at, id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(patient_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.iter().map(appointment_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn occupancy(
+        &self,
+        doctors: &[DoctorId],
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> BookingResult<Vec<Occupancy>> {
+        let mut found = Vec::new();
+        for chunk in doctors.chunks(500) {
+            let sql = format!(
+                "SELECT doctor_id, claim_start, claim_end,
+                        CASE WHEN appointment_id IS NULL THEN 0 ELSE 1 END AS booked
+                 FROM slot_claims
+                 WHERE claim_start < $1 AND claim_end > $2
+                   AND (expires_at IS NULL OR expires_at > $3)
+                   AND doctor_id IN ({})",
+                placeholders(4, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql))
+                .bind(micros(to))
+                .bind(micros(from))
+                .bind(micros(now));
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            let rows = query.fetch_all(&self.pool).await.map_err(StoreError::from)?;
+            for row in &rows {
+                let booked: i64 = row.try_get("booked").map_err(StoreError::from)?;
+                found.push(Occupancy {
+                    doctor_id: parsed(row, "doctor_id")?,
+                    start: timestamp(row, "claim_start")?,
+                    end: timestamp(row, "claim_end")?,
+                    status: if booked == 1 {
+                        SlotStatus::Booked
+                    } else {
+                        SlotStatus::Held
+                    },
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<Hold>> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {HOLD_COLUMNS} FROM holds WHERE state = 'active' AND expires_at <= $1"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(micros(now))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let expired = rows
+            .iter()
+            .map(|row| hold_from(row).map(|hold| Hold { state: HoldState::Expired, ..hold }))
+            .collect::<Result<Vec<_>, _>>()?;
+        for sql in [EXPIRE_ALL_LAPSED_HOLDS, DELETE_ALL_LAPSED_CLAIMS] {
+            sqlx::query(sql)
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        commit(tx).await?;
+        Ok(expired)
+    }
+}

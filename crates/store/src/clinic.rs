@@ -1,0 +1,218 @@
+//! The catalogue tables: specialties, doctors, time off.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use medibook_core::BookingResult;
+use medibook_core::clinic::{Doctor, Fee, Specialty, SpecialtySummary, Zone};
+use medibook_core::ids::{DoctorId, SpecialtyId};
+use medibook_core::ports::ClinicRepository;
+use medibook_core::schedule::{TimeOff, WeeklySchedule};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::Database;
+use crate::columns::{micros, parsed, placeholders, timestamp};
+use crate::error::StoreError;
+
+const SELECT_SPECIALTIES: &str = "
+    SELECT s.id, s.name, COUNT(d.id) AS doctor_count
+    FROM specialties s LEFT JOIN doctors d ON d.specialty_id = s.id
+    GROUP BY s.id, s.name
+    ORDER BY s.name";
+
+const SELECT_SPECIALTY: &str = "SELECT id, name FROM specialties WHERE id = $1";
+
+const DOCTOR_COLUMNS: &str = "id, name, specialty_id, qualification, years_experience, bio, \
+     fee_minor, currency, photo_url, time_zone, schedule";
+
+const INSERT_SPECIALTY: &str =
+    "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
+
+const INSERT_DOCTOR: &str = "
+    INSERT INTO doctors (id, name, specialty_id, qualification, years_experience, bio,
+                         fee_minor, currency, photo_url, time_zone, schedule, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+const INSERT_TIME_OFF: &str = "
+    INSERT INTO time_off (id, doctor_id, start_at, end_at, reason) VALUES ($1, $2, $3, $4, $5)";
+
+const IS_EMPTY: &str = "
+    SELECT (SELECT COUNT(*) FROM doctors) + (SELECT COUNT(*) FROM specialties) AS n";
+
+fn doctor_from(row: &AnyRow) -> Result<Doctor, StoreError> {
+    let schedule_json: String = row.try_get("schedule")?;
+    let schedule: WeeklySchedule = serde_json::from_str(&schedule_json)
+        .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
+    let zone_name: String = row.try_get("time_zone")?;
+    let years: i64 = row.try_get("years_experience")?;
+    Ok(Doctor {
+        id: parsed(row, "id")?,
+        name: row.try_get("name")?,
+        specialty_id: parsed(row, "specialty_id")?,
+        qualification: row.try_get("qualification")?,
+        years_experience: u16::try_from(years)
+            .map_err(|_| StoreError::Corrupt(format!("years_experience: {years}")))?,
+        bio: row.try_get("bio")?,
+        fee: Fee::new(row.try_get("fee_minor")?, &row.try_get::<String, _>("currency")?)
+            .map_err(|e| StoreError::Corrupt(format!("fee: {e}")))?,
+        photo_url: row.try_get("photo_url")?,
+        time_zone: Zone::parse(&zone_name)
+            .map_err(|e| StoreError::Corrupt(format!("time_zone: {e}")))?,
+        schedule: schedule
+            .validate()
+            .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?,
+    })
+}
+
+fn time_off_from(row: &AnyRow) -> Result<TimeOff, StoreError> {
+    Ok(TimeOff {
+        id: parsed(row, "id")?,
+        doctor_id: parsed(row, "doctor_id")?,
+        start: timestamp(row, "start_at")?,
+        end: timestamp(row, "end_at")?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+#[async_trait]
+impl ClinicRepository for Database {
+    async fn specialties(&self) -> BookingResult<Vec<SpecialtySummary>> {
+        let rows = sqlx::query(SELECT_SPECIALTIES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let summaries = rows
+            .iter()
+            .map(|row| {
+                Ok(SpecialtySummary {
+                    specialty: Specialty {
+                        id: parsed(row, "id")?,
+                        name: row.try_get("name")?,
+                    },
+                    doctor_count: row.try_get("doctor_count")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(summaries)
+    }
+
+    async fn specialty(&self, id: SpecialtyId) -> BookingResult<Option<Specialty>> {
+        let row = sqlx::query(SELECT_SPECIALTY)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let specialty = row
+            .map(|row| -> Result<_, StoreError> {
+                Ok(Specialty {
+                    id: parsed(&row, "id")?,
+                    name: row.try_get("name")?,
+                })
+            })
+            .transpose()?;
+        Ok(specialty)
+    }
+
+    async fn doctors(&self) -> BookingResult<Vec<Doctor>> {
+        let sql = format!("SELECT {DOCTOR_COLUMNS} FROM doctors ORDER BY name, id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.iter().map(doctor_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn doctor(&self, id: DoctorId) -> BookingResult<Option<Doctor>> {
+        let sql = format!("SELECT {DOCTOR_COLUMNS} FROM doctors WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(row.as_ref().map(doctor_from).transpose()?)
+    }
+
+    async fn time_off(
+        &self,
+        doctors: &[DoctorId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> BookingResult<Vec<TimeOff>> {
+        let mut found = Vec::new();
+        for chunk in doctors.chunks(500) {
+            let sql = format!(
+                "SELECT id, doctor_id, start_at, end_at, reason FROM time_off
+                 WHERE start_at < $1 AND end_at > $2 AND doctor_id IN ({})
+                 ORDER BY start_at",
+                placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql))
+                .bind(micros(to))
+                .bind(micros(from));
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            let rows = query.fetch_all(&self.pool).await.map_err(StoreError::from)?;
+            for row in &rows {
+                found.push(time_off_from(row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn add_specialty(&self, specialty: &Specialty) -> BookingResult<()> {
+        sqlx::query(INSERT_SPECIALTY)
+            .bind(specialty.id.to_string())
+            .bind(specialty.name.clone())
+            .bind(micros(Timestamp::now()))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn add_doctor(&self, doctor: &Doctor) -> BookingResult<()> {
+        let schedule = serde_json::to_string(&doctor.schedule)
+            .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
+        sqlx::query(INSERT_DOCTOR)
+            .bind(doctor.id.to_string())
+            .bind(doctor.name.clone())
+            .bind(doctor.specialty_id.to_string())
+            .bind(doctor.qualification.clone())
+            .bind(i64::from(doctor.years_experience))
+            .bind(doctor.bio.clone())
+            .bind(doctor.fee.amount_minor)
+            .bind(doctor.fee.currency.clone())
+            .bind(doctor.photo_url.clone())
+            .bind(doctor.time_zone.name().to_owned())
+            .bind(schedule)
+            .bind(micros(Timestamp::now()))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn add_time_off(&self, time_off: &TimeOff) -> BookingResult<()> {
+        sqlx::query(INSERT_TIME_OFF)
+            .bind(time_off.id.to_string())
+            .bind(time_off.doctor_id.to_string())
+            .bind(micros(time_off.start))
+            .bind(micros(time_off.end))
+            .bind(time_off.reason.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn is_empty(&self) -> BookingResult<bool> {
+        let n: i64 = sqlx::query(IS_EMPTY)
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(StoreError::from)?;
+        Ok(n == 0)
+    }
+}
+

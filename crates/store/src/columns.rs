@@ -1,0 +1,68 @@
+//! Conversions between domain values and column values.
+//!
+//! Instants are stored as microseconds since the Unix epoch in a 64-bit integer, ids as UUID
+//! text; both backends store them the same way, so one set of queries serves both.
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::StoreError;
+
+/// An instant as stored.
+pub(crate) fn micros(ts: Timestamp) -> i64 {
+    ts.as_microsecond()
+}
+
+/// Reads an instant column.
+pub(crate) fn timestamp(row: &AnyRow, column: &str) -> Result<Timestamp, StoreError> {
+    let value: i64 = row.try_get(column)?;
+    Timestamp::from_microsecond(value)
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Reads a column holding text parsed by `FromStr` (ids, enums with `FromStr`).
+pub(crate) fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Reads a nullable column holding text parsed by `FromStr`.
+pub(crate) fn optional_parsed<T: FromStr>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<T>, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        t.parse()
+            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    })
+    .transpose()
+}
+
+/// Reads a text column mapped by `parse` (stored enum names).
+pub(crate) fn named<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{column}: unknown value {text:?}")))
+}
+
+/// `$first, $first+1, …` placeholders for an `IN (…)` list of `count` values.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,217 @@
+//! Appointments: confirm a hold, list, read, cancel, reschedule.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use medibook_core::booking::{Appointment, AppointmentStatus, Reason};
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath};
+
+/// Book the held slot.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmRequest {
+    /// The hold token from `POST /api/v1/holds`.
+    pub hold_id: Uuid,
+    /// Why you are coming (1 to 1,000 characters).
+    #[schema(example = "Persistent cough for two weeks")]
+    pub reason: String,
+}
+
+/// Move an appointment to the slot of a hold.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RescheduleRequest {
+    /// A hold on the new slot, same doctor.
+    pub hold_id: Uuid,
+}
+
+/// An appointment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentResponse {
+    /// Identity.
+    pub id: Uuid,
+    /// The doctor.
+    pub doctor_id: Uuid,
+    /// The doctor's name.
+    pub doctor_name: String,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// Start of the visit (RFC 3339).
+    pub start: Timestamp,
+    /// End of the visit (RFC 3339).
+    pub end: Timestamp,
+    /// `scheduled`, `completed`, `cancelled` or `no_show`.
+    #[schema(value_type = String, example = "scheduled")]
+    pub status: AppointmentStatus,
+    /// Why the patient comes.
+    pub reason: String,
+    /// When it was booked.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+fn response(appointment: Appointment, doctor_names: &HashMap<DoctorId, String>) -> AppointmentResponse {
+    AppointmentResponse {
+        id: appointment.id.as_uuid(),
+        doctor_name: doctor_names
+            .get(&appointment.doctor_id)
+            .cloned()
+            .unwrap_or_default(),
+        doctor_id: appointment.doctor_id.as_uuid(),
+        patient_id: appointment.patient_id.as_uuid(),
+        start: appointment.start,
+        end: appointment.end,
+        status: appointment.status,
+        reason: appointment.reason.as_str().to_owned(),
+        created_at: appointment.created_at,
+        updated_at: appointment.updated_at,
+    }
+}
+
+async fn doctor_names(state: &AppState) -> ApiResult<HashMap<DoctorId, String>> {
+    Ok(state
+        .catalogue
+        .search(None, None)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect())
+}
+
+async fn one(state: &AppState, appointment: Appointment) -> ApiResult<AppointmentResponse> {
+    let name = state.catalogue.doctor(appointment.doctor_id).await?.name;
+    let names = HashMap::from([(appointment.doctor_id, name)]);
+    Ok(response(appointment, &names))
+}
+
+/// Books the slot of your hold. Confirming the same hold again returns the same appointment.
+#[utoipa::path(post, path = "/api/v1/appointments", tag = "booking",
+    request_body = ConfirmRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Booked", body = AppointmentResponse),
+        (status = 200, description = "Already booked with this hold", body = AppointmentResponse),
+        (status = 404, description = "`hold_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Limit reached", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`hold_expired`: the hold lapsed and the slot was taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<ConfirmRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let reason = Reason::parse(&body.reason)?;
+    let booked = state
+        .bookings
+        .confirm(user.id, HoldId::from_uuid(body.hold_id), reason)
+        .await?;
+    let status = if booked.changed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(one(&state, booked.appointment).await?)))
+}
+
+/// Your appointments, soonest first.
+#[utoipa::path(get, path = "/api/v1/appointments", tag = "booking",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = [AppointmentResponse]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<Vec<AppointmentResponse>>> {
+    let appointments = state.bookings.appointments_of(user.id).await?;
+    let names = doctor_names(&state).await?;
+    Ok(Json(
+        appointments
+            .into_iter()
+            .map(|a| response(a, &names))
+            .collect(),
+    ))
+}
+
+/// One of your appointments.
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "booking",
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = AppointmentResponse),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    let appointment = state
+        .bookings
+        .appointment_of(user.id, AppointmentId::from_uuid(id))
+        .await?;
+    Ok(Json(one(&state, appointment).await?))
+}
+
+/// Cancels your appointment; the slot returns to the doctor. Cancelling twice is fine.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "booking",
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = AppointmentResponse),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not cancellable (`invalid_state`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    let appointment = state
+        .bookings
+        .cancel(user.id, AppointmentId::from_uuid(id))
+        .await?;
+    Ok(Json(one(&state, appointment).await?))
+}
+
+/// Moves your appointment to the slot of your hold, atomically: on any failure the original
+/// appointment stays as it was. Repeating the request changes nothing.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "booking",
+    params(("id" = Uuid, Path, description = "Appointment id")),
+    request_body = RescheduleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = AppointmentResponse),
+        (status = 404, description = "`not_found` or `hold_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`hold_expired`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<RescheduleRequest>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    let appointment = state
+        .bookings
+        .reschedule(
+            user.id,
+            AppointmentId::from_uuid(id),
+            HoldId::from_uuid(body.hold_id),
+        )
+        .await?;
+    Ok(Json(one(&state, appointment).await?))
+}

@@ -1,0 +1,125 @@
+//! Holds: a five-minute exclusive claim on a slot, the token needed to book it.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use medibook_core::booking::{Hold, HoldState};
+use medibook_core::ids::{DoctorId, HoldId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath};
+
+/// The slot to hold.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HoldRequest {
+    /// The doctor.
+    pub doctor_id: Uuid,
+    /// The slot's start, exactly as listed (RFC 3339, any offset).
+    #[schema(value_type = String, format = DateTime, example = "2027-03-02T09:30:00+01:00")]
+    pub start: Timestamp,
+}
+
+/// A hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldResponse {
+    /// The hold token.
+    pub id: Uuid,
+    /// The doctor.
+    pub doctor_id: Uuid,
+    /// Start of the visit.
+    pub start: Timestamp,
+    /// End of the visit.
+    pub end: Timestamp,
+    /// When the hold lapses unless confirmed.
+    pub expires_at: Timestamp,
+    /// `active`, `released`, `confirmed` or `expired`.
+    #[schema(value_type = String, example = "active")]
+    pub state: HoldState,
+    /// The appointment it became, once confirmed.
+    pub appointment_id: Option<Uuid>,
+}
+
+impl From<Hold> for HoldResponse {
+    fn from(hold: Hold) -> Self {
+        Self {
+            id: hold.id.as_uuid(),
+            doctor_id: hold.doctor_id.as_uuid(),
+            start: hold.start,
+            end: hold.end,
+            expires_at: hold.expires_at,
+            state: hold.state,
+            appointment_id: hold.appointment_id.map(|a| a.as_uuid()),
+        }
+    }
+}
+
+/// Holds a slot for five minutes. Repeating the request returns the same hold.
+#[utoipa::path(post, path = "/api/v1/holds", tag = "booking",
+    request_body = HoldRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Held", body = HoldResponse),
+        (status = 200, description = "You already hold this slot", body = HoldResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown doctor", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Taken (`slot_taken`), day full, or hold limit reached", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a bookable slot (`slot_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<HoldRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let claimed = state
+        .bookings
+        .hold(user.id, DoctorId::from_uuid(body.doctor_id), body.start)
+        .await?;
+    let status = if claimed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(HoldResponse::from(claimed.hold))))
+}
+
+/// One of your holds.
+#[utoipa::path(get, path = "/api/v1/holds/{id}", tag = "booking",
+    params(("id" = Uuid, Path, description = "Hold id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = HoldResponse),
+        (status = 404, description = "`hold_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<HoldResponse>> {
+    let hold = state.bookings.hold_of(user.id, HoldId::from_uuid(id)).await?;
+    Ok(Json(hold.into()))
+}
+
+/// Releases your hold; the slot becomes free at once. Releasing twice is fine.
+#[utoipa::path(delete, path = "/api/v1/holds/{id}", tag = "booking",
+    params(("id" = Uuid, Path, description = "Hold id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Released"),
+        (status = 404, description = "`hold_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already confirmed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn release(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.bookings.release(user.id, HoldId::from_uuid(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

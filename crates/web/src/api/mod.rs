@@ -1,0 +1,70 @@
+//! JSON API v1: routes and the OpenAPI document generated from the handlers.
+
+pub mod appointments;
+pub mod auth;
+pub mod catalogue;
+pub mod health;
+pub mod holds;
+pub mod slots;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MediBook API",
+        version = "1",
+        description = "Doctor-appointment booking: find a doctor, see live slots, hold one for five \
+                       minutes, confirm, reschedule or cancel. Errors are RFC 9457 problem \
+                       documents with a stable `code`."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign-in with one-time codes"),
+        (name = "catalogue", description = "Specialties and doctors"),
+        (name = "booking", description = "Slots, holds and appointments"),
+        (name = "operations", description = "Health probes"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// All API routes with their OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::request_code))
+        .routes(routes!(auth::verify))
+        .routes(routes!(catalogue::specialties))
+        .routes(routes!(catalogue::doctors))
+        .routes(routes!(catalogue::doctor))
+        .routes(routes!(slots::list))
+        .routes(routes!(holds::create))
+        .routes(routes!(holds::get, holds::release))
+        .routes(routes!(appointments::confirm, appointments::list))
+        .routes(routes!(appointments::get))
+        .routes(routes!(appointments::cancel))
+        .routes(routes!(appointments::reschedule))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+}

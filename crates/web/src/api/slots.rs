@@ -1,0 +1,70 @@
+//! Live slot listings.
+
+use axum::Json;
+use axum::extract::State;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use medibook_core::booking::SlotStatus;
+use medibook_core::ids::DoctorId;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::ApiQuery;
+
+/// Which slots to list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SlotQuery {
+    /// The doctor.
+    pub doctor_id: Uuid,
+    /// First calendar date, in the doctor's time zone (YYYY-MM-DD).
+    #[param(value_type = String, example = "2027-03-02")]
+    pub date: Date,
+    /// Number of dates, 1 to 31 (default 7).
+    pub days: Option<u16>,
+}
+
+/// A slot and whether it can be held.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotResponse {
+    /// Start (RFC 3339).
+    pub start: Timestamp,
+    /// End (RFC 3339).
+    pub end: Timestamp,
+    /// `available`, `held` or `booked`.
+    #[schema(value_type = String, example = "available")]
+    pub status: SlotStatus,
+}
+
+/// Lists a doctor's bookable slots with their live status.
+#[utoipa::path(get, path = "/api/v1/slots", tag = "booking", params(SlotQuery),
+    responses(
+        (status = 200, body = [SlotResponse]),
+        (status = 404, description = "Unknown doctor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid window", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SlotQuery>,
+) -> ApiResult<Json<Vec<SlotResponse>>> {
+    let slots = state
+        .bookings
+        .slots(
+            DoctorId::from_uuid(query.doctor_id),
+            query.date,
+            query.days.unwrap_or(7),
+        )
+        .await?;
+    Ok(Json(
+        slots
+            .into_iter()
+            .map(|s| SlotResponse {
+                start: s.start,
+                end: s.end,
+                status: s.status,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,133 @@
+//! Bearer tokens: signed JWTs naming the user and role, checked on every authenticated request.
+//!
+//! Only HS256 is accepted (an allow-list: `none` and other algorithms are refused), and `exp`,
+//! `iat`, `aud` and `iss` are verified.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jiff::{SignedDuration, Timestamp};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use medibook_core::BookingError;
+use medibook_core::identity::{Role, User};
+use medibook_core::ids::UserId;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+const AUDIENCE: &str = "medibook-api";
+const ISSUER: &str = "medibook";
+
+/// Signs and verifies access tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    lifetime: SignedDuration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: Role,
+    iat: i64,
+    exp: i64,
+    aud: String,
+    iss: String,
+}
+
+/// A freshly issued token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// When it stops being accepted.
+    pub expires_at: Timestamp,
+}
+
+impl TokenKeys {
+    /// Keys from a secret of at least 32 bytes; tokens live for `lifetime`.
+    pub fn new(secret: &[u8], lifetime: SignedDuration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            lifetime,
+        }
+    }
+
+    /// Issues a token for `user` at `now`.
+    pub fn issue(&self, user: &User, now: Timestamp) -> Result<IssuedToken, BookingError> {
+        let expires_at = now
+            .saturating_add(self.lifetime)
+            .map_err(|_| BookingError::Storage("token expiry overflows".into()))?;
+        let claims = Claims {
+            sub: user.id.to_string(),
+            role: user.role,
+            iat: now.as_second(),
+            exp: expires_at.as_second(),
+            aud: AUDIENCE.into(),
+            iss: ISSUER.into(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| BookingError::Storage(format!("cannot sign token: {e}")))?;
+        Ok(IssuedToken { token, expires_at })
+    }
+
+    /// Verifies a token and returns who it names.
+    pub fn verify(&self, token: &str) -> Result<AuthUser, BookingError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| BookingError::Unauthorized)?;
+        let id = data
+            .claims
+            .sub
+            .parse::<UserId>()
+            .map_err(|_| BookingError::Unauthorized)?;
+        Ok(AuthUser {
+            id,
+            role: data.claims.role,
+        })
+    }
+}
+
+/// The signed-in caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthUser {
+    /// Who.
+    pub id: UserId,
+    /// With which role.
+    pub role: Role,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .ok_or(BookingError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(BookingError::Unauthorized)?;
+        Ok(state.tokens.verify(token.trim())?)
+    }
+}

@@ -1,0 +1,115 @@
+//! Every error leaves the API as an RFC 9457 problem document (`application/problem+json`)
+//! with a stable `code`; this is the one place where errors become HTTP.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use medibook_core::BookingError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:medibook:problem:slot_taken")]
+    pub problem_type: String,
+    /// A short, human-readable summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, for people.
+    pub detail: String,
+    /// A stable machine-readable code, e.g. `slot_taken`, `hold_expired`, `validation`.
+    pub code: String,
+}
+
+/// An error on its way to becoming a problem response.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+}
+
+impl ApiError {
+    /// A problem with an explicit status and code.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A 400/422 `validation` problem.
+    pub fn validation(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self::new(status, "validation", detail)
+    }
+
+    /// The problem's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<BookingError> for ApiError {
+    fn from(error: BookingError) -> Self {
+        let status = match &error {
+            BookingError::NotFound(_) | BookingError::HoldNotFound => StatusCode::NOT_FOUND,
+            BookingError::HoldExpired => StatusCode::GONE,
+            BookingError::SlotTaken
+            | BookingError::DayFull
+            | BookingError::LimitReached(_)
+            | BookingError::InvalidState(_) => StatusCode::CONFLICT,
+            BookingError::SlotUnavailable(_) | BookingError::Validation(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            BookingError::Unauthorized => StatusCode::UNAUTHORIZED,
+            BookingError::Forbidden => StatusCode::FORBIDDEN,
+            BookingError::OtpInvalid => StatusCode::BAD_REQUEST,
+            BookingError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let detail = match &error {
+            BookingError::Storage(message) => {
+                tracing::error!(error = %message, "storage failure");
+                "the server could not complete the request; please try again".to_owned()
+            }
+            other => other.to_string(),
+        };
+        Self::new(status, error.code(), detail)
+    }
+}
+
+fn title(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("Error")
+        .to_owned()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = Problem {
+            problem_type: format!("urn:medibook:problem:{}", self.code),
+            title: title(self.status),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_owned(),
+        };
+        let mut response = (self.status, Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Result of an API handler.
+pub type ApiResult<T> = Result<T, ApiError>;

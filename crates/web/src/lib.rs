@@ -1,0 +1,104 @@
+//! MediBook's HTTP interface: the JSON API v1 (with its OpenAPI document), problem responses,
+//! bearer-token authentication and the landing page. Handlers are thin: parse, call one core
+//! service, map the result.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod extract;
+mod pages;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use medibook_core::booking_service::BookingService;
+use medibook_core::catalogue::Catalogue;
+use medibook_core::signin::SignIn;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::TokenKeys;
+use error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Tells whether the process can serve requests (its database answers).
+#[async_trait]
+pub trait Readiness: Send + Sync + 'static {
+    /// `Err` with a reason when not ready.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// What handlers need: the core services and the token keys.
+#[derive(Clone)]
+pub struct AppState {
+    /// Browsing and search.
+    pub catalogue: Catalogue,
+    /// Slots, holds, appointments.
+    pub bookings: BookingService,
+    /// One-time codes.
+    pub signin: SignIn,
+    /// Access tokens.
+    pub tokens: TokenKeys,
+    /// Readiness probe.
+    pub readiness: Arc<dyn Readiness>,
+}
+
+/// The whole HTTP application. Does no I/O, so tests can drive it directly.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api::routes().split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let openapi = Arc::clone(&openapi);
+                async move { axum::Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .route("/", get(pages::index))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server could not complete the request",
+            ))
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed on this resource",
+    )
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
