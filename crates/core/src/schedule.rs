@@ -281,10 +281,14 @@ mod tests {
 
     #[test]
     fn breaks_split_working_periods() {
-        let mut hours = WeeklyHours::default();
-        hours.monday = vec![range((9, 0), (17, 0))];
-        let mut breaks = WeeklyHours::default();
-        breaks.monday = vec![range((12, 0), (13, 0))];
+        let hours = WeeklyHours {
+            monday: vec![range((9, 0), (17, 0))],
+            ..WeeklyHours::default()
+        };
+        let breaks = WeeklyHours {
+            monday: vec![range((12, 0), (13, 0))],
+            ..WeeklyHours::default()
+        };
         let schedule = WeeklySchedule {
             hours,
             breaks,
@@ -306,8 +310,10 @@ mod tests {
 
     #[test]
     fn overlapping_hours_are_refused() {
-        let mut hours = WeeklyHours::default();
-        hours.friday = vec![range((9, 0), (12, 0)), range((11, 0), (14, 0))];
+        let hours = WeeklyHours {
+            friday: vec![range((9, 0), (12, 0)), range((11, 0), (14, 0))],
+            ..WeeklyHours::default()
+        };
         let schedule = WeeklySchedule {
             hours,
             breaks: WeeklyHours::default(),

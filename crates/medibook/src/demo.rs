@@ -576,7 +576,7 @@ const TIME_OFF: &[DemoTimeOff] = &[
         doctor: "Dr. Sofia Rossi",
         weeks_ahead: 3,
         days: 12,
-        reason: "Summer holiday",
+        reason: "Holiday",
     },
 ];
 
@@ -859,7 +859,9 @@ impl Visits<'_> {
             ) => return Ok(false),
             Err(other) => return Err(other),
         };
-        self.bookings.confirm(patient_id, hold.hold.id, reason).await?;
+        self.bookings
+            .confirm(patient_id, hold.hold.id, reason)
+            .await?;
         patients.patients[index].1 += 1;
         Ok(true)
     }

@@ -130,7 +130,7 @@ async fn load_appointment(tx: &mut Tx, id: AppointmentId) -> Result<Option<Appoi
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(row.as_ref().map(appointment_from).transpose()?)
+    row.as_ref().map(appointment_from).transpose()
 }
 
 async fn count(tx: &mut Tx, sql: &'static str, binds: CountArgs) -> Result<i64, StoreError> {

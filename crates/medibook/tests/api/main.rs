@@ -4,6 +4,8 @@
 //! backend. PostgreSQL tests take the server from `MEDIBOOK_TEST_POSTGRES_URL`; without it they
 //! are skipped, except under `CI=true`, where a missing URL fails the test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 
 mod booking;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, the core's dependency rule, and the whole test
+# suite on SQLite and PostgreSQL.
+#
+# PostgreSQL: tests use MEDIBOOK_TEST_POSTGRES_URL (a server where they may create databases).
+# Unset, it defaults to postgres://postgres@127.0.0.1:5432/test when that server answers;
+# otherwise the PostgreSQL half is skipped — except under CI=true, where it fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${MEDIBOOK_TEST_POSTGRES_URL:-}" ]; then
+  if command -v pg_isready >/dev/null && pg_isready -h 127.0.0.1 -p 5432 -q; then
+    export MEDIBOOK_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+  else
+    echo "note: no PostgreSQL on 127.0.0.1:5432 and MEDIBOOK_TEST_POSTGRES_URL unset: PostgreSQL tests will be skipped" >&2
+  fi
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== core dependency rule"
+scripts/check-core-deps.sh
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
