@@ -136,7 +136,10 @@ impl Reason {
                 Self::MAX_CHARS
             )));
         }
-        if reason.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if reason
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             return Err(BookingError::validation(
                 "reason must not contain control characters",
             ));
@@ -270,8 +273,16 @@ mod tests {
             appointment(AppointmentStatus::Cancelled, later).check_cancel(now),
             Ok(false)
         );
-        assert!(appointment(AppointmentStatus::Scheduled, earlier).check_cancel(now).is_err());
-        assert!(appointment(AppointmentStatus::Completed, later).check_cancel(now).is_err());
+        assert!(
+            appointment(AppointmentStatus::Scheduled, earlier)
+                .check_cancel(now)
+                .is_err()
+        );
+        assert!(
+            appointment(AppointmentStatus::Completed, later)
+                .check_cancel(now)
+                .is_err()
+        );
     }
 
     #[test]

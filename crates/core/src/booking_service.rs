@@ -18,7 +18,10 @@ use crate::clock::Clock;
 use crate::error::{BookingError, BookingResult};
 use crate::events::{DomainEvent, EventBus};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
-use crate::ports::{Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, HoldClaim};
+use crate::ports::{
+    Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
+    Reschedule,
+};
 use crate::slots::{Slot, SlotGrid, day_bounds, last_date};
 
 /// Limits and durations of the booking process.
@@ -142,7 +145,10 @@ impl BookingService {
             .listings(doctors, first, NEXT_FREE_LOOKAHEAD_DAYS)
             .await?
         {
-            if let Some(slot) = slots.into_iter().find(|s| s.status == SlotStatus::Available) {
+            if let Some(slot) = slots
+                .into_iter()
+                .find(|s| s.status == SlotStatus::Available)
+            {
                 next.insert(doctor_id, slot);
             }
         }
@@ -166,7 +172,11 @@ impl BookingService {
             .ok()
             .and_then(utc_midnight)
             .ok_or_else(invalid_window)?;
-        let to = last.tomorrow().ok().and_then(utc_midnight).ok_or_else(invalid_window)?;
+        let to = last
+            .tomorrow()
+            .ok()
+            .and_then(utc_midnight)
+            .ok_or_else(invalid_window)?;
         let ids: Vec<DoctorId> = doctors.iter().map(|d| d.id).collect();
         let time_off = self.clinic.time_off(&ids, from, to).await?;
         let occupancy = self.bookings.occupancy(&ids, from, to, now).await?;
@@ -240,7 +250,9 @@ impl BookingService {
         let tz = doctor.time_zone.tz();
         let (earliest, latest) = rules.bookable_window(now);
         if start < now {
-            return Err(BookingError::SlotUnavailable("the time is in the past".into()));
+            return Err(BookingError::SlotUnavailable(
+                "the time is in the past".into(),
+            ));
         }
         if start < earliest {
             return Err(BookingError::SlotUnavailable(format!(
@@ -267,9 +279,7 @@ impl BookingService {
         let slot = SlotGrid::new(&doctor.schedule, tz, &time_off)
             .slot_at(start)
             .ok_or_else(|| {
-                BookingError::SlotUnavailable(
-                    "the time is not one of this doctor's slots".into(),
-                )
+                BookingError::SlotUnavailable("the time is not one of this doctor's slots".into())
             })?;
         let claim = HoldClaim {
             hold_id: HoldId::generate(),
@@ -280,8 +290,7 @@ impl BookingService {
             expires_at: now
                 .saturating_add(self.policy.hold_duration)
                 .map_err(|_| BookingError::Storage("hold expiry overflows".into()))?,
-            day,
-            max_per_day: rules.max_per_day,
+            day_limit: rules.max_per_day.map(|max| DayLimit { day, max }),
             max_holds_per_patient: self.policy.max_holds_per_patient,
         };
         let claimed = self.bookings.claim_hold(&claim, now).await?;
@@ -289,6 +298,24 @@ impl BookingService {
             self.publish_slot(&slot_of_hold(&claimed.hold), doctor_id, SlotStatus::Held);
         }
         Ok(claimed)
+    }
+
+    /// The daily maximum that applies on the day of the patient's hold. A lapsed hold whose slot
+    /// is still free may be used, but only if the doctor's day has room for it.
+    async fn day_limit_of_hold(
+        &self,
+        patient_id: UserId,
+        hold_id: HoldId,
+    ) -> BookingResult<Option<DayLimit>> {
+        let hold = self.hold_of(patient_id, hold_id).await?;
+        let doctor = self.doctor(hold.doctor_id).await?;
+        let Some(max) = doctor.schedule.rules.max_per_day else {
+            return Ok(None);
+        };
+        let tz = doctor.time_zone.tz();
+        let day = day_bounds(tz, tz.to_datetime(hold.start).date())
+            .ok_or_else(|| BookingError::SlotUnavailable("date is out of range".into()))?;
+        Ok(Some(DayLimit { day, max }))
     }
 
     /// One of the patient's holds.
@@ -315,6 +342,7 @@ impl BookingService {
         hold_id: HoldId,
         reason: Reason,
     ) -> BookingResult<Booked> {
+        let day_limit = self.day_limit_of_hold(patient_id, hold_id).await?;
         let now = self.clock.now();
         let confirmation = Confirmation {
             hold_id,
@@ -322,6 +350,7 @@ impl BookingService {
             appointment_id: AppointmentId::generate(),
             reason,
             max_active_appointments: self.policy.max_active_appointments,
+            day_limit,
         };
         let booked = self.bookings.confirm_hold(&confirmation, now).await?;
         if booked.changed {
@@ -359,11 +388,15 @@ impl BookingService {
         appointment_id: AppointmentId,
         hold_id: HoldId,
     ) -> BookingResult<Appointment> {
+        let day_limit = self.day_limit_of_hold(patient_id, hold_id).await?;
+        let request = Reschedule {
+            appointment_id,
+            hold_id,
+            patient_id,
+            day_limit,
+        };
         let now = self.clock.now();
-        let booked = self
-            .bookings
-            .reschedule_appointment(appointment_id, hold_id, patient_id, now)
-            .await?;
+        let booked = self.bookings.reschedule_appointment(&request, now).await?;
         if booked.changed {
             let a = &booked.appointment;
             if let Some(previous) = booked.moved_from {
@@ -447,7 +480,10 @@ fn status_of(claim: &(Timestamp, Timestamp), occupancy: &[Occupancy]) -> SlotSta
     // A doctor's occupancy never overlaps itself, so sorted by start it is sorted by end too.
     let first_candidate = occupancy.partition_point(|o| o.end <= start);
     let mut status = SlotStatus::Available;
-    for o in occupancy[first_candidate..].iter().take_while(|o| o.start < end) {
+    for o in occupancy[first_candidate..]
+        .iter()
+        .take_while(|o| o.start < end)
+    {
         if o.end > start {
             if o.status == SlotStatus::Booked {
                 return SlotStatus::Booked;

@@ -38,7 +38,9 @@ impl Zone {
     /// Looks up an IANA zone name such as `Europe/Berlin`.
     pub fn parse(name: &str) -> Result<Self, BookingError> {
         let tz = TimeZone::get(name).map_err(|_| {
-            BookingError::validation(format!("unknown time zone {name:?}; use an IANA name like Europe/Berlin"))
+            BookingError::validation(format!(
+                "unknown time zone {name:?}; use an IANA name like Europe/Berlin"
+            ))
         })?;
         Ok(Self {
             name: name.to_owned(),

@@ -196,7 +196,16 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "ada", "ada@", "@x.org", "a@b", "a b@x.org", "a@x..org", "a@@x.org"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.org",
+            "a@b",
+            "a b@x.org",
+            "a@x..org",
+            "a@@x.org",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -215,7 +224,14 @@ mod tests {
 
     #[test]
     fn malformed_phone_numbers_are_refused() {
-        for bad in ["", "030 1234567", "+12", "+0123456789", "+49 30 abc", "+1234567890123456"] {
+        for bad in [
+            "",
+            "030 1234567",
+            "+12",
+            "+0123456789",
+            "+49 30 abc",
+            "+1234567890123456",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -56,12 +56,19 @@ pub struct HoldClaim {
     pub claim: (Timestamp, Timestamp),
     /// When the hold lapses.
     pub expires_at: Timestamp,
-    /// The doctor's calendar day of the slot, for the daily maximum.
-    pub day: (Timestamp, Timestamp),
-    /// The doctor's daily maximum of appointments and holds, if any.
-    pub max_per_day: Option<u16>,
+    /// The doctor's daily maximum, if any.
+    pub day_limit: Option<DayLimit>,
     /// How many unexpired holds one patient may have at once.
     pub max_holds_per_patient: u16,
+}
+
+/// A doctor's daily maximum of appointments and holds, for the calendar day of one slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayLimit {
+    /// The doctor's calendar day, `[start, end)`.
+    pub day: (Timestamp, Timestamp),
+    /// At most this many claims may start within it.
+    pub max: u16,
 }
 
 /// The result of claiming a hold.
@@ -86,6 +93,21 @@ pub struct Confirmation {
     pub reason: Reason,
     /// How many scheduled, upcoming appointments one patient may have.
     pub max_active_appointments: u16,
+    /// The doctor's daily maximum on the hold's day, checked if the lapsed hold must re-claim.
+    pub day_limit: Option<DayLimit>,
+}
+
+/// A request to move an appointment to the slot of a hold.
+#[derive(Clone, Debug)]
+pub struct Reschedule {
+    /// The appointment to move.
+    pub appointment_id: AppointmentId,
+    /// A hold on the new slot.
+    pub hold_id: HoldId,
+    /// Who asks; must own both.
+    pub patient_id: UserId,
+    /// The doctor's daily maximum on the new slot's day, checked if the lapsed hold must re-claim.
+    pub day_limit: Option<DayLimit>,
 }
 
 /// The result of a confirmation or a reschedule.
@@ -128,9 +150,7 @@ pub trait BookingRepository: Send + Sync + 'static {
     /// Moves the patient's appointment to the slot of one of their holds, in one transaction.
     async fn reschedule_appointment(
         &self,
-        appointment_id: AppointmentId,
-        hold_id: HoldId,
-        patient_id: UserId,
+        request: &Reschedule,
         now: Timestamp,
     ) -> BookingResult<Booked>;
     /// One hold.

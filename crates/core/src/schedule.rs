@@ -152,10 +152,14 @@ impl BookingRules {
     /// The first and last instants at which a slot may start, as seen at `now`.
     pub fn bookable_window(&self, now: Timestamp) -> (Timestamp, Timestamp) {
         let earliest = now
-            .saturating_add(SignedDuration::from_mins(i64::from(self.min_notice_minutes)))
+            .saturating_add(SignedDuration::from_mins(i64::from(
+                self.min_notice_minutes,
+            )))
             .unwrap_or(now);
         let latest = now
-            .saturating_add(SignedDuration::from_hours(24 * i64::from(self.horizon_days)))
+            .saturating_add(SignedDuration::from_hours(
+                24 * i64::from(self.horizon_days),
+            ))
             .unwrap_or(now);
         (earliest, latest)
     }

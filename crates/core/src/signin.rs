@@ -54,7 +54,12 @@ impl SignIn {
             .saturating_add(CODE_LIFETIME)
             .map_err(|_| BookingError::Storage("code expiry overflows".into()))?;
         self.identities
-            .save_code(&identifier.key(), &self.hash(identifier, &code), expires_at, now)
+            .save_code(
+                &identifier.key(),
+                &self.hash(identifier, &code),
+                expires_at,
+                now,
+            )
             .await?;
         self.sender.send_code(identifier, &code).await
     }
@@ -96,8 +101,10 @@ impl SignIn {
 
 fn hex_string(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }

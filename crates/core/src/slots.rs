@@ -34,7 +34,9 @@ impl Slot {
             self.start
                 .saturating_sub(rules.buffer_before())
                 .unwrap_or(self.start),
-            self.end.saturating_add(rules.buffer_after()).unwrap_or(self.end),
+            self.end
+                .saturating_add(rules.buffer_after())
+                .unwrap_or(self.end),
         )
     }
 }
@@ -85,7 +87,11 @@ impl<'a> SlotGrid<'a> {
                 if previous_claim_end.is_some_and(|end| claim_start < end) {
                     continue;
                 }
-                if self.time_off.iter().any(|off| off.overlaps(claim_start, claim_end)) {
+                if self
+                    .time_off
+                    .iter()
+                    .any(|off| off.overlaps(claim_start, claim_end))
+                {
                     continue;
                 }
                 previous_claim_end = Some(claim_end);

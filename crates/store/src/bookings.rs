@@ -8,18 +8,22 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Occupancy, Reason, SlotStatus};
+use medibook_core::booking::{
+    Appointment, AppointmentStatus, Hold, HoldState, Occupancy, Reason, SlotStatus,
+};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
-use medibook_core::ports::{Booked, BookingRepository, Claimed, Confirmation, HoldClaim};
+use medibook_core::ports::{
+    Booked, BookingRepository, Claimed, Confirmation, DayLimit, HoldClaim, Reschedule,
+};
 use medibook_core::slots::Slot;
 use medibook_core::{BookingError, BookingResult};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
+use crate::Database;
 use crate::columns::{micros, named, optional_parsed, parsed, placeholders, timestamp};
 use crate::error::{StoreError, claim_error};
-use crate::{Database, LockTable};
 
 type Tx = Transaction<'static, Any>;
 
@@ -54,7 +58,8 @@ const INSERT_HOLD_CLAIM: &str = "
     INSERT INTO slot_claims (id, doctor_id, claim_start, claim_end, hold_id, appointment_id, expires_at)
     VALUES ($1, $2, $3, $4, $5, NULL, $6)";
 const CLAIM_OF_HOLD: &str = "SELECT id FROM slot_claims WHERE hold_id = $1";
-const DELETE_CLAIM_OF_HOLD: &str = "DELETE FROM slot_claims WHERE hold_id = $1";
+const DELETE_CLAIM_OF_HOLD: &str =
+    "DELETE FROM slot_claims WHERE hold_id = $1 AND appointment_id IS NULL";
 const DELETE_CLAIM_OF_APPOINTMENT: &str = "DELETE FROM slot_claims WHERE appointment_id = $1";
 const TURN_CLAIM_INTO_APPOINTMENT: &str = "
     UPDATE slot_claims SET appointment_id = $1, expires_at = NULL WHERE hold_id = $2";
@@ -69,10 +74,8 @@ const CANCEL_APPOINTMENT: &str =
     "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE id = $2";
 const MOVE_APPOINTMENT: &str =
     "UPDATE appointments SET start_at = $1, end_at = $2, updated_at = $3 WHERE id = $4";
-const EXPIRE_ALL_LAPSED_HOLDS: &str =
-    "UPDATE holds SET state = 'expired' WHERE state = 'active' AND expires_at <= $1";
-const DELETE_ALL_LAPSED_CLAIMS: &str =
-    "DELETE FROM slot_claims WHERE expires_at IS NOT NULL AND expires_at <= $1";
+const DOCTORS_WITH_LAPSED_HOLDS: &str =
+    "SELECT DISTINCT doctor_id FROM holds WHERE state = 'active' AND expires_at <= $1";
 
 fn hold_from(row: &AnyRow) -> Result<Hold, StoreError> {
     Ok(Hold {
@@ -118,13 +121,19 @@ async fn load_hold(tx: &mut Tx, id: HoldId) -> Result<Option<StoredHold>, StoreE
     row.map(|row| {
         Ok(StoredHold {
             hold: hold_from(&row)?,
-            claim: (timestamp(&row, "claim_start")?, timestamp(&row, "claim_end")?),
+            claim: (
+                timestamp(&row, "claim_start")?,
+                timestamp(&row, "claim_end")?,
+            ),
         })
     })
     .transpose()
 }
 
-async fn load_appointment(tx: &mut Tx, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
+async fn load_appointment(
+    tx: &mut Tx,
+    id: AppointmentId,
+) -> Result<Option<Appointment>, StoreError> {
     let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1");
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(id.to_string())
@@ -146,8 +155,15 @@ async fn count(tx: &mut Tx, sql: &'static str, binds: CountArgs) -> Result<i64, 
 struct CountArgs(String, Vec<i64>);
 
 /// Expires the doctor's lapsed holds and deletes their claims.
-async fn free_lapsed_claims(tx: &mut Tx, doctor_id: DoctorId, now: Timestamp) -> Result<(), StoreError> {
-    for sql in [EXPIRE_LAPSED_HOLDS_OF_DOCTOR, DELETE_LAPSED_CLAIMS_OF_DOCTOR] {
+async fn free_lapsed_claims(
+    tx: &mut Tx,
+    doctor_id: DoctorId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for sql in [
+        EXPIRE_LAPSED_HOLDS_OF_DOCTOR,
+        DELETE_LAPSED_CLAIMS_OF_DOCTOR,
+    ] {
         sqlx::query(sql)
             .bind(doctor_id.to_string())
             .bind(micros(now))
@@ -160,7 +176,12 @@ async fn free_lapsed_claims(tx: &mut Tx, doctor_id: DoctorId, now: Timestamp) ->
 /// Makes sure the hold's interval is claimed: its own claim if it still has one, otherwise a new
 /// claim if nothing else occupies the interval now (a lapsed hold may be used while its slot is
 /// still free). `HoldExpired` if the slot was taken in the meantime.
-async fn ensure_hold_claim(tx: &mut Tx, stored: &StoredHold, now: Timestamp) -> BookingResult<()> {
+async fn ensure_hold_claim(
+    tx: &mut Tx,
+    stored: &StoredHold,
+    day_limit: Option<DayLimit>,
+    now: Timestamp,
+) -> BookingResult<()> {
     let hold = &stored.hold;
     free_lapsed_claims(tx, hold.doctor_id, now).await?;
     let existing = sqlx::query(CLAIM_OF_HOLD)
@@ -175,12 +196,16 @@ async fn ensure_hold_claim(tx: &mut Tx, stored: &StoredHold, now: Timestamp) -> 
     let overlapping = count(
         tx,
         COUNT_OVERLAPPING_CLAIMS,
-        CountArgs(hold.doctor_id.to_string(), vec![micros(claim_end), micros(claim_start)]),
+        CountArgs(
+            hold.doctor_id.to_string(),
+            vec![micros(claim_end), micros(claim_start)],
+        ),
     )
     .await?;
     if overlapping > 0 {
         return Err(BookingError::HoldExpired);
     }
+    check_day_limit(tx, hold.doctor_id, day_limit).await?;
     sqlx::query(INSERT_HOLD_CLAIM)
         .bind(Uuid::now_v7().to_string())
         .bind(hold.doctor_id.to_string())
@@ -197,6 +222,34 @@ async fn ensure_hold_claim(tx: &mut Tx, stored: &StoredHold, now: Timestamp) -> 
     Ok(())
 }
 
+/// `DayFull` if the doctor's day already has its maximum of claims.
+async fn check_day_limit(
+    tx: &mut Tx,
+    doctor_id: DoctorId,
+    day_limit: Option<DayLimit>,
+) -> BookingResult<()> {
+    let Some(DayLimit {
+        day: (day_start, day_end),
+        max,
+    }) = day_limit
+    else {
+        return Ok(());
+    };
+    let taken = count(
+        tx,
+        COUNT_CLAIMS_IN_DAY,
+        CountArgs(
+            doctor_id.to_string(),
+            vec![micros(day_start), micros(day_end)],
+        ),
+    )
+    .await?;
+    if taken >= i64::from(max) {
+        return Err(BookingError::DayFull);
+    }
+    Ok(())
+}
+
 async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.commit().await?;
     Ok(())
@@ -206,8 +259,8 @@ async fn commit(tx: Tx) -> Result<(), StoreError> {
 impl BookingRepository for Database {
     async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed> {
         let mut tx = self.begin_write().await?;
-        self.lock_row(&mut tx, LockTable::Doctors, claim.doctor_id.to_string()).await?;
-        self.lock_row(&mut tx, LockTable::Users, claim.patient_id.to_string()).await?;
+        self.lock_agenda(&mut tx, claim.doctor_id, claim.patient_id)
+            .await?;
 
         // A repeated request (say, a retry after a lost response) gets the same hold back.
         let sql = format!(
@@ -226,7 +279,10 @@ impl BookingRepository for Database {
         if let Some(row) = repeat {
             let hold = hold_from(&row)?;
             commit(tx).await?;
-            return Ok(Claimed { hold, created: false });
+            return Ok(Claimed {
+                hold,
+                created: false,
+            });
         }
 
         free_lapsed_claims(&mut tx, claim.doctor_id, now).await?;
@@ -248,25 +304,17 @@ impl BookingRepository for Database {
         let overlapping = count(
             &mut tx,
             COUNT_OVERLAPPING_CLAIMS,
-            CountArgs(claim.doctor_id.to_string(), vec![micros(claim_end), micros(claim_start)]),
+            CountArgs(
+                claim.doctor_id.to_string(),
+                vec![micros(claim_end), micros(claim_start)],
+            ),
         )
         .await?;
         if overlapping > 0 {
             return Err(BookingError::SlotTaken);
         }
 
-        if let Some(max) = claim.max_per_day {
-            let (day_start, day_end) = claim.day;
-            let taken = count(
-                &mut tx,
-                COUNT_CLAIMS_IN_DAY,
-                CountArgs(claim.doctor_id.to_string(), vec![micros(day_start), micros(day_end)]),
-            )
-            .await?;
-            if taken >= i64::from(max) {
-                return Err(BookingError::DayFull);
-            }
-        }
+        check_day_limit(&mut tx, claim.doctor_id, claim.day_limit).await?;
 
         sqlx::query(INSERT_HOLD)
             .bind(claim.hold_id.to_string())
@@ -316,11 +364,7 @@ impl BookingRepository for Database {
         now: Timestamp,
     ) -> BookingResult<Option<Hold>> {
         let mut tx = self.begin_write().await?;
-        let stored = load_hold(&mut tx, hold_id)
-            .await?
-            .filter(|s| s.hold.patient_id == patient_id)
-            .ok_or(BookingError::HoldNotFound)?;
-        let hold = stored.hold;
+        let hold = self.locked_hold(&mut tx, hold_id, patient_id).await?.hold;
         match hold.state {
             HoldState::Released | HoldState::Expired => return Ok(None),
             HoldState::Confirmed => {
@@ -349,13 +393,15 @@ impl BookingRepository for Database {
         }))
     }
 
-    async fn confirm_hold(&self, confirmation: &Confirmation, now: Timestamp) -> BookingResult<Booked> {
+    async fn confirm_hold(
+        &self,
+        confirmation: &Confirmation,
+        now: Timestamp,
+    ) -> BookingResult<Booked> {
         let mut tx = self.begin_write().await?;
-        self.lock_row(&mut tx, LockTable::Users, confirmation.patient_id.to_string()).await?;
-        let stored = load_hold(&mut tx, confirmation.hold_id)
-            .await?
-            .filter(|s| s.hold.patient_id == confirmation.patient_id)
-            .ok_or(BookingError::HoldNotFound)?;
+        let stored = self
+            .locked_hold(&mut tx, confirmation.hold_id, confirmation.patient_id)
+            .await?;
         let hold = &stored.hold;
         match (hold.state, hold.appointment_id) {
             (HoldState::Confirmed, Some(appointment_id)) => {
@@ -370,11 +416,13 @@ impl BookingRepository for Database {
                     moved_from: None,
                 });
             }
-            (HoldState::Released | HoldState::Confirmed, _) => return Err(BookingError::HoldNotFound),
+            (HoldState::Released | HoldState::Confirmed, _) => {
+                return Err(BookingError::HoldNotFound);
+            }
             (HoldState::Active | HoldState::Expired, _) => {}
         }
 
-        ensure_hold_claim(&mut tx, &stored, now).await?;
+        ensure_hold_claim(&mut tx, &stored, confirmation.day_limit, now).await?;
 
         let upcoming = count(
             &mut tx,
@@ -441,10 +489,9 @@ impl BookingRepository for Database {
         now: Timestamp,
     ) -> BookingResult<Booked> {
         let mut tx = self.begin_write().await?;
-        let appointment = load_appointment(&mut tx, appointment_id)
-            .await?
-            .filter(|a| a.patient_id == patient_id)
-            .ok_or(BookingError::NotFound("appointment"))?;
+        let appointment = self
+            .locked_appointment(&mut tx, appointment_id, patient_id)
+            .await?;
         if !appointment.check_cancel(now)? {
             return Ok(Booked {
                 appointment,
@@ -477,17 +524,20 @@ impl BookingRepository for Database {
 
     async fn reschedule_appointment(
         &self,
-        appointment_id: AppointmentId,
-        hold_id: HoldId,
-        patient_id: UserId,
+        request: &Reschedule,
         now: Timestamp,
     ) -> BookingResult<Booked> {
+        let Reschedule {
+            appointment_id,
+            hold_id,
+            patient_id,
+            day_limit,
+        } = *request;
         let mut tx = self.begin_write().await?;
-        self.lock_row(&mut tx, LockTable::Users, patient_id.to_string()).await?;
-        let appointment = load_appointment(&mut tx, appointment_id)
-            .await?
-            .filter(|a| a.patient_id == patient_id)
-            .ok_or(BookingError::NotFound("appointment"))?;
+        // Locks the appointment's doctor and patient; a hold of another doctor is refused below.
+        let appointment = self
+            .locked_appointment(&mut tx, appointment_id, patient_id)
+            .await?;
         let stored = load_hold(&mut tx, hold_id)
             .await?
             .filter(|s| s.hold.patient_id == patient_id)
@@ -524,7 +574,7 @@ impl BookingRepository for Database {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        ensure_hold_claim(&mut tx, &stored, now).await?;
+        ensure_hold_claim(&mut tx, &stored, day_limit, now).await?;
         sqlx::query(TURN_CLAIM_INTO_APPOINTMENT)
             .bind(appointment_id.to_string())
             .bind(hold_id.to_string())
@@ -592,7 +642,10 @@ impl BookingRepository for Database {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
-        Ok(rows.iter().map(appointment_from).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(appointment_from)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn occupancy(
@@ -620,7 +673,10 @@ impl BookingRepository for Database {
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            let rows = query.fetch_all(&self.pool).await.map_err(StoreError::from)?;
+            let rows = query
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from)?;
             for row in &rows {
                 let booked: i64 = row.try_get("booked").map_err(StoreError::from)?;
                 found.push(Occupancy {
@@ -639,27 +695,81 @@ impl BookingRepository for Database {
     }
 
     async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<Hold>> {
-        let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {HOLD_COLUMNS} FROM holds WHERE state = 'active' AND expires_at <= $1"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        // One short transaction per doctor, under that doctor's lock, so the sweeper takes locks
+        // in the same order as every other writer.
+        let rows = sqlx::query(DOCTORS_WITH_LAPSED_HOLDS)
             .bind(micros(now))
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
-        let expired = rows
-            .iter()
-            .map(|row| hold_from(row).map(|hold| Hold { state: HoldState::Expired, ..hold }))
-            .collect::<Result<Vec<_>, _>>()?;
-        for sql in [EXPIRE_ALL_LAPSED_HOLDS, DELETE_ALL_LAPSED_CLAIMS] {
-            sqlx::query(sql)
+        let mut expired = Vec::new();
+        for row in &rows {
+            let doctor_id: DoctorId = parsed(row, "doctor_id")?;
+            let mut tx = self.begin_write().await?;
+            self.lock_doctor(&mut tx, doctor_id).await?;
+            let sql = format!(
+                "SELECT {HOLD_COLUMNS} FROM holds
+                 WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2"
+            );
+            let lapsed = sqlx::query(AssertSqlSafe(sql))
+                .bind(doctor_id.to_string())
                 .bind(micros(now))
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
+            for row in &lapsed {
+                let hold = hold_from(row)?;
+                expired.push(Hold {
+                    state: HoldState::Expired,
+                    ..hold
+                });
+            }
+            free_lapsed_claims(&mut tx, doctor_id, now).await?;
+            commit(tx).await?;
         }
-        commit(tx).await?;
         Ok(expired)
+    }
+}
+
+impl Database {
+    /// Loads the patient's hold, takes the agenda locks of its doctor and patient, and reads it
+    /// again: another writer may have changed it while this one waited for the locks.
+    async fn locked_hold(
+        &self,
+        tx: &mut Tx,
+        hold_id: HoldId,
+        patient_id: UserId,
+    ) -> BookingResult<StoredHold> {
+        let owned = |s: &StoredHold| s.hold.patient_id == patient_id;
+        let first = load_hold(tx, hold_id)
+            .await?
+            .filter(owned)
+            .ok_or(BookingError::HoldNotFound)?;
+        self.lock_agenda(tx, first.hold.doctor_id, patient_id)
+            .await?;
+        Ok(load_hold(tx, hold_id)
+            .await?
+            .filter(owned)
+            .ok_or(BookingError::HoldNotFound)?)
+    }
+
+    /// Loads the patient's appointment, takes the agenda locks of its doctor and patient, and
+    /// reads it again.
+    async fn locked_appointment(
+        &self,
+        tx: &mut Tx,
+        appointment_id: AppointmentId,
+        patient_id: UserId,
+    ) -> BookingResult<Appointment> {
+        let owned = |a: &Appointment| a.patient_id == patient_id;
+        let first = load_appointment(tx, appointment_id)
+            .await?
+            .filter(owned)
+            .ok_or(BookingError::NotFound("appointment"))?;
+        self.lock_agenda(tx, first.doctor_id, patient_id).await?;
+        Ok(load_appointment(tx, appointment_id)
+            .await?
+            .filter(owned)
+            .ok_or(BookingError::NotFound("appointment"))?)
     }
 }

@@ -25,8 +25,7 @@ const SELECT_SPECIALTY: &str = "SELECT id, name FROM specialties WHERE id = $1";
 const DOCTOR_COLUMNS: &str = "id, name, specialty_id, qualification, years_experience, bio, \
      fee_minor, currency, photo_url, time_zone, schedule";
 
-const INSERT_SPECIALTY: &str =
-    "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
+const INSERT_SPECIALTY: &str = "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
 
 const INSERT_DOCTOR: &str = "
     INSERT INTO doctors (id, name, specialty_id, qualification, years_experience, bio,
@@ -53,8 +52,11 @@ fn doctor_from(row: &AnyRow) -> Result<Doctor, StoreError> {
         years_experience: u16::try_from(years)
             .map_err(|_| StoreError::Corrupt(format!("years_experience: {years}")))?,
         bio: row.try_get("bio")?,
-        fee: Fee::new(row.try_get("fee_minor")?, &row.try_get::<String, _>("currency")?)
-            .map_err(|e| StoreError::Corrupt(format!("fee: {e}")))?,
+        fee: Fee::new(
+            row.try_get("fee_minor")?,
+            &row.try_get::<String, _>("currency")?,
+        )
+        .map_err(|e| StoreError::Corrupt(format!("fee: {e}")))?,
         photo_url: row.try_get("photo_url")?,
         time_zone: Zone::parse(&zone_name)
             .map_err(|e| StoreError::Corrupt(format!("time_zone: {e}")))?,
@@ -152,7 +154,10 @@ impl ClinicRepository for Database {
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            let rows = query.fetch_all(&self.pool).await.map_err(StoreError::from)?;
+            let rows = query
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from)?;
             for row in &rows {
                 found.push(time_off_from(row)?);
             }
@@ -215,4 +220,3 @@ impl ClinicRepository for Database {
         Ok(n == 0)
     }
 }
-

@@ -19,8 +19,7 @@ pub(crate) fn micros(ts: Timestamp) -> i64 {
 /// Reads an instant column.
 pub(crate) fn timestamp(row: &AnyRow, column: &str) -> Result<Timestamp, StoreError> {
     let value: i64 = row.try_get(column)?;
-    Timestamp::from_microsecond(value)
-        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    Timestamp::from_microsecond(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
 /// Reads a column holding text parsed by `FromStr` (ids, enums with `FromStr`).

@@ -55,7 +55,10 @@ fn user_from(row: &AnyRow) -> Result<User, StoreError> {
 }
 
 impl Database {
-    async fn user_by_identifier(&self, identifier: &Identifier) -> Result<Option<User>, StoreError> {
+    async fn user_by_identifier(
+        &self,
+        identifier: &Identifier,
+    ) -> Result<Option<User>, StoreError> {
         let (column, value) = match identifier {
             Identifier::Email(email) => ("email", email.as_str()),
             Identifier::Phone(phone) => ("phone", phone.as_str()),

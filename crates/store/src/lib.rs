@@ -20,6 +20,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use medibook_core::ids::{DoctorId, UserId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
@@ -133,32 +134,45 @@ impl Database {
         })
     }
 
-    /// Locks a row for the rest of the transaction on PostgreSQL (`SELECT … FOR UPDATE`); on
-    /// SQLite the immediate transaction already excludes other writers.
-    pub(crate) async fn lock_row(
+    /// Serialises writers on one doctor's agenda and one patient's bookings for the rest of
+    /// the transaction. On PostgreSQL this locks the doctor's row and then the patient's row
+    /// (`FOR NO KEY UPDATE`, which leaves foreign-key checks of other writers unblocked); every
+    /// writer takes them in that order, so two writers never wait on each other in a cycle. On
+    /// SQLite the immediate transaction already excludes every other writer.
+    pub(crate) async fn lock_agenda(
         &self,
         tx: &mut Transaction<'static, Any>,
-        table: LockTable,
-        id: String,
+        doctor_id: DoctorId,
+        patient_id: UserId,
     ) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            let sql = match table {
-                LockTable::Doctors => "SELECT id FROM doctors WHERE id = $1 FOR UPDATE",
-                LockTable::Users => "SELECT id FROM users WHERE id = $1 FOR UPDATE",
-            };
-            sqlx::query(sql).bind(id).execute(&mut **tx).await?;
+            sqlx::query("SELECT id FROM doctors WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(doctor_id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(patient_id.to_string())
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }
-}
 
-/// Tables whose rows serialise related writers on PostgreSQL.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum LockTable {
-    /// Claims on one doctor's agenda (daily maximum).
-    Doctors,
-    /// One patient's holds and appointments (per-patient limits).
-    Users,
+    /// Locks one doctor's agenda (see [`Database::lock_agenda`]), for writers that act on a
+    /// doctor but no single patient, such as the sweeper.
+    pub(crate) async fn lock_doctor(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        doctor_id: DoctorId,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM doctors WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(doctor_id.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// The SQLite URL with `mode=rwc` so a missing file is created.
@@ -181,7 +195,10 @@ fn ensure_sqlite_directory(url: &str) -> Result<(), StoreError> {
     if path.is_empty() || path.contains(":memory:") {
         return Ok(());
     }
-    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Config(format!("cannot create directory {}: {e}", dir.display()))
         })?;
@@ -213,7 +230,10 @@ mod tests {
             redact("postgres://app:secret@db:5432/medibook"),
             "postgres://app:***@db:5432/medibook"
         );
-        assert_eq!(redact("sqlite://data/medibook.db"), "sqlite://data/medibook.db");
+        assert_eq!(
+            redact("sqlite://data/medibook.db"),
+            "sqlite://data/medibook.db"
+        );
     }
 
     #[test]

@@ -1,1 +1,341 @@
-//! (being written)
+//! Many patients at once, over real HTTP: the database, not luck, keeps a doctor from being
+//! double-booked. Each scenario races requests against the running server and then checks the
+//! stored rows for the invariants of DESIGN §3 (no overlapping occupying claims or
+//! appointments, every scheduled appointment holding exactly its own claim).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use medibook_core::ids::DoctorId;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::StatusCode;
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+
+use crate::backend_tests;
+use crate::harness::{Reply, TestApp, tuesday};
+
+backend_tests!(
+    fifty_concurrent_holds_on_one_slot_have_exactly_one_winner,
+    random_concurrent_patients_never_double_book_or_fail_with_5xx,
+    racing_confirm_against_release_of_one_hold_keeps_the_booking_claimed,
+    racing_cancel_against_reschedule_of_one_appointment_stays_consistent,
+);
+
+/// Signs in `count` patients (`patient0@…`, `patient1@…`), one after the other, and returns
+/// their tokens.
+async fn sign_in_patients(app: &TestApp, count: usize) -> Vec<String> {
+    let mut tokens = Vec::with_capacity(count);
+    for i in 0..count {
+        tokens.push(app.sign_in(&format!("patient{i}@example.org")).await);
+    }
+    tokens
+}
+
+/// Checks that a reply is a 2xx, or a 4xx problem document with a code; never a 5xx.
+#[track_caller]
+fn assert_handled(what: &str, reply: &Reply) {
+    assert!(
+        reply.status.as_u16() < 500,
+        "{what}: {} {}",
+        reply.status,
+        reply.body
+    );
+    if reply.status.is_client_error() {
+        reply.problem_code();
+    }
+}
+
+/// The invariants of DESIGN §3, read straight from the tables.
+async fn assert_bookings_consistent(app: &TestApp) {
+    assert_eq!(app.overlapping_claims().await, 0, "overlapping claims");
+    let checks = [
+        (
+            "occupying appointments of one doctor that overlap",
+            "SELECT COUNT(*) FROM appointments a JOIN appointments b
+               ON a.doctor_id = b.doctor_id AND a.id < b.id
+              AND a.status <> 'cancelled' AND b.status <> 'cancelled'
+              AND a.start_at < b.end_at AND b.start_at < a.end_at",
+        ),
+        (
+            "scheduled appointments without a claim",
+            "SELECT COUNT(*) FROM appointments a WHERE a.status = 'scheduled'
+               AND NOT EXISTS (SELECT 1 FROM slot_claims c WHERE c.appointment_id = a.id)",
+        ),
+        (
+            "claims of cancelled appointments (a slot lost for good)",
+            "SELECT COUNT(*) FROM slot_claims c JOIN appointments a ON a.id = c.appointment_id
+              WHERE a.status = 'cancelled'",
+        ),
+        (
+            "claims that do not cover their appointment's time",
+            "SELECT COUNT(*) FROM slot_claims c JOIN appointments a ON a.id = c.appointment_id
+              WHERE c.claim_start > a.start_at OR c.claim_end < a.end_at",
+        ),
+        (
+            "hold claims whose hold is not active",
+            "SELECT COUNT(*) FROM slot_claims c WHERE c.appointment_id IS NULL
+               AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.id = c.hold_id AND h.state = 'active')",
+        ),
+        (
+            "confirmed holds without their appointment",
+            "SELECT COUNT(*) FROM holds h WHERE h.state = 'confirmed'
+               AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.id = h.appointment_id)",
+        ),
+        (
+            "patients over the limit of five scheduled appointments",
+            "SELECT COUNT(*) FROM (SELECT patient_id FROM appointments
+              WHERE status = 'scheduled' GROUP BY patient_id HAVING COUNT(*) > 5) over_limit",
+        ),
+    ];
+    for (what, sql) in checks {
+        assert_eq!(app.count(sql).await, 0, "{what}");
+    }
+}
+
+async fn fifty_concurrent_holds_on_one_slot_have_exactly_one_winner(app: TestApp) {
+    let tokens = sign_in_patients(&app, 50).await;
+    let app = Arc::new(app);
+    let start = tuesday("09:30");
+    // Every request waits at the barrier, so all fifty reach the server together.
+    let barrier = Arc::new(Barrier::new(tokens.len()));
+    let mut requests = JoinSet::new();
+    for token in tokens {
+        let (app, barrier, start) = (app.clone(), barrier.clone(), start.clone());
+        requests.spawn(async move {
+            barrier.wait().await;
+            app.hold(&token, app.doctor, &start).await
+        });
+    }
+    let replies = requests.join_all().await;
+
+    let winners = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(winners, 1, "exactly one patient gets the slot");
+    for reply in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+        assert_eq!(reply.problem_code(), "slot_taken");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM holds").await, 1);
+    assert_eq!(app.overlapping_claims().await, 0);
+    assert_eq!(
+        app.slot_status(app.doctor, &start).await.as_deref(),
+        Some("held")
+    );
+}
+
+/// What a patient of the random workload remembers: ids it was given, fresh or stale.
+struct Patient {
+    token: String,
+    holds: Vec<String>,
+    appointments: Vec<String>,
+}
+
+impl Patient {
+    fn remember_hold(&mut self, id: String) {
+        if !self.holds.contains(&id) {
+            self.holds.push(id);
+        }
+        // Old ids stay around for a while so that stale tokens get used too.
+        if self.holds.len() > 6 {
+            self.holds.remove(0);
+        }
+    }
+}
+
+/// The slots the workload fights over: few, so that patients collide often.
+fn contested_slots(app: &TestApp) -> Vec<(DoctorId, String)> {
+    let mut slots = Vec::new();
+    for day in ["2027-03-02", "2027-03-03"] {
+        for time in ["09:00", "09:30", "10:00", "10:30", "11:00"] {
+            slots.push((app.doctor, format!("{day}T{time}:00+01:00")));
+        }
+    }
+    // The limited doctor's buffers and daily maximum get exercised too.
+    for time in ["09:00", "09:45", "10:30"] {
+        slots.push((app.limited_doctor, tuesday(time)));
+    }
+    slots
+}
+
+/// A random element of a non-empty slice.
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+/// Runs `operations` random steps for one patient; returns how often each outcome happened.
+async fn random_patient(
+    app: Arc<TestApp>,
+    token: String,
+    seed: u64,
+    operations: usize,
+) -> BTreeMap<String, usize> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let slots = contested_slots(&app);
+    let mut me = Patient {
+        token,
+        holds: Vec::new(),
+        appointments: Vec::new(),
+    };
+    let mut outcomes = BTreeMap::new();
+    for _ in 0..operations {
+        let roll = rng.random_range(0..100);
+        let (what, reply) = if roll < 35 || me.holds.is_empty() {
+            let (doctor, start) = pick(&mut rng, &slots).clone();
+            let reply = app.hold(&me.token, doctor, &start).await;
+            if reply.status.is_success() {
+                me.remember_hold(reply.id());
+            }
+            ("hold", reply)
+        } else if roll < 60 {
+            let hold = pick(&mut rng, &me.holds).clone();
+            let reply = app.confirm(&me.token, &hold).await;
+            if reply.status.is_success() && !me.appointments.contains(&reply.id()) {
+                me.appointments.push(reply.id());
+            }
+            ("confirm", reply)
+        } else if roll < 70 {
+            let hold = pick(&mut rng, &me.holds).clone();
+            (
+                "release",
+                app.delete(&me.token, &format!("/api/v1/holds/{hold}"))
+                    .await,
+            )
+        } else if roll < 80 && !me.appointments.is_empty() {
+            let appointment = pick(&mut rng, &me.appointments);
+            ("cancel", app.cancel(&me.token, appointment).await)
+        } else if roll < 93 && !me.appointments.is_empty() {
+            let appointment = pick(&mut rng, &me.appointments);
+            let hold = pick(&mut rng, &me.holds);
+            (
+                "reschedule",
+                app.reschedule(&me.token, appointment, hold).await,
+            )
+        } else if roll < 96 {
+            // Lets every live hold lapse; the clock is shared by all patients.
+            app.advance(6);
+            continue;
+        } else {
+            (
+                "list",
+                app.get(Some(&me.token), "/api/v1/appointments").await,
+            )
+        };
+        assert_handled(what, &reply);
+        let outcome = if reply.status.is_client_error() {
+            format!("{what} {}", reply.problem_code())
+        } else {
+            format!("{what} {}", reply.status.as_u16())
+        };
+        *outcomes.entry(outcome).or_insert(0) += 1;
+    }
+    outcomes
+}
+
+async fn random_concurrent_patients_never_double_book_or_fail_with_5xx(app: TestApp) {
+    const PATIENTS: usize = 12;
+    const OPERATIONS: usize = 30;
+    let tokens = sign_in_patients(&app, PATIENTS).await;
+    let app = Arc::new(app);
+    let mut patients = JoinSet::new();
+    for (seed, token) in (0x5eed_u64..).zip(tokens) {
+        patients.spawn(random_patient(app.clone(), token, seed, OPERATIONS));
+    }
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    for tally in patients.join_all().await {
+        for (outcome, n) in tally {
+            *outcomes.entry(outcome).or_insert(0) += n;
+        }
+    }
+    eprintln!("{:?} outcomes: {outcomes:#?}", app.backend);
+
+    // The workload really collided and really booked; otherwise it proves little.
+    let seen = |outcome: &str| outcomes.get(outcome).copied().unwrap_or(0);
+    assert!(seen("hold slot_taken") > 0, "no hold ever collided");
+    assert!(seen("confirm 201") > 0, "nothing was ever booked");
+    assert_bookings_consistent(&app).await;
+}
+
+/// The 14 slot times of the test doctor's working day.
+const SLOT_TIMES: [&str; 14] = [
+    "09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "13:00", "13:30", "14:00", "14:30",
+    "15:00", "15:30", "16:00", "16:30",
+];
+
+/// Requests a patient may fire at the same moment (a double click, a retry beside the
+/// original, two open tabs).
+#[derive(Clone, Copy, Debug)]
+enum Own {
+    Confirm,
+    Release,
+    Cancel,
+    Reschedule,
+}
+
+/// One round of a patient racing their own requests: books `booked_at`, holds `hold_at`, then
+/// sends all of `race` at once.
+async fn race_own_requests(
+    app: &Arc<TestApp>,
+    token: &str,
+    booked_at: &str,
+    hold_at: &str,
+    race: &[Own],
+) {
+    let appointment = app.book(token, booked_at).await;
+    let hold = app.hold(token, app.doctor, hold_at).await;
+    assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
+    let hold = hold.id();
+
+    let barrier = Arc::new(Barrier::new(race.len()));
+    let mut requests = JoinSet::new();
+    for &request in race {
+        let (app, barrier) = (app.clone(), barrier.clone());
+        let (token, appointment, hold) = (token.to_owned(), appointment.clone(), hold.clone());
+        requests.spawn(async move {
+            barrier.wait().await;
+            let reply = match request {
+                Own::Confirm => app.confirm(&token, &hold).await,
+                Own::Release => app.delete(&token, &format!("/api/v1/holds/{hold}")).await,
+                Own::Cancel => app.cancel(&token, &appointment).await,
+                Own::Reschedule => app.reschedule(&token, &appointment, &hold).await,
+            };
+            (request, reply)
+        });
+    }
+    for (request, reply) in requests.join_all().await {
+        assert_handled(&format!("{request:?}"), &reply);
+    }
+}
+
+/// Six patients, each racing `race` on a Tuesday and then a Wednesday pair of their own slots,
+/// all at the same time; then the stored bookings must still be consistent.
+async fn race_own_requests_of_six_patients(app: TestApp, race: &'static [Own]) {
+    const PATIENTS: usize = 6;
+    let tokens = sign_in_patients(&app, PATIENTS).await;
+    let app = Arc::new(app);
+    let mut patients = JoinSet::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let app = app.clone();
+        patients.spawn(async move {
+            // A morning slot booked, an afternoon slot held, on each day.
+            for day in ["2027-03-02", "2027-03-03"] {
+                let booked_at = format!("{day}T{}:00+01:00", SLOT_TIMES[i]);
+                let hold_at = format!("{day}T{}:00+01:00", SLOT_TIMES[i + 7]);
+                race_own_requests(&app, &token, &booked_at, &hold_at, race).await;
+            }
+        });
+    }
+    patients.join_all().await;
+    assert_bookings_consistent(&app).await;
+}
+
+async fn racing_confirm_against_release_of_one_hold_keeps_the_booking_claimed(app: TestApp) {
+    race_own_requests_of_six_patients(app, &[Own::Confirm, Own::Release]).await;
+}
+
+async fn racing_cancel_against_reschedule_of_one_appointment_stays_consistent(app: TestApp) {
+    race_own_requests_of_six_patients(app, &[Own::Cancel, Own::Reschedule]).await;
+}
