@@ -132,6 +132,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
     fn environment_overrides_file_and_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("medibook.toml", "hold_minutes = 7\nlisten = \"127.0.0.1:9000\"")?;

@@ -747,10 +747,10 @@ impl Database {
             .ok_or(BookingError::HoldNotFound)?;
         self.lock_agenda(tx, first.hold.doctor_id, patient_id)
             .await?;
-        Ok(load_hold(tx, hold_id)
+        load_hold(tx, hold_id)
             .await?
             .filter(owned)
-            .ok_or(BookingError::HoldNotFound)?)
+            .ok_or(BookingError::HoldNotFound)
     }
 
     /// Loads the patient's appointment, takes the agenda locks of its doctor and patient, and
@@ -767,9 +767,9 @@ impl Database {
             .filter(owned)
             .ok_or(BookingError::NotFound("appointment"))?;
         self.lock_agenda(tx, first.doctor_id, patient_id).await?;
-        Ok(load_appointment(tx, appointment_id)
+        load_appointment(tx, appointment_id)
             .await?
             .filter(owned)
-            .ok_or(BookingError::NotFound("appointment"))?)
+            .ok_or(BookingError::NotFound("appointment"))
     }
 }
