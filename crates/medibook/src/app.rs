@@ -83,10 +83,11 @@ impl App {
         let state = AppState {
             catalogue: Catalogue::new(store.clone()),
             bookings: bookings.clone(),
-            signin: SignIn::new(store.clone(), sender, clock, &keys.code_key),
+            signin: SignIn::new(store.clone(), sender, clock.clone(), &keys.code_key),
             tokens: TokenKeys::new(
                 &keys.token_key,
                 SignedDuration::from_mins(i64::from(settings.token_minutes)),
+                clock,
             ),
             readiness: Arc::new(DatabaseReadiness(database.clone())),
         };
@@ -102,9 +103,11 @@ impl App {
 /// Checks the settings that production mode insists on.
 pub fn production_guard(settings: &Settings) -> Result<(), StartError> {
     if settings.env == Environment::Production {
-        return Err("MEDIBOOK_ENV=production needs a real delivery channel for one-time codes \
+        return Err(
+            "MEDIBOOK_ENV=production needs a real delivery channel for one-time codes \
                     (SMTP or SMS), and none is configured; refusing to start rather than log codes"
-            .into());
+                .into(),
+        );
     }
     Ok(())
 }

@@ -20,6 +20,21 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// The settings read from `MEDIBOOK_*` variables; other variables with that prefix (such as
+/// `MEDIBOOK_CONFIG` or the test suite's) are not settings.
+const SETTING_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "data_dir",
+    "env",
+    "secret",
+    "hold_minutes",
+    "max_active_appointments",
+    "max_holds_per_patient",
+    "token_minutes",
+    "sweep_seconds",
+];
+
 /// How the server behaves towards secrets and delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,7 +100,7 @@ impl Settings {
             None => figment = figment.merge(Toml::file("medibook.toml")),
         }
         figment = figment
-            .merge(Env::prefixed("MEDIBOOK_").ignore(&["config"]))
+            .merge(Env::prefixed("MEDIBOOK_").only(SETTING_KEYS))
             .merge(Env::raw().only(&["DATABASE_URL"]));
         let settings: Settings = figment.extract().map_err(|e| e.to_string())?;
         settings.validate()
@@ -114,9 +129,9 @@ impl Settings {
 
     /// The database URL in force.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("medibook.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("medibook.db").display()))
     }
 }
 
@@ -132,12 +147,19 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
+    #[allow(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn environment_overrides_file_and_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("medibook.toml", "hold_minutes = 7\nlisten = \"127.0.0.1:9000\"")?;
+            jail.create_file(
+                "medibook.toml",
+                "hold_minutes = 7\nlisten = \"127.0.0.1:9000\"",
+            )?;
             jail.set_env("MEDIBOOK_LISTEN", "127.0.0.1:9100");
             jail.set_env("DATABASE_URL", "postgres://db/medibook");
+            jail.set_env("MEDIBOOK_TEST_POSTGRES_URL", "postgres://elsewhere/test");
             let settings = Settings::load(None).map_err(figment::Error::from)?;
             assert_eq!(settings.hold_minutes, 7);
             assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");

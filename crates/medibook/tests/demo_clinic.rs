@@ -57,13 +57,19 @@ async fn demo_clinic_seeds_an_empty_database_once() {
             fully_booked_doctors += 1;
         }
     }
-    assert!(fully_booked_doctors >= 2, "only {fully_booked_doctors} fully booked doctors");
+    assert!(
+        fully_booked_doctors >= 2,
+        "only {fully_booked_doctors} fully booked doctors"
+    );
     let next = app.bookings.next_free_slots(&doctors).await.unwrap();
     assert!(next.len() >= doctors.len() / 2);
 
     let again = seed_demo_clinic(&database, &database, &app.bookings)
         .await
         .unwrap();
-    assert_eq!(again.doctors, 0, "a database with data is never seeded again");
+    assert_eq!(
+        again.doctors, 0,
+        "a database with data is never seeded again"
+    );
     assert_eq!(again.appointments, 0);
 }

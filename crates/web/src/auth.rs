@@ -1,7 +1,10 @@
 //! Bearer tokens: signed JWTs naming the user and role, checked on every authenticated request.
 //!
 //! Only HS256 is accepted (an allow-list: `none` and other algorithms are refused), and `exp`,
-//! `iat`, `aud` and `iss` are verified.
+//! `iat`, `aud` and `iss` are verified. Expiry is judged by the application's [`Clock`], like
+//! every other deadline, not by the system clock.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -9,6 +12,7 @@ use axum::http::request::Parts;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use medibook_core::BookingError;
+use medibook_core::clock::Clock;
 use medibook_core::identity::{Role, User};
 use medibook_core::ids::UserId;
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,7 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     lifetime: SignedDuration,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -56,10 +61,12 @@ pub struct IssuedToken {
 }
 
 impl TokenKeys {
-    /// Keys from a secret of at least 32 bytes; tokens live for `lifetime`.
-    pub fn new(secret: &[u8], lifetime: SignedDuration) -> Self {
+    /// Keys from a secret of at least 32 bytes; tokens live for `lifetime` as told by `clock`.
+    pub fn new(secret: &[u8], lifetime: SignedDuration, clock: Arc<dyn Clock>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
+        // `exp` must be present (below) but is compared with `clock` in `verify`.
+        validation.validate_exp = false;
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
@@ -69,11 +76,13 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             lifetime,
+            clock,
         }
     }
 
-    /// Issues a token for `user` at `now`.
-    pub fn issue(&self, user: &User, now: Timestamp) -> Result<IssuedToken, BookingError> {
+    /// Issues a token for `user`, valid from now for the configured lifetime.
+    pub fn issue(&self, user: &User) -> Result<IssuedToken, BookingError> {
+        let now = self.clock.now();
         let expires_at = now
             .saturating_add(self.lifetime)
             .map_err(|_| BookingError::Storage("token expiry overflows".into()))?;
@@ -94,6 +103,9 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Result<AuthUser, BookingError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| BookingError::Unauthorized)?;
+        if data.claims.exp <= self.clock.now().as_second() {
+            return Err(BookingError::Unauthorized);
+        }
         let id = data
             .claims
             .sub

@@ -83,10 +83,7 @@ impl From<BookingError> for ApiError {
 }
 
 fn title(status: StatusCode) -> String {
-    status
-        .canonical_reason()
-        .unwrap_or("Error")
-        .to_owned()
+    status.canonical_reason().unwrap_or("Error").to_owned()
 }
 
 impl IntoResponse for ApiError {

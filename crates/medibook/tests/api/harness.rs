@@ -19,6 +19,9 @@ use medibook_store::Database;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
+/// Lifetime of the scenarios' access tokens: 30 days.
+pub const TOKEN_MINUTES: u32 = 30 * 24 * 60;
+
 /// Which database a scenario runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -76,10 +79,16 @@ pub struct TestApp {
 }
 
 fn working_week() -> WeeklyHours {
-    let morning = TimeRange::new("09:00".parse().expect("time"), "12:00".parse().expect("time"))
-        .expect("range");
-    let afternoon = TimeRange::new("13:00".parse().expect("time"), "17:00".parse().expect("time"))
-        .expect("range");
+    let morning = TimeRange::new(
+        "09:00".parse().expect("time"),
+        "12:00".parse().expect("time"),
+    )
+    .expect("range");
+    let afternoon = TimeRange::new(
+        "13:00".parse().expect("time"),
+        "17:00".parse().expect("time"),
+    )
+    .expect("range");
     let day = vec![morning, afternoon];
     WeeklyHours {
         monday: day.clone(),
@@ -127,7 +136,9 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
                 return None;
             };
             let name = format!("medibook_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.expect("postgres reachable");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("postgres reachable");
             sqlx_execute(&admin, &format!("CREATE DATABASE {name}")).await;
             admin.close().await;
             let url = replace_database(&admin_url, &name);
@@ -138,6 +149,8 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let settings = Settings {
         database_url: Some(database_url),
         data_dir: dir.path().to_path_buf(),
+        // Scenarios move the clock by days; tokens outlive them (expiry has its own test).
+        token_minutes: TOKEN_MINUTES,
         ..Settings::default()
     };
     let database = medibook::app::open_database(&settings)
@@ -231,7 +244,9 @@ impl Drop for TestApp {
         };
         // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build()
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
             else {
                 return;
             };
@@ -288,7 +303,11 @@ impl Reply {
         );
         assert_eq!(self.body["status"], self.status.as_u16(), "{}", self.body);
         assert!(self.body["title"].is_string() && self.body["detail"].is_string());
-        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:medibook:problem:")));
+        assert!(
+            self.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:medibook:problem:"))
+        );
         self.body["code"].as_str().expect("code")
     }
 
@@ -395,21 +414,35 @@ impl TestApp {
         let hold = self.hold(token, self.doctor, start).await;
         assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
         let appointment = self.confirm(token, &hold.id()).await;
-        assert_eq!(appointment.status, StatusCode::CREATED, "{}", appointment.body);
+        assert_eq!(
+            appointment.status,
+            StatusCode::CREATED,
+            "{}",
+            appointment.body
+        );
         appointment.id()
     }
 
     /// The status of the slot of the test doctor starting at `start` on Tuesday 2 March 2027.
     pub async fn slot_status(&self, doctor: DoctorId, start: &str) -> Option<String> {
         let reply = self
-            .get(None, &format!("/api/v1/slots?doctor_id={doctor}&date=2027-03-02&days=1"))
+            .get(
+                None,
+                &format!("/api/v1/slots?doctor_id={doctor}&date=2027-03-02&days=1"),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         let wanted: Timestamp = start.parse().expect("instant");
-        reply.body.as_array().expect("list").iter().find_map(|slot| {
-            let slot_start: Timestamp = slot["start"].as_str()?.parse().ok()?;
-            (slot_start == wanted).then(|| slot["status"].as_str().unwrap_or_default().to_owned())
-        })
+        reply
+            .body
+            .as_array()
+            .expect("list")
+            .iter()
+            .find_map(|slot| {
+                let slot_start: Timestamp = slot["start"].as_str()?.parse().ok()?;
+                (slot_start == wanted)
+                    .then(|| slot["status"].as_str().unwrap_or_default().to_owned())
+            })
     }
 
     /// Moves the test clock.

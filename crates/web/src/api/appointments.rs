@@ -61,7 +61,10 @@ pub struct AppointmentResponse {
     pub updated_at: Timestamp,
 }
 
-fn response(appointment: Appointment, doctor_names: &HashMap<DoctorId, String>) -> AppointmentResponse {
+fn response(
+    appointment: Appointment,
+    doctor_names: &HashMap<DoctorId, String>,
+) -> AppointmentResponse {
     AppointmentResponse {
         id: appointment.id.as_uuid(),
         doctor_name: doctor_names

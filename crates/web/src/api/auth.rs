@@ -112,7 +112,7 @@ pub async fn verify(
 ) -> ApiResult<Json<SessionResponse>> {
     let identifier = identifier(body.email.as_deref(), body.phone.as_deref())?;
     let user = state.signin.verify(&identifier, &body.code).await?;
-    let issued = state.tokens.issue(&user, state.bookings.now())?;
+    let issued = state.tokens.issue(&user)?;
     Ok(Json(SessionResponse {
         token: issued.token,
         expires_at: issued.expires_at,

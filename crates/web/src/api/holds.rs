@@ -102,7 +102,10 @@ pub async fn get(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<HoldResponse>> {
-    let hold = state.bookings.hold_of(user.id, HoldId::from_uuid(id)).await?;
+    let hold = state
+        .bookings
+        .hold_of(user.id, HoldId::from_uuid(id))
+        .await?;
     Ok(Json(hold.into()))
 }
 
@@ -120,6 +123,9 @@ pub async fn release(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    state.bookings.release(user.id, HoldId::from_uuid(id)).await?;
+    state
+        .bookings
+        .release(user.id, HoldId::from_uuid(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
