@@ -142,17 +142,56 @@ async fn load_appointment(
     row.as_ref().map(appointment_from).transpose()
 }
 
-async fn count(tx: &mut Tx, sql: &'static str, binds: CountArgs) -> Result<i64, StoreError> {
-    let mut query = sqlx::query(sql).bind(binds.0);
-    for value in binds.1 {
-        query = query.bind(value);
-    }
-    let row = query.fetch_one(&mut **tx).await?;
-    Ok(row.try_get("n")?)
+/// A bound statement argument: the store binds only text (ids, names) and integers (instants).
+enum Arg {
+    Text(String),
+    Int(i64),
 }
 
-/// Arguments of a counting query: a text key and integer bounds.
-struct CountArgs(String, Vec<i64>);
+impl From<i64> for Arg {
+    fn from(value: i64) -> Self {
+        Arg::Int(value)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(value: &str) -> Self {
+        Arg::Text(value.to_owned())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(value: String) -> Self {
+        Arg::Text(value)
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    for arg in args {
+        query = match arg {
+            Arg::Text(text) => query.bind(text),
+            Arg::Int(int) => query.bind(int),
+        };
+    }
+    query
+}
+
+/// Runs a statement inside the transaction.
+async fn exec(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<(), StoreError> {
+    bind_all(sqlx::query(sql), args).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Runs a `SELECT COUNT(*) AS n …` inside the transaction.
+async fn count(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<i64, StoreError> {
+    let row = bind_all(sqlx::query(sql), args)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get("n")?)
+}
 
 /// Expires the doctor's lapsed holds and deletes their claims.
 async fn free_lapsed_claims(
@@ -164,11 +203,12 @@ async fn free_lapsed_claims(
         EXPIRE_LAPSED_HOLDS_OF_DOCTOR,
         DELETE_LAPSED_CLAIMS_OF_DOCTOR,
     ] {
-        sqlx::query(sql)
-            .bind(doctor_id.to_string())
-            .bind(micros(now))
-            .execute(&mut **tx)
-            .await?;
+        exec(
+            tx,
+            sql,
+            vec![doctor_id.to_string().into(), micros(now).into()],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -196,10 +236,11 @@ async fn ensure_hold_claim(
     let overlapping = count(
         tx,
         COUNT_OVERLAPPING_CLAIMS,
-        CountArgs(
-            hold.doctor_id.to_string(),
-            vec![micros(claim_end), micros(claim_start)],
-        ),
+        vec![
+            hold.doctor_id.to_string().into(),
+            micros(claim_end).into(),
+            micros(claim_start).into(),
+        ],
     )
     .await?;
     if overlapping > 0 {
@@ -238,10 +279,11 @@ async fn check_day_limit(
     let taken = count(
         tx,
         COUNT_CLAIMS_IN_DAY,
-        CountArgs(
-            doctor_id.to_string(),
-            vec![micros(day_start), micros(day_end)],
-        ),
+        vec![
+            doctor_id.to_string().into(),
+            micros(day_start).into(),
+            micros(day_end).into(),
+        ],
     )
     .await?;
     if taken >= i64::from(max) {
@@ -290,7 +332,7 @@ impl BookingRepository for Database {
         let live_holds = count(
             &mut tx,
             COUNT_LIVE_HOLDS_OF_PATIENT,
-            CountArgs(claim.patient_id.to_string(), vec![micros(now)]),
+            vec![claim.patient_id.to_string().into(), micros(now).into()],
         )
         .await?;
         if live_holds >= i64::from(claim.max_holds_per_patient) {
@@ -304,10 +346,11 @@ impl BookingRepository for Database {
         let overlapping = count(
             &mut tx,
             COUNT_OVERLAPPING_CLAIMS,
-            CountArgs(
-                claim.doctor_id.to_string(),
-                vec![micros(claim_end), micros(claim_start)],
-            ),
+            vec![
+                claim.doctor_id.to_string().into(),
+                micros(claim_end).into(),
+                micros(claim_start).into(),
+            ],
         )
         .await?;
         if overlapping > 0 {
@@ -316,19 +359,22 @@ impl BookingRepository for Database {
 
         check_day_limit(&mut tx, claim.doctor_id, claim.day_limit).await?;
 
-        sqlx::query(INSERT_HOLD)
-            .bind(claim.hold_id.to_string())
-            .bind(claim.doctor_id.to_string())
-            .bind(claim.patient_id.to_string())
-            .bind(micros(claim.slot.start))
-            .bind(micros(claim.slot.end))
-            .bind(micros(claim_start))
-            .bind(micros(claim_end))
-            .bind(micros(claim.expires_at))
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        exec(
+            &mut tx,
+            INSERT_HOLD,
+            vec![
+                claim.hold_id.to_string().into(),
+                claim.doctor_id.to_string().into(),
+                claim.patient_id.to_string().into(),
+                micros(claim.slot.start).into(),
+                micros(claim.slot.end).into(),
+                micros(claim_start).into(),
+                micros(claim_end).into(),
+                micros(claim.expires_at).into(),
+                micros(now).into(),
+            ],
+        )
+        .await?;
         sqlx::query(INSERT_HOLD_CLAIM)
             .bind(Uuid::now_v7().to_string())
             .bind(claim.doctor_id.to_string())
@@ -374,17 +420,21 @@ impl BookingRepository for Database {
             }
             HoldState::Active => {}
         }
-        sqlx::query(DELETE_CLAIM_OF_HOLD)
-            .bind(hold_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        sqlx::query(SET_HOLD_STATE)
-            .bind(HoldState::Released.as_str())
-            .bind(hold_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        exec(
+            &mut tx,
+            DELETE_CLAIM_OF_HOLD,
+            vec![hold_id.to_string().into()],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            SET_HOLD_STATE,
+            vec![
+                HoldState::Released.as_str().into(),
+                hold_id.to_string().into(),
+            ],
+        )
+        .await?;
         commit(tx).await?;
         let was_occupying = hold.occupies_at(now);
         Ok(was_occupying.then_some(Hold {
@@ -427,7 +477,10 @@ impl BookingRepository for Database {
         let upcoming = count(
             &mut tx,
             COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT,
-            CountArgs(confirmation.patient_id.to_string(), vec![micros(now)]),
+            vec![
+                confirmation.patient_id.to_string().into(),
+                micros(now).into(),
+            ],
         )
         .await?;
         if upcoming >= i64::from(confirmation.max_active_appointments) {
@@ -438,30 +491,39 @@ impl BookingRepository for Database {
         }
 
         let appointment_id = confirmation.appointment_id;
-        sqlx::query(INSERT_APPOINTMENT)
-            .bind(appointment_id.to_string())
-            .bind(hold.doctor_id.to_string())
-            .bind(hold.patient_id.to_string())
-            .bind(micros(hold.start))
-            .bind(micros(hold.end))
-            .bind(confirmation.reason.as_str().to_owned())
-            .bind(hold.id.to_string())
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        sqlx::query(TURN_CLAIM_INTO_APPOINTMENT)
-            .bind(appointment_id.to_string())
-            .bind(hold.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        sqlx::query(MARK_HOLD_CONFIRMED)
-            .bind(appointment_id.to_string())
-            .bind(hold.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        exec(
+            &mut tx,
+            INSERT_APPOINTMENT,
+            vec![
+                appointment_id.to_string().into(),
+                hold.doctor_id.to_string().into(),
+                hold.patient_id.to_string().into(),
+                micros(hold.start).into(),
+                micros(hold.end).into(),
+                confirmation.reason.as_str().to_owned().into(),
+                hold.id.to_string().into(),
+                micros(now).into(),
+            ],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            TURN_CLAIM_INTO_APPOINTMENT,
+            vec![
+                appointment_id.to_string().into(),
+                hold.id.to_string().into(),
+            ],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            MARK_HOLD_CONFIRMED,
+            vec![
+                appointment_id.to_string().into(),
+                hold.id.to_string().into(),
+            ],
+        )
+        .await?;
         commit(tx).await?;
 
         Ok(Booked {
@@ -499,17 +561,18 @@ impl BookingRepository for Database {
                 moved_from: None,
             });
         }
-        sqlx::query(CANCEL_APPOINTMENT)
-            .bind(micros(now))
-            .bind(appointment_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        sqlx::query(DELETE_CLAIM_OF_APPOINTMENT)
-            .bind(appointment_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        exec(
+            &mut tx,
+            CANCEL_APPOINTMENT,
+            vec![micros(now).into(), appointment_id.to_string().into()],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            DELETE_CLAIM_OF_APPOINTMENT,
+            vec![appointment_id.to_string().into()],
+        )
+        .await?;
         commit(tx).await?;
         Ok(Booked {
             appointment: Appointment {
@@ -569,32 +632,42 @@ impl BookingRepository for Database {
 
         // Free the old time first so the new slot may overlap it (moving by a few minutes);
         // if anything below fails, the rollback restores it.
-        sqlx::query(DELETE_CLAIM_OF_APPOINTMENT)
-            .bind(appointment_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        exec(
+            &mut tx,
+            DELETE_CLAIM_OF_APPOINTMENT,
+            vec![appointment_id.to_string().into()],
+        )
+        .await?;
         ensure_hold_claim(&mut tx, &stored, day_limit, now).await?;
-        sqlx::query(TURN_CLAIM_INTO_APPOINTMENT)
-            .bind(appointment_id.to_string())
-            .bind(hold_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        sqlx::query(MOVE_APPOINTMENT)
-            .bind(micros(hold.start))
-            .bind(micros(hold.end))
-            .bind(micros(now))
-            .bind(appointment_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        sqlx::query(MARK_HOLD_CONFIRMED)
-            .bind(appointment_id.to_string())
-            .bind(hold_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        exec(
+            &mut tx,
+            TURN_CLAIM_INTO_APPOINTMENT,
+            vec![
+                appointment_id.to_string().into(),
+                hold_id.to_string().into(),
+            ],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            MOVE_APPOINTMENT,
+            vec![
+                micros(hold.start).into(),
+                micros(hold.end).into(),
+                micros(now).into(),
+                appointment_id.to_string().into(),
+            ],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            MARK_HOLD_CONFIRMED,
+            vec![
+                appointment_id.to_string().into(),
+                hold_id.to_string().into(),
+            ],
+        )
+        .await?;
         commit(tx).await?;
 
         Ok(Booked {
