@@ -10,6 +10,7 @@ pub mod booking_service;
 pub mod catalogue;
 pub mod clinic;
 pub mod clock;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod identity;
