@@ -45,6 +45,12 @@ pub enum BookingError {
     /// The one-time code is wrong, expired, used, or was never issued.
     #[error("the code is not valid")]
     OtpInvalid,
+    /// Too many requests; try again after the given number of seconds.
+    #[error("too many requests; try again in {retry_after_seconds} seconds")]
+    RateLimited {
+        /// Seconds until the limit resets.
+        retry_after_seconds: u64,
+    },
     /// A storage or infrastructure failure; the message is for logs, not for clients.
     #[error("storage failure: {0}")]
     Storage(String),
@@ -66,6 +72,7 @@ impl BookingError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::OtpInvalid => "otp_invalid",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Storage(_) => "internal",
         }
     }

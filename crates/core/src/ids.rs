@@ -74,6 +74,10 @@ entity_id!(
     /// A period in which a doctor takes no appointments.
     TimeOffId
 );
+entity_id!(
+    /// A signed-in session.
+    SessionId
+);
 
 #[cfg(test)]
 mod tests {

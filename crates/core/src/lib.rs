@@ -15,9 +15,11 @@ pub mod error;
 pub mod events;
 pub mod identity;
 pub mod ids;
+pub mod limits;
 pub mod ports;
 pub mod schedule;
 pub mod search;
+pub mod sessions;
 pub mod signin;
 pub mod slots;
 

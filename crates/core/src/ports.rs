@@ -204,6 +204,8 @@ pub trait IdentityRepository: Send + Sync + 'static {
     async fn user_for(&self, identifier: &Identifier, now: Timestamp) -> BookingResult<User>;
     /// One user.
     async fn user(&self, id: UserId) -> BookingResult<Option<User>>;
+    /// Sets a user's display name.
+    async fn rename(&self, id: UserId, name: &str) -> BookingResult<()>;
 }
 
 /// Delivers one-time codes (email, SMS, or the development log).

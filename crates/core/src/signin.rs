@@ -14,12 +14,31 @@ use sha2::Sha256;
 use crate::clock::Clock;
 use crate::error::{BookingError, BookingResult};
 use crate::identity::{Identifier, User};
+use crate::limits::{RateLimit, RateLimiter};
 use crate::ports::{CodeCheck, CodeSender, IdentityRepository};
 
 /// How long a code stays valid.
 pub const CODE_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
 /// Wrong attempts after which a code is dead.
 pub const MAX_CODE_ATTEMPTS: u16 = 5;
+
+/// How often codes may be requested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInLimits {
+    /// Per email or phone number (default 5 per hour).
+    pub per_identifier: RateLimit,
+    /// Per client IP address (default 100 per hour).
+    pub per_ip: RateLimit,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        Self {
+            per_identifier: RateLimit::per_hour(5),
+            per_ip: RateLimit::per_hour(100),
+        }
+    }
+}
 
 /// Issues and checks one-time codes.
 #[derive(Clone)]
@@ -28,26 +47,49 @@ pub struct SignIn {
     sender: Arc<dyn CodeSender>,
     clock: Arc<dyn Clock>,
     key: Arc<[u8]>,
+    limiter: RateLimiter,
+    limits: SignInLimits,
 }
 
 impl SignIn {
-    /// A sign-in service hashing codes with `key` (at least 32 bytes of secret).
+    /// A sign-in service hashing codes with `key` (at least 32 bytes of secret) and limiting
+    /// code requests with `limiter`.
     pub fn new(
         identities: Arc<dyn IdentityRepository>,
         sender: Arc<dyn CodeSender>,
         clock: Arc<dyn Clock>,
         key: &[u8],
+        limiter: RateLimiter,
+        limits: SignInLimits,
     ) -> Self {
         Self {
             identities,
             sender,
             clock,
             key: key.into(),
+            limiter,
+            limits,
         }
     }
 
-    /// Creates a code for `identifier`, stores its hash and sends it.
-    pub async fn request_code(&self, identifier: &Identifier) -> BookingResult<()> {
+    /// Creates a code for `identifier`, stores its hash and sends it, unless the identifier or
+    /// the client address (`client`, if known) asked too often.
+    pub async fn request_code(
+        &self,
+        identifier: &Identifier,
+        client: Option<&str>,
+    ) -> BookingResult<()> {
+        if let Some(client) = client {
+            self.limiter
+                .hit(&format!("otp-ip:{client}"), self.limits.per_ip)
+                .await?;
+        }
+        self.limiter
+            .hit(
+                &format!("otp-id:{}", identifier.key()),
+                self.limits.per_identifier,
+            )
+            .await?;
         let now = self.clock.now();
         let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
         let expires_at = now

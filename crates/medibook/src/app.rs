@@ -7,11 +7,13 @@ use jiff::SignedDuration;
 use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::catalogue::Catalogue;
 use medibook_core::clock::{Clock, SystemClock};
+use medibook_core::limits::{RateLimit, RateLimiter};
 use medibook_core::ports::CodeSender;
-use medibook_core::signin::SignIn;
+use medibook_core::sessions::{SessionPolicy, Sessions};
+use medibook_core::signin::{SignIn, SignInLimits};
 use medibook_store::Database;
 use medibook_web::events::InProcessBus;
-use medibook_web::{AppState, Readiness, TokenKeys};
+use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -32,6 +34,8 @@ pub struct App {
     pub bookings: BookingService,
     /// Committed events, for in-process subscribers.
     pub events: InProcessBus,
+    /// Rate limits (the sweeper prunes their counters).
+    pub limiter: RateLimiter,
 }
 
 struct DatabaseReadiness(Database);
@@ -80,15 +84,34 @@ impl App {
             Arc::new(events.clone()),
             policy,
         );
+        let limiter = RateLimiter::new(store.clone(), clock.clone());
+        let session_policy = SessionPolicy {
+            access_lifetime: SignedDuration::from_mins(i64::from(settings.access_token_minutes)),
+            idle_timeout: SignedDuration::from_mins(i64::from(settings.session_idle_minutes)),
+            absolute_lifetime: SignedDuration::from_hours(i64::from(settings.session_max_hours)),
+        };
+        let signin_limits = SignInLimits {
+            per_identifier: RateLimit::per_hour(settings.codes_per_identifier_per_hour),
+            per_ip: RateLimit::per_hour(settings.codes_per_ip_per_hour),
+        };
         let state = AppState {
             catalogue: Catalogue::new(store.clone()),
             bookings: bookings.clone(),
-            signin: SignIn::new(store.clone(), sender, clock.clone(), &keys.code_key),
-            tokens: TokenKeys::new(
-                &keys.token_key,
-                SignedDuration::from_mins(i64::from(settings.token_minutes)),
-                clock,
+            signin: SignIn::new(
+                store.clone(),
+                sender,
+                clock.clone(),
+                &keys.code_key,
+                limiter.clone(),
+                signin_limits,
             ),
+            sessions: Sessions::new(store.clone(), clock.clone(), session_policy),
+            identities: store.clone(),
+            web: WebSettings {
+                secure_cookies: settings.secure_cookies,
+                trust_forwarded_for: settings.trust_proxy,
+            },
+            tokens: TokenKeys::new(&keys.token_key, session_policy.access_lifetime, clock),
             readiness: Arc::new(DatabaseReadiness(database.clone())),
         };
         Self {
@@ -96,6 +119,7 @@ impl App {
             database,
             bookings,
             events,
+            limiter,
         }
     }
 }
@@ -143,6 +167,7 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     let (stop, stopped) = watch::channel(false);
     let sweeper = tokio::spawn(sweep_expired_holds(
         app.bookings.clone(),
+        app.limiter.clone(),
         Duration::from_secs(settings.sweep_seconds),
         stopped,
     ));
@@ -153,10 +178,12 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     result.map_err(|e| format!("server failed: {e}"))
 }
 
-/// Expires lapsed holds every `every` until told to stop. Expired holds stop occupying their slot
-/// at `expires_at` regardless; the sweeper tidies state and announces the freed slots.
+/// Expires lapsed holds every `every` until told to stop, and forgets old rate-limit windows.
+/// Expired holds stop occupying their slot at `expires_at` regardless; the sweeper tidies state
+/// and announces the freed slots.
 pub async fn sweep_expired_holds(
     bookings: BookingService,
+    limiter: RateLimiter,
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -169,6 +196,9 @@ pub async fn sweep_expired_holds(
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(expired = n, "swept expired holds"),
                     Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+                }
+                if let Err(e) = limiter.prune().await {
+                    tracing::warn!(error = %e, "pruning rate-limit counters failed");
                 }
             }
             _ = stop.changed() => break,

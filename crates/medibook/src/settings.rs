@@ -10,7 +10,13 @@
 //! | hold_minutes | `MEDIBOOK_HOLD_MINUTES` | 5 |
 //! | max_active_appointments | `MEDIBOOK_MAX_ACTIVE_APPOINTMENTS` | 5 |
 //! | max_holds_per_patient | `MEDIBOOK_MAX_HOLDS_PER_PATIENT` | 3 |
-//! | token_minutes | `MEDIBOOK_TOKEN_MINUTES` | 720 |
+//! | access_token_minutes | `MEDIBOOK_ACCESS_TOKEN_MINUTES` | 15 |
+//! | session_idle_minutes | `MEDIBOOK_SESSION_IDLE_MINUTES` | 30 |
+//! | session_max_hours | `MEDIBOOK_SESSION_MAX_HOURS` | 12 |
+//! | codes_per_identifier_per_hour | `MEDIBOOK_CODES_PER_IDENTIFIER_PER_HOUR` | 5 |
+//! | codes_per_ip_per_hour | `MEDIBOOK_CODES_PER_IP_PER_HOUR` | 100 |
+//! | secure_cookies | `MEDIBOOK_SECURE_COOKIES` | false |
+//! | trust_proxy | `MEDIBOOK_TRUST_PROXY` | false |
 //! | sweep_seconds | `MEDIBOOK_SWEEP_SECONDS` | 15 |
 
 use std::net::SocketAddr;
@@ -31,7 +37,13 @@ const SETTING_KEYS: &[&str] = &[
     "hold_minutes",
     "max_active_appointments",
     "max_holds_per_patient",
-    "token_minutes",
+    "access_token_minutes",
+    "session_idle_minutes",
+    "session_max_hours",
+    "codes_per_identifier_per_hour",
+    "codes_per_ip_per_hour",
+    "secure_cookies",
+    "trust_proxy",
     "sweep_seconds",
 ];
 
@@ -66,7 +78,19 @@ pub struct Settings {
     /// Unexpired holds one patient may have at once.
     pub max_holds_per_patient: u16,
     /// Lifetime of an access token, in minutes.
-    pub token_minutes: u32,
+    pub access_token_minutes: u32,
+    /// Inactivity after which a session ends, in minutes.
+    pub session_idle_minutes: u32,
+    /// Time after sign-in at which a session ends regardless, in hours.
+    pub session_max_hours: u32,
+    /// One-time codes one email or phone may request per hour.
+    pub codes_per_identifier_per_hour: u32,
+    /// One-time codes one client address may request per hour.
+    pub codes_per_ip_per_hour: u32,
+    /// Mark cookies Secure (serve over HTTPS).
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` from a reverse proxy for client addresses.
+    pub trust_proxy: bool,
     /// Interval of the expired-hold sweeper, in seconds.
     pub sweep_seconds: u64,
 }
@@ -82,7 +106,13 @@ impl Default for Settings {
             hold_minutes: 5,
             max_active_appointments: 5,
             max_holds_per_patient: 3,
-            token_minutes: 12 * 60,
+            access_token_minutes: 15,
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            codes_per_identifier_per_hour: 5,
+            codes_per_ip_per_hour: 100,
+            secure_cookies: false,
+            trust_proxy: false,
             sweep_seconds: 15,
         }
     }
@@ -113,8 +143,14 @@ impl Settings {
         if self.max_active_appointments == 0 || self.max_holds_per_patient == 0 {
             return Err("patient limits must be at least 1".into());
         }
-        if !(1..=60 * 24 * 30).contains(&self.token_minutes) {
-            return Err("token_minutes must be between 1 and 43200".into());
+        if !(1..=60 * 24 * 30).contains(&self.access_token_minutes) {
+            return Err("access_token_minutes must be between 1 and 43200".into());
+        }
+        if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
+            return Err("session timeouts must be at least 1".into());
+        }
+        if self.codes_per_identifier_per_hour == 0 || self.codes_per_ip_per_hour == 0 {
+            return Err("code request limits must be at least 1".into());
         }
         if self.sweep_seconds == 0 {
             return Err("sweep_seconds must be at least 1".into());

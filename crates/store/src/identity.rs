@@ -156,6 +156,16 @@ impl IdentityRepository for Database {
             .ok_or_else(|| StoreError::Corrupt("user vanished after insert".into()).into())
     }
 
+    async fn rename(&self, id: UserId, name: &str) -> BookingResult<()> {
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+            .bind(name.to_owned())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
     async fn user(&self, id: UserId) -> BookingResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row = sqlx::query(AssertSqlSafe(sql))

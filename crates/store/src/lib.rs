@@ -15,6 +15,8 @@ mod clinic;
 mod columns;
 mod error;
 mod identity;
+mod limits;
+mod sessions;
 
 use std::path::Path;
 use std::str::FromStr;

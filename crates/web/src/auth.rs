@@ -1,4 +1,5 @@
-//! Bearer tokens: signed JWTs naming the user and role, checked on every authenticated request.
+//! Access tokens: short-lived signed JWTs naming the user, role and session. Every authenticated
+//! request checks the token and then the session, so a logout or timeout takes effect at once.
 //!
 //! Only HS256 is accepted (an allow-list: `none` and other algorithms are refused), and `exp`,
 //! `iat`, `aud` and `iss` are verified. Expiry is judged by the application's [`Clock`], like
@@ -14,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use medibook_core::BookingError;
 use medibook_core::clock::Clock;
 use medibook_core::identity::{Role, User};
-use medibook_core::ids::UserId;
+use medibook_core::ids::{SessionId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -44,6 +45,7 @@ impl std::fmt::Debug for TokenKeys {
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    sid: String,
     role: Role,
     iat: i64,
     exp: i64,
@@ -70,6 +72,7 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
+        validation.validate_aud = true;
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -80,14 +83,15 @@ impl TokenKeys {
         }
     }
 
-    /// Issues a token for `user`, valid from now for the configured lifetime.
-    pub fn issue(&self, user: &User) -> Result<IssuedToken, BookingError> {
+    /// Issues a token for `user` in `session`, valid from now for the configured lifetime.
+    pub fn issue(&self, user: &User, session: SessionId) -> Result<IssuedToken, BookingError> {
         let now = self.clock.now();
         let expires_at = now
             .saturating_add(self.lifetime)
             .map_err(|_| BookingError::Storage("token expiry overflows".into()))?;
         let claims = Claims {
             sub: user.id.to_string(),
+            sid: session.to_string(),
             role: user.role,
             iat: now.as_second(),
             exp: expires_at.as_second(),
@@ -99,7 +103,8 @@ impl TokenKeys {
         Ok(IssuedToken { token, expires_at })
     }
 
-    /// Verifies a token and returns who it names.
+    /// Verifies a token's signature, algorithm, audience, issuer and expiry, and returns who it
+    /// names (the session is checked separately).
     pub fn verify(&self, token: &str) -> Result<AuthUser, BookingError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| BookingError::Unauthorized)?;
@@ -111,9 +116,15 @@ impl TokenKeys {
             .sub
             .parse::<UserId>()
             .map_err(|_| BookingError::Unauthorized)?;
+        let session_id = data
+            .claims
+            .sid
+            .parse::<SessionId>()
+            .map_err(|_| BookingError::Unauthorized)?;
         Ok(AuthUser {
             id,
             role: data.claims.role,
+            session_id,
         })
     }
 }
@@ -125,6 +136,8 @@ pub struct AuthUser {
     pub id: UserId,
     /// With which role.
     pub role: Role,
+    /// In which session.
+    pub session_id: SessionId,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -140,6 +153,11 @@ impl FromRequestParts<AppState> for AuthUser {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(BookingError::Unauthorized)?;
-        Ok(state.tokens.verify(token.trim())?)
+        let user = state.tokens.verify(token.trim())?;
+        let session = state.sessions.check(user.session_id).await?;
+        if session.user_id != user.id {
+            return Err(BookingError::Unauthorized.into());
+        }
+        Ok(user)
     }
 }

@@ -31,6 +31,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: String,
+    retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
@@ -40,6 +41,7 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            retry_after_seconds: None,
         }
     }
 
@@ -69,6 +71,7 @@ impl From<BookingError> for ApiError {
             BookingError::Unauthorized => StatusCode::UNAUTHORIZED,
             BookingError::Forbidden => StatusCode::FORBIDDEN,
             BookingError::OtpInvalid => StatusCode::BAD_REQUEST,
+            BookingError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             BookingError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let detail = match &error {
@@ -78,7 +81,16 @@ impl From<BookingError> for ApiError {
             }
             other => other.to_string(),
         };
-        Self::new(status, error.code(), detail)
+        let retry_after_seconds = match error {
+            BookingError::RateLimited {
+                retry_after_seconds,
+            } => Some(retry_after_seconds),
+            _ => None,
+        };
+        Self {
+            retry_after_seconds,
+            ..Self::new(status, error.code(), detail)
+        }
     }
 }
 
@@ -101,6 +113,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after_seconds
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            headers.insert(header::RETRY_AFTER, value);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -19,6 +20,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use medibook_core::booking_service::BookingService;
 use medibook_core::catalogue::Catalogue;
+use medibook_core::ports::IdentityRepository;
+use medibook_core::sessions::Sessions;
 use medibook_core::signin::SignIn;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -37,6 +40,15 @@ pub trait Readiness: Send + Sync + 'static {
     async fn check(&self) -> Result<(), String>;
 }
 
+/// How the HTTP layer treats cookies and proxies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebSettings {
+    /// Mark cookies `Secure` (set when served over HTTPS, directly or behind a proxy).
+    pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
+}
+
 /// What handlers need: the core services and the token keys.
 #[derive(Clone)]
 pub struct AppState {
@@ -46,6 +58,12 @@ pub struct AppState {
     pub bookings: BookingService,
     /// One-time codes.
     pub signin: SignIn,
+    /// Sessions behind the access tokens.
+    pub sessions: Sessions,
+    /// User accounts.
+    pub identities: Arc<dyn IdentityRepository>,
+    /// Cookie and proxy behaviour.
+    pub web: WebSettings,
     /// Access tokens.
     pub tokens: TokenKeys,
     /// Readiness probe.
@@ -98,7 +116,10 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -19,7 +19,7 @@ use medibook_store::Database;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-/// Lifetime of the scenarios' access tokens: 30 days.
+/// Lifetime of the scenarios' access tokens and sessions: 30 days.
 pub const TOKEN_MINUTES: u32 = 30 * 24 * 60;
 
 /// Which database a scenario runs on.
@@ -149,8 +149,13 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let settings = Settings {
         database_url: Some(database_url),
         data_dir: dir.path().to_path_buf(),
-        // Scenarios move the clock by days; tokens outlive them (expiry has its own test).
-        token_minutes: TOKEN_MINUTES,
+        // Scenarios move the clock by days; sessions outlive them, and nobody hits the code
+        // limits by accident (sessions and limits have scenarios of their own).
+        access_token_minutes: TOKEN_MINUTES,
+        session_idle_minutes: TOKEN_MINUTES,
+        session_max_hours: TOKEN_MINUTES / 60,
+        codes_per_identifier_per_hour: 1000,
+        codes_per_ip_per_hour: 100_000,
         ..Settings::default()
     };
     let database = medibook::app::open_database(&settings)

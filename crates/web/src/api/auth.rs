@@ -2,15 +2,22 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use medibook_core::BookingError;
 use medibook_core::identity::{Email, Identifier, PhoneNumber, User};
+use medibook_core::sessions::SessionGrant;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::error::{ApiResult, Problem};
+use crate::auth::AuthUser;
+use crate::client::ClientIp;
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
+
+/// The cookie that carries the refresh token for pages (HttpOnly: scripts never see it).
+pub const REFRESH_COOKIE: &str = "medibook_refresh";
 
 /// Where to send a code: exactly one of `email` or `phone`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -35,15 +42,33 @@ pub struct VerifyRequest {
     pub code: String,
 }
 
-/// A signed-in user's token.
+/// A signed-in user's tokens.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionResponse {
-    /// Bearer token for `Authorization: Bearer …`.
+    /// Short-lived access token for `Authorization: Bearer …`.
     pub token: String,
-    /// When the token expires.
+    /// When the access token expires (then call `/api/v1/auth/refresh`).
     pub expires_at: jiff::Timestamp,
+    /// Single-use token for `/api/v1/auth/refresh` (also set as an HttpOnly cookie).
+    pub refresh_token: String,
+    /// When the session ends at the latest, whatever the activity.
+    pub session_expires_at: jiff::Timestamp,
     /// Who signed in.
     pub user: UserResponse,
+}
+
+/// A refresh token, or `{}` to use the refresh cookie.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token from sign-in or the previous refresh.
+    pub refresh_token: Option<String>,
+}
+
+/// A change to your profile.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileUpdate {
+    /// Display name, 1 to 100 characters.
+    pub name: String,
 }
 
 /// A user's profile.
@@ -89,13 +114,18 @@ fn identifier(email: Option<&str>, phone: Option<&str>) -> Result<Identifier, Bo
     responses(
         (status = 202, description = "Code sent"),
         (status = 422, description = "Invalid email or phone", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many codes requested (`rate_limited`, see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_code(
     State(state): State<AppState>,
+    client: ClientIp,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> ApiResult<StatusCode> {
     let identifier = identifier(body.email.as_deref(), body.phone.as_deref())?;
-    state.signin.request_code(&identifier).await?;
+    state
+        .signin
+        .request_code(&identifier, client.key().as_deref())
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -109,13 +139,169 @@ pub async fn request_code(
 pub async fn verify(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<VerifyRequest>,
-) -> ApiResult<Json<SessionResponse>> {
+) -> ApiResult<Response> {
     let identifier = identifier(body.email.as_deref(), body.phone.as_deref())?;
     let user = state.signin.verify(&identifier, &body.code).await?;
-    let issued = state.tokens.issue(&user)?;
-    Ok(Json(SessionResponse {
+    let grant = state.sessions.start(&user).await?;
+    session_response(&state, &user, grant)
+}
+
+/// Tokens for a started or refreshed session, with the refresh cookie.
+fn session_response(state: &AppState, user: &User, grant: SessionGrant) -> ApiResult<Response> {
+    let issued = state.tokens.issue(user, grant.session.id)?;
+    let cookie = refresh_cookie(state, &grant.refresh_token, &grant.session);
+    let body = SessionResponse {
         token: issued.token,
         expires_at: issued.expires_at,
-        user: UserResponse::from(&user),
-    }))
+        refresh_token: grant.refresh_token,
+        session_expires_at: grant.session.expires_at,
+        user: UserResponse::from(user),
+    };
+    let mut response = Json(body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+fn refresh_cookie(
+    state: &AppState,
+    token: &str,
+    session: &medibook_core::sessions::Session,
+) -> String {
+    let max_age = session
+        .expires_at
+        .duration_since(state.sessions.now())
+        .as_secs()
+        .max(0);
+    let secure = if state.web.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{REFRESH_COOKIE}={token}; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    )
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A request that authenticates with a cookie must come from our own pages: a cross-site
+/// `Origin` is refused (SameSite=Lax already keeps the cookie off cross-site posts).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, origin_host)| origin_host == host)
+}
+
+/// Trades a refresh token (body, or the HttpOnly cookie) for a new access token and a new
+/// refresh token. Each refresh token works once.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = SessionResponse),
+        (status = 401, description = "Unknown, used, expired or revoked", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<Response> {
+    let token = match body.refresh_token {
+        Some(token) => token,
+        None => {
+            if !same_origin(&headers) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "cross-site request refused",
+                ));
+            }
+            cookie_value(&headers, REFRESH_COOKIE)
+                .ok_or(BookingError::Unauthorized)?
+                .to_owned()
+        }
+    };
+    let grant = state.sessions.refresh(&token).await?;
+    let user = state
+        .identities
+        .user(grant.session.user_id)
+        .await?
+        .ok_or(BookingError::Unauthorized)?;
+    session_response(&state, &user, grant)
+}
+
+/// Ends the session at once: its access and refresh tokens stop working.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
+    state.sessions.end(user.session_id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "medibook_refresh=; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
+/// Your profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<UserResponse>> {
+    let user = state
+        .identities
+        .user(user.id)
+        .await?
+        .ok_or(BookingError::Unauthorized)?;
+    Ok(Json(UserResponse::from(&user)))
+}
+
+/// Changes your display name.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "auth",
+    request_body = ProfileUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<ProfileUpdate>,
+) -> ApiResult<Json<UserResponse>> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(BookingError::validation("name must be 1 to 100 characters").into());
+    }
+    state.identities.rename(user.id, name).await?;
+    me(State(state), user).await
 }

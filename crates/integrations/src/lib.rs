@@ -1,0 +1,20 @@
+//! Adapters from MediBook's ports to the outside world.
+//!
+//! For now that is message delivery (the [`MessageChannel`](medibook_core::delivery::MessageChannel)
+//! port): [`SmtpChannel`] sends email through any SMTP server, [`TwilioSmsChannel`] sends SMS
+//! through Twilio or any gateway that speaks its Messages API, and [`Channels`] puts the two
+//! behind one channel that picks by the kind of recipient. Each is a real network client,
+//! configured once from settings that are checked when the channel is built, so a
+//! misconfiguration stops the server at start-up rather than at the first sign-in.
+//!
+//! Failures come back as [`DeliveryError`](medibook_core::delivery::DeliveryError):
+//! `Transient` when trying again later may work (provider down, timeout, rate limit, SMTP 4xx),
+//! `Permanent` when it will not (address refused, bad credentials, SMTP 5xx).
+
+mod channels;
+mod mail;
+mod sms;
+
+pub use channels::Channels;
+pub use mail::{SmtpChannel, SmtpSettings};
+pub use sms::{SmsSettings, TwilioSmsChannel};
