@@ -16,6 +16,7 @@ pub mod events;
 pub mod identity;
 pub mod ids;
 pub mod limits;
+pub mod outbox;
 pub mod ports;
 pub mod schedule;
 pub mod search;

@@ -14,6 +14,9 @@
 mod channels;
 mod mail;
 mod sms;
+#[cfg(feature = "test-support")]
+#[allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+pub mod test_smtp;
 
 pub use channels::Channels;
 pub use mail::{SmtpChannel, SmtpSettings};

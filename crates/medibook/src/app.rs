@@ -7,7 +7,9 @@ use jiff::SignedDuration;
 use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::catalogue::Catalogue;
 use medibook_core::clock::{Clock, SystemClock};
+use medibook_core::delivery::MessageChannel;
 use medibook_core::limits::{RateLimit, RateLimiter};
+use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
 use medibook_core::ports::CodeSender;
 use medibook_core::sessions::{SessionPolicy, Sessions};
 use medibook_core::signin::{SignIn, SignInLimits};
@@ -17,7 +19,7 @@ use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::delivery::LogCodeSender;
+use crate::delivery::LogChannel;
 use crate::secrets::{self, ServerKeys};
 use crate::settings::{Environment, Settings};
 
@@ -124,30 +126,68 @@ impl App {
     }
 }
 
-/// Checks the settings that production mode insists on.
-pub fn production_guard(settings: &Settings) -> Result<(), StartError> {
-    if settings.env == Environment::Production {
+/// Checks the settings that production mode insists on: a real delivery channel (codes are
+/// never logged), a complete channel configuration, and secure cookies.
+pub fn production_guard(
+    settings: &Settings,
+    channels: &medibook_integrations::Channels,
+) -> Result<(), StartError> {
+    if settings.env != Environment::Production {
+        return Ok(());
+    }
+    if channels.is_empty() {
         return Err(
-            "MEDIBOOK_ENV=production needs a real delivery channel for one-time codes \
-                    (SMTP or SMS), and none is configured; refusing to start rather than log codes"
+            "MEDIBOOK_ENV=production needs a delivery channel for one-time codes \
+                    (MEDIBOOK_SMTP_URL + MEDIBOOK_MAIL_FROM, or the MEDIBOOK_SMS_* settings); \
+                    refusing to start rather than log codes"
+                .into(),
+        );
+    }
+    if !settings.secure_cookies {
+        return Err(
+            "MEDIBOOK_ENV=production needs MEDIBOOK_SECURE_COOKIES=true (serve over \
+                    HTTPS, directly or behind a TLS-terminating proxy)"
                 .into(),
         );
     }
     Ok(())
 }
 
+/// The channel messages go out through: the configured email/SMS channels, or the log in
+/// development when none is configured.
+pub fn message_channel(channels: medibook_integrations::Channels) -> Arc<dyn MessageChannel> {
+    if channels.is_empty() {
+        tracing::warn!(
+            "no email or SMS channel configured: messages, including one-time codes, are written \
+             to this log (development mode)"
+        );
+        Arc::new(LogChannel)
+    } else {
+        Arc::new(channels)
+    }
+}
+
 /// Runs the server until Ctrl-C or SIGTERM: migrate, optionally seed the demo clinic, serve,
-/// sweep expired holds in the background.
+/// deliver the outbox and sweep expired holds in the background.
 pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
-    production_guard(&settings)?;
+    let channels = settings.channels()?;
+    production_guard(&settings, &channels)?;
     let secret = secrets::load_or_create(settings.secret.as_deref(), &settings.data_dir)?;
     let database = open_database(&settings).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let outbox_store: Arc<dyn OutboxRepository> = Arc::new(database.clone());
     let app = App::build(
         &settings,
         database.clone(),
         &secret,
-        Arc::new(SystemClock),
-        Arc::new(LogCodeSender),
+        clock.clone(),
+        Arc::new(OutboxCodeSender::new(outbox_store.clone(), clock.clone())),
+    );
+    let worker = OutboxWorker::new(
+        outbox_store,
+        message_channel(channels),
+        clock,
+        RetryPolicy::default(),
     );
     if demo {
         let summary = crate::demo::seed_demo_clinic(&database, &database, &app.bookings)
@@ -169,13 +209,39 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         app.bookings.clone(),
         app.limiter.clone(),
         Duration::from_secs(settings.sweep_seconds),
-        stopped,
+        stopped.clone(),
     ));
+    let deliverer = tokio::spawn(deliver_outbox(worker, Duration::from_secs(1), stopped));
     let result = medibook_web::serve(listener, app.router, shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = sweeper.await;
+    let _ = deliverer.await;
     database.close().await;
     result.map_err(|e| format!("server failed: {e}"))
+}
+
+/// Delivers due outbox messages every `every` until told to stop.
+pub async fn deliver_outbox(
+    worker: OutboxWorker,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                match worker.deliver_due().await {
+                    Ok(round) if round.retried + round.failed > 0 => {
+                        tracing::warn!(?round, "some messages could not be delivered yet");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "delivering the outbox failed"),
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
 }
 
 /// Expires lapsed holds every `every` until told to stop, and forgets old rate-limit windows.
@@ -226,4 +292,63 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: draining open requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production() -> Settings {
+        Settings {
+            env: Environment::Production,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_delivery_channel() {
+        let settings = Settings {
+            secure_cookies: true,
+            ..production()
+        };
+        let channels = settings.channels().unwrap();
+        let refusal = production_guard(&settings, &channels).unwrap_err();
+        assert!(refusal.contains("delivery channel"), "{refusal}");
+    }
+
+    #[test]
+    fn production_refuses_insecure_cookies() {
+        let settings = Settings {
+            smtp_url: Some("smtps://user:pass@mail.example.org".into()),
+            mail_from: Some("no-reply@clinic.example".into()),
+            ..production()
+        };
+        let channels = settings.channels().unwrap();
+        assert!(production_guard(&settings, &channels).is_err());
+        let secure = Settings {
+            secure_cookies: true,
+            ..settings
+        };
+        assert!(production_guard(&secure, &secure.channels().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn incomplete_channel_settings_are_refused() {
+        let settings = Settings {
+            smtp_url: Some("smtp://localhost:25".into()),
+            ..Settings::default()
+        };
+        assert!(settings.channels().is_err());
+        let sms = Settings {
+            sms_account_sid: Some("AC123".into()),
+            ..Settings::default()
+        };
+        assert!(sms.channels().is_err());
+    }
+
+    #[test]
+    fn development_without_channels_is_allowed() {
+        let settings = Settings::default();
+        assert!(production_guard(&settings, &settings.channels().unwrap()).is_ok());
+    }
 }

@@ -15,6 +15,10 @@
 //! | session_max_hours | `MEDIBOOK_SESSION_MAX_HOURS` | 12 |
 //! | codes_per_identifier_per_hour | `MEDIBOOK_CODES_PER_IDENTIFIER_PER_HOUR` | 5 |
 //! | codes_per_ip_per_hour | `MEDIBOOK_CODES_PER_IP_PER_HOUR` | 100 |
+//! | smtp_url | `MEDIBOOK_SMTP_URL` (`smtp://host:port`, `smtps://user:pass@host`) | none |
+//! | mail_from | `MEDIBOOK_MAIL_FROM` | none |
+//! | sms_base_url | `MEDIBOOK_SMS_BASE_URL` | `https://api.twilio.com` |
+//! | sms_account_sid, sms_auth_token, sms_from | `MEDIBOOK_SMS_ACCOUNT_SID`, `…_AUTH_TOKEN`, `…_FROM` | none |
 //! | secure_cookies | `MEDIBOOK_SECURE_COOKIES` | false |
 //! | trust_proxy | `MEDIBOOK_TRUST_PROXY` | false |
 //! | sweep_seconds | `MEDIBOOK_SWEEP_SECONDS` | 15 |
@@ -42,6 +46,12 @@ const SETTING_KEYS: &[&str] = &[
     "session_max_hours",
     "codes_per_identifier_per_hour",
     "codes_per_ip_per_hour",
+    "smtp_url",
+    "mail_from",
+    "sms_base_url",
+    "sms_account_sid",
+    "sms_auth_token",
+    "sms_from",
     "secure_cookies",
     "trust_proxy",
     "sweep_seconds",
@@ -87,6 +97,18 @@ pub struct Settings {
     pub codes_per_identifier_per_hour: u32,
     /// One-time codes one client address may request per hour.
     pub codes_per_ip_per_hour: u32,
+    /// SMTP relay for email, e.g. `smtps://user:pass@mail.example.org`.
+    pub smtp_url: Option<String>,
+    /// From address of emails.
+    pub mail_from: Option<String>,
+    /// Base URL of the Twilio-compatible SMS gateway.
+    pub sms_base_url: Option<String>,
+    /// SMS gateway account.
+    pub sms_account_sid: Option<String>,
+    /// SMS gateway token.
+    pub sms_auth_token: Option<String>,
+    /// SMS sender number or name.
+    pub sms_from: Option<String>,
     /// Mark cookies Secure (serve over HTTPS).
     pub secure_cookies: bool,
     /// Trust `X-Forwarded-For` from a reverse proxy for client addresses.
@@ -111,6 +133,12 @@ impl Default for Settings {
             session_max_hours: 12,
             codes_per_identifier_per_hour: 5,
             codes_per_ip_per_hour: 100,
+            smtp_url: None,
+            mail_from: None,
+            sms_base_url: None,
+            sms_account_sid: None,
+            sms_auth_token: None,
+            sms_from: None,
             secure_cookies: false,
             trust_proxy: false,
             sweep_seconds: 15,
@@ -161,6 +189,34 @@ impl Settings {
             return Err("secret must be at least 32 characters".into());
         }
         Ok(self)
+    }
+
+    /// The email and SMS channels configured, checked (an incomplete configuration is an error).
+    pub fn channels(&self) -> Result<medibook_integrations::Channels, String> {
+        let email = match (&self.smtp_url, &self.mail_from) {
+            (Some(url), Some(from)) => Some(medibook_integrations::SmtpSettings {
+                url: url.clone(),
+                from: from.clone(),
+            }),
+            (None, None) => None,
+            _ => return Err("email needs both smtp_url and mail_from".into()),
+        };
+        let sms = match (&self.sms_account_sid, &self.sms_auth_token, &self.sms_from) {
+            (Some(sid), Some(token), Some(from)) => {
+                let mut sms = medibook_integrations::SmsSettings::twilio(sid, token, from);
+                if let Some(base) = &self.sms_base_url {
+                    sms.base_url = base.clone();
+                }
+                Some(sms)
+            }
+            (None, None, None) => None,
+            _ => {
+                return Err(
+                    "SMS needs sms_account_sid, sms_auth_token and sms_from together".into(),
+                );
+            }
+        };
+        medibook_integrations::Channels::from_settings(email.as_ref(), sms.as_ref())
     }
 
     /// The database URL in force.

@@ -16,6 +16,7 @@ mod columns;
 mod error;
 mod identity;
 mod limits;
+mod outbox;
 mod sessions;
 
 use std::path::Path;

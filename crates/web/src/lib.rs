@@ -8,6 +8,7 @@ pub mod client;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod headers;
 mod pages;
 
 use std::future::Future;
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/", get(pages::index))
+        .route("/assets/medibook.css", get(pages::stylesheet))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -94,6 +96,10 @@ pub fn router(state: AppState) -> Router {
                 "the server could not complete the request",
             ))
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -36,6 +36,18 @@ ul.grid li { border: 1px solid #8885; border-radius: .5rem; padding: .75rem; }
 code { background: #8882; padding: 0 .25rem; border-radius: .25rem; }
 ";
 
+/// `GET /assets/medibook.css`: the stylesheet (served, not inlined, so the CSP needs no
+/// `unsafe-inline`).
+pub async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
+}
+
 /// `GET /`.
 pub async fn index(State(state): State<AppState>) -> ApiResult<Html<String>> {
     let specialties = state.catalogue.specialties().await?;
@@ -47,7 +59,7 @@ pub async fn index(State(state): State<AppState>) -> ApiResult<Html<String>> {
         html,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>MediBook</title><style>{STYLE}</style></head><body>\
+         <title>MediBook</title><link rel=\"stylesheet\" href=\"/assets/medibook.css\"></head><body>\
          <header><h1>MediBook</h1><p class=\"muted\">Book a doctor in a minute.</p></header><main>"
     );
     html.push_str("<h2>Specialties</h2><ul class=\"grid\">");

@@ -29,6 +29,7 @@ backend_tests!(
     doctor_search_refuses_long_queries_and_unknown_specialties,
     openapi_document_lists_the_booking_paths,
     health_probes_answer_200,
+    every_response_carries_the_security_headers,
 );
 
 /// The rows booking requests write. Refused requests must leave all of them as they were.
@@ -829,4 +830,55 @@ async fn health_probes_answer_200(app: TestApp) {
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
         assert_eq!(reply.body["status"], "ok", "{path}");
     }
+}
+
+async fn every_response_carries_the_security_headers(app: TestApp) {
+    let page = app.http.get(app.url("/")).send().await.unwrap();
+    let headers = page.headers().clone();
+    let html = page.text().await.unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        !html.contains("<script") && !html.contains("<style"),
+        "no inline code"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(
+        !headers.contains_key("strict-transport-security"),
+        "HSTS only when served over HTTPS"
+    );
+
+    let css = app
+        .http
+        .get(app.url("/assets/medibook.css"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+
+    let problem = app
+        .http
+        .get(app.url("/api/v1/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem.headers()["x-content-type-options"], "nosniff");
+
+    let token = app.sign_in("ada@example.org").await;
+    let private = app
+        .http
+        .get(app.url("/api/v1/appointments"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.headers()["cache-control"], "no-store");
 }

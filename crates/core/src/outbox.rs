@@ -1,0 +1,230 @@
+//! The outbox: messages are written to the database first and delivered by a worker with
+//! retries, so a provider outage or a crash delays a message but never loses it, and a request
+//! never fails because a provider is down.
+//!
+//! Delivery is at least once: a worker claims due messages with a lease, delivers, then marks
+//! them sent. A worker that dies mid-delivery leaves the lease to expire and another worker
+//! retries. Sensitive bodies (one-time codes) are erased once a message is sent or given up,
+//! and a message past its `expires_at` (a code that no longer works) is given up, not sent.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::clock::Clock;
+use crate::delivery::{DeliveryError, MessageChannel, OutboundMessage};
+use crate::error::{BookingError, BookingResult};
+use crate::identity::Identifier;
+use crate::ports::CodeSender;
+use crate::signin::CODE_LIFETIME;
+
+/// A message to queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Unique per message: queuing the same key twice queues it once.
+    pub idempotency_key: String,
+    /// The message.
+    pub message: OutboundMessage,
+    /// Give up (without sending) after this instant, if set.
+    pub expires_at: Option<Timestamp>,
+    /// Erase the body once the message is sent or given up.
+    pub sensitive: bool,
+}
+
+/// A message claimed for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// Outbox row id.
+    pub id: String,
+    /// The message.
+    pub message: OutboundMessage,
+    /// Delivery attempts so far (before this one).
+    pub attempts: u32,
+    /// Give up after this instant, if set.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Storage of the outbox.
+#[async_trait]
+pub trait OutboxRepository: Send + Sync + 'static {
+    /// Queues a message due now; `false` if its idempotency key was already queued.
+    async fn enqueue(&self, message: &NewMessage, now: Timestamp) -> BookingResult<bool>;
+    /// Claims up to `limit` due pending messages until `now + lease`.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> BookingResult<Vec<QueuedMessage>>;
+    /// Records a successful delivery.
+    async fn mark_sent(&self, id: &str, now: Timestamp) -> BookingResult<()>;
+    /// Records a failed attempt to be retried at `retry_at`.
+    async fn mark_retry(&self, id: &str, retry_at: Timestamp, error: &str) -> BookingResult<()>;
+    /// Gives a message up for good.
+    async fn mark_failed(&self, id: &str, now: Timestamp, error: &str) -> BookingResult<()>;
+}
+
+/// How often and how long to retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Wait before the first retry; doubles after each failure.
+    pub first_backoff: SignedDuration,
+    /// Longest wait between attempts.
+    pub max_backoff: SignedDuration,
+    /// Attempts after which a message is given up.
+    pub max_attempts: u32,
+    /// How long a claimed message is reserved for the worker that claimed it.
+    pub lease: SignedDuration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            first_backoff: SignedDuration::from_secs(5),
+            max_backoff: SignedDuration::from_mins(10),
+            max_attempts: 10,
+            lease: SignedDuration::from_mins(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after `attempts` failed attempts (1, 2, …).
+    pub fn backoff(&self, attempts: u32) -> SignedDuration {
+        let factor = 1i32 << attempts.saturating_sub(1).min(16);
+        self.first_backoff
+            .checked_mul(factor)
+            .map_or(self.max_backoff, |wait| wait.min(self.max_backoff))
+    }
+}
+
+/// What one delivery round did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryRound {
+    /// Delivered.
+    pub sent: usize,
+    /// Failed for now, scheduled again.
+    pub retried: usize,
+    /// Given up.
+    pub failed: usize,
+}
+
+/// Delivers due outbox messages through a channel.
+#[derive(Clone)]
+pub struct OutboxWorker {
+    outbox: Arc<dyn OutboxRepository>,
+    channel: Arc<dyn MessageChannel>,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+}
+
+impl OutboxWorker {
+    /// A worker delivering through `channel`.
+    pub fn new(
+        outbox: Arc<dyn OutboxRepository>,
+        channel: Arc<dyn MessageChannel>,
+        clock: Arc<dyn Clock>,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self {
+            outbox,
+            channel,
+            clock,
+            policy,
+        }
+    }
+
+    /// Delivers what is due now (up to 50 messages).
+    pub async fn deliver_due(&self) -> BookingResult<DeliveryRound> {
+        let now = self.clock.now();
+        let due = self.outbox.claim_due(now, self.policy.lease, 50).await?;
+        let mut round = DeliveryRound::default();
+        for queued in due {
+            if queued.expires_at.is_some_and(|expiry| expiry <= now) {
+                self.outbox
+                    .mark_failed(&queued.id, now, "expired before it could be delivered")
+                    .await?;
+                round.failed += 1;
+                continue;
+            }
+            let attempts = queued.attempts + 1;
+            match self.channel.deliver(&queued.message).await {
+                Ok(()) => {
+                    self.outbox.mark_sent(&queued.id, self.clock.now()).await?;
+                    round.sent += 1;
+                }
+                Err(DeliveryError::Transient(reason)) if attempts < self.policy.max_attempts => {
+                    let retry_at = self
+                        .clock
+                        .now()
+                        .saturating_add(self.policy.backoff(attempts))
+                        .unwrap_or(now);
+                    self.outbox.mark_retry(&queued.id, retry_at, &reason).await?;
+                    round.retried += 1;
+                }
+                Err(DeliveryError::Transient(reason) | DeliveryError::Permanent(reason)) => {
+                    self.outbox
+                        .mark_failed(&queued.id, self.clock.now(), &reason)
+                        .await?;
+                    round.failed += 1;
+                }
+            }
+        }
+        Ok(round)
+    }
+}
+
+/// Sends one-time codes by queuing them in the outbox.
+#[derive(Clone)]
+pub struct OutboxCodeSender {
+    outbox: Arc<dyn OutboxRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl OutboxCodeSender {
+    /// A code sender over `outbox`.
+    pub fn new(outbox: Arc<dyn OutboxRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { outbox, clock }
+    }
+}
+
+#[async_trait]
+impl CodeSender for OutboxCodeSender {
+    async fn send_code(&self, to: &Identifier, code: &str) -> BookingResult<()> {
+        let now = self.clock.now();
+        let message = NewMessage {
+            idempotency_key: format!("sign-in-code:{}:{}", to.key(), uuid::Uuid::now_v7()),
+            message: OutboundMessage {
+                to: to.clone(),
+                subject: "Your MediBook one-time code".into(),
+                body: format!(
+                    "Your MediBook one-time code is {code}. It expires in {} minutes.\n\
+                     If you did not ask for it, you can ignore this message.",
+                    CODE_LIFETIME.as_mins()
+                ),
+            },
+            expires_at: Some(
+                now.saturating_add(CODE_LIFETIME)
+                    .map_err(|_| BookingError::Storage("code expiry overflows".into()))?,
+            ),
+            sensitive: true,
+        };
+        self.outbox.enqueue(&message, now).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.backoff(1), SignedDuration::from_secs(5));
+        assert_eq!(policy.backoff(2), SignedDuration::from_secs(10));
+        assert_eq!(policy.backoff(4), SignedDuration::from_secs(40));
+        assert_eq!(policy.backoff(30), SignedDuration::from_mins(10));
+    }
+}

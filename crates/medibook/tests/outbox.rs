@@ -1,0 +1,250 @@
+//! One-time codes go out through the outbox and the real SMTP client: a provider outage delays
+//! a code but never loses it or fails the request, and a sent code's text is erased from the
+//! database. Runs on SQLite, and on PostgreSQL when `MEDIBOOK_TEST_POSTGRES_URL` is set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use medibook::app::{App, open_database};
+use medibook::settings::Settings;
+use medibook_core::clock::ManualClock;
+use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
+use medibook_integrations::test_smtp::spawn_smtp_server_on;
+use medibook_integrations::{Channels, SmtpSettings};
+use serde_json::json;
+use sqlx::Row;
+
+async fn database_url(dir: &tempfile::TempDir, postgres: bool) -> Option<String> {
+    if !postgres {
+        return Some(format!(
+            "sqlite://{}",
+            dir.path().join("outbox.db").display()
+        ));
+    }
+    let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "MEDIBOOK_TEST_POSTGRES_URL must be set under CI=true"
+        );
+        eprintln!("skipping: MEDIBOOK_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let name = format!("medibook_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = medibook_store::Database::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
+async fn codes_survive_an_smtp_outage(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database_url(&dir, postgres).await else {
+        return;
+    };
+    let settings = Settings {
+        database_url: Some(url),
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    let database = open_database(&settings).await.unwrap();
+    let clock = Arc::new(ManualClock::new(
+        "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
+    ));
+    let outbox: Arc<dyn OutboxRepository> = Arc::new(database.clone());
+
+    // A port with no SMTP server behind it yet: the provider is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let channels = Channels::from_settings(
+        Some(&SmtpSettings {
+            url: format!("smtp://127.0.0.1:{port}"),
+            from: "MediBook <no-reply@clinic.example>".into(),
+        }),
+        None,
+    )
+    .unwrap();
+    let worker = OutboxWorker::new(
+        outbox.clone(),
+        Arc::new(channels),
+        clock.clone(),
+        RetryPolicy::default(),
+    );
+    let app = App::build(
+        &settings,
+        database.clone(),
+        b"test secret that is long enough for hmac keys",
+        clock.clone(),
+        Arc::new(OutboxCodeSender::new(outbox, clock.clone())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(medibook_web::serve(
+        listener,
+        app.router,
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::new();
+
+    let requested = http
+        .post(format!("{base}/api/v1/auth/otp"))
+        .json(&json!({ "email": "ada@example.org" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requested.status(), 202, "an outage never fails the request");
+
+    let round = worker.deliver_due().await.unwrap();
+    assert_eq!((round.sent, round.retried, round.failed), (0, 1, 0));
+    let row = sqlx::query("SELECT status, attempts, last_error, body FROM outbox")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>("status"), "pending");
+    assert_eq!(row.get::<i64, _>("attempts"), 1);
+    assert!(
+        !row.get::<Option<String>, _>("last_error")
+            .unwrap_or_default()
+            .is_empty()
+    );
+
+    // Not due again before its backoff.
+    assert_eq!(worker.deliver_due().await.unwrap().sent, 0);
+
+    // The provider comes back; after the backoff the code goes out, once.
+    let (_, mut received) = spawn_smtp_server_on(&format!("127.0.0.1:{port}"), "250 OK").await;
+    clock.advance(SignedDuration::from_secs(6));
+    let round = worker.deliver_due().await.unwrap();
+    assert_eq!((round.sent, round.retried, round.failed), (1, 0, 0));
+    assert_eq!(
+        worker.deliver_due().await.unwrap().sent,
+        0,
+        "sent exactly once"
+    );
+
+    let email = received.recv().await.unwrap();
+    assert_eq!(email.rcpt_to, vec!["ada@example.org".to_owned()]);
+    assert_eq!(
+        email.header("Subject").as_deref(),
+        Some("Your MediBook one-time code")
+    );
+    let body = email.body();
+    let code: String = body
+        .split_whitespace()
+        .find(|word| {
+            word.trim_end_matches('.').len() == 6
+                && word
+                    .trim_end_matches('.')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+        })
+        .map(|word| word.trim_end_matches('.').to_owned())
+        .expect("the email carries the code");
+
+    let row = sqlx::query("SELECT status, body FROM outbox")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>("status"), "sent");
+    assert_eq!(
+        row.get::<String, _>("body"),
+        "",
+        "the code's text is erased once sent"
+    );
+
+    let verified = http
+        .post(format!("{base}/api/v1/auth/verify"))
+        .json(&json!({ "email": "ada@example.org", "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+}
+
+async fn undeliverable_codes_are_given_up_when_they_expire(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database_url(&dir, postgres).await else {
+        return;
+    };
+    let settings = Settings {
+        database_url: Some(url),
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    let database = open_database(&settings).await.unwrap();
+    let clock = Arc::new(ManualClock::new(
+        "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
+    ));
+    let outbox: Arc<dyn OutboxRepository> = Arc::new(database.clone());
+    let sender = OutboxCodeSender::new(outbox.clone(), clock.clone());
+    use medibook_core::ports::CodeSender;
+    let to = medibook_core::identity::Identifier::Email(
+        medibook_core::identity::Email::parse("ada@example.org").unwrap(),
+    );
+    sender.send_code(&to, "123456").await.unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let channels = Channels::from_settings(
+        Some(&SmtpSettings {
+            url: format!("smtp://127.0.0.1:{port}"),
+            from: "no-reply@clinic.example".into(),
+        }),
+        None,
+    )
+    .unwrap();
+    let worker = OutboxWorker::new(
+        outbox,
+        Arc::new(channels),
+        clock.clone(),
+        RetryPolicy::default(),
+    );
+    assert_eq!(worker.deliver_due().await.unwrap().retried, 1);
+    clock.advance(SignedDuration::from_mins(11));
+    let round = worker.deliver_due().await.unwrap();
+    assert_eq!(
+        round.failed, 1,
+        "a code past its lifetime is given up, not sent late"
+    );
+    let row = sqlx::query("SELECT status, body, last_error FROM outbox")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>("status"), "failed");
+    assert_eq!(row.get::<String, _>("body"), "");
+    assert!(row.get::<String, _>("last_error").contains("expired"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_codes_survive_an_smtp_outage() {
+    codes_survive_an_smtp_outage(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_codes_survive_an_smtp_outage() {
+    codes_survive_an_smtp_outage(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_undeliverable_codes_are_given_up_when_they_expire() {
+    undeliverable_codes_are_given_up_when_they_expire(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_undeliverable_codes_are_given_up_when_they_expire() {
+    undeliverable_codes_are_given_up_when_they_expire(true).await;
+}

@@ -1,0 +1,154 @@
+//! The outbox table.
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use medibook_core::BookingResult;
+use medibook_core::delivery::OutboundMessage;
+use medibook_core::identity::{Email, Identifier, PhoneNumber};
+use medibook_core::outbox::{NewMessage, OutboxRepository, QueuedMessage};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::Database;
+use crate::columns::micros;
+use crate::error::StoreError;
+
+const ENQUEUE: &str = "
+    INSERT INTO outbox (id, idempotency_key, recipient_kind, recipient, subject, body, sensitive,
+                        status, attempts, next_attempt_at, expires_at, last_error, created_at,
+                        finished_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, NULL, $8, NULL)
+    ON CONFLICT (idempotency_key) DO NOTHING";
+const DUE: &str = "
+    SELECT id, recipient_kind, recipient, subject, body, attempts, expires_at, next_attempt_at
+    FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
+    ORDER BY next_attempt_at LIMIT $2";
+/// Takes a message only if no other worker took it since it was read.
+const CLAIM: &str = "
+    UPDATE outbox SET next_attempt_at = $1
+    WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3";
+const MARK_SENT: &str = "
+    UPDATE outbox SET status = 'sent', attempts = attempts + 1, finished_at = $1, last_error = NULL,
+                      body = CASE WHEN sensitive = 1 THEN '' ELSE body END
+    WHERE id = $2";
+const MARK_RETRY: &str = "
+    UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
+    WHERE id = $3 AND status = 'pending'";
+const MARK_FAILED: &str = "
+    UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = $1, last_error = $2,
+                      body = CASE WHEN sensitive = 1 THEN '' ELSE body END
+    WHERE id = $3";
+
+fn queued_from(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
+    let kind: String = row.try_get("recipient_kind")?;
+    let recipient: String = row.try_get("recipient")?;
+    let corrupt = |e: medibook_core::BookingError| StoreError::Corrupt(format!("recipient: {e}"));
+    let to = match kind.as_str() {
+        "email" => Identifier::Email(Email::parse(&recipient).map_err(corrupt)?),
+        "phone" => Identifier::Phone(PhoneNumber::parse(&recipient).map_err(corrupt)?),
+        other => return Err(StoreError::Corrupt(format!("recipient_kind {other:?}"))),
+    };
+    let attempts: i64 = row.try_get("attempts")?;
+    let expires_at: Option<i64> = row.try_get("expires_at")?;
+    Ok(QueuedMessage {
+        id: row.try_get("id")?,
+        message: OutboundMessage {
+            to,
+            subject: row.try_get("subject")?,
+            body: row.try_get("body")?,
+        },
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        expires_at: expires_at
+            .map(Timestamp::from_microsecond)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("expires_at: {e}")))?,
+    })
+}
+
+#[async_trait]
+impl OutboxRepository for Database {
+    async fn enqueue(&self, message: &NewMessage, now: Timestamp) -> BookingResult<bool> {
+        let (kind, recipient) = match &message.message.to {
+            Identifier::Email(email) => ("email", email.as_str().to_owned()),
+            Identifier::Phone(phone) => ("phone", phone.as_str().to_owned()),
+        };
+        let result = sqlx::query(ENQUEUE)
+            .bind(Uuid::now_v7().to_string())
+            .bind(message.idempotency_key.clone())
+            .bind(kind)
+            .bind(recipient)
+            .bind(message.message.subject.clone())
+            .bind(message.message.body.clone())
+            .bind(i64::from(message.sensitive))
+            .bind(micros(now))
+            .bind(message.expires_at.map(micros))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> BookingResult<Vec<QueuedMessage>> {
+        let rows = sqlx::query(DUE)
+            .bind(micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let lease_end = micros(now.saturating_add(lease).unwrap_or(now));
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(StoreError::from)?;
+            let seen: i64 = row.try_get("next_attempt_at").map_err(StoreError::from)?;
+            let taken = sqlx::query(CLAIM)
+                .bind(lease_end)
+                .bind(id.clone())
+                .bind(seen)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from)?;
+            if taken.rows_affected() == 1 {
+                claimed.push(queued_from(row)?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_sent(&self, id: &str, now: Timestamp) -> BookingResult<()> {
+        sqlx::query(MARK_SENT)
+            .bind(micros(now))
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn mark_retry(&self, id: &str, retry_at: Timestamp, error: &str) -> BookingResult<()> {
+        sqlx::query(MARK_RETRY)
+            .bind(micros(retry_at))
+            .bind(error.to_owned())
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn mark_failed(&self, id: &str, now: Timestamp, error: &str) -> BookingResult<()> {
+        sqlx::query(MARK_FAILED)
+            .bind(micros(now))
+            .bind(error.to_owned())
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+}
