@@ -160,7 +160,9 @@ impl OutboxWorker {
                         .now()
                         .saturating_add(self.policy.backoff(attempts))
                         .unwrap_or(now);
-                    self.outbox.mark_retry(&queued.id, retry_at, &reason).await?;
+                    self.outbox
+                        .mark_retry(&queued.id, retry_at, &reason)
+                        .await?;
                     round.retried += 1;
                 }
                 Err(DeliveryError::Transient(reason) | DeliveryError::Permanent(reason)) => {

@@ -76,6 +76,8 @@ pub trait SessionRepository: Send + Sync + 'static {
     async fn session(&self, id: SessionId) -> BookingResult<Option<Session>>;
     /// The session whose current refresh token hashes to `refresh_hash`.
     async fn session_by_refresh(&self, refresh_hash: &str) -> BookingResult<Option<Session>>;
+    /// The session whose *previous* (already used) refresh token hashes to `refresh_hash`.
+    async fn session_by_used_refresh(&self, refresh_hash: &str) -> BookingResult<Option<Session>>;
     /// Replaces the refresh hash (only if it is still `old_hash`) and records activity;
     /// `false` if another refresh won the race.
     async fn rotate_refresh(
@@ -173,16 +175,21 @@ impl Sessions {
         Ok(session)
     }
 
-    /// Trades a refresh token for a new one (rotation) on a live session.
+    /// Trades a refresh token for a new one (rotation) on a live session. Presenting a refresh
+    /// token that was already used means two parties hold it (one of them stole it): the whole
+    /// session is ended, so neither keeps it.
     pub async fn refresh(&self, refresh_token: &str) -> BookingResult<SessionGrant> {
         let now = self.clock.now();
         let old_hash = hash_refresh_token(refresh_token);
-        let session = self
-            .repository
-            .session_by_refresh(&old_hash)
-            .await?
-            .filter(|s| s.is_live(&self.policy, now))
-            .ok_or(BookingError::Unauthorized)?;
+        let Some(session) = self.repository.session_by_refresh(&old_hash).await? else {
+            if let Some(reused) = self.repository.session_by_used_refresh(&old_hash).await? {
+                self.repository.revoke_session(reused.id, now).await?;
+            }
+            return Err(BookingError::Unauthorized);
+        };
+        if !session.is_live(&self.policy, now) {
+            return Err(BookingError::Unauthorized);
+        }
         let refresh_token = new_refresh_token();
         let rotated = self
             .repository

@@ -18,7 +18,7 @@ const INSERT_SESSION: &str = "
     INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_seen_at, expires_at, revoked_at)
     VALUES ($1, $2, $3, $4, $5, $6, NULL)";
 const ROTATE_REFRESH: &str = "
-    UPDATE sessions SET refresh_hash = $1, last_seen_at = $2
+    UPDATE sessions SET refresh_hash = $1, previous_refresh_hash = $4, last_seen_at = $2
     WHERE id = $3 AND refresh_hash = $4 AND revoked_at IS NULL";
 const TOUCH_SESSION: &str =
     "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1";
@@ -78,6 +78,12 @@ impl SessionRepository for Database {
     async fn session_by_refresh(&self, refresh_hash: &str) -> BookingResult<Option<Session>> {
         Ok(self
             .session_where("refresh_hash", refresh_hash.to_owned())
+            .await?)
+    }
+
+    async fn session_by_used_refresh(&self, refresh_hash: &str) -> BookingResult<Option<Session>> {
+        Ok(self
+            .session_where("previous_refresh_hash", refresh_hash.to_owned())
             .await?)
     }
 

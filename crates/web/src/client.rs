@@ -10,8 +10,9 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// The client's address: the peer's IP, or — only when the server is configured to trust a
-/// reverse proxy — the first address of `X-Forwarded-For`. `None` when unknown (in-process
-/// tests without a socket).
+/// reverse proxy — the last address of `X-Forwarded-For`, the one that proxy appended (earlier
+/// entries are whatever the client claimed). `None` when unknown (in-process tests without a
+/// socket).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub Option<IpAddr>);
 
@@ -31,7 +32,7 @@ impl FromRequestParts<AppState> for ClientIp {
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .and_then(|v| v.trim().parse::<IpAddr>().ok())
         {
             return Ok(Self(Some(forwarded)));

@@ -74,6 +74,7 @@ pub struct TestApp {
     pub doctor: DoctorId,
     /// Same hours, but at most 2 appointments a day and 15-minute buffers after each visit.
     pub limited_doctor: DoctorId,
+    settings: Settings,
     _dir: tempfile::TempDir,
     postgres_cleanup: Option<(String, String)>,
 }
@@ -121,8 +122,20 @@ fn doctor(name: &str, specialty: SpecialtyId, rules: BookingRules) -> Doctor {
     }
 }
 
+/// The server secret of every test app (tests that craft tokens derive its keys).
+pub const TEST_SECRET: &[u8] = b"test secret that is long enough for hmac keys";
+
 /// Starts the app on `backend`, or returns `None` when PostgreSQL is not configured (outside CI).
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], but `configure` may change the scenarios' settings (long sessions, high
+/// code limits) before the app starts, e.g. back to production values.
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut postgres_cleanup = None;
     let database_url = match backend {
@@ -146,7 +159,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
             url
         }
     };
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: Some(database_url),
         data_dir: dir.path().to_path_buf(),
         // Scenarios move the clock by days; sessions outlive them, and nobody hits the code
@@ -158,6 +171,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         codes_per_ip_per_hour: 100_000,
         ..Settings::default()
     };
+    configure(&mut settings);
     let database = medibook::app::open_database(&settings)
         .await
         .expect("database opens and migrates");
@@ -190,10 +204,33 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
     let clock = Arc::new(ManualClock::new(start_of_tests()));
     let codes = Arc::new(RecordingSender::default());
+    let base = start_server(&settings, &database, &clock, &codes).await;
+    Some(TestApp {
+        backend,
+        base,
+        http: reqwest::Client::new(),
+        clock,
+        codes,
+        database,
+        doctor: regular.id,
+        limited_doctor: limited.id,
+        settings,
+        _dir: dir,
+        postgres_cleanup,
+    })
+}
+
+/// Builds the app over `database` and serves it on a fresh port; returns its base URL.
+async fn start_server(
+    settings: &Settings,
+    database: &Database,
+    clock: &Arc<ManualClock>,
+    codes: &Arc<RecordingSender>,
+) -> String {
     let app = App::build(
-        &settings,
+        settings,
         database.clone(),
-        b"test secret that is long enough for hmac keys",
+        TEST_SECRET,
         clock.clone(),
         codes.clone(),
     );
@@ -206,18 +243,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         app.router,
         std::future::pending(),
     ));
-    Some(TestApp {
-        backend,
-        base: format!("http://{address}"),
-        http: reqwest::Client::new(),
-        clock,
-        codes,
-        database,
-        doctor: regular.id,
-        limited_doctor: limited.id,
-        _dir: dir,
-        postgres_cleanup,
-    })
+    format!("http://{address}")
 }
 
 fn replace_database(url: &str, name: &str) -> String {
@@ -450,6 +476,12 @@ impl TestApp {
             })
     }
 
+    /// Starts a second server over the same database, clock, code recorder and secret, as after
+    /// a restart or behind a load balancer; returns its base URL (the first keeps running).
+    pub async fn start_second_instance(&self) -> String {
+        start_server(&self.settings, &self.database, &self.clock, &self.codes).await
+    }
+
     /// Moves the test clock.
     pub fn advance(&self, minutes: i64) {
         self.clock.advance(SignedDuration::from_mins(minutes));
@@ -500,6 +532,44 @@ macro_rules! backend_tests {
                     }
                 }
             )*
+        }
+    };
+}
+
+/// Like [`backend_tests!`], but each group of scenarios starts with its settings changed by a
+/// `fn(&mut Settings)`: `backend_tests_with!(production_sessions; a, b; three_codes_per_ip; c)`.
+#[macro_export]
+macro_rules! backend_tests_with {
+    ($($configure:ident; $($scenario:ident),+ $(,)?);+ $(;)?) => {
+        mod sqlite {
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(app) = $crate::harness::spawn_app_with(
+                        $crate::harness::Backend::Sqlite,
+                        super::$configure,
+                    )
+                    .await
+                    {
+                        super::$scenario(app).await;
+                    }
+                }
+            )+)+
+        }
+        mod postgres {
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(app) = $crate::harness::spawn_app_with(
+                        $crate::harness::Backend::Postgres,
+                        super::$configure,
+                    )
+                    .await
+                    {
+                        super::$scenario(app).await;
+                    }
+                }
+            )+)+
         }
     };
 }

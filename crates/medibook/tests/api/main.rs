@@ -11,4 +11,5 @@ mod harness;
 mod booking;
 mod concurrency;
 mod input;
+mod sessions;
 mod signin;

@@ -260,12 +260,16 @@ pub async fn refresh(
 pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<Response> {
     state.sessions.end(user.session_id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "medibook_refresh=; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age=0",
-        ),
-    );
+    let secure = if state.web.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let clear =
+        format!("{REFRESH_COOKIE}=; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age=0{secure}");
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
     Ok(response)
 }
 
