@@ -45,11 +45,21 @@ async fn database_url(dir: &tempfile::TempDir, postgres: bool) -> Option<String>
     Some(format!("{base}/{name}"))
 }
 
-async fn codes_survive_an_smtp_outage(postgres: bool) {
+/// A migrated database, a test clock, the outbox over them, and an SMTP channel pointing at a
+/// port where no server listens yet (the provider is down until a test starts one there).
+struct Rig {
+    _dir: tempfile::TempDir,
+    settings: Settings,
+    database: medibook_store::Database,
+    clock: Arc<ManualClock>,
+    outbox: Arc<dyn OutboxRepository>,
+    smtp_port: u16,
+    worker: OutboxWorker,
+}
+
+async fn rig(postgres: bool) -> Option<Rig> {
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = database_url(&dir, postgres).await else {
-        return;
-    };
+    let url = database_url(&dir, postgres).await?;
     let settings = Settings {
         database_url: Some(url),
         data_dir: dir.path().to_path_buf(),
@@ -60,16 +70,14 @@ async fn codes_survive_an_smtp_outage(postgres: bool) {
         "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
     ));
     let outbox: Arc<dyn OutboxRepository> = Arc::new(database.clone());
-
-    // A port with no SMTP server behind it yet: the provider is down.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let channels = Channels::from_settings(
         Some(&SmtpSettings {
-            url: format!("smtp://127.0.0.1:{port}"),
+            url: format!("smtp://127.0.0.1:{smtp_port}"),
             from: "MediBook <no-reply@clinic.example>".into(),
         }),
         None,
@@ -81,6 +89,31 @@ async fn codes_survive_an_smtp_outage(postgres: bool) {
         clock.clone(),
         RetryPolicy::default(),
     );
+    Some(Rig {
+        _dir: dir,
+        settings,
+        database,
+        clock,
+        outbox,
+        smtp_port,
+        worker,
+    })
+}
+
+async fn codes_survive_an_smtp_outage(postgres: bool) {
+    let Some(Rig {
+        _dir: _keep_the_database_directory,
+        settings,
+        database,
+        clock,
+        outbox,
+        smtp_port: port,
+        worker,
+        ..
+    }) = rig(postgres).await
+    else {
+        return;
+    };
     let app = App::build(
         &settings,
         database.clone(),
@@ -173,20 +206,17 @@ async fn codes_survive_an_smtp_outage(postgres: bool) {
 }
 
 async fn undeliverable_codes_are_given_up_when_they_expire(postgres: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(url) = database_url(&dir, postgres).await else {
+    let Some(Rig {
+        _dir: _keep_the_database_directory,
+        database,
+        clock,
+        outbox,
+        worker,
+        ..
+    }) = rig(postgres).await
+    else {
         return;
     };
-    let settings = Settings {
-        database_url: Some(url),
-        data_dir: dir.path().to_path_buf(),
-        ..Settings::default()
-    };
-    let database = open_database(&settings).await.unwrap();
-    let clock = Arc::new(ManualClock::new(
-        "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
-    ));
-    let outbox: Arc<dyn OutboxRepository> = Arc::new(database.clone());
     let sender = OutboxCodeSender::new(outbox.clone(), clock.clone());
     use medibook_core::ports::CodeSender;
     let to = medibook_core::identity::Identifier::Email(
@@ -194,25 +224,6 @@ async fn undeliverable_codes_are_given_up_when_they_expire(postgres: bool) {
     );
     sender.send_code(&to, "123456").await.unwrap();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let channels = Channels::from_settings(
-        Some(&SmtpSettings {
-            url: format!("smtp://127.0.0.1:{port}"),
-            from: "no-reply@clinic.example".into(),
-        }),
-        None,
-    )
-    .unwrap();
-    let worker = OutboxWorker::new(
-        outbox,
-        Arc::new(channels),
-        clock.clone(),
-        RetryPolicy::default(),
-    );
     assert_eq!(worker.deliver_due().await.unwrap().retried, 1);
     clock.advance(SignedDuration::from_mins(11));
     let round = worker.deliver_due().await.unwrap();
