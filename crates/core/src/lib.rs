@@ -5,11 +5,13 @@
 //! This crate does no I/O of its own; `medibook-store`, `medibook-web` and the binary provide
 //! the adapters.
 
+pub mod audit;
 pub mod booking;
 pub mod booking_service;
 pub mod catalogue;
 pub mod clinic;
 pub mod clock;
+pub mod contact;
 pub mod delivery;
 pub mod error;
 pub mod events;
@@ -23,5 +25,6 @@ pub mod search;
 pub mod sessions;
 pub mod signin;
 pub mod slots;
+pub mod staff;
 
 pub use error::{BookingError, BookingResult};

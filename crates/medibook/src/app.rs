@@ -109,6 +109,21 @@ impl App {
             ),
             sessions: Sessions::new(store.clone(), clock.clone(), session_policy),
             identities: store.clone(),
+            staff: medibook_core::staff::Staff::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                clock.clone(),
+                Arc::new(events.clone()),
+            ),
+            contact: medibook_core::contact::ContactDesk::new(
+                store.clone(),
+                limiter.clone(),
+                medibook_core::contact::FORMS_PER_CLIENT,
+                clock.clone(),
+            ),
+            audit: medibook_core::audit::AuditTrail::new(store.clone(), clock.clone()),
             web: WebSettings {
                 secure_cookies: settings.secure_cookies,
                 trust_forwarded_for: settings.trust_proxy,

@@ -1,6 +1,7 @@
 //! The MediBook binary's library: settings, secrets, wiring of the concrete adapters, the
 //! development code sender and the demo clinic. `main.rs` is only the command line.
 
+pub mod admin;
 pub mod app;
 pub mod delivery;
 pub mod demo;

@@ -28,6 +28,11 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: medibook::admin::AdminCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { demo } => medibook::app::serve(settings, demo).await,
+            Command::Admin { command } => medibook::admin::run(&settings, command).await,
             Command::Migrate => {
                 let database = medibook::app::open_database(&settings).await?;
                 database.close().await;

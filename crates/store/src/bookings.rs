@@ -91,7 +91,7 @@ fn hold_from(row: &AnyRow) -> Result<Hold, StoreError> {
     })
 }
 
-fn appointment_from(row: &AnyRow) -> Result<Appointment, StoreError> {
+pub(crate) fn appointment_from(row: &AnyRow) -> Result<Appointment, StoreError> {
     Ok(Appointment {
         id: parsed(row, "id")?,
         doctor_id: parsed(row, "doctor_id")?,

@@ -10,14 +10,17 @@
 //! `BEGIN IMMEDIATE` transaction (one writer at a time, across processes) that checks for overlap
 //! before inserting, with a unique index as a backstop.
 
+mod audit;
 mod bookings;
 mod clinic;
 mod columns;
+mod contact;
 mod error;
 mod identity;
 mod limits;
 mod outbox;
 mod sessions;
+mod staff;
 
 use std::path::Path;
 use std::str::FromStr;

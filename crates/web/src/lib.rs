@@ -2,6 +2,7 @@
 //! bearer-token authentication and the landing page. Handlers are thin: parse, call one core
 //! service, map the result.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod client;
@@ -69,6 +70,12 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Readiness probe.
     pub readiness: Arc<dyn Readiness>,
+    /// Doctor and admin use cases.
+    pub staff: medibook_core::staff::Staff,
+    /// The contact-form inbox.
+    pub contact: medibook_core::contact::ContactDesk,
+    /// The append-only audit trail.
+    pub audit: medibook_core::audit::AuditTrail,
 }
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.
@@ -86,6 +93,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/", get(pages::index))
         .route("/assets/medibook.css", get(pages::stylesheet))
+        // Every route above needs a row in access::ROUTE_ACCESS; unlisted ones are admin-only.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::enforce,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -13,3 +13,4 @@ mod concurrency;
 mod input;
 mod sessions;
 mod signin;
+mod staff;

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use jiff::Timestamp;
+use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Reason};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::AuthUser;
+use crate::client::ClientIp;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 
@@ -92,6 +94,22 @@ async fn doctor_names(state: &AppState) -> ApiResult<HashMap<DoctorId, String>> 
         .collect())
 }
 
+/// Writes the audit entry for `action` on `appointment` by `user`.
+async fn audit(
+    state: &AppState,
+    user: &AuthUser,
+    client: &ClientIp,
+    action: AuditAction,
+    appointment: &Appointment,
+) -> ApiResult<()> {
+    let actor = Actor::user(user.id, user.role, client.key());
+    state
+        .audit
+        .record(&actor, AuditEvent::appointment(action, appointment))
+        .await?;
+    Ok(())
+}
+
 async fn one(state: &AppState, appointment: Appointment) -> ApiResult<AppointmentResponse> {
     let name = state.catalogue.doctor(appointment.doctor_id).await?.name;
     let names = HashMap::from([(appointment.doctor_id, name)]);
@@ -113,6 +131,7 @@ async fn one(state: &AppState, appointment: Appointment) -> ApiResult<Appointmen
 pub async fn confirm(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
     ApiJson(body): ApiJson<ConfirmRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let reason = Reason::parse(&body.reason)?;
@@ -120,11 +139,12 @@ pub async fn confirm(
         .bookings
         .confirm(user.id, HoldId::from_uuid(body.hold_id), reason)
         .await?;
-    let status = if booked.changed {
-        StatusCode::CREATED
+    let (status, action) = if booked.changed {
+        (StatusCode::CREATED, AuditAction::AppointmentCreate)
     } else {
-        StatusCode::OK
+        (StatusCode::OK, AuditAction::AppointmentRead)
     };
+    audit(&state, &user, &client, action, &booked.appointment).await?;
     Ok((status, Json(one(&state, booked.appointment).await?)))
 }
 
@@ -138,8 +158,22 @@ pub async fn confirm(
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
 ) -> ApiResult<Json<Vec<AppointmentResponse>>> {
     let appointments = state.bookings.appointments_of(user.id).await?;
+    state
+        .audit
+        .record(
+            &Actor::user(user.id, user.role, client.key()),
+            AuditEvent::new(
+                AuditAction::AppointmentList,
+                "patient",
+                Some(user.id.to_string()),
+            )
+            .with_patient(user.id)
+            .with_detail(format!("{} appointments", appointments.len())),
+        )
+        .await?;
     let names = doctor_names(&state).await?;
     Ok(Json(
         appointments
@@ -160,12 +194,21 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AppointmentResponse>> {
     let appointment = state
         .bookings
         .appointment_of(user.id, AppointmentId::from_uuid(id))
         .await?;
+    audit(
+        &state,
+        &user,
+        &client,
+        AuditAction::AppointmentRead,
+        &appointment,
+    )
+    .await?;
     Ok(Json(one(&state, appointment).await?))
 }
 
@@ -181,12 +224,21 @@ pub async fn get(
 pub async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AppointmentResponse>> {
     let appointment = state
         .bookings
         .cancel(user.id, AppointmentId::from_uuid(id))
         .await?;
+    audit(
+        &state,
+        &user,
+        &client,
+        AuditAction::AppointmentCancel,
+        &appointment,
+    )
+    .await?;
     Ok(Json(one(&state, appointment).await?))
 }
 
@@ -205,6 +257,7 @@ pub async fn cancel(
 pub async fn reschedule(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RescheduleRequest>,
 ) -> ApiResult<Json<AppointmentResponse>> {
@@ -216,5 +269,13 @@ pub async fn reschedule(
             HoldId::from_uuid(body.hold_id),
         )
         .await?;
+    audit(
+        &state,
+        &user,
+        &client,
+        AuditAction::AppointmentReschedule,
+        &appointment,
+    )
+    .await?;
     Ok(Json(one(&state, appointment).await?))
 }

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use jiff::Timestamp;
+use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::booking::{Hold, HoldState};
 use medibook_core::ids::{DoctorId, HoldId};
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::AuthUser;
+use crate::client::ClientIp;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 
@@ -75,17 +77,25 @@ impl From<Hold> for HoldResponse {
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
     ApiJson(body): ApiJson<HoldRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let claimed = state
         .bookings
         .hold(user.id, DoctorId::from_uuid(body.doctor_id), body.start)
         .await?;
-    let status = if claimed.created {
-        StatusCode::CREATED
+    let (status, action) = if claimed.created {
+        (StatusCode::CREATED, AuditAction::HoldCreate)
     } else {
-        StatusCode::OK
+        (StatusCode::OK, AuditAction::HoldRead)
     };
+    state
+        .audit
+        .record(
+            &Actor::user(user.id, user.role, client.key()),
+            AuditEvent::hold(action, &claimed.hold),
+        )
+        .await?;
     Ok((status, Json(HoldResponse::from(claimed.hold))))
 }
 
@@ -100,11 +110,19 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<HoldResponse>> {
     let hold = state
         .bookings
         .hold_of(user.id, HoldId::from_uuid(id))
+        .await?;
+    state
+        .audit
+        .record(
+            &Actor::user(user.id, user.role, client.key()),
+            AuditEvent::hold(AuditAction::HoldRead, &hold),
+        )
         .await?;
     Ok(Json(hold.into()))
 }
@@ -121,11 +139,20 @@ pub async fn get(
 pub async fn release(
     State(state): State<AppState>,
     user: AuthUser,
+    client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     state
         .bookings
         .release(user.id, HoldId::from_uuid(id))
+        .await?;
+    state
+        .audit
+        .record(
+            &Actor::user(user.id, user.role, client.key()),
+            AuditEvent::new(AuditAction::HoldRelease, "hold", Some(id.to_string()))
+                .with_patient(user.id),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,8 +1,11 @@
 //! JSON API v1: routes and the OpenAPI document generated from the handlers.
 
+pub mod admin;
 pub mod appointments;
 pub mod auth;
 pub mod catalogue;
+pub mod contact;
+pub mod doctor;
 pub mod health;
 pub mod holds;
 pub mod slots;
@@ -29,6 +32,9 @@ use crate::AppState;
         (name = "catalogue", description = "Specialties and doctors"),
         (name = "booking", description = "Slots, holds and appointments"),
         (name = "operations", description = "Health probes"),
+        (name = "doctor", description = "A doctor's schedule, time off, agenda and visit outcomes"),
+        (name = "admin", description = "Specialties, doctor profiles, roles, inbox and audit trail"),
+        (name = "contact", description = "The contact form"),
     )
 )]
 struct ApiDoc;
@@ -70,4 +76,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(appointments::reschedule))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
+        .routes(routes!(contact::send))
+        .routes(routes!(doctor::schedule, doctor::set_schedule))
+        .routes(routes!(doctor::time_off, doctor::add_time_off))
+        .routes(routes!(doctor::remove_time_off))
+        .routes(routes!(doctor::agenda))
+        .routes(routes!(doctor::complete))
+        .routes(routes!(doctor::no_show))
+        .routes(routes!(admin::add_specialty))
+        .routes(routes!(admin::rename_specialty))
+        .routes(routes!(admin::add_doctor))
+        .routes(routes!(admin::update_doctor))
+        .routes(routes!(admin::users))
+        .routes(routes!(admin::set_role))
+        .routes(routes!(admin::contact_messages))
+        .routes(routes!(admin::audit))
 }

@@ -1,0 +1,531 @@
+//! The authorization matrix, route by route: every row of `access::ROUTE_ACCESS` is called by
+//! six callers — nobody, a patient, another patient, a doctor, another doctor and an admin —
+//! with a plausible request, and the answer must be what the table and the ownership rules say:
+//!
+//! | access | anonymous | patient | other patient | doctor | other doctor | admin |
+//! |---|---|---|---|---|---|---|
+//! | public | 2xx | 2xx | 2xx | 2xx | 2xx | 2xx |
+//! | signed in, own record | 401 | 2xx | 404 | 404 | 404 | 404 |
+//! | signed in, no record | 401 | 2xx | 2xx | 2xx | 2xx | 2xx |
+//! | doctor (the doctor's own records) | 401 | 403 | 403 | 2xx | 404 | 2xx |
+//! | admin | 401 | 403 | 403 | 403 | 403 | 2xx |
+//!
+//! "Own record" requests name the patient's hold or appointment; doctor requests name the
+//! doctor's profile, time off or appointment. Each call gets fresh records, so a call that
+//! changes something (cancel, delete, mark completed) never spoils the next one. A route added
+//! to the table without a plausible request here fails the test.
+
+use std::collections::HashMap;
+
+use jiff::civil::{Date, Weekday};
+use jiff::{SignedDuration, Timestamp};
+use medibook_core::clock::Clock;
+use medibook_core::ids::{SpecialtyId, TimeOffId};
+use medibook_core::ports::ClinicRepository;
+use medibook_core::schedule::TimeOff;
+use medibook_web::access::{Access, ROUTE_ACCESS};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{
+    doctor_body, send, set_role_in_database, sign_in_session, test_doctor_schedule, user_id,
+};
+use crate::harness::{Reply, TestApp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Caller {
+    Anonymous,
+    Patient,
+    OtherPatient,
+    Doctor,
+    OtherDoctor,
+    Admin,
+}
+
+const CALLERS: [Caller; 6] = [
+    Caller::Anonymous,
+    Caller::Patient,
+    Caller::OtherPatient,
+    Caller::Doctor,
+    Caller::OtherDoctor,
+    Caller::Admin,
+];
+
+impl Caller {
+    fn email(self) -> Option<&'static str> {
+        match self {
+            Self::Anonymous => None,
+            Self::Patient => Some("patient@example.org"),
+            Self::OtherPatient => Some("other.patient@example.org"),
+            Self::Doctor => Some("doctor@example.org"),
+            Self::OtherDoctor => Some("other.doctor@example.org"),
+            Self::Admin => Some("admin@example.org"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expected {
+    Allowed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+}
+
+/// Whether a signed-in route's plausible request names one of the patient's records.
+fn names_a_patients_record(method: &str, path: &str) -> bool {
+    path.contains("{id}") || (method == "POST" && path == "/api/v1/appointments")
+}
+
+fn expected(access: Access, caller: Caller, method: &str, path: &str) -> Expected {
+    use Caller::*;
+    match (access, caller) {
+        (Access::Public, _) => Expected::Allowed,
+        (_, Anonymous) => Expected::Unauthorized,
+        (Access::SignedIn, Patient) => Expected::Allowed,
+        (Access::SignedIn, _) if names_a_patients_record(method, path) => Expected::NotFound,
+        (Access::SignedIn, _) => Expected::Allowed,
+        (Access::Doctor, Patient | OtherPatient) => Expected::Forbidden,
+        (Access::Doctor, Doctor | Admin) => Expected::Allowed,
+        (Access::Doctor, OtherDoctor) => Expected::NotFound,
+        (Access::Admin, Admin) => Expected::Allowed,
+        (Access::Admin, _) => Expected::Forbidden,
+    }
+}
+
+/// One request to make.
+struct Call {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    /// A token to use instead of the caller's usual one (a fresh session to log out).
+    token: Option<String>,
+}
+
+/// The six callers and the records their requests name.
+struct World<'a> {
+    app: &'a TestApp,
+    tokens: HashMap<Caller, String>,
+    specialty_id: String,
+    /// The next candidate slot of the test doctor: a date and an index into its day.
+    cursor: (Date, usize),
+    serial: u32,
+    /// The patient's appointments to cancel after each call, to stay under their limits.
+    to_cancel: Vec<String>,
+}
+
+/// The test doctor's slot starts of a working day, Berlin wall clock.
+const SLOT_TIMES: [(i8, i8); 14] = [
+    (9, 0),
+    (9, 30),
+    (10, 0),
+    (10, 30),
+    (11, 0),
+    (11, 30),
+    (13, 0),
+    (13, 30),
+    (14, 0),
+    (14, 30),
+    (15, 0),
+    (15, 30),
+    (16, 0),
+    (16, 30),
+];
+
+impl<'a> World<'a> {
+    async fn new(app: &'a TestApp) -> Self {
+        let mut tokens = HashMap::new();
+        for caller in CALLERS {
+            let Some(email) = caller.email() else {
+                continue;
+            };
+            tokens.insert(caller, app.sign_in(email).await);
+            match caller {
+                Caller::Doctor => {
+                    set_role_in_database(app, email, "doctor", Some(app.doctor)).await
+                }
+                Caller::OtherDoctor => {
+                    set_role_in_database(app, email, "doctor", Some(app.limited_doctor)).await
+                }
+                Caller::Admin => set_role_in_database(app, email, "admin", None).await,
+                _ => {}
+            }
+        }
+        let specialties = app.get(None, "/api/v1/specialties").await;
+        let specialty_id = specialties.body[0]["id"]
+            .as_str()
+            .expect("a specialty")
+            .to_owned();
+        Self {
+            app,
+            tokens,
+            specialty_id,
+            cursor: ("2027-03-01".parse().expect("date"), 0),
+            serial: 0,
+            to_cancel: Vec::new(),
+        }
+    }
+
+    fn token(&self, caller: Caller) -> Option<String> {
+        self.tokens.get(&caller).cloned()
+    }
+
+    fn patient(&self) -> String {
+        self.token(Caller::Patient).expect("patient token")
+    }
+
+    fn unique(&mut self, prefix: &str) -> String {
+        self.serial += 1;
+        format!("{prefix}{}", self.serial)
+    }
+
+    fn fresh_email(&mut self) -> String {
+        let name = self.unique("someone");
+        format!("{name}@example.org")
+    }
+
+    /// The next slot of the test doctor that starts after now; never the same twice.
+    fn next_slot(&mut self) -> Timestamp {
+        let now = self.app.clock.now();
+        loop {
+            let (date, index) = self.cursor;
+            self.cursor = if index + 1 < SLOT_TIMES.len() {
+                (date, index + 1)
+            } else {
+                (date.tomorrow().expect("date"), 0)
+            };
+            if matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday) {
+                continue;
+            }
+            let (hour, minute) = SLOT_TIMES[index];
+            let start = date
+                .at(hour, minute, 0, 0)
+                .in_tz("Europe/Berlin")
+                .expect("zoned")
+                .timestamp();
+            if start > now + SignedDuration::from_mins(1) {
+                return start;
+            }
+        }
+    }
+
+    /// A live hold of the patient; returns its id.
+    async fn patient_hold(&mut self) -> String {
+        let start = self.next_slot().to_string();
+        let hold = self
+            .app
+            .hold(&self.patient(), self.app.doctor, &start)
+            .await;
+        assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
+        hold.id()
+    }
+
+    /// An upcoming appointment of the patient with the test doctor; returns its id.
+    async fn patient_appointment(&mut self) -> String {
+        let hold = self.patient_hold().await;
+        let appointment = self.app.confirm(&self.patient(), &hold).await;
+        assert_eq!(
+            appointment.status,
+            StatusCode::CREATED,
+            "{}",
+            appointment.body
+        );
+        let id = appointment.id();
+        self.to_cancel.push(id.clone());
+        id
+    }
+
+    /// An appointment of the patient with the test doctor that started a minute ago.
+    async fn started_appointment(&mut self) -> String {
+        let start = self.next_slot();
+        let token = self.patient();
+        let id = self.app.book(&token, &start.to_string()).await;
+        self.app.clock.set(start + SignedDuration::from_mins(1));
+        id
+    }
+
+    /// Time off of the test doctor, far beyond the slots the matrix uses.
+    async fn doctor_time_off(&mut self) -> String {
+        let start: Timestamp = "2028-06-01T00:00:00Z".parse().expect("instant");
+        let time_off = TimeOff {
+            id: TimeOffId::generate(),
+            doctor_id: self.app.doctor,
+            start,
+            end: start + SignedDuration::from_hours(24),
+            reason: "Matrix".into(),
+        };
+        self.app
+            .database
+            .add_time_off(&time_off)
+            .await
+            .expect("time off");
+        time_off.id.to_string()
+    }
+
+    /// The plausible request for `method path` by `caller`, with fresh records.
+    async fn call(&mut self, caller: Caller, method: &str, template: &str) -> Call {
+        let doctor = self.app.doctor;
+        let mut token = None;
+        let (path, body) = match (method, template) {
+            (
+                "GET",
+                "/"
+                | "/api/v1/openapi.json"
+                | "/assets/medibook.css"
+                | "/healthz"
+                | "/readyz"
+                | "/api/v1/specialties"
+                | "/api/v1/doctors"
+                | "/api/v1/me"
+                | "/api/v1/appointments"
+                | "/api/v1/admin/contact-messages"
+                | "/api/v1/admin/audit",
+            ) => (template.to_owned(), None),
+            ("GET", "/api/v1/doctors/{id}") => (format!("/api/v1/doctors/{doctor}"), None),
+            ("GET", "/api/v1/slots") => (
+                format!("/api/v1/slots?doctor_id={doctor}&date=2027-03-02"),
+                None,
+            ),
+            ("POST", "/api/v1/auth/otp") => {
+                let email = self.fresh_email();
+                (template.to_owned(), Some(json!({ "email": email })))
+            }
+            ("POST", "/api/v1/auth/verify") => {
+                let email = self.fresh_email();
+                let sent = self
+                    .app
+                    .post(None, "/api/v1/auth/otp", json!({ "email": email }))
+                    .await;
+                assert_eq!(sent.status, StatusCode::ACCEPTED);
+                let code = self.app.codes.last_code(&email).expect("code");
+                (
+                    template.to_owned(),
+                    Some(json!({ "email": email, "code": code })),
+                )
+            }
+            ("POST", "/api/v1/auth/refresh") => {
+                let email = self.fresh_email();
+                let session = sign_in_session(self.app, &email).await;
+                (
+                    template.to_owned(),
+                    Some(json!({ "refresh_token": session["refresh_token"] })),
+                )
+            }
+            ("POST", "/api/v1/auth/logout") => {
+                if let Some(email) = caller.email() {
+                    token = Some(self.app.sign_in(email).await);
+                }
+                (template.to_owned(), None)
+            }
+            ("PATCH", "/api/v1/me") => (
+                template.to_owned(),
+                Some(json!({ "name": "Matrix Caller" })),
+            ),
+            ("POST", "/api/v1/holds") => {
+                let start = self.next_slot().to_string();
+                (
+                    template.to_owned(),
+                    Some(json!({ "doctor_id": doctor, "start": start })),
+                )
+            }
+            ("GET" | "DELETE", "/api/v1/holds/{id}") => {
+                let hold = self.patient_hold().await;
+                (format!("/api/v1/holds/{hold}"), None)
+            }
+            ("POST", "/api/v1/appointments") => {
+                let hold = self.patient_hold().await;
+                (
+                    template.to_owned(),
+                    Some(json!({ "hold_id": hold, "reason": "Check-up" })),
+                )
+            }
+            ("GET", "/api/v1/appointments/{id}") => {
+                let appointment = self.patient_appointment().await;
+                (format!("/api/v1/appointments/{appointment}"), None)
+            }
+            ("POST", "/api/v1/appointments/{id}/cancel") => {
+                let appointment = self.patient_appointment().await;
+                (
+                    format!("/api/v1/appointments/{appointment}/cancel"),
+                    Some(json!({})),
+                )
+            }
+            ("POST", "/api/v1/appointments/{id}/reschedule") => {
+                let appointment = self.patient_appointment().await;
+                let hold = self.patient_hold().await;
+                (
+                    format!("/api/v1/appointments/{appointment}/reschedule"),
+                    Some(json!({ "hold_id": hold })),
+                )
+            }
+            ("POST", "/api/v1/contact") => (
+                template.to_owned(),
+                Some(json!({
+                    "name": "Matrix", "email": "matrix@example.org", "message": "Hello",
+                })),
+            ),
+            ("GET", "/api/v1/doctor/schedule" | "/api/v1/doctor/time-off") => {
+                (format!("{template}?doctor_id={doctor}"), None)
+            }
+            ("PUT", "/api/v1/doctor/schedule") => (
+                format!("{template}?doctor_id={doctor}"),
+                Some(test_doctor_schedule()),
+            ),
+            ("POST", "/api/v1/doctor/time-off") => (
+                format!("{template}?doctor_id={doctor}"),
+                Some(json!({
+                    "start": "2028-01-10T00:00:00Z", "end": "2028-01-11T00:00:00Z",
+                    "reason": "Matrix",
+                })),
+            ),
+            ("DELETE", "/api/v1/doctor/time-off/{id}") => {
+                let time_off = self.doctor_time_off().await;
+                (format!("/api/v1/doctor/time-off/{time_off}"), None)
+            }
+            ("GET", "/api/v1/doctor/agenda") => (
+                format!("{template}?from=2027-03-01&days=7&doctor_id={doctor}"),
+                None,
+            ),
+            ("POST", "/api/v1/doctor/appointments/{id}/complete") => {
+                let appointment = self.started_appointment().await;
+                (
+                    format!("/api/v1/doctor/appointments/{appointment}/complete"),
+                    Some(json!({})),
+                )
+            }
+            ("POST", "/api/v1/doctor/appointments/{id}/no-show") => {
+                let appointment = self.started_appointment().await;
+                (
+                    format!("/api/v1/doctor/appointments/{appointment}/no-show"),
+                    Some(json!({})),
+                )
+            }
+            ("POST", "/api/v1/admin/specialties") => {
+                let name = self.unique("Specialty ");
+                (template.to_owned(), Some(json!({ "name": name })))
+            }
+            ("PATCH", "/api/v1/admin/specialties/{id}") => {
+                let specialty = medibook_core::clinic::Specialty {
+                    id: SpecialtyId::generate(),
+                    name: self.unique("Old specialty "),
+                };
+                self.app
+                    .database
+                    .add_specialty(&specialty)
+                    .await
+                    .expect("specialty");
+                let name = self.unique("Renamed specialty ");
+                (
+                    format!("/api/v1/admin/specialties/{}", specialty.id),
+                    Some(json!({ "name": name })),
+                )
+            }
+            ("POST", "/api/v1/admin/doctors") => {
+                let name = self.unique("Dr. Matrix ");
+                let specialty = self.specialty_id.clone();
+                (template.to_owned(), Some(doctor_body(&specialty, &name)))
+            }
+            ("PATCH", "/api/v1/admin/doctors/{id}") => (
+                format!("/api/v1/admin/doctors/{}", self.app.limited_doctor),
+                Some(json!({ "bio": "Checked by the matrix." })),
+            ),
+            ("GET", "/api/v1/admin/users") => (format!("{template}?q=example"), None),
+            ("PUT", "/api/v1/admin/users/{id}/role") => {
+                let email = self.fresh_email();
+                let user = user_id(self.app, &self.app.sign_in(&email).await).await;
+                (
+                    format!("/api/v1/admin/users/{user}/role"),
+                    Some(json!({ "role": "patient" })),
+                )
+            }
+            _ => panic!(
+                "no plausible request for {method} {template}: add one to \
+                 tests/api/staff/access_matrix.rs"
+            ),
+        };
+        Call {
+            method: method.parse().expect("method"),
+            path,
+            body,
+            token: token.or_else(|| self.token(caller)),
+        }
+    }
+
+    /// Cancels the patient's appointments from the last call and lets every hold lapse.
+    async fn tidy(&mut self) {
+        let token = self.patient();
+        for appointment in std::mem::take(&mut self.to_cancel) {
+            let _ = self.app.cancel(&token, &appointment).await;
+        }
+        self.app.advance(6);
+    }
+}
+
+#[track_caller]
+fn check(reply: &Reply, expected: Expected, what: &str) {
+    let code = || reply.problem_code().to_owned();
+    match expected {
+        Expected::Allowed => assert!(
+            reply.status.is_success(),
+            "{what}: expected 2xx, got {} {}",
+            reply.status,
+            reply.body
+        ),
+        Expected::Unauthorized => {
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{what}: {}",
+                reply.body
+            );
+            assert_eq!(code(), "unauthorized", "{what}");
+        }
+        Expected::Forbidden => {
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{what}: {}",
+                reply.body
+            );
+            assert_eq!(code(), "forbidden", "{what}");
+        }
+        Expected::NotFound => {
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{what}: {}",
+                reply.body
+            );
+            assert!(
+                ["not_found", "hold_not_found"].contains(&code().as_str()),
+                "{what}: {}",
+                reply.body
+            );
+        }
+    }
+}
+
+/// Calls every route of the table as every caller and checks each answer.
+pub async fn check_every_route(app: &TestApp) {
+    let mut world = World::new(app).await;
+    let mut calls = 0;
+    for (method, template, access) in ROUTE_ACCESS {
+        for caller in CALLERS {
+            let call = world.call(caller, method, template).await;
+            let reply = send(
+                app,
+                call.method,
+                call.token.as_deref(),
+                &call.path,
+                call.body,
+            )
+            .await;
+            let expected = expected(*access, caller, method, template);
+            let what = format!("{caller:?} {method} {} ({access:?})", call.path);
+            check(&reply, expected, &what);
+            world.tidy().await;
+            calls += 1;
+        }
+    }
+    assert_eq!(calls, ROUTE_ACCESS.len() * CALLERS.len());
+}

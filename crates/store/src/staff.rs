@@ -1,0 +1,320 @@
+//! What doctors and admins change: schedules, time off, visit outcomes, specialties, doctor
+//! profiles and roles; and the doctor's agenda with patient contacts.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use medibook_core::booking::AppointmentStatus;
+use medibook_core::clinic::{Doctor, Specialty};
+use medibook_core::identity::{Email, PhoneNumber, Role, User};
+use medibook_core::ids::{AppointmentId, DoctorId, TimeOffId, UserId};
+use medibook_core::schedule::{TimeOff, WeeklySchedule};
+use medibook_core::staff::{AgendaEntry, StaffRepository};
+use medibook_core::{BookingError, BookingResult};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::Database;
+use crate::bookings::appointment_from;
+use crate::columns::{micros, named, optional_parsed, parsed, timestamp};
+use crate::error::{StoreError, is_conflict};
+
+const SET_SCHEDULE: &str = "UPDATE doctors SET schedule = $1 WHERE id = $2";
+const UPDATE_DOCTOR: &str = "
+    UPDATE doctors
+    SET name = $1, specialty_id = $2, qualification = $3, years_experience = $4, bio = $5,
+        fee_minor = $6, currency = $7, photo_url = $8, time_zone = $9, schedule = $10
+    WHERE id = $11";
+const TIME_OFF_OF_DOCTOR: &str = "
+    SELECT id, doctor_id, start_at, end_at, reason FROM time_off
+    WHERE doctor_id = $1 AND end_at > $2
+    ORDER BY start_at, id";
+const TIME_OFF_BY_ID: &str =
+    "SELECT id, doctor_id, start_at, end_at, reason FROM time_off WHERE id = $1";
+const DELETE_TIME_OFF: &str = "DELETE FROM time_off WHERE id = $1";
+const AGENDA: &str = "
+    SELECT a.id, a.doctor_id, a.patient_id, a.start_at, a.end_at, a.status, a.reason, a.notes,
+           a.created_at, a.updated_at,
+           u.name AS patient_name, u.email AS patient_email, u.phone AS patient_phone
+    FROM appointments a JOIN users u ON u.id = a.patient_id
+    WHERE a.doctor_id = $1 AND a.start_at >= $2 AND a.start_at < $3
+    ORDER BY a.start_at, a.id";
+const RECORD_OUTCOME: &str = "
+    UPDATE appointments SET status = $1, updated_at = $2
+    WHERE id = $3 AND status = 'scheduled' AND start_at <= $2";
+const INSERT_SPECIALTY: &str = "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
+const RENAME_SPECIALTY: &str = "UPDATE specialties SET name = $1 WHERE id = $2";
+const USER_COLUMNS: &str = "id, email, phone, name, role, doctor_id, created_at";
+const SET_ROLE: &str = "UPDATE users SET role = $1, doctor_id = $2 WHERE id = $3";
+
+fn user_from(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: parsed(row, "id")?,
+        email: optional_email(row, "email")?,
+        phone: optional_phone(row, "phone")?,
+        name: row.try_get("name")?,
+        role: named(row, "role", Role::parse)?,
+        doctor_id: optional_parsed(row, "doctor_id")?,
+        created_at: timestamp(row, "created_at")?,
+    })
+}
+
+fn optional_email(row: &AnyRow, column: &str) -> Result<Option<Email>, StoreError> {
+    let email: Option<String> = row.try_get(column)?;
+    email
+        .map(|e| Email::parse(&e))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn optional_phone(row: &AnyRow, column: &str) -> Result<Option<PhoneNumber>, StoreError> {
+    let phone: Option<String> = row.try_get(column)?;
+    phone
+        .map(|p| PhoneNumber::parse(&p))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn time_off_from(row: &AnyRow) -> Result<TimeOff, StoreError> {
+    Ok(TimeOff {
+        id: parsed(row, "id")?,
+        doctor_id: parsed(row, "doctor_id")?,
+        start: timestamp(row, "start_at")?,
+        end: timestamp(row, "end_at")?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+fn schedule_json(schedule: &WeeklySchedule) -> Result<String, StoreError> {
+    serde_json::to_string(schedule).map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))
+}
+
+/// `%text%` for `LIKE … ESCAPE '\'`, with the wildcards in `text` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A taken unique value (specialty name, linked doctor profile) as a validation error.
+fn unique_error(error: sqlx::Error, message: &str) -> BookingError {
+    if is_conflict(&error) {
+        BookingError::validation(message)
+    } else {
+        StoreError::Database(error).into()
+    }
+}
+
+#[async_trait]
+impl StaffRepository for Database {
+    async fn set_schedule(
+        &self,
+        doctor_id: DoctorId,
+        schedule: &WeeklySchedule,
+    ) -> BookingResult<bool> {
+        let result = sqlx::query(SET_SCHEDULE)
+            .bind(schedule_json(schedule)?)
+            .bind(doctor_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn update_doctor(&self, doctor: &Doctor) -> BookingResult<bool> {
+        let result = sqlx::query(UPDATE_DOCTOR)
+            .bind(doctor.name.clone())
+            .bind(doctor.specialty_id.to_string())
+            .bind(doctor.qualification.clone())
+            .bind(i64::from(doctor.years_experience))
+            .bind(doctor.bio.clone())
+            .bind(doctor.fee.amount_minor)
+            .bind(doctor.fee.currency.clone())
+            .bind(doctor.photo_url.clone())
+            .bind(doctor.time_zone.name().to_owned())
+            .bind(schedule_json(&doctor.schedule)?)
+            .bind(doctor.id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn time_off_of(
+        &self,
+        doctor_id: DoctorId,
+        ending_after: Timestamp,
+    ) -> BookingResult<Vec<TimeOff>> {
+        let rows = sqlx::query(TIME_OFF_OF_DOCTOR)
+            .bind(doctor_id.to_string())
+            .bind(micros(ending_after))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.iter().map(time_off_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn time_off_by_id(&self, id: TimeOffId) -> BookingResult<Option<TimeOff>> {
+        let row = sqlx::query(TIME_OFF_BY_ID)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(row.as_ref().map(time_off_from).transpose()?)
+    }
+
+    async fn delete_time_off(&self, id: TimeOffId) -> BookingResult<bool> {
+        let result = sqlx::query(DELETE_TIME_OFF)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn agenda(
+        &self,
+        doctor_id: DoctorId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> BookingResult<Vec<AgendaEntry>> {
+        let rows = sqlx::query(AGENDA)
+            .bind(doctor_id.to_string())
+            .bind(micros(from))
+            .bind(micros(to))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let entries = rows
+            .iter()
+            .map(|row| {
+                Ok(AgendaEntry {
+                    appointment: appointment_from(row)?,
+                    patient_name: row.try_get("patient_name")?,
+                    patient_email: optional_email(row, "patient_email")?,
+                    patient_phone: optional_phone(row, "patient_phone")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(entries)
+    }
+
+    async fn record_outcome(
+        &self,
+        appointment_id: AppointmentId,
+        status: AppointmentStatus,
+        now: Timestamp,
+    ) -> BookingResult<bool> {
+        let result = sqlx::query(RECORD_OUTCOME)
+            .bind(status.as_str().to_owned())
+            .bind(micros(now))
+            .bind(appointment_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn create_specialty(&self, specialty: &Specialty, now: Timestamp) -> BookingResult<()> {
+        sqlx::query(INSERT_SPECIALTY)
+            .bind(specialty.id.to_string())
+            .bind(specialty.name.clone())
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unique_error(e, "a specialty with this name already exists"))?;
+        Ok(())
+    }
+
+    async fn rename_specialty(&self, specialty: &Specialty) -> BookingResult<bool> {
+        let result = sqlx::query(RENAME_SPECIALTY)
+            .bind(specialty.name.clone())
+            .bind(specialty.id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unique_error(e, "a specialty with this name already exists"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn find_users(&self, query: Option<&str>, limit: u32) -> BookingResult<Vec<User>> {
+        let rows = match query {
+            None => {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT $1"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            Some(query) => {
+                let text = contains_pattern(&query.to_lowercase());
+                let digits: String = query
+                    .chars()
+                    .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+                    .collect();
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users
+                     WHERE LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\'
+                        OR LOWER(COALESCE(name, '')) LIKE $1 ESCAPE '\\'
+                        OR COALESCE(phone, '') LIKE $2 ESCAPE '\\'
+                        OR id = $3
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(text)
+                    .bind(contains_pattern(&digits))
+                    .bind(query.to_lowercase())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(StoreError::from)?;
+        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn set_role(
+        &self,
+        user_id: UserId,
+        role: Role,
+        doctor_id: Option<DoctorId>,
+    ) -> BookingResult<Option<User>> {
+        let result = sqlx::query(SET_ROLE)
+            .bind(role.as_str().to_owned())
+            .bind(doctor_id.map(|id| id.to_string()))
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                unique_error(e, "this doctor profile is already linked to another user")
+            })?;
+        if result.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(user_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_queries_are_taken_literally() {
+        assert_eq!(contains_pattern("ada"), "%ada%");
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

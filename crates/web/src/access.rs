@@ -1,0 +1,270 @@
+//! Who may call which endpoint: the authorization matrix, in one table, and the middleware that
+//! enforces it before any handler runs.
+//!
+//! Every route has one row in [`ROUTE_ACCESS`]: its method, its path template exactly as the
+//! router matches it, and the [`Access`] it needs. The middleware looks the request's matched
+//! path up in the table, authenticates the bearer token (token, then server-side session), and
+//! answers 401 without valid credentials or 403 with the wrong role. A route missing from the
+//! table is treated as [`Access::Admin`], so forgetting a row can only make a route stricter;
+//! a unit test fails when an API route has no row.
+//!
+//! The table decides roles. Ownership (a patient's own holds and appointments, a doctor's own
+//! agenda) is decided by the core services, which answer `NotFound` for other people's records.
+//!
+//! Roles for doctor and admin routes are read from the database on every request, not from the
+//! token, so granting or withdrawing a role takes effect at once.
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use medibook_core::BookingError;
+use medibook_core::staff::StaffMember;
+
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+
+/// What a caller needs to reach a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in user; the services check ownership.
+    SignedIn,
+    /// A doctor (acting on their own agenda) or an admin.
+    Doctor,
+    /// An admin.
+    Admin,
+}
+
+/// The authorization matrix: `(method, path template, access)` for every route.
+pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
+    // Pages and the API description.
+    ("GET", "/", Access::Public),
+    ("GET", "/api/v1/openapi.json", Access::Public),
+    ("GET", "/assets/medibook.css", Access::Public),
+    // Operations.
+    ("GET", "/healthz", Access::Public),
+    ("GET", "/readyz", Access::Public),
+    // Sign-in and profile.
+    ("POST", "/api/v1/auth/otp", Access::Public),
+    ("POST", "/api/v1/auth/verify", Access::Public),
+    ("POST", "/api/v1/auth/refresh", Access::Public),
+    ("POST", "/api/v1/auth/logout", Access::SignedIn),
+    ("GET", "/api/v1/me", Access::SignedIn),
+    ("PATCH", "/api/v1/me", Access::SignedIn),
+    // Catalogue and live slots.
+    ("GET", "/api/v1/specialties", Access::Public),
+    ("GET", "/api/v1/doctors", Access::Public),
+    ("GET", "/api/v1/doctors/{id}", Access::Public),
+    ("GET", "/api/v1/slots", Access::Public),
+    // Booking: the caller's own holds and appointments.
+    ("POST", "/api/v1/holds", Access::SignedIn),
+    ("GET", "/api/v1/holds/{id}", Access::SignedIn),
+    ("DELETE", "/api/v1/holds/{id}", Access::SignedIn),
+    ("POST", "/api/v1/appointments", Access::SignedIn),
+    ("GET", "/api/v1/appointments", Access::SignedIn),
+    ("GET", "/api/v1/appointments/{id}", Access::SignedIn),
+    ("POST", "/api/v1/appointments/{id}/cancel", Access::SignedIn),
+    (
+        "POST",
+        "/api/v1/appointments/{id}/reschedule",
+        Access::SignedIn,
+    ),
+    // The contact form.
+    ("POST", "/api/v1/contact", Access::Public),
+    // A doctor's own schedule, time off, agenda and visit outcomes.
+    ("GET", "/api/v1/doctor/schedule", Access::Doctor),
+    ("PUT", "/api/v1/doctor/schedule", Access::Doctor),
+    ("GET", "/api/v1/doctor/time-off", Access::Doctor),
+    ("POST", "/api/v1/doctor/time-off", Access::Doctor),
+    ("DELETE", "/api/v1/doctor/time-off/{id}", Access::Doctor),
+    ("GET", "/api/v1/doctor/agenda", Access::Doctor),
+    (
+        "POST",
+        "/api/v1/doctor/appointments/{id}/complete",
+        Access::Doctor,
+    ),
+    (
+        "POST",
+        "/api/v1/doctor/appointments/{id}/no-show",
+        Access::Doctor,
+    ),
+    // Clinic management.
+    ("POST", "/api/v1/admin/specialties", Access::Admin),
+    ("PATCH", "/api/v1/admin/specialties/{id}", Access::Admin),
+    ("POST", "/api/v1/admin/doctors", Access::Admin),
+    ("PATCH", "/api/v1/admin/doctors/{id}", Access::Admin),
+    ("GET", "/api/v1/admin/users", Access::Admin),
+    ("PUT", "/api/v1/admin/users/{id}/role", Access::Admin),
+    ("GET", "/api/v1/admin/contact-messages", Access::Admin),
+    ("GET", "/api/v1/admin/audit", Access::Admin),
+];
+
+/// The access a route needs; a route missing from the table needs [`Access::Admin`].
+pub fn access_for(method: &str, path: &str) -> Access {
+    // Axum answers HEAD with the GET handler.
+    let method = if method.eq_ignore_ascii_case("HEAD") {
+        "GET"
+    } else {
+        method
+    };
+    ROUTE_ACCESS
+        .iter()
+        .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && *p == path)
+        .map_or(Access::Admin, |(_, _, access)| *access)
+}
+
+/// A doctor or admin calling a staff route, with their role as stored now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaffCaller {
+    /// The authenticated request.
+    pub auth: AuthUser,
+    /// Who they are now.
+    pub member: StaffMember,
+}
+
+/// An admin calling an admin route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdminCaller(pub StaffCaller);
+
+/// Enforces [`ROUTE_ACCESS`] (install with `route_layer`, so the matched path is known).
+/// Authenticated callers are handed on in the request's extensions, so handlers do not check
+/// the session a second time.
+pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let access = match request.extensions().get::<MatchedPath>() {
+        Some(path) => access_for(request.method().as_str(), path.as_str()),
+        None => Access::Admin,
+    };
+    if access == Access::Public {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    if let Err(refusal) = admit(&mut parts, &state, access).await {
+        return refusal.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Authenticates the request and checks its role against `access`; on success the caller is
+/// in the extensions ([`AuthUser`], and [`StaffCaller`] for staff routes).
+async fn admit(parts: &mut Parts, state: &AppState, access: Access) -> Result<(), ApiError> {
+    let user = AuthUser::from_request_parts(parts, state).await?;
+    parts.extensions.insert(user);
+    match access {
+        Access::Public | Access::SignedIn => Ok(()),
+        Access::Doctor | Access::Admin => {
+            let member = state.staff.member(user.id).await?;
+            if access == Access::Admin && !member.is_admin() {
+                return Err(BookingError::Forbidden.into());
+            }
+            parts.extensions.insert(StaffCaller { auth: user, member });
+            Ok(())
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for StaffCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(caller) = parts.extensions.get::<StaffCaller>() {
+            return Ok(*caller);
+        }
+        // Without the middleware in front (a route added outside the table's router), check
+        // here: staff handlers must never run for patients.
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        let member = state.staff.member(auth.id).await?;
+        Ok(Self { auth, member })
+    }
+}
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = StaffCaller::from_request_parts(parts, state).await?;
+        if !caller.member.is_admin() {
+            return Err(BookingError::Forbidden.into());
+        }
+        Ok(Self(caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Routes served outside the OpenAPI document (pages and the document itself).
+    const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
+        ("GET", "/"),
+        ("GET", "/api/v1/openapi.json"),
+        ("GET", "/assets/medibook.css"),
+    ];
+
+    fn documented_routes() -> BTreeSet<(String, String)> {
+        let (_, openapi) = crate::api::routes().split_for_parts();
+        let mut routes = BTreeSet::new();
+        for (path, item) in openapi.paths.paths {
+            let operations = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("OPTIONS", item.options.is_some()),
+                ("HEAD", item.head.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("TRACE", item.trace.is_some()),
+            ];
+            for (method, present) in operations {
+                if present {
+                    routes.insert((method.to_owned(), path.clone()));
+                }
+            }
+        }
+        routes
+    }
+
+    #[test]
+    fn every_api_route_has_a_row_in_the_access_table() {
+        let table: BTreeSet<(String, String)> = ROUTE_ACCESS
+            .iter()
+            .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        let missing: Vec<_> = documented_routes().difference(&table).cloned().collect();
+        assert!(
+            missing.is_empty(),
+            "routes without a row in access::ROUTE_ACCESS (they are admin-only until added): \
+             {missing:?}"
+        );
+    }
+
+    #[test]
+    fn every_row_of_the_access_table_names_a_route() {
+        let documented = documented_routes();
+        for (method, path, _) in ROUTE_ACCESS {
+            let known = documented.contains(&((*method).to_owned(), (*path).to_owned()))
+                || UNDOCUMENTED_ROUTES.contains(&(*method, *path));
+            assert!(known, "{method} {path} is in the table but not a route");
+        }
+    }
+
+    #[test]
+    fn the_table_has_one_row_per_route() {
+        let mut seen = BTreeSet::new();
+        for (method, path, _) in ROUTE_ACCESS {
+            assert!(seen.insert((method, path)), "{method} {path} twice");
+        }
+    }
+
+    #[test]
+    fn unknown_routes_are_admin_only_and_head_follows_get() {
+        assert_eq!(access_for("GET", "/api/v1/secret"), Access::Admin);
+        assert_eq!(access_for("PUT", "/api/v1/holds/{id}"), Access::Admin);
+        assert_eq!(access_for("HEAD", "/healthz"), Access::Public);
+        assert_eq!(access_for("get", "/api/v1/me"), Access::SignedIn);
+    }
+}
