@@ -6,6 +6,7 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod csrf;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
                 "the server could not complete the request",
             ))
         }))
+        .layer(axum::middleware::from_fn(csrf::reject_cross_site))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,

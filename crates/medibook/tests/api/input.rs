@@ -30,6 +30,7 @@ backend_tests!(
     openapi_document_lists_the_booking_paths,
     health_probes_answer_200,
     every_response_carries_the_security_headers,
+    cross_site_requests_carrying_our_cookies_are_refused,
 );
 
 /// The rows booking requests write. Refused requests must leave all of them as they were.
@@ -881,4 +882,50 @@ async fn every_response_carries_the_security_headers(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(private.headers()["cache-control"], "no-store");
+}
+
+async fn cross_site_requests_carrying_our_cookies_are_refused(app: TestApp) {
+    let token = app.sign_in("ada@example.org").await;
+    let holds_before = app.count("SELECT COUNT(*) FROM holds").await;
+    let body = json!({ "doctor_id": app.doctor.to_string(), "start": tuesday("09:30") });
+    let send = |origin: Option<&str>| {
+        let mut request = app
+            .http
+            .post(app.url("/api/v1/holds"))
+            .bearer_auth(&token)
+            .header("cookie", "medibook_refresh=whatever")
+            .json(&body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+
+    let forged = Reply::from(send(Some("https://evil.example")).await.unwrap()).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert_eq!(forged.problem_code(), "forbidden");
+    let opaque = Reply::from(send(Some("null")).await.unwrap()).await;
+    assert_eq!(opaque.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM holds").await,
+        holds_before,
+        "nothing written"
+    );
+
+    // From our own origin (as our pages send it), or with no cookie at all, it goes through.
+    let own = Reply::from(send(Some(app.base.as_str())).await.unwrap()).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    let api_client = app
+        .post(
+            Some(&token),
+            "/api/v1/holds",
+            json!({ "doctor_id": app.doctor.to_string(), "start": tuesday("10:00") }),
+        )
+        .await;
+    assert_eq!(
+        api_client.status,
+        StatusCode::CREATED,
+        "{}",
+        api_client.body
+    );
 }
