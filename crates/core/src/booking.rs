@@ -228,6 +228,27 @@ pub enum SlotStatus {
     Booked,
 }
 
+impl SlotStatus {
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Held => "held",
+            Self::Booked => "booked",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "available" => Some(Self::Available),
+            "held" => Some(Self::Held),
+            "booked" => Some(Self::Booked),
+            _ => None,
+        }
+    }
+}
+
 /// Something occupying a doctor's time, as the slot listing needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Occupancy {

@@ -16,13 +16,13 @@ use crate::booking::{Appointment, Hold, Occupancy, Reason, SlotStatus};
 use crate::clinic::Doctor;
 use crate::clock::Clock;
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, EventBus};
+use crate::events::{DomainEvent, EventBus, SlotEvent};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use crate::ports::{
     Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
     Reschedule,
 };
-use crate::slots::{Slot, SlotGrid, day_bounds, last_date};
+use crate::slots::{SlotGrid, day_bounds, last_date};
 
 /// Limits and durations of the booking process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,9 +294,7 @@ impl BookingService {
             max_holds_per_patient: self.policy.max_holds_per_patient,
         };
         let claimed = self.bookings.claim_hold(&claim, now).await?;
-        if claimed.created {
-            self.publish_slot(&slot_of_hold(&claimed.hold), doctor_id, SlotStatus::Held);
-        }
+        self.publish_slots(&claimed.events);
         Ok(claimed)
     }
 
@@ -329,9 +327,8 @@ impl BookingService {
     /// Gives a hold back. Releasing twice is not an error.
     pub async fn release(&self, patient_id: UserId, hold_id: HoldId) -> BookingResult<()> {
         let now = self.clock.now();
-        if let Some(hold) = self.bookings.release_hold(hold_id, patient_id, now).await? {
-            self.publish_slot(&slot_of_hold(&hold), hold.doctor_id, SlotStatus::Available);
-        }
+        let events = self.bookings.release_hold(hold_id, patient_id, now).await?;
+        self.publish_slots(&events);
         Ok(())
     }
 
@@ -353,10 +350,9 @@ impl BookingService {
             day_limit,
         };
         let booked = self.bookings.confirm_hold(&confirmation, now).await?;
+        self.publish_slots(&booked.events);
         if booked.changed {
-            let a = &booked.appointment;
-            self.publish_slot(&slot_of(a), a.doctor_id, SlotStatus::Booked);
-            self.publish_appointment(a);
+            self.publish_appointment(&booked.appointment);
         }
         Ok(booked)
     }
@@ -372,10 +368,9 @@ impl BookingService {
             .bookings
             .cancel_appointment(appointment_id, patient_id, now)
             .await?;
+        self.publish_slots(&booked.events);
         if booked.changed {
-            let a = &booked.appointment;
-            self.publish_slot(&slot_of(a), a.doctor_id, SlotStatus::Available);
-            self.publish_appointment(a);
+            self.publish_appointment(&booked.appointment);
         }
         Ok(booked.appointment)
     }
@@ -397,13 +392,9 @@ impl BookingService {
         };
         let now = self.clock.now();
         let booked = self.bookings.reschedule_appointment(&request, now).await?;
+        self.publish_slots(&booked.events);
         if booked.changed {
-            let a = &booked.appointment;
-            if let Some(previous) = booked.moved_from {
-                self.publish_slot(&previous, a.doctor_id, SlotStatus::Available);
-            }
-            self.publish_slot(&slot_of(a), a.doctor_id, SlotStatus::Booked);
-            self.publish_appointment(a);
+            self.publish_appointment(&booked.appointment);
         }
         Ok(booked.appointment)
     }
@@ -427,20 +418,16 @@ impl BookingService {
 
     /// Expires lapsed holds and announces their slots as free again.
     pub async fn sweep_expired_holds(&self) -> BookingResult<usize> {
-        let expired = self.bookings.expire_holds(self.clock.now()).await?;
-        for hold in &expired {
-            self.publish_slot(&slot_of_hold(hold), hold.doctor_id, SlotStatus::Available);
-        }
-        Ok(expired.len())
+        let events = self.bookings.expire_holds(self.clock.now()).await?;
+        self.publish_slots(&events);
+        Ok(events.len())
     }
 
-    fn publish_slot(&self, slot: &Slot, doctor_id: DoctorId, status: SlotStatus) {
-        self.events.publish(DomainEvent::Slot {
-            doctor_id,
-            start: slot.start,
-            end: slot.end,
-            status,
-        });
+    /// Publishes recorded slot changes, in their recorded order.
+    fn publish_slots(&self, events: &[SlotEvent]) {
+        for event in events {
+            self.events.publish(DomainEvent::Slot(*event));
+        }
     }
 
     fn publish_appointment(&self, appointment: &Appointment) {
@@ -457,20 +444,6 @@ fn utc_midnight(date: Date) -> Option<Timestamp> {
     date.to_zoned(jiff::tz::TimeZone::UTC)
         .ok()
         .map(|zoned| zoned.timestamp())
-}
-
-fn slot_of(appointment: &Appointment) -> Slot {
-    Slot {
-        start: appointment.start,
-        end: appointment.end,
-    }
-}
-
-fn slot_of_hold(hold: &Hold) -> Slot {
-    Slot {
-        start: hold.start,
-        end: hold.end,
-    }
 }
 
 /// The status of a slot whose agenda interval is `claim`, given occupancy sorted by start:

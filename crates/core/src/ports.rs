@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use crate::booking::{Appointment, Hold, Occupancy, Reason};
 use crate::clinic::{Doctor, Specialty, SpecialtySummary};
 use crate::error::BookingResult;
+use crate::events::SlotEvent;
 use crate::identity::{Identifier, User};
 use crate::ids::{AppointmentId, DoctorId, HoldId, SpecialtyId, UserId};
 use crate::schedule::TimeOff;
@@ -78,6 +79,8 @@ pub struct Claimed {
     pub hold: Hold,
     /// False when the patient already held exactly this slot and that hold was returned.
     pub created: bool,
+    /// The slot changes recorded by this claim, in order.
+    pub events: Vec<SlotEvent>,
 }
 
 /// A request to turn a hold into an appointment.
@@ -119,6 +122,8 @@ pub struct Booked {
     pub changed: bool,
     /// For a reschedule that changed something: the visit's previous interval.
     pub moved_from: Option<Slot>,
+    /// The slot changes recorded by this operation, in order.
+    pub events: Vec<SlotEvent>,
 }
 
 /// Holds and appointments, with the no-double-booking invariant enforced by the database.
@@ -127,13 +132,14 @@ pub trait BookingRepository: Send + Sync + 'static {
     /// Claims a slot: frees expired holds overlapping it, checks that nothing occupies it and the
     /// limits allow it, and writes the hold; `SlotTaken` if anything occupies it.
     async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed>;
-    /// Releases the patient's hold. `Ok(None)` if it was already released or expired.
+    /// Releases the patient's hold; returns the slot changes recorded (none if it was already
+    /// released or expired).
     async fn release_hold(
         &self,
         hold_id: HoldId,
         patient_id: UserId,
         now: Timestamp,
-    ) -> BookingResult<Option<Hold>>;
+    ) -> BookingResult<Vec<SlotEvent>>;
     /// Turns a hold into an appointment (or returns the one it already became).
     async fn confirm_hold(
         &self,
@@ -167,8 +173,9 @@ pub trait BookingRepository: Send + Sync + 'static {
         to: Timestamp,
         now: Timestamp,
     ) -> BookingResult<Vec<Occupancy>>;
-    /// Marks holds that lapsed by `now` as expired and frees their slots; returns them.
-    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<Hold>>;
+    /// Marks holds that lapsed by `now` as expired and frees their slots; returns the slot
+    /// changes recorded.
+    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<SlotEvent>>;
 }
 
 /// The outcome of checking a one-time code.

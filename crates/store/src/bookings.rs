@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use medibook_core::booking::{
     Appointment, AppointmentStatus, Hold, HoldState, Occupancy, Reason, SlotStatus,
 };
+use medibook_core::events::{SlotEvent, SlotEventLog};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use medibook_core::ports::{
     Booked, BookingRepository, Claimed, Confirmation, DayLimit, HoldClaim, Reschedule,
@@ -32,6 +33,14 @@ const HOLD_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, claim_s
 const APPOINTMENT_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, status, reason, \
      notes, origin_hold_id, created_at, updated_at";
 
+const LAPSED_HOLDS_OF_DOCTOR: &str = "
+    SELECT start_at, end_at FROM holds
+    WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2
+    ORDER BY start_at";
+const RECORD_SLOT_EVENT: &str = "
+    INSERT INTO slot_events (doctor_id, seq, start_at, end_at, status, recorded_at)
+    SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM slot_events WHERE doctor_id = $1
+    RETURNING seq";
 const EXPIRE_LAPSED_HOLDS_OF_DOCTOR: &str = "
     UPDATE holds SET state = 'expired'
     WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2";
@@ -74,6 +83,11 @@ const CANCEL_APPOINTMENT: &str =
     "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE id = $2";
 const MOVE_APPOINTMENT: &str =
     "UPDATE appointments SET start_at = $1, end_at = $2, updated_at = $3 WHERE id = $4";
+const SLOT_EVENTS_AFTER: &str = "
+    SELECT seq, start_at, end_at, status FROM slot_events
+    WHERE doctor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+const LATEST_SLOT_SEQ: &str =
+    "SELECT COALESCE(MAX(seq), 0) AS seq FROM slot_events WHERE doctor_id = $1";
 const DOCTORS_WITH_LAPSED_HOLDS: &str =
     "SELECT DISTINCT doctor_id FROM holds WHERE state = 'active' AND expires_at <= $1";
 
@@ -193,12 +207,50 @@ async fn count(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<i64, St
     Ok(row.try_get("n")?)
 }
 
-/// Expires the doctor's lapsed holds and deletes their claims.
+/// Records a change of a slot's status as the doctor's next event, inside the transaction that
+/// makes the change (writers on one doctor are serialised, so `MAX(seq) + 1` cannot race; the
+/// primary key is the backstop).
+async fn record_slot_event(
+    tx: &mut Tx,
+    doctor_id: DoctorId,
+    start: Timestamp,
+    end: Timestamp,
+    status: SlotStatus,
+    now: Timestamp,
+) -> Result<SlotEvent, StoreError> {
+    let row = bind_all(
+        sqlx::query(RECORD_SLOT_EVENT),
+        vec![
+            doctor_id.to_string().into(),
+            micros(start).into(),
+            micros(end).into(),
+            status.as_str().into(),
+            micros(now).into(),
+        ],
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(SlotEvent {
+        doctor_id,
+        seq: row.try_get("seq")?,
+        start,
+        end,
+        status,
+    })
+}
+
+/// Expires the doctor's lapsed holds and deletes their claims; their slots become available.
 async fn free_lapsed_claims(
     tx: &mut Tx,
     doctor_id: DoctorId,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<Vec<SlotEvent>, StoreError> {
+    let lapsed = bind_all(
+        sqlx::query(LAPSED_HOLDS_OF_DOCTOR),
+        vec![doctor_id.to_string().into(), micros(now).into()],
+    )
+    .fetch_all(&mut **tx)
+    .await?;
     for sql in [
         EXPIRE_LAPSED_HOLDS_OF_DOCTOR,
         DELETE_LAPSED_CLAIMS_OF_DOCTOR,
@@ -210,7 +262,13 @@ async fn free_lapsed_claims(
         )
         .await?;
     }
-    Ok(())
+    let mut events = Vec::with_capacity(lapsed.len());
+    for row in &lapsed {
+        let (start, end) = (timestamp(row, "start_at")?, timestamp(row, "end_at")?);
+        events
+            .push(record_slot_event(tx, doctor_id, start, end, SlotStatus::Available, now).await?);
+    }
+    Ok(events)
 }
 
 /// Makes sure the hold's interval is claimed: its own claim if it still has one, otherwise a new
@@ -221,16 +279,16 @@ async fn ensure_hold_claim(
     stored: &StoredHold,
     day_limit: Option<DayLimit>,
     now: Timestamp,
-) -> BookingResult<()> {
+) -> BookingResult<Vec<SlotEvent>> {
     let hold = &stored.hold;
-    free_lapsed_claims(tx, hold.doctor_id, now).await?;
+    let freed = free_lapsed_claims(tx, hold.doctor_id, now).await?;
     let existing = sqlx::query(CLAIM_OF_HOLD)
         .bind(hold.id.to_string())
         .fetch_optional(&mut **tx)
         .await
         .map_err(StoreError::from)?;
     if existing.is_some() {
-        return Ok(());
+        return Ok(freed);
     }
     let (claim_start, claim_end) = stored.claim;
     let overlapping = count(
@@ -260,7 +318,7 @@ async fn ensure_hold_claim(
             BookingError::SlotTaken => BookingError::HoldExpired,
             other => other,
         })?;
-    Ok(())
+    Ok(freed)
 }
 
 /// `DayFull` if the doctor's day already has its maximum of claims.
@@ -324,10 +382,11 @@ impl BookingRepository for Database {
             return Ok(Claimed {
                 hold,
                 created: false,
+                events: Vec::new(),
             });
         }
 
-        free_lapsed_claims(&mut tx, claim.doctor_id, now).await?;
+        let mut events = free_lapsed_claims(&mut tx, claim.doctor_id, now).await?;
 
         let live_holds = count(
             &mut tx,
@@ -385,6 +444,17 @@ impl BookingRepository for Database {
             .execute(&mut *tx)
             .await
             .map_err(claim_error)?;
+        events.push(
+            record_slot_event(
+                &mut tx,
+                claim.doctor_id,
+                claim.slot.start,
+                claim.slot.end,
+                SlotStatus::Held,
+                now,
+            )
+            .await?,
+        );
         tx.commit().await.map_err(claim_error)?;
 
         Ok(Claimed {
@@ -400,6 +470,7 @@ impl BookingRepository for Database {
                 created_at: now,
             },
             created: true,
+            events,
         })
     }
 
@@ -408,11 +479,11 @@ impl BookingRepository for Database {
         hold_id: HoldId,
         patient_id: UserId,
         now: Timestamp,
-    ) -> BookingResult<Option<Hold>> {
+    ) -> BookingResult<Vec<SlotEvent>> {
         let mut tx = self.begin_write().await?;
         let hold = self.locked_hold(&mut tx, hold_id, patient_id).await?.hold;
         match hold.state {
-            HoldState::Released | HoldState::Expired => return Ok(None),
+            HoldState::Released | HoldState::Expired => return Ok(Vec::new()),
             HoldState::Confirmed => {
                 return Err(BookingError::InvalidState(
                     "this hold became an appointment; cancel the appointment instead".into(),
@@ -435,12 +506,17 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
+        let event = record_slot_event(
+            &mut tx,
+            hold.doctor_id,
+            hold.start,
+            hold.end,
+            SlotStatus::Available,
+            now,
+        )
+        .await?;
         commit(tx).await?;
-        let was_occupying = hold.occupies_at(now);
-        Ok(was_occupying.then_some(Hold {
-            state: HoldState::Released,
-            ..hold
-        }))
+        Ok(vec![event])
     }
 
     async fn confirm_hold(
@@ -464,6 +540,7 @@ impl BookingRepository for Database {
                     appointment,
                     changed: false,
                     moved_from: None,
+                    events: Vec::new(),
                 });
             }
             (HoldState::Released | HoldState::Confirmed, _) => {
@@ -472,7 +549,7 @@ impl BookingRepository for Database {
             (HoldState::Active | HoldState::Expired, _) => {}
         }
 
-        ensure_hold_claim(&mut tx, &stored, confirmation.day_limit, now).await?;
+        let mut events = ensure_hold_claim(&mut tx, &stored, confirmation.day_limit, now).await?;
 
         let upcoming = count(
             &mut tx,
@@ -524,6 +601,17 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
+        events.push(
+            record_slot_event(
+                &mut tx,
+                hold.doctor_id,
+                hold.start,
+                hold.end,
+                SlotStatus::Booked,
+                now,
+            )
+            .await?,
+        );
         commit(tx).await?;
 
         Ok(Booked {
@@ -541,6 +629,7 @@ impl BookingRepository for Database {
             },
             changed: true,
             moved_from: None,
+            events,
         })
     }
 
@@ -559,6 +648,7 @@ impl BookingRepository for Database {
                 appointment,
                 changed: false,
                 moved_from: None,
+                events: Vec::new(),
             });
         }
         exec(
@@ -573,6 +663,15 @@ impl BookingRepository for Database {
             vec![appointment_id.to_string().into()],
         )
         .await?;
+        let event = record_slot_event(
+            &mut tx,
+            appointment.doctor_id,
+            appointment.start,
+            appointment.end,
+            SlotStatus::Available,
+            now,
+        )
+        .await?;
         commit(tx).await?;
         Ok(Booked {
             appointment: Appointment {
@@ -582,6 +681,7 @@ impl BookingRepository for Database {
             },
             changed: true,
             moved_from: None,
+            events: vec![event],
         })
     }
 
@@ -613,6 +713,7 @@ impl BookingRepository for Database {
                     appointment,
                     changed: false,
                     moved_from: None,
+                    events: Vec::new(),
                 });
             }
             (HoldState::Confirmed, _) => {
@@ -638,7 +739,18 @@ impl BookingRepository for Database {
             vec![appointment_id.to_string().into()],
         )
         .await?;
-        ensure_hold_claim(&mut tx, &stored, day_limit, now).await?;
+        let mut events = vec![
+            record_slot_event(
+                &mut tx,
+                appointment.doctor_id,
+                appointment.start,
+                appointment.end,
+                SlotStatus::Available,
+                now,
+            )
+            .await?,
+        ];
+        events.extend(ensure_hold_claim(&mut tx, &stored, day_limit, now).await?);
         exec(
             &mut tx,
             TURN_CLAIM_INTO_APPOINTMENT,
@@ -668,6 +780,17 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
+        events.push(
+            record_slot_event(
+                &mut tx,
+                hold.doctor_id,
+                hold.start,
+                hold.end,
+                SlotStatus::Booked,
+                now,
+            )
+            .await?,
+        );
         commit(tx).await?;
 
         Ok(Booked {
@@ -682,6 +805,7 @@ impl BookingRepository for Database {
                 ..appointment
             },
             changed: true,
+            events,
         })
     }
 
@@ -767,7 +891,7 @@ impl BookingRepository for Database {
         Ok(found)
     }
 
-    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<Hold>> {
+    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<SlotEvent>> {
         // One short transaction per doctor, under that doctor's lock, so the sweeper takes locks
         // in the same order as every other writer.
         let rows = sqlx::query(DOCTORS_WITH_LAPSED_HOLDS)
@@ -775,32 +899,56 @@ impl BookingRepository for Database {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
-        let mut expired = Vec::new();
+        let mut events = Vec::new();
         for row in &rows {
             let doctor_id: DoctorId = parsed(row, "doctor_id")?;
             let mut tx = self.begin_write().await?;
             self.lock_doctor(&mut tx, doctor_id).await?;
-            let sql = format!(
-                "SELECT {HOLD_COLUMNS} FROM holds
-                 WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2"
-            );
-            let lapsed = sqlx::query(AssertSqlSafe(sql))
-                .bind(doctor_id.to_string())
-                .bind(micros(now))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-            for row in &lapsed {
-                let hold = hold_from(row)?;
-                expired.push(Hold {
-                    state: HoldState::Expired,
-                    ..hold
-                });
-            }
-            free_lapsed_claims(&mut tx, doctor_id, now).await?;
+            events.extend(free_lapsed_claims(&mut tx, doctor_id, now).await?);
             commit(tx).await?;
         }
-        Ok(expired)
+        Ok(events)
+    }
+}
+
+#[async_trait]
+impl SlotEventLog for Database {
+    async fn slot_events_after(
+        &self,
+        doctor_id: DoctorId,
+        after_seq: i64,
+        limit: u32,
+    ) -> BookingResult<Vec<SlotEvent>> {
+        let rows = sqlx::query(SLOT_EVENTS_AFTER)
+            .bind(doctor_id.to_string())
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let events = rows
+            .iter()
+            .map(|row| {
+                Ok(SlotEvent {
+                    doctor_id,
+                    seq: row.try_get("seq")?,
+                    start: timestamp(row, "start_at")?,
+                    end: timestamp(row, "end_at")?,
+                    status: named(row, "status", SlotStatus::parse)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(events)
+    }
+
+    async fn latest_slot_seq(&self, doctor_id: DoctorId) -> BookingResult<i64> {
+        let seq: i64 = sqlx::query(LATEST_SLOT_SEQ)
+            .bind(doctor_id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get("seq"))
+            .map_err(StoreError::from)?;
+        Ok(seq)
     }
 }
 

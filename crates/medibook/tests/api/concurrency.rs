@@ -257,6 +257,42 @@ async fn random_concurrent_patients_never_double_book_or_fail_with_5xx(app: Test
     assert!(seen("hold slot_taken") > 0, "no hold ever collided");
     assert!(seen("confirm 201") > 0, "nothing was ever booked");
     assert_bookings_consistent(&app).await;
+    assert_slot_events_replay_to_the_final_state(&app).await;
+}
+
+/// Every slot change was recorded exactly once, in order: each doctor's stream is numbered
+/// 1..=N without gaps, and the last event of every slot names its status now.
+async fn assert_slot_events_replay_to_the_final_state(app: &TestApp) {
+    assert!(
+        app.count("SELECT COUNT(*) FROM slot_events").await > 0,
+        "no events recorded"
+    );
+    let gaps = app
+        .count(
+            "SELECT COUNT(*) FROM (SELECT doctor_id FROM slot_events GROUP BY doctor_id
+                                   HAVING COUNT(*) <> MAX(seq) OR MIN(seq) <> 1) g",
+        )
+        .await;
+    assert_eq!(gaps, 0, "a doctor's event stream has gaps or duplicates");
+    let disagreeing = app
+        .count(
+            "SELECT COUNT(*) FROM slot_events l
+             WHERE l.seq = (SELECT MAX(e.seq) FROM slot_events e
+                            WHERE e.doctor_id = l.doctor_id AND e.start_at = l.start_at)
+               AND ((CASE WHEN l.status = 'booked' THEN 1 ELSE 0 END) <>
+                    (SELECT COUNT(*) FROM slot_claims c JOIN appointments a
+                       ON a.id = c.appointment_id
+                     WHERE a.doctor_id = l.doctor_id AND a.start_at = l.start_at)
+                 OR (CASE WHEN l.status = 'held' THEN 1 ELSE 0 END) <>
+                    (SELECT COUNT(*) FROM slot_claims c JOIN holds h ON h.id = c.hold_id
+                     WHERE c.appointment_id IS NULL AND h.doctor_id = l.doctor_id
+                       AND h.start_at = l.start_at))",
+        )
+        .await;
+    assert_eq!(
+        disagreeing, 0,
+        "replaying the events does not give the slots' state"
+    );
 }
 
 /// The 14 slot times of the test doctor's working day.
