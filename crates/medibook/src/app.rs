@@ -226,11 +226,29 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         Duration::from_secs(settings.sweep_seconds),
         stopped.clone(),
     ));
+    let relay = if database.backend() == medibook_store::Backend::Postgres {
+        // Several instances may share this database: follow their committed slot events too.
+        let bus: Arc<dyn medibook_core::events::EventBus> = Arc::new(app.events.clone());
+        let relay = medibook_store::relay::EventRelay::spawn(
+            database.clone(),
+            &settings.database_url(),
+            bus,
+            stopped.clone(),
+        )
+        .await
+        .map_err(|e| format!("cannot listen for other instances' events: {e}"))?;
+        Some(relay)
+    } else {
+        None
+    };
     let deliverer = tokio::spawn(deliver_outbox(worker, Duration::from_secs(1), stopped));
     let result = medibook_web::serve(listener, app.router, shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = sweeper.await;
     let _ = deliverer.await;
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
     database.close().await;
     result.map_err(|e| format!("server failed: {e}"))
 }

@@ -19,6 +19,7 @@ mod error;
 mod identity;
 mod limits;
 mod outbox;
+pub mod relay;
 mod sessions;
 mod staff;
 

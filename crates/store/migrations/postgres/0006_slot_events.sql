@@ -10,3 +10,15 @@ CREATE TABLE slot_events (
     recorded_at  BIGINT NOT NULL,
     PRIMARY KEY (doctor_id, seq)
 );
+
+-- Announce each committed event to every instance: NOTIFY is delivered at commit, only for
+-- committed transactions. The payload names the event ("doctor_id:seq"); listeners read the row.
+CREATE FUNCTION slot_events_notify() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('medibook_slot_events', NEW.doctor_id || ':' || NEW.seq);
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER slot_events_notify AFTER INSERT ON slot_events
+    FOR EACH ROW EXECUTE FUNCTION slot_events_notify();
