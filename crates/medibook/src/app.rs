@@ -130,6 +130,8 @@ impl App {
             },
             tokens: TokenKeys::new(&keys.token_key, session_policy.access_lifetime, clock),
             readiness: Arc::new(DatabaseReadiness(database.clone())),
+            events: events.clone(),
+            event_log: store.clone(),
         };
         Self {
             router: medibook_web::router(state),

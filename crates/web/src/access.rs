@@ -59,6 +59,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/doctors", Access::Public),
     ("GET", "/api/v1/doctors/{id}", Access::Public),
     ("GET", "/api/v1/slots", Access::Public),
+    ("GET", "/api/v1/ws", Access::Public),
     // Booking: the caller's own holds and appointments.
     ("POST", "/api/v1/holds", Access::SignedIn),
     ("GET", "/api/v1/holds/{id}", Access::SignedIn),
@@ -203,6 +204,7 @@ mod tests {
         ("GET", "/"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/assets/medibook.css"),
+        ("GET", "/api/v1/ws"),
     ];
 
     fn documented_routes() -> BTreeSet<(String, String)> {

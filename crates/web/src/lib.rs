@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod feed;
 pub mod headers;
 mod pages;
 
@@ -23,6 +24,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use medibook_core::booking_service::BookingService;
 use medibook_core::catalogue::Catalogue;
+use medibook_core::events::SlotEventLog;
 use medibook_core::ports::IdentityRepository;
 use medibook_core::sessions::Sessions;
 use medibook_core::signin::SignIn;
@@ -77,6 +79,10 @@ pub struct AppState {
     pub contact: medibook_core::contact::ContactDesk,
     /// The append-only audit trail.
     pub audit: medibook_core::audit::AuditTrail,
+    /// Committed events, for the live feed.
+    pub events: crate::events::InProcessBus,
+    /// The recorded slot changes, for the live feed's resume and gap fills.
+    pub event_log: Arc<dyn SlotEventLog>,
 }
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.
@@ -94,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/", get(pages::index))
         .route("/assets/medibook.css", get(pages::stylesheet))
+        .route("/api/v1/ws", get(feed::connect))
         // Every route above needs a row in access::ROUTE_ACCESS; unlisted ones are admin-only.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use medibook::app::App;
 use medibook::settings::Settings;
 use medibook_core::BookingResult;
+use medibook_core::booking_service::BookingService;
 use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
 use medibook_core::clock::ManualClock;
 use medibook_core::identity::Identifier;
@@ -77,6 +78,9 @@ pub struct TestApp {
     settings: Settings,
     _dir: tempfile::TempDir,
     postgres_cleanup: Option<(String, String)>,
+    /// The first instance's booking service, for what the server does in the background
+    /// (sweeping expired holds).
+    pub bookings: BookingService,
 }
 
 fn working_week() -> WeeklyHours {
@@ -204,7 +208,7 @@ pub async fn spawn_app_with(
 
     let clock = Arc::new(ManualClock::new(start_of_tests()));
     let codes = Arc::new(RecordingSender::default());
-    let base = start_server(&settings, &database, &clock, &codes).await;
+    let (base, bookings) = start_server(&settings, &database, &clock, &codes).await;
     Some(TestApp {
         backend,
         base,
@@ -217,16 +221,18 @@ pub async fn spawn_app_with(
         settings,
         _dir: dir,
         postgres_cleanup,
+        bookings,
     })
 }
 
-/// Builds the app over `database` and serves it on a fresh port; returns its base URL.
+/// Builds the app over `database` and serves it on a fresh port; returns its base URL and its
+/// booking service.
 async fn start_server(
     settings: &Settings,
     database: &Database,
     clock: &Arc<ManualClock>,
     codes: &Arc<RecordingSender>,
-) -> String {
+) -> (String, BookingService) {
     let app = App::build(
         settings,
         database.clone(),
@@ -243,7 +249,7 @@ async fn start_server(
         app.router,
         std::future::pending(),
     ));
-    format!("http://{address}")
+    (format!("http://{address}"), app.bookings)
 }
 
 fn replace_database(url: &str, name: &str) -> String {
@@ -479,7 +485,9 @@ impl TestApp {
     /// Starts a second server over the same database, clock, code recorder and secret, as after
     /// a restart or behind a load balancer; returns its base URL (the first keeps running).
     pub async fn start_second_instance(&self) -> String {
-        start_server(&self.settings, &self.database, &self.clock, &self.codes).await
+        start_server(&self.settings, &self.database, &self.clock, &self.codes)
+            .await
+            .0
     }
 
     /// Moves the test clock.

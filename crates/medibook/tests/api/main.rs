@@ -10,6 +10,7 @@ mod harness;
 
 mod booking;
 mod concurrency;
+mod feed;
 mod input;
 mod sessions;
 mod signin;

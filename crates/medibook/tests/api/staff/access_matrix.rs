@@ -505,11 +505,18 @@ fn check(reply: &Reply, expected: Expected, what: &str) {
     }
 }
 
+/// Routes that only speak WebSocket: a plain request never reaches their handler, so their
+/// access is checked over real sockets instead (tests/api/feed.rs).
+const WEBSOCKET_ROUTES: &[(&str, &str)] = &[("GET", "/api/v1/ws")];
+
 /// Calls every route of the table as every caller and checks each answer.
 pub async fn check_every_route(app: &TestApp) {
     let mut world = World::new(app).await;
     let mut calls = 0;
     for (method, template, access) in ROUTE_ACCESS {
+        if WEBSOCKET_ROUTES.contains(&(*method, *template)) {
+            continue;
+        }
         for caller in CALLERS {
             let call = world.call(caller, method, template).await;
             let reply = send(
@@ -527,5 +534,8 @@ pub async fn check_every_route(app: &TestApp) {
             calls += 1;
         }
     }
-    assert_eq!(calls, ROUTE_ACCESS.len() * CALLERS.len());
+    assert_eq!(
+        calls,
+        (ROUTE_ACCESS.len() - WEBSOCKET_ROUTES.len()) * CALLERS.len()
+    );
 }
