@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -16,39 +18,11 @@ use medibook_integrations::{Channels, SmtpSettings};
 use serde_json::json;
 use sqlx::Row;
 
-async fn database_url(dir: &tempfile::TempDir, postgres: bool) -> Option<String> {
-    if !postgres {
-        return Some(format!(
-            "sqlite://{}",
-            dir.path().join("outbox.db").display()
-        ));
-    }
-    let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "MEDIBOOK_TEST_POSTGRES_URL must be set under CI=true"
-        );
-        eprintln!("skipping: MEDIBOOK_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let name = format!("medibook_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = medibook_store::Database::connect(&admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
-}
-
 /// A migrated database, a test clock, the outbox over them, and an SMTP channel pointing at a
 /// port where no server listens yet (the provider is down until a test starts one there).
 struct Rig {
     _dir: tempfile::TempDir,
+    _postgres: Option<common::FreshPostgres>,
     settings: Settings,
     database: medibook_store::Database,
     clock: Arc<ManualClock>,
@@ -59,7 +33,15 @@ struct Rig {
 
 async fn rig(postgres: bool) -> Option<Rig> {
     let dir = tempfile::tempdir().unwrap();
-    let url = database_url(&dir, postgres).await?;
+    let (url, fresh) = if postgres {
+        let fresh = common::FreshPostgres::create().await?;
+        (fresh.url.clone(), Some(fresh))
+    } else {
+        (
+            format!("sqlite://{}", dir.path().join("outbox.db").display()),
+            None,
+        )
+    };
     let settings = Settings {
         database_url: Some(url),
         data_dir: dir.path().to_path_buf(),
@@ -91,6 +73,7 @@ async fn rig(postgres: bool) -> Option<Rig> {
     );
     Some(Rig {
         _dir: dir,
+        _postgres: fresh,
         settings,
         database,
         clock,
@@ -103,6 +86,7 @@ async fn rig(postgres: bool) -> Option<Rig> {
 async fn codes_survive_an_smtp_outage(postgres: bool) {
     let Some(Rig {
         _dir: _keep_the_database_directory,
+        _postgres: _keep_the_postgres_database,
         settings,
         database,
         clock,
@@ -208,6 +192,7 @@ async fn codes_survive_an_smtp_outage(postgres: bool) {
 async fn undeliverable_codes_are_given_up_when_they_expire(postgres: bool) {
     let Some(Rig {
         _dir: _keep_the_database_directory,
+        _postgres: _keep_the_postgres_database,
         database,
         clock,
         outbox,

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,25 +26,10 @@ use tokio::sync::watch;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
-    let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "MEDIBOOK_TEST_POSTGRES_URL must be set under CI=true"
-        );
-        eprintln!("skipping: MEDIBOOK_TEST_POSTGRES_URL is not set");
+    let Some(postgres) = common::FreshPostgres::create().await else {
         return;
     };
-    let name = format!("medibook_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = medibook_store::Database::connect(&admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    let url = format!("{base}/{name}");
+    let url = postgres.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         database_url: Some(url.clone()),
@@ -112,11 +99,6 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
     );
 
     drop(a);
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await;
 }
 
 async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
