@@ -350,6 +350,33 @@ async fn check_day_limit(
     Ok(())
 }
 
+/// Gives the hold's claim to the appointment (it now occupies the slot for good), marks the hold
+/// used, and records the slot as booked. Shared by confirm and reschedule.
+async fn book_hold(
+    tx: &mut Tx,
+    hold: &Hold,
+    appointment_id: AppointmentId,
+    now: Timestamp,
+) -> Result<SlotEvent, StoreError> {
+    let args = || {
+        vec![
+            appointment_id.to_string().into(),
+            hold.id.to_string().into(),
+        ]
+    };
+    exec(tx, TURN_CLAIM_INTO_APPOINTMENT, args()).await?;
+    exec(tx, MARK_HOLD_CONFIRMED, args()).await?;
+    record_slot_event(
+        tx,
+        hold.doctor_id,
+        hold.start,
+        hold.end,
+        SlotStatus::Booked,
+        now,
+    )
+    .await
+}
+
 async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.commit().await?;
     Ok(())
@@ -583,35 +610,7 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
-        exec(
-            &mut tx,
-            TURN_CLAIM_INTO_APPOINTMENT,
-            vec![
-                appointment_id.to_string().into(),
-                hold.id.to_string().into(),
-            ],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            MARK_HOLD_CONFIRMED,
-            vec![
-                appointment_id.to_string().into(),
-                hold.id.to_string().into(),
-            ],
-        )
-        .await?;
-        events.push(
-            record_slot_event(
-                &mut tx,
-                hold.doctor_id,
-                hold.start,
-                hold.end,
-                SlotStatus::Booked,
-                now,
-            )
-            .await?,
-        );
+        events.push(book_hold(&mut tx, hold, appointment_id, now).await?);
         commit(tx).await?;
 
         Ok(Booked {
@@ -753,15 +752,6 @@ impl BookingRepository for Database {
         events.extend(ensure_hold_claim(&mut tx, &stored, day_limit, now).await?);
         exec(
             &mut tx,
-            TURN_CLAIM_INTO_APPOINTMENT,
-            vec![
-                appointment_id.to_string().into(),
-                hold_id.to_string().into(),
-            ],
-        )
-        .await?;
-        exec(
-            &mut tx,
             MOVE_APPOINTMENT,
             vec![
                 micros(hold.start).into(),
@@ -771,26 +761,7 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
-        exec(
-            &mut tx,
-            MARK_HOLD_CONFIRMED,
-            vec![
-                appointment_id.to_string().into(),
-                hold_id.to_string().into(),
-            ],
-        )
-        .await?;
-        events.push(
-            record_slot_event(
-                &mut tx,
-                hold.doctor_id,
-                hold.start,
-                hold.end,
-                SlotStatus::Booked,
-                now,
-            )
-            .await?,
-        );
+        events.push(book_hold(&mut tx, hold, appointment_id, now).await?);
         commit(tx).await?;
 
         Ok(Booked {
