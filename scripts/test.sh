@@ -5,6 +5,7 @@
 # PostgreSQL: tests use MEDIBOOK_TEST_POSTGRES_URL (a server where they may create databases).
 # Unset, it defaults to postgres://postgres@127.0.0.1:5432/test when that server answers;
 # otherwise the PostgreSQL half is skipped — except under CI=true, where it fails.
+# Redis: MEDIBOOK_TEST_REDIS_URL likewise defaults to redis://127.0.0.1:6379 when Redis answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,14 @@ if [ -z "${MEDIBOOK_TEST_POSTGRES_URL:-}" ]; then
     export MEDIBOOK_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
   else
     echo "note: no PostgreSQL on 127.0.0.1:5432 and MEDIBOOK_TEST_POSTGRES_URL unset: PostgreSQL tests will be skipped" >&2
+  fi
+fi
+
+if [ -z "${MEDIBOOK_TEST_REDIS_URL:-}" ]; then
+  if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    export MEDIBOOK_TEST_REDIS_URL="redis://127.0.0.1:6379"
+  else
+    echo "note: no Redis on 127.0.0.1:6379 and MEDIBOOK_TEST_REDIS_URL unset: Redis tests will be skipped" >&2
   fi
 fi
 

@@ -69,6 +69,14 @@ pub enum AuditAction {
     ContactInboxRead,
     /// An admin read the audit trail.
     AuditRead,
+    /// A patient joined a waitlist.
+    WaitlistJoin,
+    /// A patient listed their waitlist entries.
+    WaitlistList,
+    /// A patient left a waitlist.
+    WaitlistLeave,
+    /// A patient declined a waitlist offer.
+    WaitlistDecline,
 }
 
 impl AuditAction {
@@ -99,6 +107,10 @@ impl AuditAction {
             Self::UserSearch => "user.search",
             Self::ContactInboxRead => "contact.read",
             Self::AuditRead => "audit.read",
+            Self::WaitlistJoin => "waitlist.join",
+            Self::WaitlistList => "waitlist.list",
+            Self::WaitlistLeave => "waitlist.leave",
+            Self::WaitlistDecline => "waitlist.decline",
         }
     }
 }

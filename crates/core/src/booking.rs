@@ -226,6 +226,8 @@ pub enum SlotStatus {
     Held,
     /// Booked.
     Booked,
+    /// No longer offered: a schedule edit took it off the doctor's grid (feed events only).
+    Unavailable,
 }
 
 impl SlotStatus {
@@ -235,6 +237,7 @@ impl SlotStatus {
             Self::Available => "available",
             Self::Held => "held",
             Self::Booked => "booked",
+            Self::Unavailable => "unavailable",
         }
     }
 
@@ -244,6 +247,7 @@ impl SlotStatus {
             "available" => Some(Self::Available),
             "held" => Some(Self::Held),
             "booked" => Some(Self::Booked),
+            "unavailable" => Some(Self::Unavailable),
             _ => None,
         }
     }

@@ -16,12 +16,13 @@ use crate::booking::{Appointment, Hold, Occupancy, Reason, SlotStatus};
 use crate::clinic::Doctor;
 use crate::clock::Clock;
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, EventBus, SlotEvent};
+use crate::events::{DomainEvent, EventBus, publish_recorded};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use crate::ports::{
     Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
-    Reschedule,
+    Recorded, Reschedule,
 };
+use crate::schedule::TimeOff;
 use crate::slots::{SlotGrid, day_bounds, last_date};
 
 /// Limits and durations of the booking process.
@@ -194,44 +195,10 @@ impl BookingService {
                 .copied()
                 .collect();
             own_occupancy.sort_by_key(|o| o.start);
-            let rules = &doctor.schedule.rules;
-            let tz = doctor.time_zone.tz();
-            let grid = SlotGrid::new(&doctor.schedule, tz, &own_time_off);
-            let (earliest, latest) = rules.bookable_window(now);
-            let mut views = Vec::new();
-            let mut day = first;
-            for _ in 0..days {
-                let day_slots = grid.for_day(day);
-                let full = match (rules.max_per_day, grid.day_bounds(day)) {
-                    (Some(max), Some((day_start, day_end))) => {
-                        let taken = own_occupancy
-                            .iter()
-                            .filter(|o| o.start >= day_start && o.start < day_end)
-                            .count();
-                        taken >= usize::from(max)
-                    }
-                    _ => false,
-                };
-                for slot in day_slots {
-                    if slot.start < earliest || slot.start > latest {
-                        continue;
-                    }
-                    let status = status_of(&slot.claim(rules), &own_occupancy);
-                    if full && status == SlotStatus::Available {
-                        continue;
-                    }
-                    views.push(SlotView {
-                        start: slot.start,
-                        end: slot.end,
-                        status,
-                    });
-                }
-                match day.tomorrow() {
-                    Ok(next) => day = next,
-                    Err(_) => break,
-                }
-            }
-            listings.push((doctor.id, views));
+            listings.push((
+                doctor.id,
+                doctor_listing(doctor, &own_time_off, &own_occupancy, first, days, now),
+            ));
         }
         Ok(listings)
     }
@@ -420,14 +387,12 @@ impl BookingService {
     pub async fn sweep_expired_holds(&self) -> BookingResult<usize> {
         let events = self.bookings.expire_holds(self.clock.now()).await?;
         self.publish_slots(&events);
-        Ok(events.len())
+        Ok(events.slots.len())
     }
 
-    /// Publishes recorded slot changes, in their recorded order.
-    fn publish_slots(&self, events: &[SlotEvent]) {
-        for event in events {
-            self.events.publish(DomainEvent::Slot(*event));
-        }
+    /// Publishes what a change recorded, in order.
+    fn publish_slots(&self, recorded: &Recorded) {
+        publish_recorded(self.events.as_ref(), recorded);
     }
 
     fn publish_appointment(&self, appointment: &Appointment) {
@@ -438,6 +403,58 @@ impl BookingService {
             status: appointment.status,
         });
     }
+}
+
+/// The bookable slots of one doctor on `days` dates from `first` (dates in the doctor's zone)
+/// with their status, as seen at `now`: slots before the minimum notice or beyond the horizon are
+/// left out, and so are free slots of a day that reached the doctor's daily maximum.
+/// `time_off` and `occupancy` must be the doctor's, and `occupancy` sorted by start.
+pub fn doctor_listing(
+    doctor: &Doctor,
+    time_off: &[TimeOff],
+    occupancy: &[Occupancy],
+    first: Date,
+    days: u16,
+    now: Timestamp,
+) -> Vec<SlotView> {
+    let rules = &doctor.schedule.rules;
+    let tz = doctor.time_zone.tz();
+    let grid = SlotGrid::new(&doctor.schedule, tz, time_off);
+    let (earliest, latest) = rules.bookable_window(now);
+    let mut views = Vec::new();
+    let mut day = first;
+    for _ in 0..days {
+        let day_slots = grid.for_day(day);
+        let full = match (rules.max_per_day, grid.day_bounds(day)) {
+            (Some(max), Some((day_start, day_end))) => {
+                let taken = occupancy
+                    .iter()
+                    .filter(|o| o.start >= day_start && o.start < day_end)
+                    .count();
+                taken >= usize::from(max)
+            }
+            _ => false,
+        };
+        for slot in day_slots {
+            if slot.start < earliest || slot.start > latest {
+                continue;
+            }
+            let status = status_of(&slot.claim(rules), occupancy);
+            if full && status == SlotStatus::Available {
+                continue;
+            }
+            views.push(SlotView {
+                start: slot.start,
+                end: slot.end,
+                status,
+            });
+        }
+        match day.tomorrow() {
+            Ok(next) => day = next,
+            Err(_) => break,
+        }
+    }
+    views
 }
 
 fn utc_midnight(date: Date) -> Option<Timestamp> {

@@ -12,6 +12,8 @@ use serde::Serialize;
 use crate::booking::{AppointmentStatus, SlotStatus};
 use crate::error::BookingResult;
 use crate::ids::{AppointmentId, DoctorId, UserId};
+use crate::ports::Recorded;
+use crate::waitlist::WaitlistOffer;
 
 /// A slot of a doctor changed status; `seq` numbers the changes of that doctor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -59,12 +61,24 @@ pub enum DomainEvent {
         /// Its status now.
         status: AppointmentStatus,
     },
+    /// A waiting patient was offered a slot (for that patient's eyes only).
+    WaitlistOffer(WaitlistOffer),
 }
 
 /// Carries events to whoever listens (in process, or across instances).
 pub trait EventBus: Send + Sync + 'static {
     /// Publishes a committed change. Never blocks; a bus that cannot deliver drops and logs.
     fn publish(&self, event: DomainEvent);
+}
+
+/// Publishes what one committed change recorded: its slot changes in order, then its offers.
+pub fn publish_recorded(bus: &dyn EventBus, recorded: &Recorded) {
+    for event in &recorded.slots {
+        bus.publish(DomainEvent::Slot(*event));
+    }
+    for offer in &recorded.offers {
+        bus.publish(DomainEvent::WaitlistOffer(*offer));
+    }
 }
 
 /// A bus with no listeners, for tools that change data offline (seeding, migrations).

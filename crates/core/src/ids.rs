@@ -51,6 +51,14 @@ macro_rules! entity_id {
 }
 
 entity_id!(
+    /// A patient's place on a waitlist.
+    WaitlistEntryId
+);
+entity_id!(
+    /// A slot offered to a waiting patient.
+    OfferId
+);
+entity_id!(
     /// A medical specialty, such as cardiology.
     SpecialtyId
 );

@@ -26,5 +26,6 @@ pub mod sessions;
 pub mod signin;
 pub mod slots;
 pub mod staff;
+pub mod waitlist;
 
 pub use error::{BookingError, BookingResult};

@@ -13,6 +13,32 @@ use crate::identity::{Identifier, User};
 use crate::ids::{AppointmentId, DoctorId, HoldId, SpecialtyId, UserId};
 use crate::schedule::TimeOff;
 use crate::slots::Slot;
+use crate::waitlist::WaitlistOffer;
+
+/// What one committed change recorded for listeners: slot changes in order, and the waitlist
+/// offers it made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Slot changes, in order.
+    pub slots: Vec<SlotEvent>,
+    /// Offers made to waiting patients.
+    pub offers: Vec<WaitlistOffer>,
+}
+
+impl Recorded {
+    /// Appends what another step of the same change recorded.
+    pub fn extend(&mut self, other: Recorded) {
+        self.slots.extend(other.slots);
+        self.offers.extend(other.offers);
+    }
+
+    /// Whether any slot became available.
+    pub fn freed_any(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|e| e.status == crate::booking::SlotStatus::Available)
+    }
+}
 
 /// The clinic's catalogue.
 #[async_trait]
@@ -79,8 +105,8 @@ pub struct Claimed {
     pub hold: Hold,
     /// False when the patient already held exactly this slot and that hold was returned.
     pub created: bool,
-    /// The slot changes recorded by this claim, in order.
-    pub events: Vec<SlotEvent>,
+    /// What this claim recorded (lapsed holds it freed, offers, the new hold).
+    pub events: Recorded,
 }
 
 /// A request to turn a hold into an appointment.
@@ -122,8 +148,8 @@ pub struct Booked {
     pub changed: bool,
     /// For a reschedule that changed something: the visit's previous interval.
     pub moved_from: Option<Slot>,
-    /// The slot changes recorded by this operation, in order.
-    pub events: Vec<SlotEvent>,
+    /// What this operation recorded, in order.
+    pub events: Recorded,
 }
 
 /// Holds and appointments, with the no-double-booking invariant enforced by the database.
@@ -132,14 +158,14 @@ pub trait BookingRepository: Send + Sync + 'static {
     /// Claims a slot: frees expired holds overlapping it, checks that nothing occupies it and the
     /// limits allow it, and writes the hold; `SlotTaken` if anything occupies it.
     async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed>;
-    /// Releases the patient's hold; returns the slot changes recorded (none if it was already
-    /// released or expired).
+    /// Releases the patient's hold; returns what was recorded (nothing if it was already
+    /// released or expired). A freed slot may be offered to the waitlist in the same step.
     async fn release_hold(
         &self,
         hold_id: HoldId,
         patient_id: UserId,
         now: Timestamp,
-    ) -> BookingResult<Vec<SlotEvent>>;
+    ) -> BookingResult<Recorded>;
     /// Turns a hold into an appointment (or returns the one it already became).
     async fn confirm_hold(
         &self,
@@ -173,9 +199,9 @@ pub trait BookingRepository: Send + Sync + 'static {
         to: Timestamp,
         now: Timestamp,
     ) -> BookingResult<Vec<Occupancy>>;
-    /// Marks holds that lapsed by `now` as expired and frees their slots; returns the slot
-    /// changes recorded.
-    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<SlotEvent>>;
+    /// Marks holds that lapsed by `now` as expired and frees their slots (offering them to the
+    /// waitlist); returns what was recorded.
+    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Recorded>;
 }
 
 /// The outcome of checking a one-time code.

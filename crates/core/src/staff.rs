@@ -19,10 +19,10 @@ use crate::clinic::{Doctor, Fee, Specialty, Zone};
 use crate::clock::Clock;
 use crate::contact::text_field;
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, EventBus};
+use crate::events::{DomainEvent, EventBus, publish_recorded};
 use crate::identity::{Email, Identifier, PhoneNumber, Role, User};
 use crate::ids::{AppointmentId, DoctorId, SpecialtyId, TimeOffId, UserId};
-use crate::ports::{BookingRepository, ClinicRepository, IdentityRepository};
+use crate::ports::{BookingRepository, ClinicRepository, IdentityRepository, Recorded};
 use crate::schedule::{TimeOff, WeeklySchedule};
 use crate::slots::{day_bounds, last_date};
 
@@ -219,14 +219,23 @@ impl RoleChange {
 /// What the staff use cases need from storage beyond the catalogue and booking ports.
 #[async_trait]
 pub trait StaffRepository: Send + Sync + 'static {
-    /// Replaces a doctor's weekly schedule; `false` if there is no such doctor.
+    /// Replaces a doctor's weekly schedule; `None` if there is no such doctor, else the slots
+    /// it opened and closed (and the waitlist offers of opened ones).
     async fn set_schedule(
         &self,
         doctor_id: DoctorId,
         schedule: &WeeklySchedule,
-    ) -> BookingResult<bool>;
-    /// Rewrites a doctor's profile; `false` if there is no such doctor.
-    async fn update_doctor(&self, doctor: &Doctor) -> BookingResult<bool>;
+        now: Timestamp,
+    ) -> BookingResult<Option<Recorded>>;
+    /// Rewrites a doctor's profile; `None` if there is no such doctor, else the slots a changed
+    /// schedule or time zone opened and closed.
+    async fn update_doctor(
+        &self,
+        doctor: &Doctor,
+        now: Timestamp,
+    ) -> BookingResult<Option<Recorded>>;
+    /// Adds time off; returns the free slots it closed.
+    async fn insert_time_off(&self, time_off: &TimeOff, now: Timestamp) -> BookingResult<Recorded>;
     /// A doctor's time off that ends after `ending_after`, by start.
     async fn time_off_of(
         &self,
@@ -235,8 +244,13 @@ pub trait StaffRepository: Send + Sync + 'static {
     ) -> BookingResult<Vec<TimeOff>>;
     /// One period of time off.
     async fn time_off_by_id(&self, id: TimeOffId) -> BookingResult<Option<TimeOff>>;
-    /// Removes a period of time off; `false` if it was already gone.
-    async fn delete_time_off(&self, id: TimeOffId) -> BookingResult<bool>;
+    /// Removes a period of time off; `None` if it was already gone, else the slots it opened
+    /// (and the waitlist offers of them).
+    async fn delete_time_off(
+        &self,
+        id: TimeOffId,
+        now: Timestamp,
+    ) -> BookingResult<Option<Recorded>>;
     /// A doctor's appointments starting in `[from, to)` with their patients' contacts, by start.
     async fn agenda(
         &self,
@@ -356,9 +370,12 @@ impl Staff {
     ) -> BookingResult<Doctor> {
         let doctor = self.doctor_in_scope(member, requested).await?;
         let schedule = schedule.validate()?;
-        if !self.staff.set_schedule(doctor.id, &schedule).await? {
-            return Err(BookingError::NotFound("doctor"));
-        }
+        let recorded = self
+            .staff
+            .set_schedule(doctor.id, &schedule, self.clock.now())
+            .await?
+            .ok_or(BookingError::NotFound("doctor"))?;
+        publish_recorded(self.events.as_ref(), &recorded);
         Ok(Doctor { schedule, ..doctor })
     }
 
@@ -403,7 +420,11 @@ impl Staff {
             end,
             reason,
         };
-        self.clinic.add_time_off(&time_off).await?;
+        let recorded = self
+            .staff
+            .insert_time_off(&time_off, self.clock.now())
+            .await?;
+        publish_recorded(self.events.as_ref(), &recorded);
         Ok(time_off)
     }
 
@@ -419,9 +440,12 @@ impl Staff {
             .await?
             .filter(|t| member.may_act_for(t.doctor_id))
             .ok_or(BookingError::NotFound("time off"))?;
-        if !self.staff.delete_time_off(id).await? {
-            return Err(BookingError::NotFound("time off"));
-        }
+        let recorded = self
+            .staff
+            .delete_time_off(id, self.clock.now())
+            .await?
+            .ok_or(BookingError::NotFound("time off"))?;
+        publish_recorded(self.events.as_ref(), &recorded);
         Ok(time_off)
     }
 
@@ -599,9 +623,10 @@ impl Staff {
             schedule: changes.schedule.unwrap_or(current.schedule),
         };
         let doctor = self.checked_doctor(id, profile).await?;
-        if !self.staff.update_doctor(&doctor).await? {
+        let Some(recorded) = self.staff.update_doctor(&doctor, self.clock.now()).await? else {
             return Err(BookingError::NotFound("doctor"));
-        }
+        };
+        publish_recorded(self.events.as_ref(), &recorded);
         Ok(doctor)
     }
 

@@ -1,6 +1,6 @@
 //! Adapters from MediBook's ports to the outside world.
 //!
-//! For now that is message delivery (the [`MessageChannel`](medibook_core::delivery::MessageChannel)
+//! Message delivery (the [`MessageChannel`](medibook_core::delivery::MessageChannel)
 //! port): [`SmtpChannel`] sends email through any SMTP server, [`TwilioSmsChannel`] sends SMS
 //! through Twilio or any gateway that speaks its Messages API, and [`Channels`] puts the two
 //! behind one channel that picks by the kind of recipient. Each is a real network client,
@@ -10,9 +10,13 @@
 //! Failures come back as [`DeliveryError`](medibook_core::delivery::DeliveryError):
 //! `Transient` when trying again later may work (provider down, timeout, rate limit, SMTP 4xx),
 //! `Permanent` when it will not (address refused, bad credentials, SMTP 5xx).
+//!
+//! [`redis_bus`] carries committed events between instances over Redis pub/sub (the
+//! [`EventBus`](medibook_core::events::EventBus) port), when `REDIS_URL` is set.
 
 mod channels;
 mod mail;
+pub mod redis_bus;
 mod sms;
 #[cfg(feature = "test-support")]
 #[allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]

@@ -8,11 +8,14 @@ use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::catalogue::Catalogue;
 use medibook_core::clock::{Clock, SystemClock};
 use medibook_core::delivery::MessageChannel;
+use medibook_core::events::EventBus;
 use medibook_core::limits::{RateLimit, RateLimiter};
 use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
 use medibook_core::ports::CodeSender;
 use medibook_core::sessions::{SessionPolicy, Sessions};
 use medibook_core::signin::{SignIn, SignInLimits};
+use medibook_core::waitlist::{WaitlistPolicy, WaitlistService};
+use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
 use medibook_store::Database;
 use medibook_web::events::InProcessBus;
 use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
@@ -34,6 +37,8 @@ pub struct App {
     pub database: Database,
     /// Booking use cases (also used by the sweeper and the demo seeder).
     pub bookings: BookingService,
+    /// The waitlist.
+    pub waitlist: WaitlistService,
     /// Committed events, for in-process subscribers.
     pub events: InProcessBus,
     /// Rate limits (the sweeper prunes their counters).
@@ -62,8 +67,32 @@ pub async fn open_database(settings: &Settings) -> Result<Database, StartError> 
     Ok(database)
 }
 
+/// Where committed events go.
+#[derive(Clone)]
+pub struct EventWiring {
+    /// This process's bus, which the live feed reads.
+    pub local: InProcessBus,
+    /// The bus the domain publishes on: `local` itself, or a bus that also announces to other
+    /// instances (Redis).
+    pub publish: Arc<dyn EventBus>,
+}
+
+impl EventWiring {
+    /// Events stay in this process (other instances, if any, learn of them another way).
+    pub fn in_process() -> Self {
+        let local = InProcessBus::new(EVENT_BUFFER);
+        Self {
+            publish: Arc::new(local.clone()),
+            local,
+        }
+    }
+}
+
+/// Events buffered per slow in-process subscriber.
+const EVENT_BUFFER: usize = 1024;
+
 impl App {
-    /// Builds the application over an open database.
+    /// Builds the application over an open database, with events kept in this process.
     pub fn build(
         settings: &Settings,
         database: Database,
@@ -71,8 +100,36 @@ impl App {
         clock: Arc<dyn Clock>,
         sender: Arc<dyn CodeSender>,
     ) -> Self {
+        Self::build_with_events(
+            settings,
+            database,
+            secret,
+            clock,
+            sender,
+            EventWiring::in_process(),
+        )
+    }
+
+    /// Builds the application over an open database, publishing committed events as `events`
+    /// says.
+    pub fn build_with_events(
+        settings: &Settings,
+        database: Database,
+        secret: &[u8],
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn CodeSender>,
+        events: EventWiring,
+    ) -> Self {
         let keys = ServerKeys::derive(secret);
-        let events = InProcessBus::new(1024);
+        let waitlist_policy = WaitlistPolicy {
+            offer_window: SignedDuration::from_mins(i64::from(settings.waitlist_offer_minutes)),
+            max_entries_per_patient: settings.max_waitlist_entries,
+        };
+        let database = database.with_waitlist_policy(waitlist_policy);
+        let EventWiring {
+            local: events,
+            publish,
+        } = events;
         let store = Arc::new(database.clone());
         let policy = BookingPolicy {
             hold_duration: SignedDuration::from_mins(i64::from(settings.hold_minutes)),
@@ -83,7 +140,7 @@ impl App {
             store.clone(),
             store.clone(),
             clock.clone(),
-            Arc::new(events.clone()),
+            publish.clone(),
             policy,
         );
         let limiter = RateLimiter::new(store.clone(), clock.clone());
@@ -96,9 +153,17 @@ impl App {
             per_identifier: RateLimit::per_hour(settings.codes_per_identifier_per_hour),
             per_ip: RateLimit::per_hour(settings.codes_per_ip_per_hour),
         };
+        let waitlist = WaitlistService::new(
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            publish.clone(),
+            waitlist_policy,
+        );
         let state = AppState {
             catalogue: Catalogue::new(store.clone()),
             bookings: bookings.clone(),
+            waitlist: waitlist.clone(),
             signin: SignIn::new(
                 store.clone(),
                 sender,
@@ -115,7 +180,7 @@ impl App {
                 store.clone(),
                 store.clone(),
                 clock.clone(),
-                Arc::new(events.clone()),
+                publish.clone(),
             ),
             contact: medibook_core::contact::ContactDesk::new(
                 store.clone(),
@@ -127,6 +192,7 @@ impl App {
             web: WebSettings {
                 secure_cookies: settings.secure_cookies,
                 trust_forwarded_for: settings.trust_proxy,
+                feed: settings.feed(),
             },
             tokens: TokenKeys::new(&keys.token_key, session_policy.access_lifetime, clock),
             readiness: Arc::new(DatabaseReadiness(database.clone())),
@@ -137,6 +203,7 @@ impl App {
             router: medibook_web::router(state),
             database,
             bookings,
+            waitlist,
             events,
             limiter,
         }
@@ -193,12 +260,21 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     let database = open_database(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let outbox_store: Arc<dyn OutboxRepository> = Arc::new(database.clone());
-    let app = App::build(
+    let (stop, stopped) = watch::channel(false);
+    let (events, redis) = match settings.redis() {
+        Some(redis) => {
+            let (events, relay) = follow_through_redis(&redis, &database, stopped.clone()).await?;
+            (events, Some(relay))
+        }
+        None => (EventWiring::in_process(), None),
+    };
+    let app = App::build_with_events(
         &settings,
         database.clone(),
         &secret,
         clock.clone(),
         Arc::new(OutboxCodeSender::new(outbox_store.clone(), clock.clone())),
+        events,
     );
     let worker = OutboxWorker::new(
         outbox_store,
@@ -212,37 +288,43 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
             .map_err(|e| format!("cannot seed the demo clinic: {e}"))?;
         tracing::info!(?summary, "demo clinic ready");
     }
+    let relay = match redis {
+        Some(relay) => Some(relay),
+        None if database.backend() == medibook_store::Backend::Postgres => {
+            // Several instances may share this database: follow their committed slot events too.
+            let bus: Arc<dyn EventBus> = Arc::new(app.events.clone());
+            let relay = medibook_store::relay::EventRelay::spawn(
+                database.clone(),
+                &settings.database_url(),
+                bus,
+                stopped.clone(),
+            )
+            .await
+            .map_err(|e| format!("cannot listen for other instances' events: {e}"))?;
+            tracing::info!("other instances' events arrive through PostgreSQL LISTEN/NOTIFY");
+            Some(relay)
+        }
+        // One SQLite instance: its own bus is all there is.
+        None => None,
+    };
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    // The bound address, so that port 0 (any free port) shows which port was chosen.
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     tracing::info!(
-        "MediBook is listening on http://{} ({:?} database)",
-        settings.listen,
+        "MediBook is listening on http://{address} ({:?} database)",
         database.backend()
     );
 
-    let (stop, stopped) = watch::channel(false);
     let sweeper = tokio::spawn(sweep_expired_holds(
         app.bookings.clone(),
         app.limiter.clone(),
         Duration::from_secs(settings.sweep_seconds),
         stopped.clone(),
     ));
-    let relay = if database.backend() == medibook_store::Backend::Postgres {
-        // Several instances may share this database: follow their committed slot events too.
-        let bus: Arc<dyn medibook_core::events::EventBus> = Arc::new(app.events.clone());
-        let relay = medibook_store::relay::EventRelay::spawn(
-            database.clone(),
-            &settings.database_url(),
-            bus,
-            stopped.clone(),
-        )
-        .await
-        .map_err(|e| format!("cannot listen for other instances' events: {e}"))?;
-        Some(relay)
-    } else {
-        None
-    };
     let deliverer = tokio::spawn(deliver_outbox(worker, Duration::from_secs(1), stopped));
     let result = medibook_web::serve(listener, app.router, shutdown_signal()).await;
     let _ = stop.send(true);
@@ -253,6 +335,35 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     }
     database.close().await;
     result.map_err(|e| format!("server failed: {e}"))
+}
+
+/// Connects the Redis bus: committed events are announced on `redis`'s channel, and every
+/// instance's announced events are read from `database` onto this instance's bus. Works on
+/// either backend (on SQLite, for processes sharing one database file). Returns the wiring for
+/// [`App::build_with_events`] and the task that ends once the bus has stopped.
+async fn follow_through_redis(
+    redis: &RedisSettings,
+    database: &Database,
+    stop: watch::Receiver<bool>,
+) -> Result<(EventWiring, tokio::task::JoinHandle<()>), StartError> {
+    let local = InProcessBus::new(EVENT_BUFFER);
+    let relay = RedisRelay::start(redis, Arc::new(local.clone()), database.clone(), stop)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot use Redis at {} (REDIS_URL) for events between instances: {e}",
+                medibook_store::redact(&redis.url)
+            )
+        })?;
+    tracing::info!(
+        channel = %redis.channel,
+        "other instances' events arrive through Redis pub/sub"
+    );
+    let events = EventWiring {
+        local,
+        publish: Arc::new(relay.bus),
+    };
+    Ok((events, relay.task))
 }
 
 /// Delivers due outbox messages every `every` until told to stop.

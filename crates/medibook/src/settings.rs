@@ -10,6 +10,8 @@
 //! | hold_minutes | `MEDIBOOK_HOLD_MINUTES` | 5 |
 //! | max_active_appointments | `MEDIBOOK_MAX_ACTIVE_APPOINTMENTS` | 5 |
 //! | max_holds_per_patient | `MEDIBOOK_MAX_HOLDS_PER_PATIENT` | 3 |
+//! | waitlist_offer_minutes | `MEDIBOOK_WAITLIST_OFFER_MINUTES` | 10 |
+//! | max_waitlist_entries | `MEDIBOOK_MAX_WAITLIST_ENTRIES` | 5 |
 //! | access_token_minutes | `MEDIBOOK_ACCESS_TOKEN_MINUTES` | 15 |
 //! | session_idle_minutes | `MEDIBOOK_SESSION_IDLE_MINUTES` | 30 |
 //! | session_max_hours | `MEDIBOOK_SESSION_MAX_HOURS` | 12 |
@@ -22,12 +24,19 @@
 //! | secure_cookies | `MEDIBOOK_SECURE_COOKIES` | false |
 //! | trust_proxy | `MEDIBOOK_TRUST_PROXY` | false |
 //! | sweep_seconds | `MEDIBOOK_SWEEP_SECONDS` | 15 |
+//! | feed_ping_ms | `MEDIBOOK_FEED_PING_MS` | 20000 |
+//! | feed_idle_ms | `MEDIBOOK_FEED_IDLE_MS` | 60000 |
+//! | feed_queue_capacity | `MEDIBOOK_FEED_QUEUE_CAPACITY` | 256 |
+//! | redis_url | `REDIS_URL` (or `MEDIBOOK_REDIS_URL`) | none: events cross instances through PostgreSQL |
+//! | redis_channel | `MEDIBOOK_REDIS_CHANNEL` | `medibook:slot_events` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use medibook_web::feed::FeedSettings;
 use serde::{Deserialize, Serialize};
 
 /// The settings read from `MEDIBOOK_*` variables; other variables with that prefix (such as
@@ -41,6 +50,8 @@ const SETTING_KEYS: &[&str] = &[
     "hold_minutes",
     "max_active_appointments",
     "max_holds_per_patient",
+    "waitlist_offer_minutes",
+    "max_waitlist_entries",
     "access_token_minutes",
     "session_idle_minutes",
     "session_max_hours",
@@ -55,6 +66,11 @@ const SETTING_KEYS: &[&str] = &[
     "secure_cookies",
     "trust_proxy",
     "sweep_seconds",
+    "feed_ping_ms",
+    "feed_idle_ms",
+    "feed_queue_capacity",
+    "redis_url",
+    "redis_channel",
 ];
 
 /// How the server behaves towards secrets and delivery.
@@ -87,6 +103,10 @@ pub struct Settings {
     pub max_active_appointments: u16,
     /// Unexpired holds one patient may have at once.
     pub max_holds_per_patient: u16,
+    /// How long a slot offered to a waiting patient is held for them, in minutes.
+    pub waitlist_offer_minutes: u16,
+    /// Waitlist entries one patient may have at once.
+    pub max_waitlist_entries: u16,
     /// Lifetime of an access token, in minutes.
     pub access_token_minutes: u32,
     /// Inactivity after which a session ends, in minutes.
@@ -115,6 +135,18 @@ pub struct Settings {
     pub trust_proxy: bool,
     /// Interval of the expired-hold sweeper, in seconds.
     pub sweep_seconds: u64,
+    /// How often the live feed pings each connection, in milliseconds.
+    pub feed_ping_ms: u64,
+    /// Silence after which the live feed closes a connection, in milliseconds; more than
+    /// `feed_ping_ms`.
+    pub feed_idle_ms: u64,
+    /// Messages the live feed queues for one client before telling it to resync.
+    pub feed_queue_capacity: u16,
+    /// Redis for events between instances (`redis://…`, `rediss://…`), instead of PostgreSQL
+    /// `LISTEN/NOTIFY`.
+    pub redis_url: Option<String>,
+    /// The Redis pub/sub channel; instances that share it see each other's changes.
+    pub redis_channel: String,
 }
 
 impl Default for Settings {
@@ -128,6 +160,8 @@ impl Default for Settings {
             hold_minutes: 5,
             max_active_appointments: 5,
             max_holds_per_patient: 3,
+            waitlist_offer_minutes: 10,
+            max_waitlist_entries: 5,
             access_token_minutes: 15,
             session_idle_minutes: 30,
             session_max_hours: 12,
@@ -142,6 +176,11 @@ impl Default for Settings {
             secure_cookies: false,
             trust_proxy: false,
             sweep_seconds: 15,
+            feed_ping_ms: 20_000,
+            feed_idle_ms: 60_000,
+            feed_queue_capacity: 256,
+            redis_url: None,
+            redis_channel: medibook_integrations::redis_bus::DEFAULT_CHANNEL.to_owned(),
         }
     }
 }
@@ -159,7 +198,7 @@ impl Settings {
         }
         figment = figment
             .merge(Env::prefixed("MEDIBOOK_").only(SETTING_KEYS))
-            .merge(Env::raw().only(&["DATABASE_URL"]));
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]));
         let settings: Settings = figment.extract().map_err(|e| e.to_string())?;
         settings.validate()
     }
@@ -168,7 +207,13 @@ impl Settings {
         if !(1..=60).contains(&self.hold_minutes) {
             return Err("hold_minutes must be between 1 and 60".into());
         }
-        if self.max_active_appointments == 0 || self.max_holds_per_patient == 0 {
+        if !(1..=24 * 60).contains(&self.waitlist_offer_minutes) {
+            return Err("waitlist_offer_minutes must be between 1 and 1440".into());
+        }
+        if self.max_active_appointments == 0
+            || self.max_holds_per_patient == 0
+            || self.max_waitlist_entries == 0
+        {
             return Err("patient limits must be at least 1".into());
         }
         if !(1..=60 * 24 * 30).contains(&self.access_token_minutes) {
@@ -182,6 +227,19 @@ impl Settings {
         }
         if self.sweep_seconds == 0 {
             return Err("sweep_seconds must be at least 1".into());
+        }
+        if !(100..=3_600_000).contains(&self.feed_ping_ms) {
+            return Err("feed_ping_ms must be between 100 and 3600000".into());
+        }
+        if self.feed_idle_ms <= self.feed_ping_ms {
+            // Pongs answer pings: a shorter silence allowance would close healthy clients.
+            return Err("feed_idle_ms must be greater than feed_ping_ms".into());
+        }
+        if self.feed_queue_capacity == 0 {
+            return Err("feed_queue_capacity must be at least 1".into());
+        }
+        if self.redis_channel.is_empty() {
+            return Err("redis_channel cannot be empty".into());
         }
         if let Some(secret) = &self.secret
             && secret.len() < 32
@@ -217,6 +275,25 @@ impl Settings {
             }
         };
         medibook_integrations::Channels::from_settings(email.as_ref(), sms.as_ref())
+    }
+
+    /// The Redis bus settings, when Redis is configured.
+    pub fn redis(&self) -> Option<medibook_integrations::redis_bus::RedisSettings> {
+        self.redis_url
+            .as_ref()
+            .map(|url| medibook_integrations::redis_bus::RedisSettings {
+                url: url.clone(),
+                channel: self.redis_channel.clone(),
+            })
+    }
+
+    /// The live feed's heartbeat and queue.
+    pub fn feed(&self) -> FeedSettings {
+        FeedSettings {
+            ping_interval: Duration::from_millis(self.feed_ping_ms),
+            idle_timeout: Duration::from_millis(self.feed_idle_ms),
+            queue_capacity: usize::from(self.feed_queue_capacity),
+        }
     }
 
     /// The database URL in force.
@@ -258,6 +335,61 @@ mod tests {
             assert_eq!(settings.database_url(), "postgres://db/medibook");
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn redis_is_configured_by_redis_url_or_the_prefixed_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MEDIBOOK_REDIS_URL", "redis://prefixed:6379");
+            jail.set_env("MEDIBOOK_REDIS_CHANNEL", "clinic-a:slot_events");
+            let settings = Settings::load(None).map_err(figment::Error::from)?;
+            let redis = settings.redis().expect("redis configured");
+            assert_eq!(redis.url, "redis://prefixed:6379");
+            assert_eq!(redis.channel, "clinic-a:slot_events");
+            jail.set_env("REDIS_URL", "redis://plain:6379");
+            let settings = Settings::load(None).map_err(figment::Error::from)?;
+            assert_eq!(settings.redis_url.as_deref(), Some("redis://plain:6379"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_feed_defaults_are_the_feeds_own() {
+        assert_eq!(Settings::default().feed(), FeedSettings::default());
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_feed_that_would_close_healthy_clients_is_refused() {
+        let idle_within_ping = Settings {
+            feed_ping_ms: 30_000,
+            feed_idle_ms: 30_000,
+            ..Settings::default()
+        };
+        assert!(idle_within_ping.validate().is_err());
+        let no_queue = Settings {
+            feed_queue_capacity: 0,
+            ..Settings::default()
+        };
+        assert!(no_queue.validate().is_err());
+        let tight = Settings {
+            feed_ping_ms: 100,
+            feed_idle_ms: 1_000,
+            feed_queue_capacity: 1,
+            ..Settings::default()
+        };
+        assert_eq!(
+            tight.validate().map(|settings| settings.feed()),
+            Ok(FeedSettings {
+                ping_interval: Duration::from_millis(100),
+                idle_timeout: Duration::from_secs(1),
+                queue_capacity: 1,
+            })
+        );
     }
 
     #[test]

@@ -1,16 +1,18 @@
-//! Several instances on one PostgreSQL database: a slot change made through one instance reaches
-//! the event bus of another, through NOTIFY and the event log, in order and without gaps. (Two
-//! connection pools are two instances as far as PostgreSQL can tell.)
+//! Several instances on one database: a slot change made through one instance reaches the event
+//! bus of another, in order and without gaps, through PostgreSQL NOTIFY or Redis pub/sub and the
+//! event log; a Redis subscriber that lost its connection catches up from the log. (Two
+//! connection pools are two instances as far as the database can tell.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use medibook::app::{App, open_database};
+use medibook::app::{App, EventWiring, open_database};
 use medibook::delivery::LogCodeSender;
 use medibook::settings::Settings;
 use medibook_core::booking::SlotStatus;
@@ -21,8 +23,13 @@ use medibook_core::identity::{Email, Identifier};
 use medibook_core::ids::{DoctorId, SpecialtyId};
 use medibook_core::ports::{ClinicRepository, IdentityRepository};
 use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedule};
+use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
+use medibook_store::Database;
 use medibook_store::relay::EventRelay;
-use tokio::sync::watch;
+use medibook_web::events::InProcessBus;
+use tokio::sync::{broadcast, watch};
+
+const SECRET: &[u8] = b"test secret that is long enough for hmac keys";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
@@ -39,7 +46,7 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
     let clock = Arc::new(ManualClock::new(
         "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
     ));
-    let secret = b"test secret that is long enough for hmac keys";
+    let secret = SECRET;
 
     // Instance A makes the change; instance B only listens.
     let database_a = open_database(&settings).await.unwrap();
@@ -101,6 +108,81 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
     drop(a);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
+    let Some(postgres) = common::FreshPostgres::create().await else {
+        return;
+    };
+    let url = postgres.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        database_url: Some(url.clone()),
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    let clock = Arc::new(ManualClock::new(
+        "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
+    ));
+    let database_a = open_database(&settings).await.unwrap();
+    let database_b = open_database(&settings).await.unwrap();
+    let doctor = seed_doctor(&database_a).await;
+    let patient = database_a
+        .user_for(
+            &Identifier::Email(Email::parse("ada@example.org").unwrap()),
+            medibook_core::clock::Clock::now(clock.as_ref()),
+        )
+        .await
+        .unwrap();
+    let a = App::build(
+        &settings,
+        database_a,
+        SECRET,
+        clock.clone(),
+        Arc::new(LogCodeSender),
+    );
+    let b = App::build(
+        &settings,
+        database_b.clone(),
+        SECRET,
+        clock.clone(),
+        Arc::new(LogCodeSender),
+    );
+    let (_stop, stopped) = watch::channel(false);
+    let bus: Arc<dyn EventBus> = Arc::new(b.events.clone());
+    let mut received = b.events.subscribe();
+    EventRelay::spawn(database_b, &url, bus, stopped)
+        .await
+        .unwrap();
+
+    // Tuesday has free slots: joining its waitlist on A offers the first one at once.
+    let tuesday: jiff::civil::Date = "2027-03-02".parse().unwrap();
+    let (entry, _) = a
+        .waitlist
+        .join(
+            patient.id,
+            medibook_core::waitlist::JoinRequest {
+                target: medibook_core::waitlist::WaitTarget::Doctor(doctor),
+                from: Some(tuesday),
+                to: Some(tuesday),
+            },
+        )
+        .await
+        .unwrap();
+    let made = entry.offer.expect("an offer at once");
+
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("the offer crossed instances within 10 s")
+            .unwrap();
+        if let DomainEvent::WaitlistOffer(offer) = event {
+            assert_eq!(offer, made);
+            break;
+        }
+    }
+    drop(a);
+}
+
 async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
     let specialty = Specialty {
         id: SpecialtyId::generate(),
@@ -138,4 +220,257 @@ async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
     };
     database.add_doctor(&doctor).await.unwrap();
     doctor.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_on_one_instance_reaches_the_bus_of_another_through_redis() {
+    let Some(url) = common::redis_url() else {
+        return;
+    };
+    let redis = RedisSettings {
+        url,
+        channel: common::fresh_redis_channel(),
+    };
+    // Redis works on SQLite too: two processes sharing one database file.
+    let world = SharedSqlite::new().await;
+    let (_stop, stopped) = watch::channel(false);
+    let a = world.instance_on_redis(&redis, stopped.clone()).await;
+    let b = world.instance_on_redis(&redis, stopped).await;
+    let mut received = b.events.subscribe();
+
+    let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
+    let claimed = a
+        .bookings
+        .hold(world.patient, world.doctor, start)
+        .await
+        .unwrap();
+    a.bookings
+        .release(world.patient, claimed.hold.id)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        slot_changes(&mut received, 2).await,
+        vec![
+            (1, SlotStatus::Held, start),
+            (2, SlotStatus::Available, start)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_subscriber_that_reconnects_catches_up_from_the_log() {
+    let Some(mut server) = PrivateRedis::start().await else {
+        return;
+    };
+    let redis = RedisSettings {
+        url: server.url(),
+        channel: common::fresh_redis_channel(),
+    };
+    let world = SharedSqlite::new().await;
+    let (_stop, stopped) = watch::channel(false);
+    let a = world.instance_on_redis(&redis, stopped.clone()).await;
+    let b = world.instance_on_redis(&redis, stopped).await;
+    // An instance that announces nothing: what it changes, B can only learn from the log.
+    let silent = world.instance_in_process().await;
+    let mut received = b.events.subscribe();
+
+    let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
+    let claimed = a
+        .bookings
+        .hold(world.patient, world.doctor, start)
+        .await
+        .unwrap();
+    assert_eq!(
+        slot_changes(&mut received, 1).await,
+        vec![(1, SlotStatus::Held, start)]
+    );
+    silent
+        .bookings
+        .release(world.patient, claimed.hold.id)
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), received.recv())
+            .await
+            .is_err(),
+        "nothing announced the release"
+    );
+
+    // Redis goes away and comes back: B reconnects and reads what it may have missed.
+    server.restart().await;
+    assert_eq!(
+        slot_changes(&mut received, 1).await,
+        vec![(2, SlotStatus::Available, start)]
+    );
+}
+
+/// The next `count` slot changes on `received`, as `(seq, status, start)`.
+async fn slot_changes(
+    received: &mut broadcast::Receiver<DomainEvent>,
+    count: usize,
+) -> Vec<(i64, SlotStatus, Timestamp)> {
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        let event = tokio::time::timeout(Duration::from_secs(20), received.recv())
+            .await
+            .expect("the event crossed instances within 20 s")
+            .unwrap();
+        if let DomainEvent::Slot(slot) = event {
+            seen.push((slot.seq, slot.status, slot.start));
+        }
+    }
+    seen
+}
+
+/// One SQLite database file with a doctor and a patient, that instances open separately.
+struct SharedSqlite {
+    settings: Settings,
+    clock: Arc<ManualClock>,
+    doctor: DoctorId,
+    patient: medibook_core::ids::UserId,
+    _dir: tempfile::TempDir,
+}
+
+impl SharedSqlite {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        let clock = Arc::new(ManualClock::new(
+            "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
+        ));
+        let database = open_database(&settings).await.unwrap();
+        let doctor = seed_doctor(&database).await;
+        let patient = database
+            .user_for(
+                &Identifier::Email(Email::parse("ada@example.org").unwrap()),
+                medibook_core::clock::Clock::now(clock.as_ref()),
+            )
+            .await
+            .unwrap()
+            .id;
+        Self {
+            settings,
+            clock,
+            doctor,
+            patient,
+            _dir: dir,
+        }
+    }
+
+    /// An instance with its own connection pool whose events cross through `redis`.
+    async fn instance_on_redis(&self, redis: &RedisSettings, stop: watch::Receiver<bool>) -> App {
+        let database = open_database(&self.settings).await.unwrap();
+        let local = InProcessBus::new(1024);
+        let relay = RedisRelay::start(redis, Arc::new(local.clone()), database.clone(), stop)
+            .await
+            .unwrap();
+        let events = EventWiring {
+            local,
+            publish: Arc::new(relay.bus),
+        };
+        self.build(database, events)
+    }
+
+    /// An instance whose events stay in its process.
+    async fn instance_in_process(&self) -> App {
+        let database = open_database(&self.settings).await.unwrap();
+        self.build(database, EventWiring::in_process())
+    }
+
+    fn build(&self, database: Database, events: EventWiring) -> App {
+        App::build_with_events(
+            &self.settings,
+            database,
+            SECRET,
+            self.clock.clone(),
+            Arc::new(LogCodeSender),
+            events,
+        )
+    }
+}
+
+/// A `redis-server` of this test's own on a free port, so that it can be stopped and started
+/// again without disturbing anyone else. Killed when dropped.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    /// Starts one, or returns `None` (outside CI) when `redis-server` is not installed.
+    async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        match spawn_redis_server(port) {
+            Ok(child) => {
+                let server = Self { child, port };
+                server.wait_until_answering().await;
+                Some(server)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                assert_ne!(
+                    std::env::var("CI").as_deref(),
+                    Ok("true"),
+                    "redis-server must be installed under CI=true"
+                );
+                eprintln!("skipping: redis-server is not installed");
+                None
+            }
+            Err(e) => panic!("cannot start redis-server: {e}"),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (dropping every connection and subscription) and starts it again on
+    /// the same port.
+    async fn restart(&mut self) {
+        self.stop();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.child = spawn_redis_server(self.port).unwrap();
+        self.wait_until_answering().await;
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn wait_until_answering(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not answer on port {}", self.port);
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_redis_server(port: u16) -> std::io::Result<Child> {
+    Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
 }

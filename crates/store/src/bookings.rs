@@ -14,9 +14,10 @@ use medibook_core::booking::{
 use medibook_core::events::{SlotEvent, SlotEventLog};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use medibook_core::ports::{
-    Booked, BookingRepository, Claimed, Confirmation, DayLimit, HoldClaim, Reschedule,
+    Booked, BookingRepository, Claimed, Confirmation, DayLimit, HoldClaim, Recorded, Reschedule,
 };
 use medibook_core::slots::Slot;
+use medibook_core::waitlist::{EntryState, OfferState};
 use medibook_core::{BookingError, BookingResult};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
@@ -25,10 +26,11 @@ use uuid::Uuid;
 use crate::Database;
 use crate::columns::{micros, named, optional_parsed, parsed, placeholders, timestamp};
 use crate::error::{StoreError, claim_error};
+use crate::waitlist::{offer_free_slots, settle_offer_of_hold};
 
-type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = Transaction<'static, Any>;
 
-const HOLD_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end, \
+pub(crate) const HOLD_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end, \
      expires_at, state, appointment_id, created_at";
 const APPOINTMENT_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, status, reason, \
      notes, origin_hold_id, created_at, updated_at";
@@ -41,6 +43,14 @@ const RECORD_SLOT_EVENT: &str = "
     INSERT INTO slot_events (doctor_id, seq, start_at, end_at, status, recorded_at)
     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM slot_events WHERE doctor_id = $1
     RETURNING seq";
+const REQUEUE_ENTRIES_OF_LAPSED_OFFERS: &str = "
+    UPDATE waitlist_entries SET state = 'waiting', updated_at = $2
+    WHERE state = 'offered'
+      AND id IN (SELECT entry_id FROM waitlist_offers
+                 WHERE doctor_id = $1 AND state = 'open' AND expires_at <= $2)";
+const EXPIRE_LAPSED_OFFERS: &str = "
+    UPDATE waitlist_offers SET state = 'expired', updated_at = $2
+    WHERE doctor_id = $1 AND state = 'open' AND expires_at <= $2";
 const EXPIRE_LAPSED_HOLDS_OF_DOCTOR: &str = "
     UPDATE holds SET state = 'expired'
     WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2";
@@ -50,7 +60,7 @@ const DELETE_LAPSED_CLAIMS_OF_DOCTOR: &str = "
 const COUNT_OVERLAPPING_CLAIMS: &str = "
     SELECT COUNT(*) AS n FROM slot_claims
     WHERE doctor_id = $1 AND claim_start < $2 AND claim_end > $3";
-const COUNT_CLAIMS_IN_DAY: &str = "
+pub(crate) const COUNT_CLAIMS_IN_DAY: &str = "
     SELECT COUNT(*) AS n FROM slot_claims
     WHERE doctor_id = $1 AND claim_start >= $2 AND claim_start < $3";
 const COUNT_LIVE_HOLDS_OF_PATIENT: &str = "
@@ -59,11 +69,11 @@ const COUNT_LIVE_HOLDS_OF_PATIENT: &str = "
 const COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT: &str = "
     SELECT COUNT(*) AS n FROM appointments
     WHERE patient_id = $1 AND status = 'scheduled' AND start_at > $2";
-const INSERT_HOLD: &str = "
+pub(crate) const INSERT_HOLD: &str = "
     INSERT INTO holds (id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end,
                        expires_at, state, appointment_id, created_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9)";
-const INSERT_HOLD_CLAIM: &str = "
+pub(crate) const INSERT_HOLD_CLAIM: &str = "
     INSERT INTO slot_claims (id, doctor_id, claim_start, claim_end, hold_id, appointment_id, expires_at)
     VALUES ($1, $2, $3, $4, $5, NULL, $6)";
 const CLAIM_OF_HOLD: &str = "SELECT id FROM slot_claims WHERE hold_id = $1";
@@ -91,7 +101,7 @@ const LATEST_SLOT_SEQ: &str =
 const DOCTORS_WITH_LAPSED_HOLDS: &str =
     "SELECT DISTINCT doctor_id FROM holds WHERE state = 'active' AND expires_at <= $1";
 
-fn hold_from(row: &AnyRow) -> Result<Hold, StoreError> {
+pub(crate) fn hold_from(row: &AnyRow) -> Result<Hold, StoreError> {
     Ok(Hold {
         id: parsed(row, "id")?,
         doctor_id: parsed(row, "doctor_id")?,
@@ -157,7 +167,7 @@ async fn load_appointment(
 }
 
 /// A bound statement argument: the store binds only text (ids, names) and integers (instants).
-enum Arg {
+pub(crate) enum Arg {
     Text(String),
     Int(i64),
 }
@@ -180,7 +190,7 @@ impl From<String> for Arg {
     }
 }
 
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
     args: Vec<Arg>,
 ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
@@ -194,13 +204,17 @@ fn bind_all<'q>(
 }
 
 /// Runs a statement inside the transaction.
-async fn exec(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<(), StoreError> {
+pub(crate) async fn exec(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<(), StoreError> {
     bind_all(sqlx::query(sql), args).execute(&mut **tx).await?;
     Ok(())
 }
 
 /// Runs a `SELECT COUNT(*) AS n …` inside the transaction.
-async fn count(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<i64, StoreError> {
+pub(crate) async fn count(
+    tx: &mut Tx,
+    sql: &'static str,
+    args: Vec<Arg>,
+) -> Result<i64, StoreError> {
     let row = bind_all(sqlx::query(sql), args)
         .fetch_one(&mut **tx)
         .await?;
@@ -210,7 +224,7 @@ async fn count(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<i64, St
 /// Records a change of a slot's status as the doctor's next event, inside the transaction that
 /// makes the change (writers on one doctor are serialised, so `MAX(seq) + 1` cannot race; the
 /// primary key is the backstop).
-async fn record_slot_event(
+pub(crate) async fn record_slot_event(
     tx: &mut Tx,
     doctor_id: DoctorId,
     start: Timestamp,
@@ -240,18 +254,24 @@ async fn record_slot_event(
 }
 
 /// Expires the doctor's lapsed holds and deletes their claims; their slots become available.
-async fn free_lapsed_claims(
+/// Lapsed waitlist offers expire with their holds and their entries wait again.
+pub(crate) async fn free_lapsed_claims(
     tx: &mut Tx,
     doctor_id: DoctorId,
     now: Timestamp,
-) -> Result<Vec<SlotEvent>, StoreError> {
+) -> Result<Recorded, StoreError> {
     let lapsed = bind_all(
         sqlx::query(LAPSED_HOLDS_OF_DOCTOR),
         vec![doctor_id.to_string().into(), micros(now).into()],
     )
     .fetch_all(&mut **tx)
     .await?;
+    if lapsed.is_empty() {
+        return Ok(Recorded::default());
+    }
     for sql in [
+        REQUEUE_ENTRIES_OF_LAPSED_OFFERS,
+        EXPIRE_LAPSED_OFFERS,
         EXPIRE_LAPSED_HOLDS_OF_DOCTOR,
         DELETE_LAPSED_CLAIMS_OF_DOCTOR,
     ] {
@@ -262,13 +282,43 @@ async fn free_lapsed_claims(
         )
         .await?;
     }
-    let mut events = Vec::with_capacity(lapsed.len());
+    let mut recorded = Recorded::default();
     for row in &lapsed {
         let (start, end) = (timestamp(row, "start_at")?, timestamp(row, "end_at")?);
-        events
+        recorded
+            .slots
             .push(record_slot_event(tx, doctor_id, start, end, SlotStatus::Available, now).await?);
     }
-    Ok(events)
+    Ok(recorded)
+}
+
+/// Releases an active hold inside the transaction (which holds the doctor's lock): its claim is
+/// deleted, an offer it carried is declined, and the slot is recorded as available.
+pub(crate) async fn release_active_hold(
+    tx: &mut Tx,
+    hold: &Hold,
+    now: Timestamp,
+) -> Result<SlotEvent, StoreError> {
+    exec(tx, DELETE_CLAIM_OF_HOLD, vec![hold.id.to_string().into()]).await?;
+    exec(
+        tx,
+        SET_HOLD_STATE,
+        vec![
+            HoldState::Released.as_str().into(),
+            hold.id.to_string().into(),
+        ],
+    )
+    .await?;
+    settle_offer_of_hold(tx, hold.id, OfferState::Declined, EntryState::Waiting, now).await?;
+    record_slot_event(
+        tx,
+        hold.doctor_id,
+        hold.start,
+        hold.end,
+        SlotStatus::Available,
+        now,
+    )
+    .await
 }
 
 /// Makes sure the hold's interval is claimed: its own claim if it still has one, otherwise a new
@@ -279,7 +329,7 @@ async fn ensure_hold_claim(
     stored: &StoredHold,
     day_limit: Option<DayLimit>,
     now: Timestamp,
-) -> BookingResult<Vec<SlotEvent>> {
+) -> BookingResult<Recorded> {
     let hold = &stored.hold;
     let freed = free_lapsed_claims(tx, hold.doctor_id, now).await?;
     let existing = sqlx::query(CLAIM_OF_HOLD)
@@ -289,6 +339,16 @@ async fn ensure_hold_claim(
         .map_err(StoreError::from)?;
     if existing.is_some() {
         return Ok(freed);
+    }
+    // A lapsed offer's slot passes on to the queue: its hold cannot be revived like a plain
+    // hold (the patient would book while their entry waits on and is offered more slots).
+    let carried_offer = sqlx::query("SELECT 1 FROM waitlist_offers WHERE hold_id = $1")
+        .bind(hold.id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(StoreError::from)?;
+    if carried_offer.is_some() {
+        return Err(BookingError::HoldExpired);
     }
     let (claim_start, claim_end) = stored.claim;
     let overlapping = count(
@@ -322,7 +382,7 @@ async fn ensure_hold_claim(
 }
 
 /// `DayFull` if the doctor's day already has its maximum of claims.
-async fn check_day_limit(
+pub(crate) async fn check_day_limit(
     tx: &mut Tx,
     doctor_id: DoctorId,
     day_limit: Option<DayLimit>,
@@ -366,6 +426,14 @@ async fn book_hold(
     };
     exec(tx, TURN_CLAIM_INTO_APPOINTMENT, args()).await?;
     exec(tx, MARK_HOLD_CONFIRMED, args()).await?;
+    settle_offer_of_hold(
+        tx,
+        hold.id,
+        OfferState::Accepted,
+        EntryState::Fulfilled,
+        now,
+    )
+    .await?;
     record_slot_event(
         tx,
         hold.doctor_id,
@@ -409,7 +477,7 @@ impl BookingRepository for Database {
             return Ok(Claimed {
                 hold,
                 created: false,
-                events: Vec::new(),
+                events: Recorded::default(),
             });
         }
 
@@ -471,7 +539,7 @@ impl BookingRepository for Database {
             .execute(&mut *tx)
             .await
             .map_err(claim_error)?;
-        events.push(
+        events.slots.push(
             record_slot_event(
                 &mut tx,
                 claim.doctor_id,
@@ -482,6 +550,9 @@ impl BookingRepository for Database {
             )
             .await?,
         );
+        if events.freed_any() {
+            events.extend(offer_free_slots(&mut tx, &self.waitlist, claim.doctor_id, now).await?);
+        }
         tx.commit().await.map_err(claim_error)?;
 
         Ok(Claimed {
@@ -506,11 +577,11 @@ impl BookingRepository for Database {
         hold_id: HoldId,
         patient_id: UserId,
         now: Timestamp,
-    ) -> BookingResult<Vec<SlotEvent>> {
+    ) -> BookingResult<Recorded> {
         let mut tx = self.begin_write().await?;
         let hold = self.locked_hold(&mut tx, hold_id, patient_id).await?.hold;
         match hold.state {
-            HoldState::Released | HoldState::Expired => return Ok(Vec::new()),
+            HoldState::Released | HoldState::Expired => return Ok(Recorded::default()),
             HoldState::Confirmed => {
                 return Err(BookingError::InvalidState(
                     "this hold became an appointment; cancel the appointment instead".into(),
@@ -518,32 +589,13 @@ impl BookingRepository for Database {
             }
             HoldState::Active => {}
         }
-        exec(
-            &mut tx,
-            DELETE_CLAIM_OF_HOLD,
-            vec![hold_id.to_string().into()],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            SET_HOLD_STATE,
-            vec![
-                HoldState::Released.as_str().into(),
-                hold_id.to_string().into(),
-            ],
-        )
-        .await?;
-        let event = record_slot_event(
-            &mut tx,
-            hold.doctor_id,
-            hold.start,
-            hold.end,
-            SlotStatus::Available,
-            now,
-        )
-        .await?;
+        let mut recorded = Recorded::default();
+        recorded
+            .slots
+            .push(release_active_hold(&mut tx, &hold, now).await?);
+        recorded.extend(offer_free_slots(&mut tx, &self.waitlist, hold.doctor_id, now).await?);
         commit(tx).await?;
-        Ok(vec![event])
+        Ok(recorded)
     }
 
     async fn confirm_hold(
@@ -567,7 +619,7 @@ impl BookingRepository for Database {
                     appointment,
                     changed: false,
                     moved_from: None,
-                    events: Vec::new(),
+                    events: Recorded::default(),
                 });
             }
             (HoldState::Released | HoldState::Confirmed, _) => {
@@ -610,7 +662,12 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
-        events.push(book_hold(&mut tx, hold, appointment_id, now).await?);
+        events
+            .slots
+            .push(book_hold(&mut tx, hold, appointment_id, now).await?);
+        if events.freed_any() {
+            events.extend(offer_free_slots(&mut tx, &self.waitlist, hold.doctor_id, now).await?);
+        }
         commit(tx).await?;
 
         Ok(Booked {
@@ -647,7 +704,7 @@ impl BookingRepository for Database {
                 appointment,
                 changed: false,
                 moved_from: None,
-                events: Vec::new(),
+                events: Recorded::default(),
             });
         }
         exec(
@@ -662,15 +719,20 @@ impl BookingRepository for Database {
             vec![appointment_id.to_string().into()],
         )
         .await?;
-        let event = record_slot_event(
-            &mut tx,
-            appointment.doctor_id,
-            appointment.start,
-            appointment.end,
-            SlotStatus::Available,
-            now,
-        )
-        .await?;
+        let mut events = Recorded::default();
+        events.slots.push(
+            record_slot_event(
+                &mut tx,
+                appointment.doctor_id,
+                appointment.start,
+                appointment.end,
+                SlotStatus::Available,
+                now,
+            )
+            .await?,
+        );
+        events.extend(free_lapsed_claims(&mut tx, appointment.doctor_id, now).await?);
+        events.extend(offer_free_slots(&mut tx, &self.waitlist, appointment.doctor_id, now).await?);
         commit(tx).await?;
         Ok(Booked {
             appointment: Appointment {
@@ -680,7 +742,7 @@ impl BookingRepository for Database {
             },
             changed: true,
             moved_from: None,
-            events: vec![event],
+            events,
         })
     }
 
@@ -712,7 +774,7 @@ impl BookingRepository for Database {
                     appointment,
                     changed: false,
                     moved_from: None,
-                    events: Vec::new(),
+                    events: Recorded::default(),
                 });
             }
             (HoldState::Confirmed, _) => {
@@ -738,7 +800,8 @@ impl BookingRepository for Database {
             vec![appointment_id.to_string().into()],
         )
         .await?;
-        let mut events = vec![
+        let mut events = Recorded::default();
+        events.slots.push(
             record_slot_event(
                 &mut tx,
                 appointment.doctor_id,
@@ -748,7 +811,7 @@ impl BookingRepository for Database {
                 now,
             )
             .await?,
-        ];
+        );
         events.extend(ensure_hold_claim(&mut tx, &stored, day_limit, now).await?);
         exec(
             &mut tx,
@@ -761,7 +824,11 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
-        events.push(book_hold(&mut tx, hold, appointment_id, now).await?);
+        events
+            .slots
+            .push(book_hold(&mut tx, hold, appointment_id, now).await?);
+        // The old time is free now that the move is certain: offer it to the waitlist.
+        events.extend(offer_free_slots(&mut tx, &self.waitlist, appointment.doctor_id, now).await?);
         commit(tx).await?;
 
         Ok(Booked {
@@ -862,7 +929,7 @@ impl BookingRepository for Database {
         Ok(found)
     }
 
-    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Vec<SlotEvent>> {
+    async fn expire_holds(&self, now: Timestamp) -> BookingResult<Recorded> {
         // One short transaction per doctor, under that doctor's lock, so the sweeper takes locks
         // in the same order as every other writer.
         let rows = sqlx::query(DOCTORS_WITH_LAPSED_HOLDS)
@@ -870,12 +937,13 @@ impl BookingRepository for Database {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
-        let mut events = Vec::new();
+        let mut events = Recorded::default();
         for row in &rows {
             let doctor_id: DoctorId = parsed(row, "doctor_id")?;
             let mut tx = self.begin_write().await?;
             self.lock_doctor(&mut tx, doctor_id).await?;
             events.extend(free_lapsed_claims(&mut tx, doctor_id, now).await?);
+            events.extend(offer_free_slots(&mut tx, &self.waitlist, doctor_id, now).await?);
             commit(tx).await?;
         }
         Ok(events)

@@ -22,7 +22,7 @@ const SELECT_SPECIALTIES: &str = "
 
 const SELECT_SPECIALTY: &str = "SELECT id, name FROM specialties WHERE id = $1";
 
-const DOCTOR_COLUMNS: &str = "id, name, specialty_id, qualification, years_experience, bio, \
+pub(crate) const DOCTOR_COLUMNS: &str = "id, name, specialty_id, qualification, years_experience, bio, \
      fee_minor, currency, photo_url, time_zone, schedule";
 
 const INSERT_SPECIALTY: &str = "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
@@ -38,7 +38,7 @@ const INSERT_TIME_OFF: &str = "
 const IS_EMPTY: &str = "
     SELECT (SELECT COUNT(*) FROM doctors) + (SELECT COUNT(*) FROM specialties) AS n";
 
-fn doctor_from(row: &AnyRow) -> Result<Doctor, StoreError> {
+pub(crate) fn doctor_from(row: &AnyRow) -> Result<Doctor, StoreError> {
     let schedule_json: String = row.try_get("schedule")?;
     let schedule: WeeklySchedule = serde_json::from_str(&schedule_json)
         .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
@@ -66,7 +66,7 @@ fn doctor_from(row: &AnyRow) -> Result<Doctor, StoreError> {
     })
 }
 
-fn time_off_from(row: &AnyRow) -> Result<TimeOff, StoreError> {
+pub(crate) fn time_off_from(row: &AnyRow) -> Result<TimeOff, StoreError> {
     Ok(TimeOff {
         id: parsed(row, "id")?,
         doctor_id: parsed(row, "doctor_id")?,

@@ -16,18 +16,21 @@ mod clinic;
 mod columns;
 mod contact;
 mod error;
+mod grid;
 mod identity;
 mod limits;
 mod outbox;
 pub mod relay;
 mod sessions;
 mod staff;
+mod waitlist;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use medibook_core::ids::{DoctorId, UserId};
+use medibook_core::waitlist::WaitlistPolicy;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
@@ -51,6 +54,7 @@ pub enum Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    waitlist: WaitlistPolicy,
 }
 
 impl Database {
@@ -98,7 +102,11 @@ impl Database {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            waitlist: WaitlistPolicy::default(),
+        })
     }
 
     /// Applies the embedded migrations of this backend that have not run yet.
@@ -108,6 +116,13 @@ impl Database {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// The same database with another waitlist policy (the offer window is applied by the
+    /// transactions that free slots).
+    pub fn with_waitlist_policy(mut self, policy: WaitlistPolicy) -> Self {
+        self.waitlist = policy;
+        self
     }
 
     /// The engine behind this pool.
@@ -157,6 +172,22 @@ impl Database {
                 .bind(doctor_id.to_string())
                 .execute(&mut **tx)
                 .await?;
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(patient_id.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Locks one patient's bookings (see [`Database::lock_agenda`]), for writers that act on a
+    /// patient but no doctor, such as joining a waitlist.
+    pub(crate) async fn lock_patient(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        patient_id: UserId,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
             sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(patient_id.to_string())
                 .execute(&mut **tx)

@@ -14,7 +14,7 @@ use crate::Database;
 use crate::columns::micros;
 use crate::error::StoreError;
 
-const ENQUEUE: &str = "
+pub(crate) const ENQUEUE: &str = "
     INSERT INTO outbox (id, idempotency_key, recipient_kind, recipient, subject, body, sensitive,
                         status, attempts, next_attempt_at, expires_at, last_error, created_at,
                         finished_at)

@@ -7,6 +7,7 @@ use medibook_core::booking::AppointmentStatus;
 use medibook_core::clinic::{Doctor, Specialty};
 use medibook_core::identity::{Email, PhoneNumber, Role, User};
 use medibook_core::ids::{AppointmentId, DoctorId, TimeOffId, UserId};
+use medibook_core::ports::Recorded;
 use medibook_core::schedule::{TimeOff, WeeklySchedule};
 use medibook_core::staff::{AgendaEntry, StaffRepository};
 use medibook_core::{BookingError, BookingResult};
@@ -14,9 +15,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::Database;
-use crate::bookings::appointment_from;
+use crate::bookings::{Tx, appointment_from};
 use crate::columns::{micros, named, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, is_conflict};
+use crate::grid::{days_to_compare, free_slots, load_doctor, record_grid_change};
 
 const SET_SCHEDULE: &str = "UPDATE doctors SET schedule = $1 WHERE id = $2";
 const UPDATE_DOCTOR: &str = "
@@ -31,6 +33,8 @@ const TIME_OFF_OF_DOCTOR: &str = "
 const TIME_OFF_BY_ID: &str =
     "SELECT id, doctor_id, start_at, end_at, reason FROM time_off WHERE id = $1";
 const DELETE_TIME_OFF: &str = "DELETE FROM time_off WHERE id = $1";
+const INSERT_TIME_OFF: &str = "
+    INSERT INTO time_off (id, doctor_id, start_at, end_at, reason) VALUES ($1, $2, $3, $4, $5)";
 const AGENDA: &str = "
     SELECT a.id, a.doctor_id, a.patient_id, a.start_at, a.end_at, a.status, a.reason, a.notes,
            a.created_at, a.updated_at,
@@ -111,39 +115,122 @@ fn unique_error(error: sqlx::Error, message: &str) -> BookingError {
     }
 }
 
+/// A statement run by [`Database::edit_grid`]; `false` when it found nothing to change.
+type GridEdit<'t> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, StoreError>> + Send + 't>>;
+
+impl Database {
+    /// Runs `edit` on a doctor's schedule or time off under the doctor's lock, records the
+    /// slots it opened and closed, and offers opened slots to the waitlist, in one transaction.
+    /// `new_horizon` is the booking horizon after the edit, if it changes. `None` when `edit`
+    /// found nothing to change (nothing is written then).
+    async fn edit_grid<F>(
+        &self,
+        doctor_id: DoctorId,
+        new_horizon: Option<u16>,
+        now: Timestamp,
+        edit: F,
+    ) -> BookingResult<Option<Recorded>>
+    where
+        F: for<'t> FnOnce(&'t mut Tx) -> GridEdit<'t>,
+    {
+        let mut tx = self.begin_write().await?;
+        self.lock_doctor(&mut tx, doctor_id).await?;
+        let Some(doctor) = load_doctor(&mut tx, doctor_id).await? else {
+            return Ok(None);
+        };
+        let mut horizons = vec![doctor.schedule.rules.horizon_days];
+        horizons.extend(new_horizon);
+        let days = days_to_compare(&horizons);
+        let mut recorded = crate::bookings::free_lapsed_claims(&mut tx, doctor_id, now).await?;
+        let before = free_slots(&mut tx, doctor_id, days, now).await?;
+        if !edit(&mut tx).await? {
+            return Ok(None);
+        }
+        let after = free_slots(&mut tx, doctor_id, days, now).await?;
+        recorded.extend(record_grid_change(&mut tx, doctor_id, &before, &after, now).await?);
+        if recorded.freed_any() {
+            recorded.extend(
+                crate::waitlist::offer_free_slots(&mut tx, &self.waitlist, doctor_id, now).await?,
+            );
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Some(recorded))
+    }
+}
+
 #[async_trait]
 impl StaffRepository for Database {
     async fn set_schedule(
         &self,
         doctor_id: DoctorId,
         schedule: &WeeklySchedule,
-    ) -> BookingResult<bool> {
-        let result = sqlx::query(SET_SCHEDULE)
-            .bind(schedule_json(schedule)?)
-            .bind(doctor_id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
-        Ok(result.rows_affected() == 1)
+        now: Timestamp,
+    ) -> BookingResult<Option<Recorded>> {
+        let horizon = schedule.rules.horizon_days;
+        let json = schedule_json(schedule)?;
+        self.edit_grid(doctor_id, Some(horizon), now, |tx| {
+            Box::pin(async move {
+                let result = sqlx::query(SET_SCHEDULE)
+                    .bind(json)
+                    .bind(doctor_id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(result.rows_affected() == 1)
+            })
+        })
+        .await
     }
 
-    async fn update_doctor(&self, doctor: &Doctor) -> BookingResult<bool> {
-        let result = sqlx::query(UPDATE_DOCTOR)
-            .bind(doctor.name.clone())
-            .bind(doctor.specialty_id.to_string())
-            .bind(doctor.qualification.clone())
-            .bind(i64::from(doctor.years_experience))
-            .bind(doctor.bio.clone())
-            .bind(doctor.fee.amount_minor)
-            .bind(doctor.fee.currency.clone())
-            .bind(doctor.photo_url.clone())
-            .bind(doctor.time_zone.name().to_owned())
-            .bind(schedule_json(&doctor.schedule)?)
-            .bind(doctor.id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
-        Ok(result.rows_affected() == 1)
+    async fn update_doctor(
+        &self,
+        doctor: &Doctor,
+        now: Timestamp,
+    ) -> BookingResult<Option<Recorded>> {
+        let schedule = schedule_json(&doctor.schedule)?;
+        let doctor = doctor.clone();
+        let doctor_id = doctor.id;
+        let horizon = doctor.schedule.rules.horizon_days;
+        self.edit_grid(doctor_id, Some(horizon), now, |tx| {
+            Box::pin(async move {
+                let result = sqlx::query(UPDATE_DOCTOR)
+                    .bind(doctor.name.clone())
+                    .bind(doctor.specialty_id.to_string())
+                    .bind(doctor.qualification.clone())
+                    .bind(i64::from(doctor.years_experience))
+                    .bind(doctor.bio.clone())
+                    .bind(doctor.fee.amount_minor)
+                    .bind(doctor.fee.currency.clone())
+                    .bind(doctor.photo_url.clone())
+                    .bind(doctor.time_zone.name().to_owned())
+                    .bind(schedule)
+                    .bind(doctor.id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(result.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
+    async fn insert_time_off(&self, time_off: &TimeOff, now: Timestamp) -> BookingResult<Recorded> {
+        let time_off = time_off.clone();
+        let recorded = self
+            .edit_grid(time_off.doctor_id, None, now, |tx| {
+                Box::pin(async move {
+                    sqlx::query(INSERT_TIME_OFF)
+                        .bind(time_off.id.to_string())
+                        .bind(time_off.doctor_id.to_string())
+                        .bind(micros(time_off.start))
+                        .bind(micros(time_off.end))
+                        .bind(time_off.reason.clone())
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(true)
+                })
+            })
+            .await?;
+        Ok(recorded.unwrap_or_default())
     }
 
     async fn time_off_of(
@@ -169,13 +256,24 @@ impl StaffRepository for Database {
         Ok(row.as_ref().map(time_off_from).transpose()?)
     }
 
-    async fn delete_time_off(&self, id: TimeOffId) -> BookingResult<bool> {
-        let result = sqlx::query(DELETE_TIME_OFF)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
-        Ok(result.rows_affected() == 1)
+    async fn delete_time_off(
+        &self,
+        id: TimeOffId,
+        now: Timestamp,
+    ) -> BookingResult<Option<Recorded>> {
+        let Some(time_off) = self.time_off_by_id(id).await? else {
+            return Ok(None);
+        };
+        self.edit_grid(time_off.doctor_id, None, now, |tx| {
+            Box::pin(async move {
+                let result = sqlx::query(DELETE_TIME_OFF)
+                    .bind(id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(result.rows_affected() == 1)
+            })
+        })
+        .await
     }
 
     async fn agenda(

@@ -1,5 +1,6 @@
 //! The live slot feed at `GET /api/v1/ws`: a WebSocket on which anyone, signed in or not,
-//! watches the slots of the doctors they subscribe to change status.
+//! watches the slots of the doctors they subscribe to change status, and on which a signed-in
+//! patient also receives their waitlist offers.
 //!
 //! # Protocol
 //!
@@ -13,21 +14,32 @@
 //!   current number. Subscribing again to a doctor already subscribed keeps its position (its
 //!   `after_seq` is ignored).
 //! - `{"type":"unsubscribe","doctor_ids":[…]}`.
+//! - `{"type":"authenticate","token":"<access token>"}` signs the connection in (browsers cannot
+//!   set headers on a WebSocket); non-browser clients may instead send
+//!   `Authorization: Bearer <token>` with the upgrade request (an invalid one gets 401).
 //!
 //! Server → client:
 //!
 //! - `{"type":"subscribed","doctor_ids":[…],"latest_seq":{id: N}}` acknowledges a subscribe,
 //!   with each doctor's latest number at that moment; it comes before any replayed change.
 //! - `{"type":"unsubscribed","doctor_ids":[…]}` acknowledges an unsubscribe.
-//! - `{"type":"slot","seq":N,"doctor_id":…,"start":…,"end":…,"status":"held"|"available"|"booked"}`:
-//!   per doctor, in order, each number once, without gaps.
+//! - `{"type":"slot","seq":N,"doctor_id":…,"start":…,"end":…,"status":"held"|"available"|"booked"|"unavailable"}`:
+//!   per doctor, in order, each number once, without gaps. `unavailable` means a schedule edit
+//!   took a free slot off the doctor's grid.
 //! - `{"type":"resync","doctor_id":…,"latest_seq":N}`: the connection cannot tell what changed
 //!   (it fell behind, or the requested history is longer than [`REPLAY_LIMIT`] or no longer
 //!   kept). Refetch the doctor's slots; the feed continues with the changes after `latest_seq`.
+//! - `{"type":"authenticated","user_id":…}` acknowledges an `authenticate`.
+//! - `{"type":"waitlist_offer","offer_id","hold_id","doctor_id","start","end","expires_at"}`,
+//!   only on the connections of the patient the slot is offered to. When a connection signs in,
+//!   the patient's open offers are sent at once, so an offer made while they were away is not
+//!   missed. Each offer is sent once per connection.
 //! - `{"type":"error","message":…}` for a message the server cannot use (bad JSON, too many
 //!   doctors); the connection stays open.
-//! - WebSocket pings every [`PING_INTERVAL`]; a connection that has sent nothing (pongs count)
-//!   for [`IDLE_TIMEOUT`] is closed.
+//! - WebSocket pings every [`FeedSettings::ping_interval`] (20 s by default). A connection that
+//!   has sent nothing, pongs included, for [`FeedSettings::idle_timeout`] (60 s by default) is
+//!   closed with a close frame (`1001`, reason `idle`) at the next ping time; so is one whose
+//!   socket accepts no write for that long, without a close frame.
 //!
 //! Doctor ids are not checked: an unknown id is accepted and simply never changes. A connection
 //! may watch at most [`MAX_DOCTORS`] doctors; frames larger than [`MAX_MESSAGE_BYTES`] close it.
@@ -36,10 +48,13 @@
 //!
 //! Each connection has two halves run concurrently in its own task. The *pump* owns the socket:
 //! it forwards what the client sends, writes the bounded outgoing queue
-//! ([`QUEUE_CAPACITY`]) and keeps the heartbeat. The *session* owns the subscriptions: it reads
-//! the shared broadcast bus and the event log and only ever `try_send`s into the queue, so a
-//! slow client fills its own queue and is told to resync, and never holds up the bus or anyone
-//! else. Replays and gap fills are read from the log in chunks as the queue has room.
+//! ([`FeedSettings::queue_capacity`] messages, 256 by default) and keeps the heartbeat. The
+//! *session* owns the subscriptions: it reads the shared broadcast bus and the event log and
+//! only ever `try_send`s into the queue. A client that stops reading first fills the socket's
+//! buffers, then its own queue; the session then drops that client's changes, owes it a resync
+//! for each doctor that moved meanwhile, and sends it once the queue has room again, so it never
+//! holds up the bus or anyone else. Replays and gap fills are read from the log in chunks as the
+//! queue has room.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,24 +63,29 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::IntoResponse;
 use axum::response::Response;
+use jiff::Timestamp;
 use medibook_core::BookingError;
 use medibook_core::events::{DomainEvent, SlotEvent, SlotEventLog};
-use medibook_core::ids::DoctorId;
+use medibook_core::ids::{DoctorId, HoldId, OfferId, UserId};
+use medibook_core::waitlist::WaitlistOffer;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use crate::AppState;
+use crate::error::ApiError;
 
-/// How often the server pings an open connection.
-pub const PING_INTERVAL: Duration = Duration::from_secs(20);
-/// A connection silent for this long (no frame, no pong) is closed; so is one whose socket
-/// accepts no write for this long.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Messages waiting to be written to one client; when full, the client is told to resync.
-pub const QUEUE_CAPACITY: usize = 256;
+/// How often the server pings an open connection, unless configured otherwise.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// How long a connection may stay silent, unless configured otherwise.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Messages waiting to be written to one client, unless configured otherwise.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 256;
 /// Most doctors one connection may watch.
 pub const MAX_DOCTORS: usize = 200;
 /// Largest frame or message a client may send.
@@ -74,34 +94,120 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 pub const REPLAY_LIMIT: i64 = 1000;
 /// Client messages waiting for the session.
 const INBOUND_CAPACITY: usize = 16;
+/// The shortest ping interval the feed uses, whatever it is given (a zero interval panics).
+const MIN_PING_INTERVAL: Duration = Duration::from_millis(1);
 
-/// Upgrades the request to the slot feed (anonymous: slots are public).
-pub async fn connect(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// How the feed paces and bounds each connection (server settings `feed_ping_ms`,
+/// `feed_idle_ms` and `feed_queue_capacity`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedSettings {
+    /// How often the server pings an open connection. Keep it below the idle timeouts of
+    /// proxies in front of the server, so they do not cut quiet connections.
+    pub ping_interval: Duration,
+    /// A connection that has sent nothing (no frame, no pong) for this long is closed at the
+    /// next ping time; so is one whose socket accepts no write for this long. Must exceed
+    /// `ping_interval`, or a client answering every ping still looks idle.
+    pub idle_timeout: Duration,
+    /// Messages waiting to be written to one client; when it is full, the client's further
+    /// changes are dropped and it is told to resync. Changes that arrive together (one
+    /// transaction, or a batch relayed from another instance) are queued before any of them is
+    /// written, so keep it well above the largest such burst. At least 1.
+    pub queue_capacity: usize,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            ping_interval: DEFAULT_PING_INTERVAL,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+        }
+    }
+}
+
+/// Upgrades the request to the slot feed. Slots are public; a bearer token (header, or an
+/// `authenticate` message later) adds the caller's waitlist offers. A token that is present but
+/// not valid is refused with 401 before the upgrade.
+pub async fn connect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let patient = match bearer(&headers) {
+        None => None,
+        Some(token) => match authenticate(&state, token).await {
+            Ok(user) => Some(user),
+            Err(error) => return ApiError::from(error).into_response(),
+        },
+    };
     // Listen before the upgrade completes, so nothing published after the handshake is missed.
     let bus = state.events.subscribe();
-    let log = Arc::clone(&state.event_log);
+    let settings = state.web.feed;
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_connection(socket, bus, log))
+        .on_upgrade(move |socket| serve_connection(socket, bus, state, patient, settings))
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// Checks a token and its session, as every API request does.
+async fn authenticate(state: &AppState, token: &str) -> Result<UserId, BookingError> {
+    let user = state.tokens.verify(token)?;
+    let session = state.sessions.check(user.session_id).await?;
+    if session.user_id != user.id {
+        return Err(BookingError::Unauthorized);
+    }
+    Ok(user.id)
 }
 
 /// Runs one connection until either side ends it.
 async fn serve_connection(
     socket: WebSocket,
     bus: broadcast::Receiver<DomainEvent>,
-    log: Arc<dyn SlotEventLog>,
+    state: AppState,
+    patient: Option<UserId>,
+    settings: FeedSettings,
 ) {
-    let (outgoing, queue) = mpsc::channel(QUEUE_CAPACITY);
+    // A channel cannot be empty-sized; the server's settings refuse 0 before it gets here.
+    let queue_capacity = settings.queue_capacity.max(1);
+    let (outgoing, queue) = mpsc::channel(queue_capacity);
     let (inbound, requests) = mpsc::channel(INBOUND_CAPACITY);
     let session = FeedSession {
-        log,
+        log: Arc::clone(&state.event_log),
         outgoing,
+        queue_capacity,
         doctors: BTreeMap::new(),
+        patient,
+        // A patient who connects signed in is sent their open offers first.
+        offers_owed: patient.is_some(),
+        sent_offers: std::collections::HashSet::new(),
+        state,
+    };
+    let heartbeat = Heartbeat {
+        ping_interval: settings.ping_interval.max(MIN_PING_INTERVAL),
+        idle_timeout: settings.idle_timeout,
     };
     // When the pump ends it drops `inbound`, which ends the session; when the session ends it
     // drops the queue's sender, which makes the pump flush, close and end.
-    tokio::join!(pump(socket, queue, inbound), session.run(bus, requests));
+    tokio::join!(
+        pump(socket, queue, inbound, heartbeat),
+        session.run(bus, requests)
+    );
+}
+
+/// The pump's timing: when to ping, and how long to wait for the client.
+#[derive(Clone, Copy, Debug)]
+struct Heartbeat {
+    ping_interval: Duration,
+    idle_timeout: Duration,
 }
 
 /// What the client sent, as the session needs it.
@@ -116,8 +222,13 @@ async fn pump(
     mut socket: WebSocket,
     mut queue: mpsc::Receiver<String>,
     inbound: mpsc::Sender<Inbound>,
+    timing: Heartbeat,
 ) {
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let Heartbeat {
+        ping_interval,
+        idle_timeout,
+    } = timing;
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     loop {
@@ -138,20 +249,20 @@ async fn pump(
             }
             message = queue.recv() => {
                 let Some(text) = message else {
-                    let _ = write(&mut socket, Message::Close(None)).await;
+                    let _ = write(&mut socket, Message::Close(None), idle_timeout).await;
                     return;
                 };
-                if !write(&mut socket, Message::Text(text.into())).await {
+                if !write(&mut socket, Message::Text(text.into()), idle_timeout).await {
                     return;
                 }
             }
             _ = heartbeat.tick() => {
-                if last_heard.elapsed() >= IDLE_TIMEOUT {
+                if last_heard.elapsed() >= idle_timeout {
                     let close = CloseFrame { code: close_code::AWAY, reason: "idle".into() };
-                    let _ = write(&mut socket, Message::Close(Some(close))).await;
+                    let _ = write(&mut socket, Message::Close(Some(close)), idle_timeout).await;
                     return;
                 }
-                if !write(&mut socket, Message::Ping(Bytes::new())).await {
+                if !write(&mut socket, Message::Ping(Bytes::new()), idle_timeout).await {
                     return;
                 }
             }
@@ -159,10 +270,10 @@ async fn pump(
     }
 }
 
-/// Writes one frame; `false` when the socket is gone or accepted nothing for [`IDLE_TIMEOUT`].
-async fn write(socket: &mut WebSocket, message: Message) -> bool {
+/// Writes one frame; `false` when the socket is gone or accepted nothing for `idle_timeout`.
+async fn write(socket: &mut WebSocket, message: Message, idle_timeout: Duration) -> bool {
     matches!(
-        tokio::time::timeout(IDLE_TIMEOUT, socket.send(message)).await,
+        tokio::time::timeout(idle_timeout, socket.send(message)).await,
         Ok(Ok(()))
     )
 }
@@ -178,6 +289,9 @@ enum ClientMessage {
     },
     Unsubscribe {
         doctor_ids: Vec<DoctorId>,
+    },
+    Authenticate {
+        token: String,
     },
 }
 
@@ -224,6 +338,30 @@ enum ServerMessage<'a> {
     Error {
         message: &'a str,
     },
+    Authenticated {
+        user_id: UserId,
+    },
+    WaitlistOffer {
+        offer_id: OfferId,
+        hold_id: HoldId,
+        doctor_id: DoctorId,
+        start: Timestamp,
+        end: Timestamp,
+        expires_at: Timestamp,
+    },
+}
+
+impl ServerMessage<'_> {
+    fn offer(offer: &WaitlistOffer) -> Self {
+        Self::WaitlistOffer {
+            offer_id: offer.id,
+            hold_id: offer.hold_id,
+            doctor_id: offer.doctor_id,
+            start: offer.start,
+            end: offer.end,
+            expires_at: offer.expires_at,
+        }
+    }
 }
 
 /// Where a connection stands with one doctor's stream.
@@ -256,7 +394,17 @@ impl From<BookingError> for Ended {
 struct FeedSession {
     log: Arc<dyn SlotEventLog>,
     outgoing: mpsc::Sender<String>,
+    /// The outgoing queue's size (the most one replay chunk may hold).
+    queue_capacity: usize,
     doctors: BTreeMap<DoctorId, Position>,
+    /// The signed-in patient, whose waitlist offers this connection carries.
+    patient: Option<UserId>,
+    /// The patient's open offers must be (re)sent: at sign-in, or after one did not fit the queue.
+    offers_owed: bool,
+    /// Offers already sent on this connection (an offer may be published twice: locally and
+    /// relayed from the database).
+    sent_offers: std::collections::HashSet<OfferId>,
+    state: AppState,
 }
 
 impl FeedSession {
@@ -267,10 +415,11 @@ impl FeedSession {
     ) {
         let queue = self.outgoing.clone();
         loop {
-            let owes_messages = self
-                .doctors
-                .values()
-                .any(|position| !matches!(position, Position::Live { .. }));
+            let owes_messages = self.offers_owed
+                || self
+                    .doctors
+                    .values()
+                    .any(|position| !matches!(position, Position::Live { .. }));
             let step = tokio::select! {
                 request = requests.recv() => match request {
                     Some(request) => self.on_request(request).await,
@@ -278,8 +427,13 @@ impl FeedSession {
                 },
                 event = bus.recv() => match event {
                     Ok(DomainEvent::Slot(event)) => self.on_live(&event),
+                    Ok(DomainEvent::WaitlistOffer(offer)) => self.on_offer(&offer),
                     Ok(_) => Ok(()),
-                    Err(RecvError::Lagged(_)) => self.on_lag().await,
+                    Err(RecvError::Lagged(_)) => {
+                        // Offers may have been among the dropped events.
+                        self.offers_owed = self.patient.is_some();
+                        self.on_lag().await
+                    }
                     Err(RecvError::Closed) => Err(Ended::Disconnected),
                 },
                 // Only woken when the queue has room for what the log owes.
@@ -338,6 +492,7 @@ impl FeedSession {
                 after_seq,
             }) => self.subscribe(&doctor_ids, after_seq.as_ref()).await,
             Ok(ClientMessage::Unsubscribe { doctor_ids }) => self.unsubscribe(&doctor_ids),
+            Ok(ClientMessage::Authenticate { token }) => self.sign_in(&token).await,
             Err(error) => self.refuse(&format!("not a valid message: {error}")),
         }
     }
@@ -393,6 +548,59 @@ impl FeedSession {
             .map(drop)
     }
 
+    /// Signs the connection in: from now on it carries the patient's waitlist offers, starting
+    /// with those open now.
+    async fn sign_in(&mut self, token: &str) -> Result<(), Ended> {
+        match authenticate(&self.state, token).await {
+            Ok(user_id) => {
+                self.patient = Some(user_id);
+                self.offers_owed = true;
+                self.push(&ServerMessage::Authenticated { user_id })
+                    .map(drop)
+            }
+            Err(BookingError::Storage(error)) => Err(Ended::Log(BookingError::Storage(error))),
+            Err(_) => self.refuse("the token is not valid; sign in again"),
+        }
+    }
+
+    /// An offer published on the bus: sent only to its patient.
+    fn on_offer(&mut self, offer: &WaitlistOffer) -> Result<(), Ended> {
+        if self.patient != Some(offer.patient_id)
+            || self.offers_owed
+            || self.sent_offers.contains(&offer.id)
+        {
+            // Someone else's, sent already, or a resend of all open offers is pending anyway.
+            return Ok(());
+        }
+        if self.push(&ServerMessage::offer(offer))? {
+            self.sent_offers.insert(offer.id);
+        } else {
+            self.offers_owed = true;
+        }
+        Ok(())
+    }
+
+    /// Sends the patient's open offers (an offer may arrive twice; `offer_id` tells).
+    async fn send_open_offers(&mut self) -> Result<(), Ended> {
+        let Some(patient) = self.patient else {
+            self.offers_owed = false;
+            return Ok(());
+        };
+        let entries = self.state.waitlist.entries_of(patient).await?;
+        let now = self.state.bookings.now();
+        for offer in entries.iter().filter_map(|e| e.offer.as_ref()) {
+            if offer.expires_at <= now || self.sent_offers.contains(&offer.id) {
+                continue;
+            }
+            if !self.push(&ServerMessage::offer(offer))? {
+                return Ok(());
+            }
+            self.sent_offers.insert(offer.id);
+        }
+        self.offers_owed = false;
+        Ok(())
+    }
+
     /// A change published on the bus.
     fn on_live(&mut self, event: &SlotEvent) -> Result<(), Ended> {
         let Some(position) = self.doctors.get_mut(&event.doctor_id) else {
@@ -446,6 +654,9 @@ impl FeedSession {
 
     /// Sends what the first doctor not yet live is owed, as far as the queue has room.
     async fn catch_up(&mut self) -> Result<(), Ended> {
+        if self.offers_owed {
+            return self.send_open_offers().await;
+        }
         let Some((doctor, position)) = self
             .doctors
             .iter()
@@ -479,7 +690,7 @@ impl FeedSession {
 
     /// Replays the doctor's changes after `last` from the log, one queue's room at a time.
     async fn replay(&self, doctor: DoctorId, mut last: i64) -> Result<Position, Ended> {
-        let room = self.outgoing.capacity().clamp(1, QUEUE_CAPACITY);
+        let room = self.outgoing.capacity().clamp(1, self.queue_capacity);
         let limit = u32::try_from(room).unwrap_or(u32::MAX);
         let events = self.log.slot_events_after(doctor, last, limit).await?;
         let exhausted = events.len() < room;

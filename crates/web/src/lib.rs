@@ -45,13 +45,15 @@ pub trait Readiness: Send + Sync + 'static {
     async fn check(&self) -> Result<(), String>;
 }
 
-/// How the HTTP layer treats cookies and proxies.
+/// How the HTTP layer treats cookies and proxies, and paces the live feed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WebSettings {
     /// Mark cookies `Secure` (set when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
+    /// Heartbeat and back-pressure of the live slot feed.
+    pub feed: feed::FeedSettings,
 }
 
 /// What handlers need: the core services and the token keys.
@@ -61,6 +63,8 @@ pub struct AppState {
     pub catalogue: Catalogue,
     /// Slots, holds, appointments.
     pub bookings: BookingService,
+    /// The waitlist.
+    pub waitlist: medibook_core::waitlist::WaitlistService,
     /// One-time codes.
     pub signin: SignIn,
     /// Sessions behind the access tokens.

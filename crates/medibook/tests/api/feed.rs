@@ -1,20 +1,26 @@
 //! The live slot feed over a real WebSocket: every kind of slot change reaches a subscriber in
 //! order, numbered without gaps or repeats; a reconnect resumes where it left off; subscribers
-//! see only the doctors they asked for.
+//! see only the doctors they asked for; a client that stops reading is told to resync without
+//! slowing anyone else; the heartbeat keeps answering clients open and closes silent ones.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
+use medibook::settings::Settings;
 use medibook_core::ids::DoctorId;
+use medibook_core::ports::ClinicRepository;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::backend_tests;
+use crate::backend_tests_with;
 use crate::harness::{TestApp, tuesday};
 
 /// How long a scenario waits for a message that should come.
@@ -32,10 +38,31 @@ impl Feed {
         Self::connect_with(app, None).await
     }
 
+    /// Connects over a socket with the smallest receive buffer the OS allows, so that when this
+    /// client stops reading the server's writes stall after a few kilobytes. Returns the client
+    /// and that buffer's size in bytes, as the OS reports it.
+    async fn connect_with_small_receive_buffer(app: &TestApp) -> (Self, usize) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(1).expect("receive buffer size");
+        let receive_buffer = socket.recv_buffer_size().expect("receive buffer size");
+        let stream = socket
+            .connect(server_address(app))
+            .await
+            .expect("the server accepts connections");
+        let (socket, response) =
+            tokio_tungstenite::client_async(feed_url(app), MaybeTlsStream::Plain(stream))
+                .await
+                .expect("the feed accepts the client");
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        let receive_buffer = usize::try_from(receive_buffer).expect("a buffer size fits in usize");
+        (Self { socket }, receive_buffer)
+    }
+
     /// Connects, sending `token` as a bearer token when given.
     async fn connect_with(app: &TestApp, token: Option<&str>) -> Self {
-        let url = format!("{}/api/v1/ws", app.base.replacen("http://", "ws://", 1));
-        let mut request = url.into_client_request().expect("a WebSocket request");
+        let mut request = feed_url(app)
+            .into_client_request()
+            .expect("a WebSocket request");
         if let Some(token) = token {
             let value = format!("Bearer {token}").parse().expect("header value");
             request.headers_mut().insert("authorization", value);
@@ -79,6 +106,20 @@ impl Feed {
         self.within(PATIENCE)
             .await
             .expect("a message from the feed in time")
+    }
+
+    /// Listens for `wait`, answering the server's pings (the client library does when it reads),
+    /// and returns how many came; panics on any other frame or if the connection ends.
+    async fn pings_within(&mut self, wait: Duration) -> usize {
+        let deadline = Instant::now() + wait;
+        let mut pings = 0;
+        while let Ok(frame) = tokio::time::timeout_at(deadline, self.socket.next()).await {
+            match frame.expect("the feed stays open").expect("a frame") {
+                Message::Ping(_) => pings += 1,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+        pings
     }
 
     async fn expect_nothing_more(&mut self) {
@@ -144,6 +185,19 @@ impl Change {
             status: message["status"].as_str().expect("status").to_owned(),
         }
     }
+}
+
+/// The feed's WebSocket URL on `app`.
+fn feed_url(app: &TestApp) -> String {
+    format!("{}/api/v1/ws", app.base.replacen("http://", "ws://", 1))
+}
+
+/// The address `app` listens on.
+fn server_address(app: &TestApp) -> SocketAddr {
+    app.base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the server's address")
 }
 
 /// The doctor's latest number as the acknowledgement reports it.
@@ -366,19 +420,473 @@ async fn bad_messages_get_an_error_and_the_connection_stays_open(app: TestApp) {
 
 async fn anyone_may_watch_slots_signed_in_or_not(app: TestApp) {
     let token = app.sign_in("pat@example.com").await;
-    for token in [None, Some(token.as_str()), Some("not a token")] {
+    for token in [None, Some(token.as_str())] {
         let mut feed = Feed::connect_with(&app, token).await;
         feed.subscribe(&[app.doctor], None).await;
     }
 }
 
-backend_tests!(
+async fn a_token_that_is_not_valid_is_refused(app: TestApp) {
+    let mut request = feed_url(&app)
+        .into_client_request()
+        .expect("a WebSocket request");
+    request.headers_mut().insert(
+        "authorization",
+        "Bearer not-a-token".parse().expect("header value"),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // In-band, a bad token is refused and the connection stays open for slots.
+    let mut feed = Feed::connect(&app).await;
+    feed.send(json!({ "type": "authenticate", "token": "not-a-token" }))
+        .await;
+    assert_eq!(feed.next().await["type"], "error");
+    feed.subscribe(&[app.doctor], None).await;
+}
+
+/// Books both open slots of the test doctor's Tuesday morning after taking the rest of the day
+/// off, and puts `waiters` on the Tuesday waitlist in order; returns the booker's token, the
+/// appointments and the waiters' tokens.
+async fn full_tuesday_with_waiters(
+    app: &TestApp,
+    waiters: &[&str],
+) -> (String, Vec<String>, Vec<String>) {
+    let start: Timestamp = tuesday("10:00").parse().expect("instant");
+    app.database
+        .add_time_off(&medibook_core::schedule::TimeOff {
+            id: medibook_core::ids::TimeOffId::generate(),
+            doctor_id: app.doctor,
+            start,
+            end: start + jiff::SignedDuration::from_hours(8),
+            reason: "Training".into(),
+        })
+        .await
+        .expect("time off");
+    let booker = app.sign_in("booker@example.org").await;
+    let appointments = vec![
+        app.book(&booker, &tuesday("09:00")).await,
+        app.book(&booker, &tuesday("09:30")).await,
+    ];
+    let mut tokens = Vec::new();
+    for email in waiters {
+        let token = app.sign_in(email).await;
+        let joined = app
+            .post(
+                Some(&token),
+                "/api/v1/waitlist",
+                json!({ "doctor_id": app.doctor, "from": "2027-03-02", "to": "2027-03-02" }),
+            )
+            .await;
+        assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.body);
+        tokens.push(token);
+    }
+    (booker, appointments, tokens)
+}
+
+async fn a_waitlist_offer_reaches_only_its_patient(app: TestApp) {
+    let (booker, appointments, waiters) =
+        full_tuesday_with_waiters(&app, &["first@example.org", "second@example.org"]).await;
+    // The first waiter signs in with the upgrade request, the second in-band.
+    let mut first = Feed::connect_with(&app, Some(&waiters[0])).await;
+    let mut second = Feed::connect(&app).await;
+    second
+        .send(json!({ "type": "authenticate", "token": waiters[1] }))
+        .await;
+    assert_eq!(second.next().await["type"], "authenticated");
+    let mut anonymous = Feed::connect(&app).await;
+    for feed in [&mut first, &mut second, &mut anonymous] {
+        feed.subscribe(&[app.doctor], None).await;
+    }
+
+    app.cancel(&booker, &appointments[0]).await;
+
+    let entries = app.get(Some(&waiters[0]), "/api/v1/waitlist").await;
+    let offer = &entries.body[0]["offer"];
+    // Everyone sees the slot free and then held by the offer; only the first waiter the offer.
+    for feed in [&mut first, &mut second, &mut anonymous] {
+        let freed = feed.next().await;
+        assert_eq!(
+            (freed["type"].as_str(), freed["status"].as_str()),
+            (Some("slot"), Some("available"))
+        );
+        let held = feed.next().await;
+        assert_eq!(
+            (held["type"].as_str(), held["status"].as_str()),
+            (Some("slot"), Some("held"))
+        );
+        assert_eq!(held["seq"], freed["seq"].as_i64().expect("seq") + 1);
+    }
+    let message = first.next().await;
+    assert_eq!(message["type"], "waitlist_offer", "{message}");
+    for field in ["hold_id", "doctor_id", "start", "end", "expires_at"] {
+        assert_eq!(message[field], offer[field], "{field}");
+    }
+    assert_eq!(message["offer_id"], offer["offer_id"]);
+    first.expect_nothing_more().await;
+    second.expect_nothing_more().await;
+    anonymous.expect_nothing_more().await;
+}
+
+async fn an_offer_made_while_away_is_sent_when_the_patient_signs_in(app: TestApp) {
+    let (booker, appointments, waiters) =
+        full_tuesday_with_waiters(&app, &["first@example.org"]).await;
+    app.cancel(&booker, &appointments[0]).await;
+
+    let mut feed = Feed::connect(&app).await;
+    feed.send(json!({ "type": "authenticate", "token": waiters[0] }))
+        .await;
+    assert_eq!(feed.next().await["type"], "authenticated");
+    let offer = feed.next().await;
+    assert_eq!(offer["type"], "waitlist_offer", "{offer}");
+    let start: Timestamp = offer["start"]
+        .as_str()
+        .expect("start")
+        .parse()
+        .expect("instant");
+    assert_eq!(
+        start,
+        tuesday("09:00").parse::<Timestamp>().expect("instant")
+    );
+    feed.expect_nothing_more().await;
+}
+
+async fn time_off_closes_and_reopens_slots_on_the_feed(app: TestApp) {
+    let doctor = crate::staff::sign_in_as_doctor(&app, "doc@example.org", app.doctor).await;
+    let waiter = app.sign_in("waiter@example.org").await;
+    let mut feed = Feed::connect(&app).await;
+    feed.subscribe(&[app.doctor], None).await;
+
+    // Taking Tuesday 09:00-10:00 off closes its two free slots.
+    let added = app
+        .post(
+            Some(&doctor),
+            "/api/v1/doctor/time-off",
+            json!({
+                "start": tuesday("09:00"), "end": tuesday("10:00"), "reason": "Dentist",
+            }),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let closed = feed.slot_changes(app.doctor, 0, 2).await;
+    assert_eq!(
+        closed,
+        vec![
+            Change::of(&tuesday("09:00"), "unavailable"),
+            Change::of(&tuesday("09:30"), "unavailable"),
+        ]
+    );
+    assert_eq!(app.slot_status(app.doctor, &tuesday("09:00")).await, None);
+
+    // A patient waits for that morning; removing the time off reopens both slots, and the
+    // first is offered to the waiter at once.
+    let joined = app
+        .post(
+            Some(&waiter),
+            "/api/v1/waitlist",
+            json!({ "doctor_id": app.doctor, "from": "2027-03-02", "to": "2027-03-02" }),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.body);
+    // Other Tuesday slots were free: the waiter holds the first of them (10:00) already.
+    let first_offer = feed.slot_changes(app.doctor, 2, 1).await;
+    assert_eq!(first_offer, vec![Change::of(&tuesday("10:00"), "held")]);
+    let id = added.body["id"].as_str().expect("time off id");
+    let removed = app
+        .delete(&doctor, &format!("/api/v1/doctor/time-off/{id}"))
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    let reopened = feed.slot_changes(app.doctor, 3, 2).await;
+    assert_eq!(
+        reopened,
+        vec![
+            Change::of(&tuesday("09:00"), "available"),
+            Change::of(&tuesday("09:30"), "available"),
+        ]
+    );
+    feed.expect_nothing_more().await;
+
+    // Saving the schedule unchanged changes no slot.
+    let schedule = app.get(Some(&doctor), "/api/v1/doctor/schedule").await;
+    assert_eq!(schedule.status, StatusCode::OK, "{}", schedule.body);
+    let saved = crate::staff::send(
+        &app,
+        reqwest::Method::PUT,
+        Some(&doctor),
+        "/api/v1/doctor/schedule",
+        Some(crate::staff::test_doctor_schedule()),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    feed.expect_nothing_more().await;
+}
+
+backend_tests_with!(
+    default_feed;
     anyone_may_watch_slots_signed_in_or_not,
+    a_token_that_is_not_valid_is_refused,
+    a_waitlist_offer_reaches_only_its_patient,
+    an_offer_made_while_away_is_sent_when_the_patient_signs_in,
+    time_off_closes_and_reopens_slots_on_the_feed,
     holding_booking_and_cancelling_are_seen_in_order,
     released_and_expired_holds_free_their_slots,
     rescheduling_frees_the_old_slot_and_books_the_new,
     a_reconnect_with_after_seq_receives_exactly_what_it_missed,
     a_resume_from_beyond_the_log_is_told_to_resync,
     a_subscriber_sees_only_the_doctors_it_watches,
-    bad_messages_get_an_error_and_the_connection_stays_open,
+    bad_messages_get_an_error_and_the_connection_stays_open;
+    small_queue;
+    a_client_that_stops_reading_is_told_to_resync_and_slows_no_one_else;
+    quick_heartbeat;
+    a_client_answering_pings_stays_open_past_the_idle_timeout,
+    a_client_that_never_answers_is_closed_after_the_idle_timeout,
 );
+
+// Settings of the groups above.
+
+/// The feed as the server runs it by default.
+fn default_feed(_settings: &mut Settings) {}
+
+/// Messages queued for one client in [`small_queue`].
+const SMALL_QUEUE: usize = 8;
+
+/// A queue that a client which stops reading overflows after a few changes.
+fn small_queue(settings: &mut Settings) {
+    settings.feed_queue_capacity = u16::try_from(SMALL_QUEUE).expect("a small queue");
+}
+
+/// The ping interval of [`quick_heartbeat`].
+const QUICK_PING: Duration = Duration::from_millis(200);
+/// The idle timeout of [`quick_heartbeat`].
+const QUICK_IDLE: Duration = Duration::from_secs(1);
+
+/// A heartbeat fast enough to watch several idle periods within seconds.
+fn quick_heartbeat(settings: &mut Settings) {
+    settings.feed_ping_ms = u64::try_from(QUICK_PING.as_millis()).expect("milliseconds");
+    settings.feed_idle_ms = u64::try_from(QUICK_IDLE.as_millis()).expect("milliseconds");
+}
+
+// Back-pressure.
+
+/// Fewer bytes than any slot message takes on the wire (a type, a number, a doctor's UUID, two
+/// instants and a status come to about 150).
+const SLOT_MESSAGE_MIN_BYTES: usize = 140;
+
+async fn a_client_that_stops_reading_is_told_to_resync_and_slows_no_one_else(mut app: TestApp) {
+    // Small socket buffers on both ends bound what the OS holds for a client that stops
+    // reading, so a known number of changes is sure to overflow its queue.
+    let send_buffer = app.switch_to_small_send_buffers().await;
+    let token = app.sign_in("pat@example.com").await;
+    let mut fast = Feed::connect(&app).await;
+    let (mut slow, receive_buffer) = Feed::connect_with_small_receive_buffer(&app).await;
+    let start = latest_seq(&fast.subscribe(&[app.doctor], None).await, app.doctor);
+    assert_eq!(
+        latest_seq(&slow.subscribe(&[app.doctor], None).await, app.doctor),
+        start
+    );
+
+    // The slow client reads nothing now. The OS counts its own overhead against the buffer
+    // sizes, so fewer messages than this fill both buffers; then come the queue, the message
+    // the server is stuck writing, and one more change that finds the queue full.
+    let overflow = (send_buffer + receive_buffer) / SLOT_MESSAGE_MIN_BYTES + SMALL_QUEUE + 2;
+    let mut latest = start;
+    while latest - start < i64::try_from(overflow).expect("a count") {
+        latest = hold_and_release(&app, &token, &mut fast, latest).await;
+    }
+
+    // Reading again, it gets the changes that fit, in order, then a resync at the latest number.
+    let mut delivered = start;
+    let resync = loop {
+        let message = slow.next().await;
+        if message["type"] != "slot" {
+            break message;
+        }
+        delivered += 1;
+        assert_eq!(
+            message["seq"], delivered,
+            "out of order or repeated: {message}"
+        );
+    };
+    assert_eq!(resync["type"], "resync", "{resync}");
+    assert_eq!(resync["doctor_id"], app.doctor.to_string(), "{resync}");
+    assert_eq!(resync["latest_seq"], latest, "{resync}");
+    assert!(
+        delivered < latest,
+        "the slow client missed nothing, yet was told to resync"
+    );
+
+    // Then both continue live after that number, without a gap or a repeat.
+    let after = hold_and_release(&app, &token, &mut fast, latest).await;
+    assert_eq!(
+        slow.slot_changes(app.doctor, latest, 2).await,
+        [
+            Change::of(&tuesday("09:00"), "held"),
+            Change::of(&tuesday("09:00"), "available"),
+        ]
+    );
+    assert_eq!(after, latest + 2);
+    slow.expect_nothing_more().await;
+    fast.expect_nothing_more().await;
+}
+
+/// Holds and releases the 09:00 slot through the API, checking that `fast` sees both changes
+/// at once, numbered after `last`; returns the new last number.
+async fn hold_and_release(app: &TestApp, token: &str, fast: &mut Feed, last: i64) -> i64 {
+    let slot = tuesday("09:00");
+    let hold = app.hold(token, app.doctor, &slot).await;
+    assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
+    assert_eq!(
+        fast.slot_changes(app.doctor, last, 1).await,
+        [Change::of(&slot, "held")]
+    );
+    let released = app
+        .delete(token, &format!("/api/v1/holds/{}", hold.id()))
+        .await;
+    assert!(
+        released.status.is_success(),
+        "{} {}",
+        released.status,
+        released.body
+    );
+    assert_eq!(
+        fast.slot_changes(app.doctor, last + 1, 1).await,
+        [Change::of(&slot, "available")]
+    );
+    last + 2
+}
+
+// Heartbeat.
+
+async fn a_client_answering_pings_stays_open_past_the_idle_timeout(app: TestApp) {
+    let mut feed = Feed::connect(&app).await;
+    let pings = feed.pings_within(3 * QUICK_IDLE).await;
+    // About one every QUICK_PING; a busy machine may delay some.
+    assert!(pings >= 3, "only {pings} pings in three idle periods");
+    // Still open, and still serving.
+    let ack = feed.subscribe(&[app.doctor], None).await;
+    assert_eq!(latest_seq(&ack, app.doctor), 0);
+}
+
+async fn a_client_that_never_answers_is_closed_after_the_idle_timeout(app: TestApp) {
+    let started = Instant::now();
+    let mut client = SilentClient::connect(&app).await;
+    let mut pings = 0;
+    let close = loop {
+        match client.next_frame().await {
+            Some(Frame::Ping) => pings += 1,
+            Some(Frame::Close(payload)) => break payload,
+            None => panic!("the connection ended without a close frame"),
+        }
+    };
+    let closed_after = started.elapsed();
+    assert!(pings >= 1, "the server closed without pinging first");
+    assert_eq!(
+        close.get(..2),
+        Some(&1001_u16.to_be_bytes()[..]),
+        "going away"
+    );
+    assert_eq!(close.get(2..), Some(&b"idle"[..]));
+    assert!(
+        closed_after >= QUICK_IDLE,
+        "closed after {closed_after:?}, within the idle timeout"
+    );
+    assert!(
+        closed_after < 3 * QUICK_IDLE,
+        "closed only after {closed_after:?}"
+    );
+    assert_eq!(
+        client.next_frame().await,
+        None,
+        "the server hangs up after its close frame"
+    );
+}
+
+/// A server frame to a client that subscribed to nothing, as [`SilentClient`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+enum Frame {
+    Ping,
+    /// The close frame's payload: a status code and a reason.
+    Close(Vec<u8>),
+}
+
+/// A feed client that completes the handshake and then only listens: it reads the raw frames
+/// itself, so nothing ever answers a ping or sends anything else.
+struct SilentClient {
+    stream: TcpStream,
+    /// Bytes read but not yet parsed into frames.
+    unread: Vec<u8>,
+}
+
+impl SilentClient {
+    async fn connect(app: &TestApp) -> Self {
+        let address = server_address(app);
+        let mut stream = TcpStream::connect(address).await.expect("connect");
+        let handshake = format!(
+            "GET /api/v1/ws HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        stream
+            .write_all(handshake.as_bytes())
+            .await
+            .expect("send the handshake");
+        let mut client = Self {
+            stream,
+            unread: Vec::new(),
+        };
+        let end = loop {
+            if let Some(at) = client.unread.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            assert!(
+                client.fill().await,
+                "the server hung up during the handshake"
+            );
+        };
+        let response: Vec<u8> = client.unread.drain(..end).collect();
+        let response = String::from_utf8_lossy(&response);
+        assert!(
+            response.starts_with("HTTP/1.1 101"),
+            "not switching protocols: {response}"
+        );
+        client
+    }
+
+    /// Reads more bytes; `false` at the end of the stream. Panics if none come in time.
+    async fn fill(&mut self) -> bool {
+        let mut chunk = [0_u8; 1024];
+        let read = tokio::time::timeout(PATIENCE, self.stream.read(&mut chunk))
+            .await
+            .expect("the server writes or hangs up in time")
+            .expect("the connection stays readable");
+        self.unread.extend_from_slice(&chunk[..read]);
+        read > 0
+    }
+
+    /// The next frame, or `None` when the server hung up. The server's frames are unmasked and
+    /// short (under 126 bytes) here; anything but a ping or a close is a failure.
+    async fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            if let [first, length, rest @ ..] = self.unread.as_slice() {
+                let (opcode, length) = (first & 0x0f, usize::from(*length));
+                assert!(length < 126, "a long or masked frame from the server");
+                if rest.len() >= length {
+                    let payload = rest[..length].to_vec();
+                    self.unread.drain(..2 + length);
+                    return Some(match opcode {
+                        0x8 => Frame::Close(payload),
+                        0x9 => Frame::Ping,
+                        other => panic!("unexpected frame {other:#x}: {payload:?}"),
+                    });
+                }
+            }
+            if !self.fill().await {
+                assert!(self.unread.is_empty(), "the server hung up mid-frame");
+                return None;
+            }
+        }
+    }
+}

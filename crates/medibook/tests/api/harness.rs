@@ -581,3 +581,57 @@ macro_rules! backend_tests_with {
         }
     };
 }
+
+impl TestApp {
+    /// Starts another instance over the same database, clock and code recorder (as
+    /// [`Self::start_second_instance`]) whose connections get the smallest socket send buffer the
+    /// OS allows, and makes it the instance this `TestApp` talks to and sweeps with. A client
+    /// that stops reading then holds up the server after a few kilobytes instead of megabytes.
+    /// Returns that send buffer's size in bytes, as the OS reports it.
+    pub async fn switch_to_small_send_buffers(&mut self) -> usize {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        // Accepted connections inherit the listening socket's buffer sizes; the OS raises the
+        // request to its minimum and locks the size, so it does not grow with the traffic.
+        socket.set_send_buffer_size(1).expect("send buffer size");
+        let send_buffer = socket.send_buffer_size().expect("send buffer size");
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("bind");
+        let listener = socket.listen(128).expect("listen");
+        let (base, bookings) = serve_on(
+            listener,
+            &self.settings,
+            &self.database,
+            &self.clock,
+            &self.codes,
+        );
+        self.base = base;
+        self.bookings = bookings;
+        usize::try_from(send_buffer).expect("a buffer size fits in usize")
+    }
+}
+
+/// Builds the app over `database` and serves it on `listener`; returns its base URL and its
+/// booking service.
+fn serve_on(
+    listener: tokio::net::TcpListener,
+    settings: &Settings,
+    database: &Database,
+    clock: &Arc<ManualClock>,
+    codes: &Arc<RecordingSender>,
+) -> (String, BookingService) {
+    let app = App::build(
+        settings,
+        database.clone(),
+        TEST_SECRET,
+        clock.clone(),
+        codes.clone(),
+    );
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(medibook_web::serve(
+        listener,
+        app.router,
+        std::future::pending(),
+    ));
+    (format!("http://{address}"), app.bookings)
+}

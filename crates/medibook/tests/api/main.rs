@@ -15,3 +15,4 @@ mod input;
 mod sessions;
 mod signin;
 mod staff;
+mod waitlist;

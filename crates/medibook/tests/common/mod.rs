@@ -68,3 +68,31 @@ impl Drop for FreshPostgres {
         .join();
     }
 }
+
+/// The Redis server of `MEDIBOOK_TEST_REDIS_URL`, or `None` (outside CI) when none is
+/// configured. Under `CI=true` a missing server is a failure, not a skip.
+#[allow(
+    dead_code,
+    reason = "not every test binary that shares this module uses Redis"
+)]
+pub fn redis_url() -> Option<String> {
+    let Ok(url) = std::env::var("MEDIBOOK_TEST_REDIS_URL") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "MEDIBOOK_TEST_REDIS_URL must be set under CI=true"
+        );
+        eprintln!("skipping: MEDIBOOK_TEST_REDIS_URL is not set");
+        return None;
+    };
+    Some(url)
+}
+
+/// A Redis channel no other test run uses, so parallel runs on one server stay apart.
+#[allow(
+    dead_code,
+    reason = "not every test binary that shares this module uses Redis"
+)]
+pub fn fresh_redis_channel() -> String {
+    format!("medibook:test:{}", uuid::Uuid::new_v4().simple())
+}

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod health;
 pub mod holds;
 pub mod slots;
+pub mod waitlist;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -35,6 +36,7 @@ use crate::AppState;
         (name = "doctor", description = "A doctor's schedule, time off, agenda and visit outcomes"),
         (name = "admin", description = "Specialties, doctor profiles, roles, inbox and audit trail"),
         (name = "contact", description = "The contact form"),
+        (name = "waitlist", description = "Waiting for a slot, and the offers made when one frees"),
     )
 )]
 struct ApiDoc;
@@ -74,6 +76,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(appointments::get))
         .routes(routes!(appointments::cancel))
         .routes(routes!(appointments::reschedule))
+        .routes(routes!(waitlist::join, waitlist::list))
+        .routes(routes!(waitlist::get, waitlist::leave))
+        .routes(routes!(waitlist::decline))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(contact::send))

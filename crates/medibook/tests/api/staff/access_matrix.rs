@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use jiff::civil::{Date, Weekday};
+use jiff::civil::{Date, Weekday, date};
 use jiff::{SignedDuration, Timestamp};
 use medibook_core::clock::Clock;
 use medibook_core::ids::{SpecialtyId, TimeOffId};
@@ -244,6 +244,49 @@ impl<'a> World<'a> {
         id
     }
 
+    /// A waitlist entry of the patient for the test doctor, on dates with no slots (so no
+    /// offer); returns its id.
+    async fn patient_waitlist_entry(&mut self) -> String {
+        let body = self.far_waitlist_body();
+        let entry = self
+            .app
+            .post(Some(&self.patient()), "/api/v1/waitlist", body)
+            .await;
+        assert_eq!(entry.status, StatusCode::CREATED, "{}", entry.body);
+        entry.id()
+    }
+
+    /// A window beyond the test doctor's horizon, different at every call.
+    fn far_waitlist_body(&mut self) -> Value {
+        self.serial += 1;
+        let to = date(2030, 1, 1)
+            .checked_add(jiff::Span::new().days(i64::from(self.serial)))
+            .expect("date");
+        json!({ "doctor_id": self.app.doctor, "from": "2030-01-01", "to": to.to_string() })
+    }
+
+    /// An open waitlist offer of the patient (joining a waitlist whose window has a free slot
+    /// offers it at once); returns the offer id.
+    async fn patient_offer(&mut self) -> String {
+        self.serial += 1;
+        let to = date(2027, 4, 21)
+            .checked_add(jiff::Span::new().days(i64::from(self.serial)))
+            .expect("date");
+        let entry = self
+            .app
+            .post(
+                Some(&self.patient()),
+                "/api/v1/waitlist",
+                json!({ "doctor_id": self.app.doctor, "from": "2027-04-21", "to": to.to_string() }),
+            )
+            .await;
+        assert_eq!(entry.status, StatusCode::CREATED, "{}", entry.body);
+        entry.body["offer"]["offer_id"]
+            .as_str()
+            .expect("an offer at once")
+            .to_owned()
+    }
+
     /// Time off of the test doctor, far beyond the slots the matrix uses.
     async fn doctor_time_off(&mut self) -> String {
         let start: Timestamp = "2028-06-01T00:00:00Z".parse().expect("instant");
@@ -358,6 +401,22 @@ impl<'a> World<'a> {
                     Some(json!({ "hold_id": hold })),
                 )
             }
+            ("POST", "/api/v1/waitlist") => {
+                let body = self.far_waitlist_body();
+                (template.to_owned(), Some(body))
+            }
+            ("GET", "/api/v1/waitlist") => (template.to_owned(), None),
+            ("GET" | "DELETE", "/api/v1/waitlist/{id}") => {
+                let entry = self.patient_waitlist_entry().await;
+                (format!("/api/v1/waitlist/{entry}"), None)
+            }
+            ("POST", "/api/v1/waitlist/offers/{id}/decline") => {
+                let offer = self.patient_offer().await;
+                (
+                    format!("/api/v1/waitlist/offers/{offer}/decline"),
+                    Some(json!({})),
+                )
+            }
             ("POST", "/api/v1/contact") => (
                 template.to_owned(),
                 Some(json!({
@@ -456,6 +515,13 @@ impl<'a> World<'a> {
         let token = self.patient();
         for appointment in std::mem::take(&mut self.to_cancel) {
             let _ = self.app.cancel(&token, &appointment).await;
+        }
+        let entries = self.app.get(Some(&token), "/api/v1/waitlist").await;
+        for entry in entries.body.as_array().cloned().unwrap_or_default() {
+            let id = entry["id"].as_str().expect("entry id");
+            self.app
+                .delete(&token, &format!("/api/v1/waitlist/{id}"))
+                .await;
         }
         self.app.advance(6);
     }

@@ -1,0 +1,367 @@
+//! Two server *processes* of the real binary on one PostgreSQL database: a hold made through
+//! one reaches a live-feed subscriber connected to the other, and so does its release. Once with
+//! events crossing through PostgreSQL `LISTEN/NOTIFY`, once through Redis pub/sub (`REDIS_URL`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a server may take to migrate, seed and listen.
+const START_PATIENCE: Duration = Duration::from_secs(120);
+/// How long a change may take to reach the other instance's subscriber.
+const EVENT_PATIENCE: Duration = Duration::from_secs(15);
+/// The secret both instances share (tokens signed by one are accepted by the other).
+const SECRET: &str = "a test secret shared by both instances, long enough";
+/// The bound address is logged after this.
+const LISTENING: &str = "MediBook is listening on http://";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_through_one_process_reaches_a_subscriber_of_another_through_postgres() {
+    let Some(postgres) = common::FreshPostgres::create().await else {
+        return;
+    };
+    let servers = Pair::start(&postgres.url, &[]).await;
+    servers
+        .b
+        .assert_logged("other instances' events arrive through PostgreSQL LISTEN/NOTIFY");
+    hold_and_release_cross_instances(&servers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_through_one_process_reaches_a_subscriber_of_another_through_redis() {
+    let Some(postgres) = common::FreshPostgres::create().await else {
+        return;
+    };
+    let Some(redis) = common::redis_url() else {
+        return;
+    };
+    let channel = common::fresh_redis_channel();
+    let servers = Pair::start(
+        &postgres.url,
+        &[
+            ("REDIS_URL", redis.as_str()),
+            ("MEDIBOOK_REDIS_CHANNEL", &channel),
+        ],
+    )
+    .await;
+    for server in [&servers.a, &servers.b] {
+        server.assert_logged("other instances' events arrive through Redis pub/sub");
+        server.assert_not_logged("LISTEN/NOTIFY");
+    }
+    hold_and_release_cross_instances(&servers).await;
+}
+
+/// Signs a patient in on A, watches the doctor's slots on B, and holds and releases a slot on A.
+async fn hold_and_release_cross_instances(servers: &Pair) {
+    let http = reqwest::Client::new();
+    let (doctor, start) = a_free_slot(&http, &servers.a).await;
+    let token = sign_in(&http, &servers.a, "ada@example.org").await;
+
+    let mut feed = Feed::connect(&servers.b).await;
+    let latest = feed.subscribe(&doctor).await;
+
+    let response = http
+        .post(format!("{}/api/v1/holds", servers.a.base))
+        .bearer_auth(&token)
+        .json(&json!({ "doctor_id": doctor, "start": start.to_string() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "holding on A");
+    let hold: Value = response.json().await.unwrap();
+    let held = feed.next_change_of(start, &servers.b).await;
+    assert_eq!(held["status"], "held", "{held}");
+    assert_eq!(held["doctor_id"], doctor, "{held}");
+    assert_eq!(held["seq"], latest + 1, "{held}");
+
+    let response = http
+        .delete(format!(
+            "{}/api/v1/holds/{}",
+            servers.a.base,
+            hold["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT, "releasing on A");
+    let released = feed.next_change_of(start, &servers.b).await;
+    assert_eq!(released["status"], "available", "{released}");
+    assert_eq!(released["seq"], latest + 2, "{released}");
+}
+
+/// A doctor of the demo clinic with a free slot, and that slot's start.
+async fn a_free_slot(http: &reqwest::Client, server: &Server) -> (String, Timestamp) {
+    let doctors: Vec<Value> = http
+        .get(format!("{}/api/v1/doctors", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    doctors
+        .iter()
+        .find_map(|doctor| {
+            let start = doctor["next_free_slot"]["start"].as_str()?;
+            Some((
+                doctor["id"].as_str()?.to_owned(),
+                start.parse().expect("an instant"),
+            ))
+        })
+        .expect("a demo doctor with a free slot")
+}
+
+/// Signs `email` in on `server`, reading the one-time code from its log (development mode).
+async fn sign_in(http: &reqwest::Client, server: &Server, email: &str) -> String {
+    let response = http
+        .post(format!("{}/api/v1/auth/otp", server.base))
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "requesting a code");
+    let line = server
+        .wait_for_line(
+            |line| line.contains(&format!("message for {email}")) && line.contains("code is "),
+            START_PATIENCE,
+        )
+        .await;
+    let code: String = line
+        .split("code is ")
+        .nth(1)
+        .expect("the code follows")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let response = http
+        .post(format!("{}/api/v1/auth/verify", server.base))
+        .json(&json!({ "email": email, "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "verifying the code");
+    let session: Value = response.json().await.unwrap();
+    session["token"].as_str().expect("a token").to_owned()
+}
+
+/// Instance A (which seeded the demo clinic) and instance B, on one database.
+struct Pair {
+    a: Server,
+    b: Server,
+}
+
+impl Pair {
+    /// Starts A with `--demo`, waits until it listens (so migrations and seeding are done),
+    /// then starts B; both get `extra` in their environment.
+    async fn start(database_url: &str, extra: &[(&str, &str)]) -> Self {
+        let a = Server::start("a", database_url, extra, true).await;
+        let b = Server::start("b", database_url, extra, false).await;
+        Self { a, b }
+    }
+}
+
+/// A running `medibook serve` process, killed when dropped.
+struct Server {
+    name: &'static str,
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    base: String,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the binary on a free port with its own data directory and an environment of
+    /// only what is set here, and waits until it listens.
+    async fn start(
+        name: &'static str,
+        database_url: &str,
+        extra: &[(&str, &str)],
+        demo: bool,
+    ) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_medibook"));
+        command
+            .arg("serve")
+            .env_clear()
+            .current_dir(data_dir.path())
+            .env("MEDIBOOK_LISTEN", "127.0.0.1:0")
+            .env("DATABASE_URL", database_url)
+            .env("MEDIBOOK_DATA_DIR", data_dir.path())
+            .env("MEDIBOOK_SECRET", SECRET)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("NO_COLOR", "1")
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if demo {
+            command.arg("--demo");
+        }
+        let mut child = command.spawn().expect("the medibook binary starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        collect_lines(child.stdout.take().unwrap(), Arc::clone(&log));
+        collect_lines(child.stderr.take().unwrap(), Arc::clone(&log));
+        let mut server = Self {
+            name,
+            child,
+            log,
+            base: String::new(),
+            _data_dir: data_dir,
+        };
+        let line = server
+            .wait_for_line(|line| line.contains(LISTENING), START_PATIENCE)
+            .await;
+        let address = line
+            .split(LISTENING)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("an address after the listening message");
+        assert!(!address.ends_with(":0"), "the bound port is logged: {line}");
+        server.base = format!("http://{address}");
+        server
+    }
+
+    /// The first line of the log `matches`, waiting up to `patience` for it. Fails, showing the
+    /// log, when the server exits or the time is up.
+    async fn wait_for_line(&self, matches: impl Fn(&str) -> bool, patience: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| matches(l)) {
+                return line.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server {} did not log what was expected in time; its log:\n{}",
+                self.name,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn assert_logged(&self, text: &str) {
+        assert!(
+            self.log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|line| line.contains(text)),
+            "server {} should have logged {text:?}; its log:\n{}",
+            self.name,
+            self.log_text()
+        );
+    }
+
+    fn assert_not_logged(&self, text: &str) {
+        assert!(
+            !self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|line| line.contains(text)),
+            "server {} should not have logged {text:?}; its log:\n{}",
+            self.name,
+            self.log_text()
+        );
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `stream` line by line into `log` on a thread of its own (the reads block).
+fn collect_lines(stream: impl Read + Send + 'static, log: Arc<Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            log.lock().unwrap().push(line);
+        }
+    });
+}
+
+/// A client of an instance's live feed.
+struct Feed {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Feed {
+    async fn connect(server: &Server) -> Self {
+        let url = format!("{}/api/v1/ws", server.base.replacen("http://", "ws://", 1));
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("the feed accepts the client");
+        Self { socket }
+    }
+
+    /// Subscribes to `doctor` and returns its latest sequence number.
+    async fn subscribe(&mut self, doctor: &str) -> i64 {
+        let message = json!({ "type": "subscribe", "doctor_ids": [doctor] });
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+        let ack = self.next().await.expect("an acknowledgement");
+        assert_eq!(ack["type"], "subscribed", "{ack}");
+        ack["latest_seq"][doctor].as_i64().expect("a number")
+    }
+
+    /// The next slot change of the slot starting at `start`.
+    async fn next_change_of(&mut self, start: Timestamp, server: &Server) -> Value {
+        let deadline = tokio::time::Instant::now() + EVENT_PATIENCE;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.next())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no change of {start} reached instance {} in time; its log:\n{}",
+                        server.name,
+                        server.log_text()
+                    )
+                })
+                .expect("the feed stays open");
+            let starts_then = message["start"]
+                .as_str()
+                .and_then(|s| s.parse::<Timestamp>().ok())
+                == Some(start);
+            if message["type"] == "slot" && starts_then {
+                return message;
+            }
+            assert_ne!(message["type"], "resync", "{message}");
+        }
+    }
+
+    /// The next JSON message, `None` when the feed closes.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            match self.socket.next().await? {
+                Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(other) => panic!("unexpected frame {other:?}"),
+                Err(_) => return None,
+            }
+        }
+    }
+}
