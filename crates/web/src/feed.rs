@@ -92,6 +92,8 @@ pub const MAX_DOCTORS: usize = 200;
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// Most missed changes of one doctor replayed from the log; longer histories get a resync.
 pub const REPLAY_LIMIT: i64 = 1000;
+/// Read buffer of one connection.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Client messages waiting for the session.
 const INBOUND_CAPACITY: usize = 16;
 /// The shortest ping interval the feed uses, whatever it is given (a zero interval panics).
@@ -144,6 +146,10 @@ pub async fn connect(
     let bus = state.events.subscribe();
     let settings = state.web.feed;
     upgrade
+        // tungstenite's default 128 KiB read buffer is zero-filled before every read and was
+        // most of the memory and CPU per connection at 10,000 subscribers (see the README's
+        // benchmarks); client messages are small.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| serve_connection(socket, bus, state, patient, settings))
