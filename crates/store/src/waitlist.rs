@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use medibook_core::booking::{HoldState, Occupancy, SlotStatus};
+use medibook_core::booking::{HoldState, SlotStatus};
 use medibook_core::clinic::Doctor;
 use medibook_core::ids::{DoctorId, HoldId, OfferId, UserId, WaitlistEntryId};
 use medibook_core::ports::Recorded;
@@ -29,9 +29,9 @@ use crate::bookings::{
     COUNT_CLAIMS_IN_DAY, INSERT_HOLD, INSERT_HOLD_CLAIM, Tx, count, exec, free_lapsed_claims,
     record_slot_event, release_active_hold,
 };
-use crate::clinic::{DOCTOR_COLUMNS, doctor_from, time_off_from};
 use crate::columns::{micros, named, optional_parsed, parsed, timestamp};
 use crate::error::StoreError;
+use crate::grid::{load_doctor, occupancy_between, time_off_between};
 use crate::outbox::ENQUEUE;
 
 const ENTRY_COLUMNS: &str =
@@ -51,14 +51,6 @@ const WAITERS_FOR_DOCTOR: &str = "
     ORDER BY e.queued_at, e.id";
 const OFFERED_BEFORE: &str = "
     SELECT entry_id, start_at FROM waitlist_offers WHERE doctor_id = $1 AND start_at >= $2";
-const TIME_OFF_OF_DOCTOR: &str = "
-    SELECT id, doctor_id, start_at, end_at, reason FROM time_off
-    WHERE doctor_id = $1 AND start_at < $2 AND end_at > $3";
-const CLAIMS_OF_DOCTOR: &str = "
-    SELECT claim_start, claim_end, CASE WHEN appointment_id IS NULL THEN 0 ELSE 1 END AS booked
-    FROM slot_claims
-    WHERE doctor_id = $1 AND claim_start < $2 AND claim_end > $3
-      AND (expires_at IS NULL OR expires_at > $4)";
 const MARK_ENTRY_OFFERED: &str = "
     UPDATE waitlist_entries SET state = 'offered', updated_at = $2
     WHERE id = $1 AND state = 'waiting'";
@@ -159,15 +151,9 @@ pub(crate) async fn offer_free_slots(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
 
-    let sql = format!("SELECT {DOCTOR_COLUMNS} FROM doctors WHERE id = $1");
-    let Some(row) = sqlx::query(AssertSqlSafe(sql))
-        .bind(doctor_id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
-    else {
+    let Some(doctor) = load_doctor(tx, doctor_id).await? else {
         return Ok(recorded);
     };
-    let doctor = doctor_from(&row)?;
     let tz = doctor.time_zone.tz();
     let today = tz.to_datetime(now).date();
     let horizon_end = today
@@ -198,37 +184,8 @@ pub(crate) async fn offer_free_slots(
     let window_start = window_start.saturating_sub(margin).unwrap_or(window_start);
     let window_end = window_end.saturating_add(margin).unwrap_or(window_end);
 
-    let time_off = sqlx::query(TIME_OFF_OF_DOCTOR)
-        .bind(doctor_id.to_string())
-        .bind(micros(window_end))
-        .bind(micros(window_start))
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(time_off_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    let occupancy = sqlx::query(CLAIMS_OF_DOCTOR)
-        .bind(doctor_id.to_string())
-        .bind(micros(window_end))
-        .bind(micros(window_start))
-        .bind(micros(now))
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|row| {
-            let booked: i64 = row.try_get("booked")?;
-            Ok(Occupancy {
-                doctor_id,
-                start: timestamp(row, "claim_start")?,
-                end: timestamp(row, "claim_end")?,
-                status: if booked == 1 {
-                    SlotStatus::Booked
-                } else {
-                    SlotStatus::Held
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let time_off = time_off_between(tx, doctor_id, window_start, window_end).await?;
+    let occupancy = occupancy_between(tx, doctor_id, window_start, window_end, now).await?;
     let free = offerable_slots(&doctor, &time_off, &occupancy, first, last, now);
     if free.is_empty() {
         return Ok(recorded);
