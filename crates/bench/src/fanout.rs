@@ -159,7 +159,7 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> BenchResult<FanoutReport
         .iter()
         .copied()
         .cycle()
-        .take(free_slots.len() * rounds);
+        .take(free_slots.len().saturating_mul(rounds));
     let patience = Duration::from_secs(args.event_timeout);
     for _ in 0..rounds {
         let requested_at = Instant::now();
