@@ -33,52 +33,16 @@ const SECRET: &[u8] = b"test secret that is long enough for hmac keys";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
-    let Some(postgres) = common::FreshPostgres::create().await else {
+    let Some(pair) = PostgresPair::start().await else {
         return;
     };
-    let url = postgres.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        database_url: Some(url.clone()),
-        data_dir: dir.path().to_path_buf(),
-        ..Settings::default()
-    };
-    let clock = Arc::new(ManualClock::new(
-        "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
-    ));
-    let secret = SECRET;
-
-    // Instance A makes the change; instance B only listens.
-    let database_a = open_database(&settings).await.unwrap();
-    let database_b = open_database(&settings).await.unwrap();
-    let doctor = seed_doctor(&database_a).await;
-    let patient = database_a
-        .user_for(
-            &Identifier::Email(Email::parse("ada@example.org").unwrap()),
-            medibook_core::clock::Clock::now(clock.as_ref()),
-        )
-        .await
-        .unwrap();
-    let a = App::build(
-        &settings,
-        database_a,
-        secret,
-        clock.clone(),
-        Arc::new(LogCodeSender),
-    );
-    let b = App::build(
-        &settings,
-        database_b.clone(),
-        secret,
-        clock.clone(),
-        Arc::new(LogCodeSender),
-    );
-    let (_stop, stopped) = watch::channel(false);
-    let bus: Arc<dyn EventBus> = Arc::new(b.events.clone());
-    let mut received = b.events.subscribe();
-    EventRelay::spawn(database_b, &url, bus, stopped)
-        .await
-        .unwrap();
+    let PostgresPair {
+        a,
+        doctor,
+        patient,
+        mut received,
+        ..
+    } = pair;
 
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
     let claimed = a.bookings.hold(patient.id, doctor, start).await.unwrap();
@@ -110,49 +74,16 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
-    let Some(postgres) = common::FreshPostgres::create().await else {
+    let Some(pair) = PostgresPair::start().await else {
         return;
     };
-    let url = postgres.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        database_url: Some(url.clone()),
-        data_dir: dir.path().to_path_buf(),
-        ..Settings::default()
-    };
-    let clock = Arc::new(ManualClock::new(
-        "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
-    ));
-    let database_a = open_database(&settings).await.unwrap();
-    let database_b = open_database(&settings).await.unwrap();
-    let doctor = seed_doctor(&database_a).await;
-    let patient = database_a
-        .user_for(
-            &Identifier::Email(Email::parse("ada@example.org").unwrap()),
-            medibook_core::clock::Clock::now(clock.as_ref()),
-        )
-        .await
-        .unwrap();
-    let a = App::build(
-        &settings,
-        database_a,
-        SECRET,
-        clock.clone(),
-        Arc::new(LogCodeSender),
-    );
-    let b = App::build(
-        &settings,
-        database_b.clone(),
-        SECRET,
-        clock.clone(),
-        Arc::new(LogCodeSender),
-    );
-    let (_stop, stopped) = watch::channel(false);
-    let bus: Arc<dyn EventBus> = Arc::new(b.events.clone());
-    let mut received = b.events.subscribe();
-    EventRelay::spawn(database_b, &url, bus, stopped)
-        .await
-        .unwrap();
+    let PostgresPair {
+        a,
+        doctor,
+        patient,
+        mut received,
+        ..
+    } = pair;
 
     // Tuesday has free slots: joining its waitlist on A offers the first one at once.
     let tuesday: jiff::civil::Date = "2027-03-02".parse().unwrap();
@@ -181,6 +112,71 @@ async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
         }
     }
     drop(a);
+}
+
+/// Two instances on one fresh PostgreSQL database: A makes changes, B relays them to its bus.
+struct PostgresPair {
+    a: App,
+    doctor: DoctorId,
+    patient: medibook_core::identity::User,
+    received: broadcast::Receiver<DomainEvent>,
+    _b: App,
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+    _postgres: common::FreshPostgres,
+}
+
+impl PostgresPair {
+    async fn start() -> Option<Self> {
+        let postgres = common::FreshPostgres::create().await?;
+        let url = postgres.url.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            database_url: Some(url.clone()),
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        let clock = Arc::new(ManualClock::new(
+            "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
+        ));
+        let database_a = open_database(&settings).await.unwrap();
+        let database_b = open_database(&settings).await.unwrap();
+        let doctor = seed_doctor(&database_a).await;
+        let patient = database_a
+            .user_for(
+                &Identifier::Email(Email::parse("ada@example.org").unwrap()),
+                medibook_core::clock::Clock::now(clock.as_ref()),
+            )
+            .await
+            .unwrap();
+        let build = |database| {
+            App::build(
+                &settings,
+                database,
+                SECRET,
+                clock.clone(),
+                Arc::new(LogCodeSender),
+            )
+        };
+        let a = build(database_a);
+        let b = build(database_b.clone());
+        let (stop, stopped) = watch::channel(false);
+        let bus: Arc<dyn EventBus> = Arc::new(b.events.clone());
+        let received = b.events.subscribe();
+        EventRelay::spawn(database_b, &url, bus, stopped)
+            .await
+            .unwrap();
+        Some(Self {
+            a,
+            doctor,
+            patient,
+            received,
+            _b: b,
+            _stop: stop,
+            _dir: dir,
+            _postgres: postgres,
+        })
+    }
 }
 
 async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
