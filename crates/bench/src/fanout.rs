@@ -104,6 +104,18 @@ pub struct FanoutReport {
     pub since_request_p99_ms: f64,
     /// … slowest.
     pub since_request_max_ms: f64,
+    /// First `held` arrival of a round → each arrival, median: how long the fan-out itself
+    /// takes to reach everyone once the first subscriber has the event.
+    pub spread_p50_ms: f64,
+    /// … 99th percentile.
+    pub spread_p99_ms: f64,
+    /// … slowest.
+    pub spread_max_ms: f64,
+    /// Hold request → its response, median over rounds (the response waits behind the fan-out
+    /// when both compete for the same cores).
+    pub hold_response_p50_ms: f64,
+    /// … slowest.
+    pub hold_response_max_ms: f64,
     /// Time to connect and subscribe everyone, in seconds.
     pub connect_seconds: f64,
     /// The server's database.
@@ -184,6 +196,8 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> BenchResult<FanoutReport
     let held = LatencySummary::of(&mut tally.held).unwrap_or(ZERO_SUMMARY);
     let since_request = LatencySummary::of(&mut tally.held_since_request).unwrap_or(ZERO_SUMMARY);
     let released = LatencySummary::of(&mut tally.available).unwrap_or(ZERO_SUMMARY);
+    let spread = LatencySummary::of(&mut tally.held_spread).unwrap_or(ZERO_SUMMARY);
+    let hold_response = LatencySummary::of(&mut tally.hold_responses).unwrap_or(ZERO_SUMMARY);
     let per_connection = match (rss_before, rss_after) {
         (Some(before), Some(after)) => Some(per_connection_kb(before, after, subscribers)),
         _ => None,
@@ -206,6 +220,11 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> BenchResult<FanoutReport
         since_request_p50_ms: millis(since_request.p50),
         since_request_p99_ms: millis(since_request.p99),
         since_request_max_ms: millis(since_request.max),
+        spread_p50_ms: millis(spread.p50),
+        spread_p99_ms: millis(spread.p99),
+        spread_max_ms: millis(spread.max),
+        hold_response_p50_ms: millis(hold_response.p50),
+        hold_response_max_ms: millis(hold_response.max),
         connect_seconds: round2(connect_seconds.as_secs_f64()),
         backend: target.backend,
         doctor: doctor.name,
@@ -284,6 +303,10 @@ struct Tally {
     subscribers: usize,
     held: Vec<Duration>,
     held_since_request: Vec<Duration>,
+    /// Each `held` arrival after the round's first one: the spread of the fan-out itself.
+    held_spread: Vec<Duration>,
+    /// Hold request → its response.
+    hold_responses: Vec<Duration>,
     available: Vec<Duration>,
     missed: usize,
     early: usize,
@@ -295,6 +318,8 @@ impl Tally {
             subscribers,
             held: Vec::new(),
             held_since_request: Vec::new(),
+            held_spread: Vec::new(),
+            hold_responses: Vec::new(),
             available: Vec::new(),
             missed: 0,
             early: 0,
@@ -305,6 +330,11 @@ impl Tally {
         self.early += arrivals.iter().filter(|at| **at < answered_at).count();
         Self::add(&mut self.held, arrivals, answered_at);
         Self::add(&mut self.held_since_request, arrivals, requested_at);
+        if let Some(first) = arrivals.iter().min() {
+            Self::add(&mut self.held_spread, arrivals, *first);
+        }
+        self.hold_responses
+            .push(answered_at.saturating_duration_since(requested_at));
         self.missed += self.subscribers.saturating_sub(arrivals.len());
     }
 
@@ -454,7 +484,10 @@ impl Feed {
         let deadline = tokio::time::Instant::now() + patience;
         let mut arrived: Vec<Option<Instant>> = vec![None; self.subscribers];
         let mut count = 0;
-        while count < self.connected_count() {
+        // Counted again only when someone disconnects: counting per arrival would cost
+        // N² steps per round and compete with the server for the CPU.
+        let mut connected = self.connected_count();
+        while count < connected {
             let Ok(Some(arrival)) = tokio::time::timeout_at(deadline, self.arrivals.recv()).await
             else {
                 break;
@@ -466,7 +499,12 @@ impl Feed {
                         count += 1;
                     }
                 }
-                other => self.note(arrival.subscriber, &other),
+                other => {
+                    self.note(arrival.subscriber, &other);
+                    if matches!(other, Event::Closed(_)) {
+                        connected = self.connected_count();
+                    }
+                }
             }
         }
         arrived.into_iter().flatten().collect()
@@ -740,6 +778,22 @@ impl fmt::Display for FanoutReport {
         )?;
         row(
             f,
+            "first held → each held",
+            &format!(
+                "{}   (the fan-out's own spread)",
+                percentiles(self.spread_p50_ms, self.spread_p99_ms, self.spread_max_ms)
+            ),
+        )?;
+        row(
+            f,
+            "hold request → response",
+            &format!(
+                "p50 {:.2} ms   max {:.2} ms",
+                self.hold_response_p50_ms, self.hold_response_max_ms
+            ),
+        )?;
+        row(
+            f,
             "release response → available",
             &percentiles(
                 self.release_p50_ms,
@@ -825,6 +879,11 @@ mod tests {
             tally.held_since_request,
             [Duration::from_millis(1), Duration::from_millis(8)]
         );
+        assert_eq!(
+            tally.held_spread,
+            [Duration::ZERO, Duration::from_millis(7)]
+        );
+        assert_eq!(tally.hold_responses, [Duration::from_millis(3)]);
     }
 
     #[test]
