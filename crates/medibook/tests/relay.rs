@@ -26,7 +26,7 @@ use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedu
 use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
 use medibook_store::Database;
 use medibook_store::relay::EventRelay;
-use medibook_web::events::InProcessBus;
+use medibook_web::events::{InProcessBus, Published};
 use tokio::sync::{broadcast, watch};
 
 const SECRET: &[u8] = b"test secret that is long enough for hmac keys";
@@ -57,7 +57,7 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
             .await
             .expect("the event crossed instances within 10 s")
             .unwrap();
-        if let DomainEvent::Slot(slot) = event {
+        if let DomainEvent::Slot(slot) = event.event() {
             seen.push((slot.seq, slot.status, slot.start));
         }
     }
@@ -106,8 +106,8 @@ async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
             .await
             .expect("the offer crossed instances within 10 s")
             .unwrap();
-        if let DomainEvent::WaitlistOffer(offer) = event {
-            assert_eq!(offer, made);
+        if let DomainEvent::WaitlistOffer(offer) = event.event() {
+            assert_eq!(offer, &made);
             break;
         }
     }
@@ -119,7 +119,7 @@ struct PostgresPair {
     a: App,
     doctor: DoctorId,
     patient: medibook_core::identity::User,
-    received: broadcast::Receiver<DomainEvent>,
+    received: broadcast::Receiver<Published>,
     _b: App,
     _stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
@@ -303,7 +303,7 @@ async fn a_redis_subscriber_that_reconnects_catches_up_from_the_log() {
 
 /// The next `count` slot changes on `received`, as `(seq, status, start)`.
 async fn slot_changes(
-    received: &mut broadcast::Receiver<DomainEvent>,
+    received: &mut broadcast::Receiver<Published>,
     count: usize,
 ) -> Vec<(i64, SlotStatus, Timestamp)> {
     let mut seen = Vec::new();
@@ -312,7 +312,7 @@ async fn slot_changes(
             .await
             .expect("the event crossed instances within 20 s")
             .unwrap();
-        if let DomainEvent::Slot(slot) = event {
+        if let DomainEvent::Slot(slot) = event.event() {
             seen.push((slot.seq, slot.status, slot.start));
         }
     }

@@ -46,39 +46,43 @@
 //!
 //! # Flow
 //!
-//! Each connection has two halves run concurrently in its own task. The *pump* owns the socket:
-//! it forwards what the client sends, writes the bounded outgoing queue
-//! ([`FeedSettings::queue_capacity`] messages, 256 by default) and keeps the heartbeat. The
-//! *session* owns the subscriptions: it reads the shared broadcast bus and the event log and
-//! only ever `try_send`s into the queue. A client that stops reading first fills the socket's
-//! buffers, then its own queue; the session then drops that client's changes, owes it a resync
-//! for each doctor that moved meanwhile, and sends it once the queue has room again, so it never
-//! holds up the bus or anyone else. Replays and gap fills are read from the log in chunks as the
-//! queue has room.
+//! Each connection is one task running one loop: it reads the shared broadcast bus, the client's
+//! messages and the event log, and writes a bounded outgoing queue
+//! ([`FeedSettings::queue_capacity`] messages, 256 by default) to the socket as the socket takes
+//! it. Live slot changes arrive from the bus already encoded (see [`crate::events`]), so every
+//! connection sends the same shared frame. A client that stops reading first fills the socket's
+//! buffers, then its own queue; the connection then drops that client's changes, owes it a
+//! resync for each doctor that moved meanwhile, and sends it once the queue has room again, so
+//! it never holds up the bus or anyone else. Replays and gap fills are read from the log in
+//! chunks as the queue has room. A socket that takes nothing for the idle timeout is dropped at
+//! the next ping time, without a timer per write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::response::IntoResponse;
 use axum::response::Response;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use jiff::Timestamp;
 use medibook_core::BookingError;
 use medibook_core::events::{DomainEvent, SlotEvent, SlotEventLog};
 use medibook_core::ids::{DoctorId, HoldId, OfferId, UserId};
 use medibook_core::waitlist::WaitlistOffer;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::events::{Published, slot_frame};
 
 /// How often the server pings an open connection, unless configured otherwise.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -93,9 +97,7 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// Most missed changes of one doctor replayed from the log; longer histories get a resync.
 pub const REPLAY_LIMIT: i64 = 1000;
 /// Read buffer of one connection.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
-/// Client messages waiting for the session.
-const INBOUND_CAPACITY: usize = 16;
+const READ_BUFFER_BYTES: usize = 512;
 /// The shortest ping interval the feed uses, whatever it is given (a zero interval panics).
 const MIN_PING_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -150,6 +152,10 @@ pub async fn connect(
         // most of the memory and CPU per connection at 10,000 subscribers (see the README's
         // benchmarks); client messages are small.
         .read_buffer_size(READ_BUFFER_BYTES)
+        // Each frame goes to the socket as it is queued: what a slow client has not taken
+        // stays in the bounded queue (which tells it to resync when full), not in a
+        // 128 KiB buffer inside tungstenite.
+        .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| serve_connection(socket, bus, state, patient, settings))
@@ -177,36 +183,34 @@ async fn authenticate(state: &AppState, token: &str) -> Result<UserId, BookingEr
 /// Runs one connection until either side ends it.
 async fn serve_connection(
     socket: WebSocket,
-    bus: broadcast::Receiver<DomainEvent>,
+    bus: broadcast::Receiver<Published>,
     state: AppState,
     patient: Option<UserId>,
     settings: FeedSettings,
 ) {
-    // A channel cannot be empty-sized; the server's settings refuse 0 before it gets here.
-    let queue_capacity = settings.queue_capacity.max(1);
-    let (outgoing, queue) = mpsc::channel(queue_capacity);
-    let (inbound, requests) = mpsc::channel(INBOUND_CAPACITY);
     let session = FeedSession {
         log: Arc::clone(&state.event_log),
-        outgoing,
-        queue_capacity,
+        // A queue cannot be empty-sized; the server's settings refuse 0 before it gets here.
+        outgoing: Outgoing::new(settings.queue_capacity.max(1)),
         doctors: BTreeMap::new(),
         patient,
         // A patient who connects signed in is sent their open offers first.
         offers_owed: patient.is_some(),
-        sent_offers: std::collections::HashSet::new(),
+        sent_offers: HashSet::new(),
         state,
     };
     let heartbeat = Heartbeat {
         ping_interval: settings.ping_interval.max(MIN_PING_INTERVAL),
         idle_timeout: settings.idle_timeout,
     };
-    // When the pump ends it drops `inbound`, which ends the session; when the session ends it
-    // drops the queue's sender, which makes the pump flush, close and end.
-    tokio::join!(
-        pump(socket, queue, inbound, heartbeat),
-        session.run(bus, requests)
-    );
+    let connection = Connection {
+        socket,
+        session,
+        heartbeat,
+        unflushed: false,
+        stalled_since: None,
+    };
+    connection.run(bus).await;
 }
 
 /// The pump's timing: when to ping, and how long to wait for the client.
@@ -216,72 +220,197 @@ struct Heartbeat {
     idle_timeout: Duration,
 }
 
-/// What the client sent, as the session needs it.
+/// The frames waiting to be written to one client, at most `capacity` of them (a heartbeat
+/// ping or a closing frame may go beyond it).
 #[derive(Debug)]
-enum Inbound {
-    Text(String),
-    Binary,
+struct Outgoing {
+    frames: VecDeque<Message>,
+    capacity: usize,
 }
 
-/// Moves frames between the socket and the session, and keeps the heartbeat.
-async fn pump(
-    mut socket: WebSocket,
-    mut queue: mpsc::Receiver<String>,
-    inbound: mpsc::Sender<Inbound>,
-    timing: Heartbeat,
-) {
-    let Heartbeat {
-        ping_interval,
-        idle_timeout,
-    } = timing;
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_heard = Instant::now();
-    loop {
-        tokio::select! {
-            frame = socket.recv() => {
-                let Some(Ok(frame)) = frame else { return };
-                last_heard = Instant::now();
-                let request = match frame {
-                    Message::Text(text) => Inbound::Text(text.as_str().to_owned()),
-                    Message::Binary(_) => Inbound::Binary,
-                    Message::Close(_) => return,
-                    // Pings are answered by the socket itself; pongs only prove liveness.
-                    Message::Ping(_) | Message::Pong(_) => continue,
-                };
-                if inbound.send(request).await.is_err() {
-                    return;
-                }
-            }
-            message = queue.recv() => {
-                let Some(text) = message else {
-                    let _ = write(&mut socket, Message::Close(None), idle_timeout).await;
-                    return;
-                };
-                if !write(&mut socket, Message::Text(text.into()), idle_timeout).await {
-                    return;
-                }
-            }
-            _ = heartbeat.tick() => {
-                if last_heard.elapsed() >= idle_timeout {
-                    let close = CloseFrame { code: close_code::AWAY, reason: "idle".into() };
-                    let _ = write(&mut socket, Message::Close(Some(close)), idle_timeout).await;
-                    return;
-                }
-                if !write(&mut socket, Message::Ping(Bytes::new()), idle_timeout).await {
-                    return;
-                }
-            }
+impl Outgoing {
+    fn new(capacity: usize) -> Self {
+        Self {
+            frames: VecDeque::new(),
+            capacity,
         }
+    }
+
+    /// Queues a frame: `false` when the queue is full.
+    fn push(&mut self, frame: Message) -> bool {
+        if self.frames.len() >= self.capacity {
+            return false;
+        }
+        self.frames.push_back(frame);
+        true
+    }
+
+    /// How many more frames fit.
+    fn room(&self) -> usize {
+        self.capacity.saturating_sub(self.frames.len())
     }
 }
 
-/// Writes one frame; `false` when the socket is gone or accepted nothing for `idle_timeout`.
-async fn write(socket: &mut WebSocket, message: Message, idle_timeout: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(idle_timeout, socket.send(message)).await,
-        Ok(Ok(()))
-    )
+/// One connection: the socket and the session, driven by one task.
+struct Connection {
+    socket: WebSocket,
+    session: FeedSession,
+    heartbeat: Heartbeat,
+    /// Frames were handed to the socket but not flushed yet.
+    unflushed: bool,
+    /// Since when frames have been waiting for the socket.
+    stalled_since: Option<Instant>,
+}
+
+/// What the socket did.
+enum SocketEvent {
+    /// The client sent a frame, or the connection ended (`None` or an error).
+    Frame(Option<Result<Message, axum::Error>>),
+    /// Everything queued was written and flushed.
+    Written(Result<(), axum::Error>),
+}
+
+impl Connection {
+    /// Serves the connection: reads the client's messages and the bus, writes what the session
+    /// queues, keeps the heartbeat. Ends when the client leaves, the socket fails or stalls, or
+    /// the event log cannot be read.
+    async fn run(mut self, mut bus: broadcast::Receiver<Published>) {
+        let Heartbeat {
+            ping_interval,
+            idle_timeout,
+        } = self.heartbeat;
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
+        loop {
+            let writing = self.owes_writes();
+            if writing {
+                self.stalled_since.get_or_insert_with(Instant::now);
+            }
+            let catching_up = self.session.owes_messages() && self.session.outgoing.room() > 0;
+            let step = tokio::select! {
+                // Live changes first: they are what every connection is waiting for.
+                biased;
+                event = bus.recv() => {
+                    let step = self.session.on_bus(event, &mut bus).await;
+                    // Write at once rather than in the next round of the loop; a socket that
+                    // cannot take it all now is written by the loop as it drains.
+                    if self.owes_writes() {
+                        match self.write_out().now_or_never() {
+                            Some(Ok(())) => self.stalled_since = None,
+                            Some(Err(_)) => return,
+                            None => {}
+                        }
+                    }
+                    step
+                }
+                event = poll_socket(&mut self.socket, &mut self.session.outgoing.frames, &mut self.unflushed, writing) => match event {
+                    SocketEvent::Written(Ok(())) => {
+                        self.stalled_since = None;
+                        Ok(())
+                    }
+                    SocketEvent::Written(Err(_)) | SocketEvent::Frame(None | Some(Err(_))) => return,
+                    SocketEvent::Frame(Some(Ok(frame))) => {
+                        last_heard = Instant::now();
+                        match frame {
+                            Message::Text(text) => self.session.on_request(text.as_str()).await,
+                            Message::Binary(_) => {
+                                self.session.refuse("send JSON text frames");
+                                Ok(())
+                            }
+                            Message::Close(_) => return,
+                            // Pings are answered by the socket itself; pongs only prove liveness.
+                            Message::Ping(_) | Message::Pong(_) => Ok(()),
+                        }
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    if self.stalled_since.is_some_and(|since| since.elapsed() >= idle_timeout) {
+                        // The client reads nothing: a close frame would not get through either.
+                        return;
+                    }
+                    if last_heard.elapsed() >= idle_timeout {
+                        let close = CloseFrame { code: close_code::AWAY, reason: "idle".into() };
+                        self.finish(Some(close)).await;
+                        return;
+                    }
+                    self.session.outgoing.frames.push_back(Message::Ping(Bytes::new()));
+                    Ok(())
+                }
+                // Only ready when the queue has room for what the log owes.
+                () = std::future::ready(()), if catching_up => self.session.catch_up().await,
+            };
+            if let Err(error) = step {
+                tracing::warn!(%error, "the slot feed cannot read the event log");
+                self.session
+                    .refuse("the slot feed is unavailable; reconnect later");
+                self.finish(None).await;
+                return;
+            }
+        }
+    }
+
+    /// Whether frames wait to be written or flushed.
+    fn owes_writes(&self) -> bool {
+        !self.session.outgoing.frames.is_empty() || self.unflushed
+    }
+
+    /// Writes and flushes every queued frame.
+    async fn write_out(&mut self) -> Result<(), axum::Error> {
+        let Self {
+            socket,
+            session,
+            unflushed,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| poll_write(socket, &mut session.outgoing.frames, unflushed, cx))
+            .await
+    }
+
+    /// Writes what is queued, then a close frame, giving the client the idle timeout to take it.
+    async fn finish(mut self, close: Option<CloseFrame>) {
+        self.session
+            .outgoing
+            .frames
+            .push_back(Message::Close(close));
+        let _ = tokio::time::timeout(self.heartbeat.idle_timeout, self.write_out()).await;
+    }
+}
+
+/// Waits for the client's next frame and, when `writing`, for the queue to be written.
+async fn poll_socket(
+    socket: &mut WebSocket,
+    frames: &mut VecDeque<Message>,
+    unflushed: &mut bool,
+    writing: bool,
+) -> SocketEvent {
+    std::future::poll_fn(|cx| {
+        if writing && let Poll::Ready(written) = poll_write(socket, frames, unflushed, cx) {
+            return Poll::Ready(SocketEvent::Written(written));
+        }
+        socket.poll_next_unpin(cx).map(SocketEvent::Frame)
+    })
+    .await
+}
+
+/// Hands every queued frame to the socket and flushes it. Cancel-safe: a frame leaves `frames`
+/// only when the socket has taken it, and `unflushed` says a flush is still owed.
+fn poll_write(
+    socket: &mut WebSocket,
+    frames: &mut VecDeque<Message>,
+    unflushed: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), axum::Error>> {
+    while !frames.is_empty() {
+        std::task::ready!(socket.poll_ready_unpin(cx))?;
+        if let Some(frame) = frames.pop_front() {
+            socket.start_send_unpin(frame)?;
+            *unflushed = true;
+        }
+    }
+    std::task::ready!(socket.poll_flush_unpin(cx))?;
+    *unflushed = false;
+    Poll::Ready(Ok(()))
 }
 
 /// A message from the client.
@@ -329,7 +458,6 @@ impl AfterSeq {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ServerMessage<'a> {
-    Slot(&'a SlotEvent),
     Resync {
         doctor_id: DoctorId,
         latest_seq: i64,
@@ -381,125 +509,105 @@ enum Position {
     NeedsResync,
 }
 
-/// Why a session ended.
-#[derive(Debug)]
-enum Ended {
-    /// The pump is gone (the client left or the socket failed).
-    Disconnected,
-    /// The event log could not be read.
-    Log(BookingError),
-}
-
-impl From<BookingError> for Ended {
-    fn from(error: BookingError) -> Self {
-        Self::Log(error)
-    }
-}
+/// Most bus events one connection handles before it writes and listens again.
+const BUS_BATCH: usize = 64;
 
 /// One connection's subscriptions and what has been sent of each.
 struct FeedSession {
     log: Arc<dyn SlotEventLog>,
-    outgoing: mpsc::Sender<String>,
-    /// The outgoing queue's size (the most one replay chunk may hold).
-    queue_capacity: usize,
+    outgoing: Outgoing,
     doctors: BTreeMap<DoctorId, Position>,
     /// The signed-in patient, whose waitlist offers this connection carries.
     patient: Option<UserId>,
     /// The patient's open offers must be (re)sent: at sign-in, or after one did not fit the queue.
     offers_owed: bool,
-    /// Offers already sent on this connection (an offer may be published twice: locally and
-    /// relayed from the database).
-    sent_offers: std::collections::HashSet<OfferId>,
+    /// Offers already sent on this connection.
+    sent_offers: HashSet<OfferId>,
     state: AppState,
 }
 
 impl FeedSession {
-    async fn run(
-        mut self,
-        mut bus: broadcast::Receiver<DomainEvent>,
-        mut requests: mpsc::Receiver<Inbound>,
-    ) {
-        let queue = self.outgoing.clone();
-        loop {
-            let owes_messages = self.offers_owed
-                || self
-                    .doctors
-                    .values()
-                    .any(|position| !matches!(position, Position::Live { .. }));
-            let step = tokio::select! {
-                request = requests.recv() => match request {
-                    Some(request) => self.on_request(request).await,
-                    None => Err(Ended::Disconnected),
-                },
-                event = bus.recv() => match event {
-                    Ok(DomainEvent::Slot(event)) => self.on_live(&event),
-                    Ok(DomainEvent::WaitlistOffer(offer)) => self.on_offer(&offer),
-                    Ok(_) => Ok(()),
-                    Err(RecvError::Lagged(_)) => {
-                        // Offers may have been among the dropped events.
-                        self.offers_owed = self.patient.is_some();
-                        self.on_lag().await
-                    }
-                    Err(RecvError::Closed) => Err(Ended::Disconnected),
-                },
-                // Only woken when the queue has room for what the log owes.
-                room = queue.reserve(), if owes_messages => match room {
-                    Ok(permit) => {
-                        drop(permit);
-                        self.catch_up().await
-                    }
-                    Err(_) => Err(Ended::Disconnected),
-                },
-            };
-            match step {
-                Ok(()) => {}
-                Err(Ended::Disconnected) => return,
-                Err(Ended::Log(error)) => {
-                    tracing::warn!(%error, "the slot feed cannot read the event log");
-                    let _ = self.push(&ServerMessage::Error {
-                        message: "the slot feed is unavailable; reconnect later",
-                    });
-                    return;
-                }
+    /// Whether the log or the offers owe this connection messages.
+    fn owes_messages(&self) -> bool {
+        self.offers_owed
+            || self
+                .doctors
+                .values()
+                .any(|position| !matches!(position, Position::Live { .. }))
+    }
+
+    /// Queues a message: `false` when the queue is full.
+    fn push(&mut self, message: &ServerMessage<'_>) -> bool {
+        match serde_json::to_string(message) {
+            Ok(text) => self.outgoing.push(Message::Text(text.into())),
+            Err(error) => {
+                tracing::warn!(%error, "cannot encode a feed message");
+                true
             }
         }
     }
 
-    /// Queues a message: `Ok(false)` when the queue is full.
-    fn push(&self, message: &ServerMessage<'_>) -> Result<bool, Ended> {
-        let text = match serde_json::to_string(message) {
-            Ok(text) => text,
-            Err(error) => {
-                tracing::warn!(%error, "cannot encode a feed message");
-                return Ok(true);
-            }
-        };
-        match self.outgoing.try_send(text) {
-            Ok(()) => Ok(true),
-            Err(mpsc::error::TrySendError::Full(_)) => Ok(false),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Ended::Disconnected),
+    /// Queues a slot change, sharing the bus's frame when it has one.
+    fn push_slot(&mut self, event: &SlotEvent, frame: Option<&Utf8Bytes>) -> bool {
+        match frame.cloned().or_else(|| slot_frame(event)) {
+            Some(frame) => self.outgoing.push(Message::Text(frame)),
+            None => true,
         }
     }
 
     /// Tells the client why its message was not used. A full queue drops the reply: the
     /// client is far behind and will be told to resync anyway.
-    fn refuse(&self, message: &str) -> Result<(), Ended> {
-        self.push(&ServerMessage::Error { message }).map(drop)
+    fn refuse(&mut self, message: &str) {
+        self.push(&ServerMessage::Error { message });
     }
 
-    async fn on_request(&mut self, request: Inbound) -> Result<(), Ended> {
-        let text = match request {
-            Inbound::Text(text) => text,
-            Inbound::Binary => return self.refuse("send JSON text frames"),
-        };
-        match serde_json::from_str::<ClientMessage>(&text) {
+    /// Handles what the bus gave, then whatever else it holds already (up to [`BUS_BATCH`]).
+    async fn on_bus(
+        &mut self,
+        first: Result<Published, RecvError>,
+        bus: &mut broadcast::Receiver<Published>,
+    ) -> Result<(), BookingError> {
+        let mut received = first;
+        for _ in 0..BUS_BATCH {
+            match received {
+                Ok(published) => match published.event() {
+                    DomainEvent::Slot(event) => self.on_live(event, published.slot_frame()),
+                    DomainEvent::WaitlistOffer(offer) => self.on_offer(offer),
+                    DomainEvent::Appointment { .. } => {}
+                },
+                Err(RecvError::Lagged(_)) => {
+                    // Offers may have been among the dropped events.
+                    self.offers_owed = self.patient.is_some();
+                    self.on_lag().await?;
+                }
+                // The bus is gone only when the server shuts down; the connection ends with it
+                // through its socket.
+                Err(RecvError::Closed) => return Ok(()),
+            }
+            received = match bus.try_recv() {
+                Ok(published) => Ok(published),
+                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return Ok(()),
+            };
+        }
+        Ok(())
+    }
+
+    async fn on_request(&mut self, text: &str) -> Result<(), BookingError> {
+        match serde_json::from_str::<ClientMessage>(text) {
             Ok(ClientMessage::Subscribe {
                 doctor_ids,
                 after_seq,
             }) => self.subscribe(&doctor_ids, after_seq.as_ref()).await,
-            Ok(ClientMessage::Unsubscribe { doctor_ids }) => self.unsubscribe(&doctor_ids),
+            Ok(ClientMessage::Unsubscribe { doctor_ids }) => {
+                self.unsubscribe(&doctor_ids);
+                Ok(())
+            }
             Ok(ClientMessage::Authenticate { token }) => self.sign_in(&token).await,
-            Err(error) => self.refuse(&format!("not a valid message: {error}")),
+            Err(error) => {
+                self.refuse(&format!("not a valid message: {error}"));
+                Ok(())
+            }
         }
     }
 
@@ -507,18 +615,20 @@ impl FeedSession {
         &mut self,
         doctor_ids: &[DoctorId],
         after_seq: Option<&AfterSeq>,
-    ) -> Result<(), Ended> {
+    ) -> Result<(), BookingError> {
         if after_seq.is_some_and(AfterSeq::has_negative) {
-            return self.refuse("after_seq cannot be negative");
+            self.refuse("after_seq cannot be negative");
+            return Ok(());
         }
         let added = doctor_ids
             .iter()
             .filter(|doctor| !self.doctors.contains_key(doctor))
             .collect::<std::collections::BTreeSet<_>>();
         if doctor_ids.len() > MAX_DOCTORS || self.doctors.len() + added.len() > MAX_DOCTORS {
-            return self.refuse(&format!(
+            self.refuse(&format!(
                 "a connection may watch at most {MAX_DOCTORS} doctors"
             ));
+            return Ok(());
         }
         let mut latest_seq = BTreeMap::new();
         let mut positions = Vec::with_capacity(added.len());
@@ -533,7 +643,7 @@ impl FeedSession {
         let acknowledged = self.push(&ServerMessage::Subscribed {
             doctor_ids,
             latest_seq,
-        })?;
+        });
         for (doctor, position) in positions {
             // Without the acknowledgement the client cannot know where it stands: resync.
             let position = if acknowledged {
@@ -546,48 +656,49 @@ impl FeedSession {
         Ok(())
     }
 
-    fn unsubscribe(&mut self, doctor_ids: &[DoctorId]) -> Result<(), Ended> {
+    fn unsubscribe(&mut self, doctor_ids: &[DoctorId]) {
         for doctor in doctor_ids {
             self.doctors.remove(doctor);
         }
-        self.push(&ServerMessage::Unsubscribed { doctor_ids })
-            .map(drop)
+        self.push(&ServerMessage::Unsubscribed { doctor_ids });
     }
 
     /// Signs the connection in: from now on it carries the patient's waitlist offers, starting
     /// with those open now.
-    async fn sign_in(&mut self, token: &str) -> Result<(), Ended> {
+    async fn sign_in(&mut self, token: &str) -> Result<(), BookingError> {
         match authenticate(&self.state, token).await {
             Ok(user_id) => {
                 self.patient = Some(user_id);
                 self.offers_owed = true;
-                self.push(&ServerMessage::Authenticated { user_id })
-                    .map(drop)
+                self.push(&ServerMessage::Authenticated { user_id });
+                Ok(())
             }
-            Err(BookingError::Storage(error)) => Err(Ended::Log(BookingError::Storage(error))),
-            Err(_) => self.refuse("the token is not valid; sign in again"),
+            Err(BookingError::Storage(error)) => Err(BookingError::Storage(error)),
+            Err(_) => {
+                self.refuse("the token is not valid; sign in again");
+                Ok(())
+            }
         }
     }
 
     /// An offer published on the bus: sent only to its patient.
-    fn on_offer(&mut self, offer: &WaitlistOffer) -> Result<(), Ended> {
+    fn on_offer(&mut self, offer: &WaitlistOffer) {
         if self.patient != Some(offer.patient_id)
             || self.offers_owed
             || self.sent_offers.contains(&offer.id)
         {
             // Someone else's, sent already, or a resend of all open offers is pending anyway.
-            return Ok(());
+            return;
         }
-        if self.push(&ServerMessage::offer(offer))? {
+        if self.push(&ServerMessage::offer(offer)) {
             self.sent_offers.insert(offer.id);
         } else {
             self.offers_owed = true;
         }
-        Ok(())
     }
 
     /// Sends the patient's open offers (an offer may arrive twice; `offer_id` tells).
-    async fn send_open_offers(&mut self) -> Result<(), Ended> {
+    async fn send_open_offers(&mut self) -> Result<(), BookingError> {
         let Some(patient) = self.patient else {
             self.offers_owed = false;
             return Ok(());
@@ -598,7 +709,7 @@ impl FeedSession {
             if offer.expires_at <= now || self.sent_offers.contains(&offer.id) {
                 continue;
             }
-            if !self.push(&ServerMessage::offer(offer))? {
+            if !self.push(&ServerMessage::offer(offer)) {
                 return Ok(());
             }
             self.sent_offers.insert(offer.id);
@@ -608,16 +719,16 @@ impl FeedSession {
     }
 
     /// A change published on the bus.
-    fn on_live(&mut self, event: &SlotEvent) -> Result<(), Ended> {
+    fn on_live(&mut self, event: &SlotEvent, frame: Option<&Utf8Bytes>) {
         let Some(position) = self.doctors.get_mut(&event.doctor_id) else {
-            return Ok(());
+            return;
         };
         let Position::Live { last } = *position else {
             // Catching up or owed a resync: the log will cover this change.
-            return Ok(());
+            return;
         };
         if event.seq <= last {
-            return Ok(());
+            return;
         }
         if event.seq > last + 1 {
             // Published out of order (concurrent commits) or missed: fill the gap from the log.
@@ -626,9 +737,9 @@ impl FeedSession {
             } else {
                 Position::CatchingUp { last }
             };
-            return Ok(());
+            return;
         }
-        let queued = self.push(&ServerMessage::Slot(event))?;
+        let queued = self.push_slot(event, frame);
         if let Some(position) = self.doctors.get_mut(&event.doctor_id) {
             *position = if queued {
                 Position::Live { last: event.seq }
@@ -636,12 +747,11 @@ impl FeedSession {
                 Position::NeedsResync
             };
         }
-        Ok(())
     }
 
     /// The bus dropped events for this connection: every doctor whose stream moved past what
     /// was sent is owed a resync.
-    async fn on_lag(&mut self) -> Result<(), Ended> {
+    async fn on_lag(&mut self) -> Result<(), BookingError> {
         let live: Vec<(DoctorId, i64)> = self
             .doctors
             .iter()
@@ -659,7 +769,7 @@ impl FeedSession {
     }
 
     /// Sends what the first doctor not yet live is owed, as far as the queue has room.
-    async fn catch_up(&mut self) -> Result<(), Ended> {
+    async fn catch_up(&mut self) -> Result<(), BookingError> {
         if self.offers_owed {
             return self.send_open_offers().await;
         }
@@ -679,7 +789,7 @@ impl FeedSession {
                     doctor_id: doctor,
                     latest_seq: latest,
                 };
-                if self.push(&resync)? {
+                if self.push(&resync) {
                     Position::Live { last: latest }
                 } else {
                     Position::NeedsResync
@@ -695,8 +805,8 @@ impl FeedSession {
     }
 
     /// Replays the doctor's changes after `last` from the log, one queue's room at a time.
-    async fn replay(&self, doctor: DoctorId, mut last: i64) -> Result<Position, Ended> {
-        let room = self.outgoing.capacity().clamp(1, self.queue_capacity);
+    async fn replay(&mut self, doctor: DoctorId, mut last: i64) -> Result<Position, BookingError> {
+        let room = self.outgoing.room().max(1);
         let limit = u32::try_from(room).unwrap_or(u32::MAX);
         let events = self.log.slot_events_after(doctor, last, limit).await?;
         let exhausted = events.len() < room;
@@ -705,7 +815,7 @@ impl FeedSession {
                 // The log no longer holds what the client asked for.
                 return Ok(Position::NeedsResync);
             }
-            if !self.push(&ServerMessage::Slot(event))? {
+            if !self.push_slot(event, None) {
                 return Ok(Position::NeedsResync);
             }
             last = event.seq;
@@ -799,7 +909,8 @@ mod tests {
             end: "2027-03-02T08:30:00Z".parse().unwrap(),
             status: medibook_core::booking::SlotStatus::Held,
         };
-        let json: serde_json::Value = serde_json::to_value(ServerMessage::Slot(&event)).unwrap();
+        let frame = slot_frame(&event).unwrap();
+        let json: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
         assert_eq!(json["type"], "slot");
         assert_eq!(json["seq"], 3);
         assert_eq!(json["status"], "held");
