@@ -40,10 +40,18 @@ pub enum Access {
 
 /// The authorization matrix: `(method, path template, access)` for every route.
 pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
-    // Pages and the API description.
+    // Pages (public in this table: a page that needs sign-in redirects to /login itself, see
+    // crate::pages::SignedIn), their static files and the API description.
     ("GET", "/", Access::Public),
+    ("GET", "/search", Access::Public),
+    ("GET", "/specialties/{id}", Access::Public),
+    ("GET", "/doctors/{id}", Access::Public),
+    ("GET", "/login", Access::Public),
+    ("POST", "/login", Access::Public),
+    ("POST", "/login/code", Access::Public),
+    ("POST", "/logout", Access::Public),
+    ("GET", "/assets/{*path}", Access::Public),
     ("GET", "/api/v1/openapi.json", Access::Public),
-    ("GET", "/assets/medibook.css", Access::Public),
     // Operations.
     ("GET", "/healthz", Access::Public),
     ("GET", "/readyz", Access::Public),
@@ -211,8 +219,15 @@ mod tests {
     /// Routes served outside the OpenAPI document (pages and the document itself).
     const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         ("GET", "/"),
+        ("GET", "/search"),
+        ("GET", "/specialties/{id}"),
+        ("GET", "/doctors/{id}"),
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("POST", "/login/code"),
+        ("POST", "/logout"),
+        ("GET", "/assets/{*path}"),
         ("GET", "/api/v1/openapi.json"),
-        ("GET", "/assets/medibook.css"),
         ("GET", "/api/v1/ws"),
     ];
 

@@ -1,6 +1,12 @@
 //! Access tokens: short-lived signed JWTs naming the user, role and session. Every authenticated
 //! request checks the token and then the session, so a logout or timeout takes effect at once.
 //!
+//! API clients send the token as `Authorization: Bearer …`. Pages carry it in the HttpOnly
+//! [`SESSION_COOKIE`], issued by the page sign-in to live exactly as long as its session (see
+//! [`TokenKeys::issue_until`]); a request without an `Authorization` header is authenticated by
+//! that cookie, with the same token and session checks, so same-origin scripts of our pages can
+//! call the API. Cross-site use of the cookie is refused by [`crate::csrf`].
+//!
 //! Only HS256 is accepted (an allow-list: `none` and other algorithms are refused), and `exp`,
 //! `iat`, `aud` and `iss` are verified. Expiry is judged by the application's [`Clock`], like
 //! every other deadline, not by the system clock.
@@ -8,7 +14,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -20,6 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
+
+/// The cookie that carries a page session's access token (HttpOnly, `SameSite=Lax`, `Path=/`).
+pub const SESSION_COOKIE: &str = "medibook_session";
 
 const AUDIENCE: &str = "medibook-api";
 const ISSUER: &str = "medibook";
@@ -85,10 +95,24 @@ impl TokenKeys {
 
     /// Issues a token for `user` in `session`, valid from now for the configured lifetime.
     pub fn issue(&self, user: &User, session: SessionId) -> Result<IssuedToken, BookingError> {
-        let now = self.clock.now();
-        let expires_at = now
+        let expires_at = self
+            .clock
+            .now()
             .saturating_add(self.lifetime)
             .map_err(|_| BookingError::Storage("token expiry overflows".into()))?;
+        self.issue_until(user, session, expires_at)
+    }
+
+    /// Issues a token for `user` in `session` that is valid until `expires_at`: the page
+    /// sign-in passes the session's own end, so the cookie lives as long as the session does.
+    /// Every use still checks the session, so ending it (logout, idle timeout) ends the token.
+    pub fn issue_until(
+        &self,
+        user: &User,
+        session: SessionId,
+        expires_at: Timestamp,
+    ) -> Result<IssuedToken, BookingError> {
+        let now = self.clock.now();
         let claims = Claims {
             sub: user.id.to_string(),
             sid: session.to_string(),
@@ -148,20 +172,110 @@ impl FromRequestParts<AppState> for AuthUser {
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(*user);
         }
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .ok_or(BookingError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(BookingError::Unauthorized)?;
-        let user = state.tokens.verify(token.trim())?;
-        let session = state.sessions.check(user.session_id).await?;
-        if session.user_id != user.id {
-            return Err(BookingError::Unauthorized.into());
+        let token = request_token(&parts.headers)?;
+        Ok(authenticate(state, token).await?)
+    }
+}
+
+/// The access token of a request: the `Authorization: Bearer` header when there is one (an
+/// unusable header is refused, never passed over for the cookie), else the session cookie.
+fn request_token(headers: &HeaderMap) -> Result<&str, BookingError> {
+    match headers.get(AUTHORIZATION) {
+        Some(value) => {
+            let header = value.to_str().map_err(|_| BookingError::Unauthorized)?;
+            header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .map(str::trim)
+                .ok_or(BookingError::Unauthorized)
         }
-        Ok(user)
+        None => session_cookie_token(headers).ok_or(BookingError::Unauthorized),
+    }
+}
+
+/// Checks `token` and then its server-side session: who the token names, if both are valid.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, BookingError> {
+    let user = state.tokens.verify(token)?;
+    let session = state.sessions.check(user.session_id).await?;
+    if session.user_id != user.id {
+        return Err(BookingError::Unauthorized);
+    }
+    Ok(user)
+}
+
+/// The access token in the page [`SESSION_COOKIE`], if the request carries one (unchecked:
+/// pass it to [`authenticate`]). The live feed uses it to sign in a page's WebSocket.
+pub fn session_cookie_token(headers: &HeaderMap) -> Option<&str> {
+    cookie_value(headers, SESSION_COOKIE).filter(|token| !token.is_empty())
+}
+
+/// The value of the cookie `name`, if any `Cookie` header carries it.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The `Set-Cookie` value that stores a page session's access token for `max_age_seconds`.
+pub fn session_cookie(token: &str, max_age_seconds: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let max_age = max_age_seconds.max(0);
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// The `Set-Cookie` value that removes the page session cookie.
+pub fn clear_session_cookie(secure: bool) -> String {
+    session_cookie("", 0, secure)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(axum::http::HeaderName, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn the_bearer_header_wins_over_the_session_cookie() {
+        let both = headers(&[
+            (AUTHORIZATION, "Bearer from-header"),
+            (COOKIE, "medibook_session=from-cookie"),
+        ]);
+        assert_eq!(request_token(&both), Ok("from-header"));
+        let cookie_only = headers(&[(COOKIE, "theme=dark; medibook_session=from-cookie")]);
+        assert_eq!(request_token(&cookie_only), Ok("from-cookie"));
+        let bad_header = headers(&[
+            (AUTHORIZATION, "Basic abc"),
+            (COOKIE, "medibook_session=from-cookie"),
+        ]);
+        assert_eq!(request_token(&bad_header), Err(BookingError::Unauthorized));
+        assert_eq!(
+            request_token(&headers(&[(COOKIE, "medibook_session=")])),
+            Err(BookingError::Unauthorized)
+        );
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_lax_and_site_wide() {
+        assert_eq!(
+            session_cookie("t", 60, true),
+            "medibook_session=t; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
+        assert_eq!(
+            clear_session_cookie(false),
+            "medibook_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        );
     }
 }

@@ -45,7 +45,7 @@ fn carries_our_cookie(headers: &HeaderMap) -> bool {
 
 /// Whether the request says it comes from the host it was sent to. A request that names no
 /// origin at all is not from a browser page and passes; `Origin: null` does not.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

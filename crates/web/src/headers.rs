@@ -1,6 +1,15 @@
 //! Security headers on every response: a Content-Security-Policy with no inline script or
-//! style, no MIME sniffing, no referrer, no framing, HSTS when served over HTTPS, and no caching
-//! of anything answered to an authenticated request (patient data stays out of shared caches).
+//! style, no MIME sniffing, no referrer to other sites, no framing, HSTS when served over HTTPS,
+//! and no caching of anything answered to an authenticated request (patient data stays out of
+//! shared caches), except the static assets, which are the same for everyone.
+//!
+//! The policy's `'self'` covers our pages' ES modules (`script-src`) and, in CSP Level 3
+//! browsers, the WebSocket feed on the same host (`connect-src`: `ws:`/`wss:` of the page's own
+//! host match `'self'`).
+//!
+//! The referrer policy is `same-origin` rather than `no-referrer`: under `no-referrer` browsers
+//! send `Origin: null` with a page's own form posts and `fetch`es, which [`crate::csrf`] must
+//! refuse; `same-origin` still sends nothing to other sites.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -22,6 +31,7 @@ pub async fn security_headers(
 ) -> Response {
     let authenticated = request.headers().contains_key(header::AUTHORIZATION)
         || request.headers().contains_key(header::COOKIE);
+    let public_asset = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
@@ -34,7 +44,7 @@ pub async fn security_headers(
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
@@ -47,7 +57,7 @@ pub async fn security_headers(
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
     }
-    if authenticated {
+    if authenticated && !public_asset {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response

@@ -1,6 +1,7 @@
 //! MediBook's HTTP interface: the JSON API v1 (with its OpenAPI document), problem responses,
-//! bearer-token authentication and the landing page. Handlers are thin: parse, call one core
-//! service, map the result.
+//! bearer-token and session-cookie authentication, the live feed, and the web app's HTML pages
+//! with their embedded static assets. Handlers are thin: parse, call one core service, map the
+//! result.
 
 pub mod access;
 pub mod api;
@@ -12,7 +13,7 @@ pub mod events;
 pub mod extract;
 pub mod feed;
 pub mod headers;
-mod pages;
+pub mod pages;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use medibook_core::booking_service::BookingService;
 use medibook_core::catalogue::Catalogue;
@@ -102,8 +104,7 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(openapi.as_ref().clone()) }
             }),
         )
-        .route("/", get(pages::index))
-        .route("/assets/medibook.css", get(pages::stylesheet))
+        .merge(pages::routes())
         .route("/api/v1/ws", get(feed::connect))
         // Every route above needs a row in access::ROUTE_ACCESS; unlisted ones are admin-only.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -129,16 +130,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+/// Unknown addresses: the HTML error page for pages, a problem document for the API.
+async fn not_found(uri: Uri) -> Response {
+    if pages::is_page_path(uri.path()) {
+        return pages::PageError::not_found().into_response();
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource").into_response()
 }
 
-async fn method_not_allowed() -> ApiError {
+/// Known addresses asked with the wrong method, answered like [`not_found`].
+async fn method_not_allowed(uri: Uri) -> Response {
+    if pages::is_page_path(uri.path()) {
+        return pages::PageError::method_not_allowed().into_response();
+    }
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this method is not allowed on this resource",
     )
+    .into_response()
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains open requests.

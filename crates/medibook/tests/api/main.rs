@@ -12,6 +12,7 @@ mod booking;
 mod concurrency;
 mod feed;
 mod input;
+mod pages;
 mod sessions;
 mod signin;
 mod staff;

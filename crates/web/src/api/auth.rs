@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, cookie_value};
 use crate::client::ClientIp;
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
@@ -185,17 +185,6 @@ fn refresh_cookie(
     format!(
         "{REFRESH_COOKIE}={token}; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     )
-}
-
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
 }
 
 /// Trades a refresh token (body, or the HttpOnly cookie) for a new access token and a new

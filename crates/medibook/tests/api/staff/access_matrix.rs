@@ -98,6 +98,8 @@ struct Call {
     method: Method,
     path: String,
     body: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`), for the pages' forms.
+    form: Option<Vec<(&'static str, String)>>,
     /// A token to use instead of the caller's usual one (a fresh session to log out).
     token: Option<String>,
 }
@@ -309,12 +311,12 @@ impl<'a> World<'a> {
     async fn call(&mut self, caller: Caller, method: &str, template: &str) -> Call {
         let doctor = self.app.doctor;
         let mut token = None;
+        let mut form = None;
         let (path, body) = match (method, template) {
             (
                 "GET",
                 "/"
                 | "/api/v1/openapi.json"
-                | "/assets/medibook.css"
                 | "/healthz"
                 | "/readyz"
                 | "/api/v1/specialties"
@@ -325,6 +327,38 @@ impl<'a> World<'a> {
                 | "/api/v1/admin/audit",
             ) => (template.to_owned(), None),
             ("GET", "/api/v1/doctors/{id}") => (format!("/api/v1/doctors/{doctor}"), None),
+            // Pages. Their forms redirect (303), which the client follows to a page.
+            ("GET", "/search") => ("/search?q=cardiolgy".to_owned(), None),
+            ("GET", "/login") => ("/login?next=%2F".to_owned(), None),
+            ("GET", "/specialties/{id}") => (format!("/specialties/{}", self.specialty_id), None),
+            ("GET", "/doctors/{id}") => (format!("/doctors/{doctor}?week=2027-03-01"), None),
+            ("GET", "/assets/{*path}") => ("/assets/medibook.css".to_owned(), None),
+            ("POST", "/login") => {
+                form = Some(vec![
+                    ("email", self.fresh_email()),
+                    ("next", "/".to_owned()),
+                ]);
+                (template.to_owned(), None)
+            }
+            ("POST", "/login/code") => {
+                let email = self.fresh_email();
+                let sent = self
+                    .app
+                    .post(None, "/api/v1/auth/otp", json!({ "email": email }))
+                    .await;
+                assert_eq!(sent.status, StatusCode::ACCEPTED);
+                let code = self.app.codes.last_code(&email).expect("code");
+                form = Some(vec![
+                    ("email", email),
+                    ("code", code),
+                    ("next", "/search".to_owned()),
+                ]);
+                (template.to_owned(), None)
+            }
+            ("POST", "/logout") => {
+                form = Some(Vec::new());
+                (template.to_owned(), None)
+            }
             ("GET", "/api/v1/slots") => (
                 format!("/api/v1/slots?doctor_id={doctor}&date=2027-03-02"),
                 None,
@@ -506,6 +540,7 @@ impl<'a> World<'a> {
             method: method.parse().expect("method"),
             path,
             body,
+            form,
             token: token.or_else(|| self.token(caller)),
         }
     }
@@ -571,6 +606,21 @@ fn check(reply: &Reply, expected: Expected, what: &str) {
     }
 }
 
+/// Sends a form post, as the pages' forms do.
+async fn send_form(
+    app: &TestApp,
+    method: Method,
+    token: Option<&str>,
+    path: &str,
+    form: &[(&'static str, String)],
+) -> Reply {
+    let mut request = app.http.request(method, app.url(path)).form(form);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Reply::from(request.send().await.expect("request")).await
+}
+
 /// Routes that only speak WebSocket: a plain request never reaches their handler, so their
 /// access is checked over real sockets instead (tests/api/feed.rs).
 const WEBSOCKET_ROUTES: &[(&str, &str)] = &[("GET", "/api/v1/ws")];
@@ -585,14 +635,21 @@ pub async fn check_every_route(app: &TestApp) {
         }
         for caller in CALLERS {
             let call = world.call(caller, method, template).await;
-            let reply = send(
-                app,
-                call.method,
-                call.token.as_deref(),
-                &call.path,
-                call.body,
-            )
-            .await;
+            let reply = match call.form {
+                Some(form) => {
+                    send_form(app, call.method, call.token.as_deref(), &call.path, &form).await
+                }
+                None => {
+                    send(
+                        app,
+                        call.method,
+                        call.token.as_deref(),
+                        &call.path,
+                        call.body,
+                    )
+                    .await
+                }
+            };
             let expected = expected(*access, caller, method, template);
             let what = format!("{caller:?} {method} {} ({access:?})", call.path);
             check(&reply, expected, &what);

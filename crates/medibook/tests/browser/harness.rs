@@ -1,0 +1,639 @@
+//! The rig of every browser test: the real `medibook serve --demo` binary on a throw-away
+//! SQLite file and a free port, Debian's `chromedriver` on another free port, and headless
+//! Chromium sessions driven through WebDriver (fantoccini).
+//!
+//! [`browser_test`] runs a test's body and, if it fails, saves each open browser's screenshot
+//! and HTML (and the server's log) under `target/browser-artifacts/<test name>…` before
+//! failing. Without Chromium or chromedriver the test is skipped with a note, except under
+//! `CI=true`, where that is a failure.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// How long the server may take to migrate, seed the demo clinic and listen.
+const START_PATIENCE: Duration = Duration::from_secs(120);
+/// How long a page may take to show what a test waits for.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+/// How long a script or a page load may take.
+const SCRIPT_PATIENCE: Duration = Duration::from_secs(120);
+/// The bound address is logged after this.
+const LISTENING: &str = "MediBook is listening on http://";
+/// A fixed server secret (any 32+ characters).
+const SECRET: &str = "a browser-test secret that is long enough";
+
+/// Whether a missing browser is a failure rather than a skip.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Skips (returns `None`) outside CI, fails under `CI=true`.
+pub fn missing<T>(what: &str) -> Option<T> {
+    assert!(
+        !in_ci(),
+        "{what} (CI=true: the browser tests must run; .ci/run installs what they need)"
+    );
+    eprintln!("note: skipping the browser test: {what}");
+    None
+}
+
+/// The program named by the environment variable `env_override` if set, else the first of
+/// `candidates` that exists, else the first of `names` found on `PATH`.
+fn find_program(env_override: &str, candidates: &[&str], names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env_override) {
+        return Some(PathBuf::from(path)).filter(|path| path.is_file());
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .chain(
+            names
+                .iter()
+                .flat_map(|name| on_path.iter().map(move |dir| dir.join(name))),
+        )
+        .find(|path| path.is_file())
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Reads `stream` line by line into `log` on a thread of its own (the reads block).
+fn collect_lines(stream: impl Read + Send + 'static, log: Arc<Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            log.lock().unwrap().push(line);
+        }
+    });
+}
+
+/// The running `medibook serve --demo`, killed when dropped.
+pub struct Server {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_medibook"))
+            .args(["serve", "--demo"])
+            .env_clear()
+            .current_dir(data_dir.path())
+            .env("MEDIBOOK_LISTEN", "127.0.0.1:0")
+            .env("MEDIBOOK_DATA_DIR", data_dir.path())
+            .env("MEDIBOOK_SECRET", SECRET)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the medibook binary starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        collect_lines(child.stdout.take().unwrap(), Arc::clone(&log));
+        collect_lines(child.stderr.take().unwrap(), Arc::clone(&log));
+        let mut server = Self {
+            child,
+            log,
+            base: String::new(),
+            _data_dir: data_dir,
+        };
+        let line = server
+            .wait_for_line(0, |line| line.contains(LISTENING), START_PATIENCE)
+            .await;
+        let address = line
+            .split(LISTENING)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("an address after the listening message");
+        server.base = format!("http://{address}");
+        server
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// How many lines the server has logged so far (a mark for [`Server::code_for`]).
+    pub fn log_len(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// Everything logged, for failure messages.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The first line after line `from` that `matches`, waiting up to `patience`.
+    async fn wait_for_line(
+        &self,
+        from: usize,
+        matches: impl Fn(&str) -> bool,
+        patience: Duration,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .find(|line| matches(line))
+            {
+                return line.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server did not log what was expected in time; its log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The one-time code sent to `to` after log line `from` (development mode writes codes to
+    /// the log, in a line containing `one-time code`).
+    pub async fn code_for(&self, to: &str, from: usize) -> String {
+        let line = self
+            .wait_for_line(
+                from,
+                |line| {
+                    line.contains("one-time code") && line.contains(to) && line.contains("code is ")
+                },
+                START_PATIENCE,
+            )
+            .await;
+        line.rsplit("code is ")
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect()
+    }
+
+    /// Signs `email` in through the JSON API and returns the bearer token.
+    pub async fn api_token(&self, email: &str) -> String {
+        let http = reqwest::Client::new();
+        let mark = self.log_len();
+        let sent = http
+            .post(self.url("/api/v1/auth/otp"))
+            .json(&json!({ "email": email }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
+        let code = self.code_for(email, mark).await;
+        let session: Value = http
+            .post(self.url("/api/v1/auth/verify"))
+            .json(&json!({ "email": email, "code": code }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// The demo clinic's doctors, as `GET /api/v1/doctors` lists them.
+    pub async fn doctors(&self) -> Vec<Value> {
+        reqwest::get(self.url("/api/v1/doctors"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The id of the demo doctor named `name`.
+    pub async fn doctor_id(&self, name: &str) -> String {
+        self.doctors()
+            .await
+            .iter()
+            .find(|d| d["name"] == name)
+            .and_then(|d| d["id"].as_str())
+            .unwrap_or_else(|| panic!("no demo doctor named {name}"))
+            .to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running chromedriver, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    chromium: PathBuf,
+}
+
+impl Driver {
+    /// Starts chromedriver, or `None` (a skip) when it or Chromium is not installed.
+    async fn start() -> Option<Self> {
+        let Some(chromium) = find_program(
+            "MEDIBOOK_CHROMIUM",
+            &["/usr/lib/chromium/chromium"],
+            &["chromium", "chromium-browser", "google-chrome"],
+        ) else {
+            return missing("Chromium is not installed (apt-get install chromium)");
+        };
+        let Some(chromedriver) = find_program(
+            "MEDIBOOK_CHROMEDRIVER",
+            &["/usr/bin/chromedriver"],
+            &["chromedriver"],
+        ) else {
+            return missing("chromedriver is not installed (apt-get install chromium-driver)");
+        };
+        let port = free_port();
+        let child = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+        let driver = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium,
+        };
+        driver.wait_until_ready().await;
+        Some(driver)
+    }
+
+    async fn wait_until_ready(&self) {
+        let deadline = tokio::time::Instant::now() + START_PATIENCE;
+        loop {
+            let status = reqwest::get(format!("{}/status", self.url)).await;
+            if let Ok(response) = status
+                && let Ok(body) = response.json::<Value>().await
+                && body["value"]["ready"] == true
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How a browser looks at the pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Look {
+    /// Viewport width in CSS pixels.
+    pub width: u32,
+    /// Viewport height in CSS pixels.
+    pub height: u32,
+    /// Whether the system asks for dark mode (`prefers-color-scheme: dark`).
+    pub dark: bool,
+    /// Whether scripts run.
+    pub javascript: bool,
+}
+
+impl Look {
+    /// A desktop window, light mode, scripts on.
+    pub const DESKTOP: Self = Self {
+        width: 1280,
+        height: 900,
+        dark: false,
+        javascript: true,
+    };
+
+    /// A 360-pixel-wide phone.
+    pub const PHONE: Self = Self {
+        width: 360,
+        height: 780,
+        ..Self::DESKTOP
+    };
+
+    /// The same, in dark mode.
+    pub fn dark(self) -> Self {
+        Self { dark: true, ..self }
+    }
+
+    /// The same, with JavaScript disabled.
+    pub fn without_javascript(self) -> Self {
+        Self {
+            javascript: false,
+            ..self
+        }
+    }
+
+    /// A short name for artifact files.
+    pub fn label(self) -> String {
+        format!(
+            "{}x{}{}{}",
+            self.width,
+            self.height,
+            if self.dark { "-dark" } else { "" },
+            if self.javascript { "" } else { "-nojs" }
+        )
+    }
+}
+
+/// The server, the driver, and the browsers a test opened.
+pub struct Rig {
+    /// The MediBook server under test.
+    pub server: Server,
+    driver: Driver,
+    browsers: Mutex<Vec<(String, Client)>>,
+    name: &'static str,
+}
+
+impl Rig {
+    async fn start(name: &'static str) -> Option<Self> {
+        let driver = Driver::start().await?;
+        let server = Server::start().await;
+        Some(Self {
+            server,
+            driver,
+            browsers: Mutex::new(Vec::new()),
+            name,
+        })
+    }
+
+    /// Opens a new headless Chromium session looking at the pages as `look` says.
+    pub async fn browser(&self, look: Look) -> Browser {
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--lang=en-GB".to_owned(),
+            format!("--window-size={},{}", look.width, look.height),
+        ];
+        if look.dark {
+            args.push("--force-dark-mode".to_owned());
+        }
+        let mut options = json!({
+            "binary": self.driver.chromium.to_string_lossy(),
+            "args": args,
+        });
+        if !look.javascript {
+            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let client = ClientBuilder::rustls()
+            .expect("TLS roots for the WebDriver client")
+            .capabilities(capabilities)
+            .connect(&self.driver.url)
+            .await
+            .expect("chromedriver opens a Chromium session");
+        let label = {
+            let mut browsers = self.browsers.lock().unwrap();
+            let label = if browsers.is_empty() {
+                self.name.to_owned()
+            } else {
+                format!("{}-{}", self.name, browsers.len() + 1)
+            };
+            browsers.push((label.clone(), client.clone()));
+            label
+        };
+        let browser = Browser {
+            client,
+            base: self.server.base.clone(),
+            label,
+        };
+        // A loaded machine can take long to run a big script (axe-core) or load a page.
+        let mut timeouts = browser.client.get_timeouts().await.unwrap();
+        timeouts.set_script(Some(SCRIPT_PATIENCE));
+        timeouts.set_page_load(Some(SCRIPT_PATIENCE));
+        browser.client.update_timeouts(timeouts).await.unwrap();
+        browser.fit_viewport(look).await;
+        if look.dark {
+            let dark: bool = browser
+                .eval("return matchMedia('(prefers-color-scheme: dark)').matches")
+                .await
+                .as_bool()
+                .unwrap_or(false);
+            assert!(dark, "Chromium should report prefers-color-scheme: dark");
+        }
+        browser
+    }
+
+    fn open_browsers(&self) -> Vec<(String, Client)> {
+        self.browsers.lock().unwrap().clone()
+    }
+
+    /// Saves every open browser's screenshot and HTML, and the server's log.
+    async fn save_artifacts(&self) {
+        let dir = artifacts_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        for (label, client) in self.open_browsers() {
+            if let Ok(png) = client.screenshot().await {
+                let _ = std::fs::write(dir.join(format!("{label}.png")), png);
+            }
+            if let Ok(html) = client.source().await {
+                let _ = std::fs::write(dir.join(format!("{label}.html")), html);
+            }
+        }
+        let _ = std::fs::write(
+            dir.join(format!("{}.log", self.name)),
+            self.server.log_text(),
+        );
+        eprintln!(
+            "browser test {} failed: screenshots, HTML and the server log are in {}",
+            self.name,
+            dir.display()
+        );
+    }
+
+    async fn close_browsers(&self) {
+        for (_, client) in self.open_browsers() {
+            let _ = client.close().await;
+        }
+    }
+}
+
+/// `target/browser-artifacts` (under `CARGO_TARGET_DIR` when set).
+fn artifacts_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
+        .join("browser-artifacts")
+}
+
+/// Runs a browser test: starts the rig (or skips), runs `body`, and on failure saves the
+/// artifacts before failing.
+pub async fn browser_test<F, Fut>(name: &'static str, body: F)
+where
+    F: FnOnce(Arc<Rig>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(rig) = Rig::start(name).await else {
+        return;
+    };
+    let rig = Arc::new(rig);
+    let outcome = tokio::spawn(body(Arc::clone(&rig))).await;
+    if let Err(error) = outcome {
+        rig.save_artifacts().await;
+        rig.close_browsers().await;
+        if error.is_panic() {
+            std::panic::resume_unwind(error.into_panic());
+        }
+        panic!("browser test {name} did not finish: {error}");
+    }
+    rig.close_browsers().await;
+}
+
+/// One Chromium session.
+#[derive(Clone)]
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: Client,
+    base: String,
+    /// The session's name in artifact files.
+    pub label: String,
+}
+
+impl Browser {
+    /// Makes the viewport (not the window) exactly `look.width` × `look.height`.
+    async fn fit_viewport(&self, look: Look) {
+        self.client
+            .set_window_size(look.width, look.height)
+            .await
+            .unwrap();
+        let inner = self
+            .eval("return [window.innerWidth, window.innerHeight]")
+            .await;
+        let inner_width = u32::try_from(inner[0].as_u64().unwrap_or(0)).unwrap_or(0);
+        let inner_height = u32::try_from(inner[1].as_u64().unwrap_or(0)).unwrap_or(0);
+        if (inner_width, inner_height) != (look.width, look.height) {
+            let width = 2 * look.width - inner_width.min(2 * look.width);
+            let height = 2 * look.height - inner_height.min(2 * look.height);
+            self.client.set_window_size(width, height).await.unwrap();
+        }
+        let width = self.eval("return window.innerWidth").await;
+        assert_eq!(
+            width.as_u64(),
+            Some(u64::from(look.width)),
+            "the viewport should be {} CSS pixels wide",
+            look.width
+        );
+    }
+
+    /// Opens `path` of the server.
+    pub async fn open(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("opening {path}: {e}"));
+    }
+
+    /// The path (and query) of the page shown.
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// The first element matching `css`, waiting up to [`PATIENCE`] for it.
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element matches {css:?}: {e}"))
+    }
+
+    /// Every element matching `css` now.
+    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+        self.client.find_all(Locator::Css(css)).await.unwrap()
+    }
+
+    /// Runs `script` (a function body) in the page and returns its result.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| {
+                let start: String = script.chars().take(120).collect();
+                panic!("running {start:?}…: {e}")
+            })
+    }
+
+    /// Waits up to [`PATIENCE`] until `script` (a function body) returns true.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if self.eval(script).await == Value::Bool(true) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} waited in vain for {what}",
+                self.label
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Types `text` into the field matching `css`.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    /// Waits until the page's path (with query) satisfies `matches`.
+    pub async fn wait_for_path(&self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let path = self.path().await;
+            if matches(&path) {
+                return path;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} never reached {what}; it is at {path}",
+                self.label
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

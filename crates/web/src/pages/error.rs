@@ -1,0 +1,190 @@
+//! The HTML error page: what a person sees when a page cannot be shown (an unknown address, a
+//! doctor that does not exist, a malformed date in a link, a failure on our side). Never a raw
+//! problem document: those are for the JSON API.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use medibook_core::BookingError;
+
+use crate::pages::Layout;
+
+/// Why a page could not be shown, in words for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageError {
+    status: StatusCode,
+    heading: String,
+    message: String,
+}
+
+/// Result of a page handler.
+pub type PageResult<T> = Result<T, PageError>;
+
+impl PageError {
+    /// An error page with an explicit status, heading and explanation.
+    pub fn new(status: StatusCode, heading: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            heading: heading.into(),
+            message: message.into(),
+        }
+    }
+
+    /// 404: nothing lives at this address.
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "We could not find the page you asked for. It may have moved, or the link may be \
+             mistyped.",
+        )
+    }
+
+    /// 400: a link or form carried something we cannot use; `message` says what.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Something in that link is not right",
+            message,
+        )
+    }
+
+    /// 405: a page was asked for with a method it does not take (e.g. reloading a form post).
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This page cannot be opened this way",
+            "Go back and use the page's buttons and links, or start again from the home page.",
+        )
+    }
+
+    /// The status the page is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<BookingError> for PageError {
+    fn from(error: BookingError) -> Self {
+        match error {
+            BookingError::NotFound(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                format!("{} not found", capitalised(what)),
+                format!(
+                    "We could not find that {what}. It may have been removed, or the link may \
+                     be mistyped."
+                ),
+            ),
+            BookingError::Validation(message) | BookingError::SlotUnavailable(message) => {
+                Self::bad_request(sentence(&message))
+            }
+            BookingError::RateLimited {
+                retry_after_seconds,
+            } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                format!(
+                    "Please wait {} and try again.",
+                    crate::pages::format::wait_time(retry_after_seconds)
+                ),
+            ),
+            BookingError::Unauthorized => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "Please sign in",
+                "Sign in to see this page.",
+            ),
+            BookingError::Forbidden => Self::new(
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "Your account cannot open this page.",
+            ),
+            BookingError::Storage(message) => {
+                tracing::error!(error = %message, "storage failure on a page");
+                Self::internal()
+            }
+            other => Self::new(
+                StatusCode::CONFLICT,
+                "That did not work",
+                sentence(&other.to_string()),
+            ),
+        }
+    }
+}
+
+impl PageError {
+    /// 500: a failure on our side.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side",
+            "Please try again in a moment. If it keeps happening, contact the clinic.",
+        )
+    }
+}
+
+/// A domain message as a sentence: capital first letter, full stop at the end.
+pub fn sentence(message: &str) -> String {
+    let mut text = capitalised(message.trim());
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    heading: String,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            layout: Layout::anonymous(self.heading.clone()),
+            status: self.status.as_u16(),
+            heading: self.heading,
+            message: self.message,
+        };
+        (self.status, page).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_errors_become_sentences_for_people() {
+        let page = PageError::from(BookingError::NotFound("doctor"));
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        assert_eq!(page.heading, "Doctor not found");
+        let page = PageError::from(BookingError::validation("date is out of range"));
+        assert_eq!(page.message, "Date is out of range.");
+        let page = PageError::from(BookingError::Storage("disk on fire".into()));
+        assert!(!page.message.contains("disk"));
+    }
+
+    #[test]
+    fn the_error_page_is_html() {
+        let response = PageError::not_found().into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+}

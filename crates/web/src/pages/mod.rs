@@ -1,0 +1,181 @@
+//! The web app's HTML pages: server-rendered askama templates (`crates/web/templates/`) over the
+//! same core services as the JSON API, plus the embedded static assets they use.
+//!
+//! Every page works without JavaScript: links, plain `GET` forms and `POST` forms that redirect.
+//! Our own small ES modules (`crates/web/assets/*.js`) add live behaviour on top (search as you
+//! type, the live slot picker). The Content-Security-Policy allows no inline script or style,
+//! so templates carry neither `<script>` bodies nor `style` attributes.
+//!
+//! One file per area: [`browse`] (home, search, specialties), [`doctor`] (profile and week slot
+//! picker), [`signin`] (sign-in with a one-time code, sign-out), [`assets`] (static files),
+//! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
+//! area adds its file, its routes in [`routes`] and one row per route in
+//! [`crate::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
+//! signed-in person takes a [`viewer::SignedIn`], which sends everyone else to
+//! `/login?next=…` instead of answering with a JSON 401.
+
+pub mod assets;
+pub mod browse;
+pub mod doctor;
+pub mod error;
+pub mod format;
+pub mod signin;
+pub mod viewer;
+
+use axum::Router;
+use axum::http::Uri;
+use axum::routing::{get, post};
+
+use crate::AppState;
+pub use error::{PageError, PageResult};
+pub use viewer::{SignedIn, Viewer};
+
+/// The pages' routes (each with a row in [`crate::access::ROUTE_ACCESS`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(browse::home))
+        .route("/search", get(browse::search))
+        .route("/specialties/{id}", get(browse::specialty))
+        .route("/doctors/{id}", get(doctor::profile))
+        .route("/login", get(signin::form).post(signin::send_code))
+        .route("/login/code", post(signin::verify_code))
+        .route("/logout", post(signin::sign_out))
+        .route("/assets/{*path}", get(assets::serve))
+}
+
+/// Whether a path belongs to the pages rather than to the JSON API or the operational
+/// endpoints: unknown paths there get the HTML error page instead of a problem document.
+pub fn is_page_path(path: &str) -> bool {
+    let api = path == "/api" || path.starts_with("/api/");
+    !(api || matches!(path, "/healthz" | "/readyz" | "/metrics"))
+}
+
+/// Which part of the site a page belongs to, for the navigation's `aria-current`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Browsing: home, search, specialties, doctors.
+    FindDoctor,
+    /// The patient's appointments.
+    Appointments,
+    /// Sign-in.
+    SignIn,
+    /// Anything else (error pages).
+    Other,
+}
+
+/// One link of the header navigation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NavLink {
+    /// Where it goes.
+    pub href: String,
+    /// What it says.
+    pub label: &'static str,
+    /// Whether the page shown belongs to it.
+    pub current: bool,
+}
+
+/// What the base layout (`templates/base.html`) needs from every page.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The page's own title; the document title is "`title` · MediBook".
+    pub title: String,
+    /// The signed-in person's display name, if someone is signed in.
+    pub user_name: Option<String>,
+    /// The header navigation.
+    pub nav: Vec<NavLink>,
+    /// The versioned URL of the stylesheet.
+    pub stylesheet: String,
+    /// Versioned URLs of the page's ES modules.
+    pub scripts: Vec<String>,
+    /// Where "Sign in" leads: the sign-in page coming back here.
+    pub sign_in_href: String,
+}
+
+impl Layout {
+    /// The layout of a page titled `title` in `section`, shown to `viewer` at `uri`.
+    pub fn new(viewer: &Viewer, title: impl Into<String>, section: Section, uri: &Uri) -> Self {
+        let here = uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+        Self::build(
+            viewer.display_name().map(str::to_owned),
+            title.into(),
+            section,
+            &here,
+        )
+    }
+
+    /// The layout for someone whose session is unknown (error pages).
+    pub fn anonymous(title: impl Into<String>) -> Self {
+        Self::build(None, title.into(), Section::Other, "/")
+    }
+
+    fn build(user_name: Option<String>, title: String, section: Section, here: &str) -> Self {
+        let signing_in = section == Section::SignIn;
+        let mut nav = vec![
+            NavLink {
+                href: "/".to_owned(),
+                label: "Find a doctor",
+                current: section == Section::FindDoctor,
+            },
+            NavLink {
+                href: "/appointments".to_owned(),
+                label: "My appointments",
+                current: section == Section::Appointments,
+            },
+        ];
+        let sign_in_href = if signing_in || here == "/" {
+            "/login".to_owned()
+        } else {
+            format!("/login?next={}", signin::encode_component(here))
+        };
+        if user_name.is_none() {
+            nav.push(NavLink {
+                href: sign_in_href.clone(),
+                label: "Sign in",
+                current: signing_in,
+            });
+        }
+        Self {
+            title,
+            user_name,
+            nav,
+            stylesheet: assets::url("medibook.css"),
+            scripts: Vec::new(),
+            sign_in_href,
+        }
+    }
+
+    /// Adds the ES module `name` (a file of `crates/web/assets/`) to the page.
+    pub fn with_script(mut self, name: &str) -> Self {
+        self.scripts.push(assets::url(name));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_and_operational_paths_are_not_pages() {
+        for path in ["/api/v1/nowhere", "/api", "/healthz", "/readyz", "/metrics"] {
+            assert!(!is_page_path(path), "{path}");
+        }
+        for path in ["/", "/doctors/x", "/nowhere", "/apiary"] {
+            assert!(is_page_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_sign_in_link_comes_back_to_the_page() {
+        let uri: Uri = "/doctors/1?week=2027-03-01".parse().unwrap_or_default();
+        let layout = Layout::new(&Viewer::anonymous(), "Doctor", Section::FindDoctor, &uri);
+        assert_eq!(
+            layout.sign_in_href,
+            "/login?next=%2Fdoctors%2F1%3Fweek%3D2027-03-01"
+        );
+        assert!(layout.nav.iter().any(|link| link.label == "Sign in"));
+        assert!(layout.nav[0].current);
+    }
+}
