@@ -14,9 +14,10 @@
 //!   current number. Subscribing again to a doctor already subscribed keeps its position (its
 //!   `after_seq` is ignored).
 //! - `{"type":"unsubscribe","doctor_ids":[…]}`.
-//! - `{"type":"authenticate","token":"<access token>"}` signs the connection in (browsers cannot
-//!   set headers on a WebSocket); non-browser clients may instead send
-//!   `Authorization: Bearer <token>` with the upgrade request (an invalid one gets 401).
+//! - `{"type":"authenticate","token":"<access token>"}` signs the connection in. Non-browser
+//!   clients may instead send `Authorization: Bearer <token>` with the upgrade request (an
+//!   invalid one gets 401); our pages' session cookie (`medibook_session`) signs it in too (one
+//!   that no longer works connects anonymously).
 //!
 //! Server → client:
 //!
@@ -138,10 +139,21 @@ pub async fn connect(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let patient = match bearer(&headers) {
-        None => None,
         Some(token) => match authenticate(&state, token).await {
             Ok(user) => Some(user),
             Err(error) => return ApiError::from(error).into_response(),
+        },
+        // A page's session cookie; one that no longer works (signed out, expired) watches
+        // slots anonymously rather than failing the page's feed.
+        None => match crate::auth::session_cookie_token(&headers) {
+            Some(token) => match authenticate(&state, token).await {
+                Ok(user) => Some(user),
+                Err(BookingError::Storage(error)) => {
+                    return ApiError::from(BookingError::Storage(error)).into_response();
+                }
+                Err(_) => None,
+            },
+            None => None,
         },
     };
     // Listen before the upgrade completes, so nothing published after the handshake is missed.

@@ -74,6 +74,21 @@ impl Feed {
         Self { socket }
     }
 
+    /// Connects with a `Cookie` header, as a page's script does.
+    async fn connect_with_cookie(app: &TestApp, cookie: &str) -> Self {
+        let mut request = feed_url(app)
+            .into_client_request()
+            .expect("a WebSocket request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("header value"));
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the feed accepts the client");
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        Self { socket }
+    }
+
     async fn send(&mut self, message: Value) {
         self.send_text(message.to_string()).await;
     }
@@ -531,6 +546,32 @@ async fn a_waitlist_offer_reaches_only_its_patient(app: TestApp) {
     anonymous.expect_nothing_more().await;
 }
 
+async fn the_page_session_cookie_signs_the_feed_in_and_a_stale_one_watches_anonymously(
+    app: TestApp,
+) {
+    let (booker, appointments, waiters) =
+        full_tuesday_with_waiters(&app, &["first@example.org"]).await;
+    let mut signed_in =
+        Feed::connect_with_cookie(&app, &format!("medibook_session={}", waiters[0])).await;
+    let mut stale = Feed::connect_with_cookie(&app, "medibook_session=not-a-token").await;
+    for feed in [&mut signed_in, &mut stale] {
+        feed.subscribe(&[app.doctor], None).await;
+    }
+
+    app.cancel(&booker, &appointments[0]).await;
+
+    for feed in [&mut signed_in, &mut stale] {
+        for status in ["available", "held"] {
+            let change = feed.next().await;
+            assert_eq!(change["status"], status, "{change}");
+        }
+    }
+    let offer = signed_in.next().await;
+    assert_eq!(offer["type"], "waitlist_offer", "{offer}");
+    signed_in.expect_nothing_more().await;
+    stale.expect_nothing_more().await;
+}
+
 async fn an_offer_made_while_away_is_sent_when_the_patient_signs_in(app: TestApp) {
     let (booker, appointments, waiters) =
         full_tuesday_with_waiters(&app, &["first@example.org"]).await;
@@ -629,6 +670,7 @@ backend_tests_with!(
     anyone_may_watch_slots_signed_in_or_not,
     a_token_that_is_not_valid_is_refused,
     a_waitlist_offer_reaches_only_its_patient,
+    the_page_session_cookie_signs_the_feed_in_and_a_stale_one_watches_anonymously,
     an_offer_made_while_away_is_sent_when_the_patient_signs_in,
     time_off_closes_and_reopens_slots_on_the_feed,
     holding_booking_and_cancelling_are_seen_in_order,
