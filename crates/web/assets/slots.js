@@ -27,6 +27,7 @@ class LivePicker {
   constructor(root) {
     this.root = root;
     this.doctorId = root.dataset.doctorId;
+    this.reschedule = root.dataset.reschedule ?? "";
     this.timeZone = root.dataset.timeZone;
     this.first = root.dataset.first;
     this.days = Number(root.dataset.days) || 7;
@@ -285,6 +286,7 @@ class LivePicker {
     form.method = "post";
     form.action = "/book/hold";
     form.append(hiddenInput("doctor_id", this.doctorId), hiddenInput("start", slot.start));
+    if (this.reschedule) form.append(hiddenInput("reschedule", this.reschedule));
     const button = document.createElement("button");
     button.type = "submit";
     button.className = "slot-button";

@@ -44,7 +44,7 @@ fn two_codes_per_identifier(settings: &mut Settings) {
 }
 
 /// A client that shows redirects instead of following them, as a test must see them.
-fn browser_like() -> reqwest::Client {
+pub(crate) fn browser_like() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -52,10 +52,10 @@ fn browser_like() -> reqwest::Client {
 }
 
 /// A page's answer: status, headers, body.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) html: String,
 }
 
 impl Page {
@@ -67,7 +67,7 @@ impl Page {
         }
     }
 
-    fn header(&self, name: header::HeaderName) -> &str {
+    pub(crate) fn header(&self, name: header::HeaderName) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -75,7 +75,7 @@ impl Page {
     }
 
     #[track_caller]
-    fn assert_html(&self) {
+    pub(crate) fn assert_html(&self) {
         assert!(
             self.header(header::CONTENT_TYPE).starts_with("text/html"),
             "{} {}",
@@ -86,7 +86,12 @@ impl Page {
 }
 
 /// Posts a page form as a browser on our own origin does.
-async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Page {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> Page {
     let mut request = browser_like()
         .post(app.url(path))
         .header(header::ORIGIN, app.base.as_str())
@@ -97,7 +102,7 @@ async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)], cookie: Opt
     Page::from(request.send().await.expect("a response")).await
 }
 
-async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+pub(crate) async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
     let mut request = browser_like().get(app.url(path));
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
@@ -106,7 +111,7 @@ async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
 }
 
 /// Signs `email` in through `/login` and returns the `Set-Cookie` of the final redirect.
-async fn sign_in_on_the_page(app: &TestApp, email: &str, next: &str) -> Page {
+pub(crate) async fn sign_in_on_the_page(app: &TestApp, email: &str, next: &str) -> Page {
     let asked = post_form(app, "/login", &[("email", email), ("next", next)], None).await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
     assert!(asked.html.contains("name=\"code\""), "{}", asked.html);
@@ -121,7 +126,7 @@ async fn sign_in_on_the_page(app: &TestApp, email: &str, next: &str) -> Page {
 }
 
 /// `medibook_session=<token>` from a `Set-Cookie`.
-fn cookie_pair(page: &Page) -> String {
+pub(crate) fn cookie_pair(page: &Page) -> String {
     page.header(header::SET_COOKIE)
         .split(';')
         .next()

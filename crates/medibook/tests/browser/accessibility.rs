@@ -174,6 +174,59 @@ async fn scan_every_page(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
     browser.open(&format!("/doctors/{doctor}")).await;
     browser.find("#slot-picker").await;
     problems.extend(violations(&browser, axe, &format!("a doctor signed in [{label}]")).await);
+
+    // Booking: the hold page (and its error), the confirmation, the list, cancel, reschedule.
+    browser
+        .click(".slot-picker button[data-start]:not([disabled])")
+        .await;
+    browser
+        .wait_for_path("the hold page", |path| path.starts_with("/holds/"))
+        .await;
+    browser.find("#countdown").await;
+    problems.extend(violations(&browser, axe, &format!("the hold page [{label}]")).await);
+    browser
+        .eval("document.getElementById('reason').removeAttribute('required'); return true;")
+        .await;
+    browser.type_into("#reason", " ").await;
+    browser
+        .click("form[action='/book/confirm'] button[type=submit]")
+        .await;
+    browser.find(".alert").await;
+    problems.extend(
+        violations(
+            &browser,
+            axe,
+            &format!("the hold page with an error [{label}]"),
+        )
+        .await,
+    );
+    browser.type_into("#reason", "Annual check-up").await;
+    browser
+        .click("form[action='/book/confirm'] button[type=submit]")
+        .await;
+    let booked = browser
+        .wait_for_path("the confirmation", |path| path.ends_with("?notice=booked"))
+        .await;
+    let appointment = booked.split('?').next().unwrap_or_default().to_owned();
+    problems.extend(violations(&browser, axe, &format!("the confirmation [{label}]")).await);
+    for page in [
+        "/appointments".to_owned(),
+        format!("{appointment}/cancel"),
+        format!("{appointment}/reschedule"),
+    ] {
+        browser.open(&page).await;
+        browser.find("main h1").await;
+        problems.extend(violations(&browser, axe, &format!("{page} [{label}]")).await);
+    }
+    browser
+        .open(&format!("/doctors/{on_holiday}?week={holiday}"))
+        .await;
+    browser.click(".waitlist form button").await;
+    browser
+        .wait_for_path("the waitlist", |path| path.starts_with("/waitlist"))
+        .await;
+    browser.find(".offer-banner").await;
+    problems.extend(violations(&browser, axe, &format!("/waitlist with an offer [{label}]")).await);
     problems
 }
 

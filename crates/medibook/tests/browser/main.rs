@@ -12,6 +12,7 @@
 mod harness;
 
 mod accessibility;
+mod booking;
 mod browse;
 mod live;
 mod signin;

@@ -117,7 +117,8 @@ impl From<WaitlistEntry> for EntryResponse {
     }
 }
 
-fn entry_event(action: AuditAction, entry: &WaitlistEntry) -> AuditEvent {
+/// The audit entry for `action` on `entry`.
+pub(crate) fn entry_event(action: AuditAction, entry: &WaitlistEntry) -> AuditEvent {
     let event = AuditEvent::new(action, "waitlist_entry", Some(entry.id.to_string()))
         .with_patient(entry.patient_id);
     match entry.target {

@@ -9,6 +9,11 @@
 //! "Tuesday 2 March 2027, 09:30 to 09:50". A week without a free slot offers the waitlist
 //! (`POST /book/waitlist`).
 //!
+//! `?notice=` says why the patient is back (a slot taken meanwhile, a released hold) in a
+//! `role=status` box. The same picker, reached through `GET /appointments/{id}/reschedule`
+//! ([`picker_page`] with the appointment), adds a hidden `reschedule` field to every slot form,
+//! so the hold page moves that appointment instead of booking a new one.
+//!
 //! The page embeds the doctor's latest slot-event number read *before* the listing, so the live
 //! picker subscribes from there and replays whatever changed while the page travelled.
 
@@ -24,9 +29,10 @@ use medibook_core::BookingError;
 use medibook_core::booking::SlotStatus;
 use medibook_core::booking_service::SlotView;
 use medibook_core::clinic::Doctor;
-use medibook_core::ids::DoctorId;
+use medibook_core::ids::{AppointmentId, DoctorId};
 
 use crate::AppState;
+use crate::pages::booking::notice_message;
 use crate::pages::browse::{DoctorCard, NextFree, doctor_href, experience, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
@@ -131,6 +137,10 @@ struct DoctorPage {
     /// When the week has no free slot: the next free one after it, as a link.
     later_free: Option<NextFree>,
     latest_seq: i64,
+    /// Why the patient is back here (`?notice=`, e.g. the slot was taken), said on the page.
+    notice: Option<&'static str>,
+    /// When moving an appointment: its id, posted with the picker's forms.
+    reschedule: Option<String>,
 }
 
 /// The week the page asks for: `?week=YYYY-MM-DD`, or today.
@@ -154,6 +164,19 @@ pub async fn profile(
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
     let id = DoctorId::from_uuid(page_id(&id)?);
+    picker_page(&state, &viewer, &uri, id, raw.as_deref(), None).await
+}
+
+/// The doctor's profile and week picker; with `reschedule`, the picker's forms move that
+/// appointment instead of booking a new one.
+pub async fn picker_page(
+    state: &AppState,
+    viewer: &Viewer,
+    uri: &Uri,
+    id: DoctorId,
+    raw: Option<&str>,
+    reschedule: Option<AppointmentId>,
+) -> PageResult<Response> {
     let doctor = state
         .catalogue
         .doctor(id)
@@ -169,7 +192,7 @@ pub async fn profile(
         })?;
     let tz = doctor.time_zone.tz().clone();
     let today = tz.to_datetime(state.bookings.now()).date();
-    let first = requested_week(raw.as_deref(), today)?.max(today);
+    let first = requested_week(raw, today)?.max(today);
 
     // The number first, then the listing: a change in between is replayed, never lost.
     let latest_seq = state.event_log.latest_slot_seq(id).await?;
@@ -179,12 +202,22 @@ pub async fn profile(
     let later_free = if has_free {
         None
     } else {
-        next_free_after(&state, &doctor).await?
+        next_free_after(state, &doctor).await?
+    };
+    let base = match reschedule {
+        Some(appointment) => format!("/appointments/{appointment}/reschedule"),
+        None => doctor_href(id),
     };
     let specialty = state.catalogue.specialty(doctor.specialty_id).await?;
+    let (title, section) = match reschedule {
+        Some(_) => (
+            format!("Move your appointment with {}", doctor.name),
+            Section::Appointments,
+        ),
+        None => (doctor.name.clone(), Section::FindDoctor),
+    };
     let page = DoctorPage {
-        layout: Layout::new(&viewer, doctor.name.clone(), Section::FindDoctor, &uri)
-            .with_script("slots.js"),
+        layout: Layout::new(viewer, title, section, uri).with_script("slots.js"),
         doctor_id: id.to_string(),
         initials: format::initials(&doctor.name),
         photo_url: doctor.photo_url.clone(),
@@ -199,8 +232,10 @@ pub async fn profile(
         hold_minutes: state.bookings.policy().hold_duration.as_mins(),
         week_label: week_label(first)?,
         first: first.to_string(),
-        previous_week: previous_week(id, first, today)?,
-        next_week: next_week(&doctor, first, today)?,
+        previous_week: previous_week(&base, first, today)?,
+        next_week: next_week(&doctor, &base, first, today)?,
+        notice: notice_message(query_param(raw, "notice").as_deref()),
+        reschedule: reschedule.map(|r| r.to_string()),
         days,
         has_free,
         later_free,
@@ -229,7 +264,7 @@ fn week_label(first: Date) -> PageResult<String> {
 }
 
 /// The link to the week before, unless the shown one starts today.
-fn previous_week(id: DoctorId, first: Date, today: Date) -> PageResult<Option<String>> {
+fn previous_week(base: &str, first: Date, today: Date) -> PageResult<Option<String>> {
     if first <= today {
         return Ok(None);
     }
@@ -237,11 +272,11 @@ fn previous_week(id: DoctorId, first: Date, today: Date) -> PageResult<Option<St
         .checked_sub(i64::from(WEEK_DAYS).days())
         .map_err(|_| PageError::bad_request("That week is out of range."))?
         .max(today);
-    Ok(Some(format!("{}?week={previous}", doctor_href(id))))
+    Ok(Some(format!("{base}?week={previous}")))
 }
 
 /// The link to the week after, unless it lies wholly beyond the doctor's booking horizon.
-fn next_week(doctor: &Doctor, first: Date, today: Date) -> PageResult<Option<String>> {
+fn next_week(doctor: &Doctor, base: &str, first: Date, today: Date) -> PageResult<Option<String>> {
     let out_of_range = || PageError::bad_request("That week is out of range.");
     let next = first
         .checked_add(i64::from(WEEK_DAYS).days())
@@ -249,7 +284,7 @@ fn next_week(doctor: &Doctor, first: Date, today: Date) -> PageResult<Option<Str
     let horizon = today
         .checked_add(i64::from(doctor.schedule.rules.horizon_days).days())
         .map_err(|_| out_of_range())?;
-    Ok((next <= horizon).then(|| format!("{}?week={next}", doctor_href(doctor.id))))
+    Ok((next <= horizon).then(|| format!("{base}?week={next}")))
 }
 
 #[cfg(test)]

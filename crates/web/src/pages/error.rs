@@ -16,6 +16,8 @@ pub struct PageError {
     status: StatusCode,
     heading: String,
     message: String,
+    /// A way on, shown before the link home: `(href, text)`.
+    link: Option<(String, String)>,
 }
 
 /// Result of a page handler.
@@ -28,7 +30,14 @@ impl PageError {
             status,
             heading: heading.into(),
             message: message.into(),
+            link: None,
         }
+    }
+
+    /// Adds a link onward (e.g. back to the slot picker) to the page.
+    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+        self.link = Some((href.into(), text.into()));
+        self
     }
 
     /// 404: nothing lives at this address.
@@ -147,6 +156,7 @@ struct ErrorPage {
     status: u16,
     heading: String,
     message: String,
+    link: Option<(String, String)>,
 }
 
 impl IntoResponse for PageError {
@@ -156,6 +166,7 @@ impl IntoResponse for PageError {
             status: self.status.as_u16(),
             heading: self.heading,
             message: self.message,
+            link: self.link,
         };
         (self.status, page).into_response()
     }

@@ -7,20 +7,25 @@
 //! so templates carry neither `<script>` bodies nor `style` attributes.
 //!
 //! One file per area: [`browse`] (home, search, specialties), [`doctor`] (profile and week slot
-//! picker), [`signin`] (sign-in with a one-time code, sign-out), [`assets`] (static files),
+//! picker), [`booking`] (hold, confirm, release, one appointment and its calendar file),
+//! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
+//! offers), [`signin`] (sign-in with a one-time code, sign-out), [`assets`] (static files),
 //! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
 //! area adds its file, its routes in [`routes`] and one row per route in
 //! [`crate::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
 //! signed-in person takes a [`viewer::SignedIn`], which sends everyone else to
 //! `/login?next=…` instead of answering with a JSON 401.
 
+pub mod appointments;
 pub mod assets;
+pub mod booking;
 pub mod browse;
 pub mod doctor;
 pub mod error;
 pub mod format;
 pub mod signin;
 pub mod viewer;
+pub mod waitlist;
 
 use axum::Router;
 use axum::http::Uri;
@@ -37,6 +42,25 @@ pub fn routes() -> Router<AppState> {
         .route("/search", get(browse::search))
         .route("/specialties/{id}", get(browse::specialty))
         .route("/doctors/{id}", get(doctor::profile))
+        .route("/book/hold", post(booking::hold))
+        .route("/book/confirm", post(booking::confirm))
+        .route("/book/release", post(booking::release))
+        .route("/book/waitlist", post(waitlist::join))
+        .route("/waitlist", get(waitlist::list))
+        .route("/waitlist/{id}/leave", post(waitlist::leave))
+        .route("/waitlist/offers/{id}/decline", post(waitlist::decline))
+        .route("/holds/{id}", get(booking::show_hold))
+        .route("/appointments", get(appointments::list))
+        .route("/appointments/{id}", get(booking::appointment))
+        .route("/appointments/{id}/calendar.ics", get(booking::calendar))
+        .route(
+            "/appointments/{id}/cancel",
+            get(appointments::confirm_cancel).post(appointments::cancel),
+        )
+        .route(
+            "/appointments/{id}/reschedule",
+            get(appointments::reschedule),
+        )
         .route("/login", get(signin::form).post(signin::send_code))
         .route("/login/code", post(signin::verify_code))
         .route("/logout", post(signin::sign_out))
@@ -136,12 +160,18 @@ impl Layout {
                 current: signing_in,
             });
         }
+        // A signed-in patient hears of waitlist offers on every page.
+        let scripts = if user_name.is_some() {
+            vec![assets::url("offers.js")]
+        } else {
+            Vec::new()
+        };
         Self {
             title,
             user_name,
             nav,
             stylesheet: assets::url("medibook.css"),
-            scripts: Vec::new(),
+            scripts,
             sign_in_href,
         }
     }

@@ -359,6 +359,43 @@ impl<'a> World<'a> {
                 form = Some(Vec::new());
                 (template.to_owned(), None)
             }
+            // Booking pages. The matrix signs in with bearer tokens, which pages do not read
+            // (only the session cookie), so every caller is sent to sign-in: a page.
+            ("POST", "/book/hold") => {
+                form = Some(vec![
+                    ("doctor_id", doctor.to_string()),
+                    ("start", "2027-03-02T09:00:00+01:00".to_owned()),
+                ]);
+                (template.to_owned(), None)
+            }
+            ("POST", "/book/confirm" | "/book/release") => {
+                form = Some(vec![
+                    ("hold_id", uuid::Uuid::now_v7().to_string()),
+                    ("reason", "Matrix".to_owned()),
+                ]);
+                (template.to_owned(), None)
+            }
+            ("POST", "/book/waitlist") => {
+                form = Some(vec![("doctor_id", doctor.to_string())]);
+                (template.to_owned(), None)
+            }
+            ("GET", "/waitlist" | "/appointments") => (template.to_owned(), None),
+            (
+                "GET" | "POST",
+                "/holds/{id}"
+                | "/appointments/{id}"
+                | "/appointments/{id}/calendar.ics"
+                | "/appointments/{id}/cancel"
+                | "/appointments/{id}/reschedule"
+                | "/waitlist/{id}/leave"
+                | "/waitlist/offers/{id}/decline",
+            ) => {
+                if method == "POST" {
+                    form = Some(Vec::new());
+                }
+                let id = uuid::Uuid::now_v7().to_string();
+                (template.replace("{id}", &id), None)
+            }
             ("GET", "/api/v1/slots") => (
                 format!("/api/v1/slots?doctor_id={doctor}&date=2027-03-02"),
                 None,

@@ -1,0 +1,199 @@
+//! The patient journey in Chromium: sign in, book a slot from the picker (hold page with its
+//! countdown, reason, Confirm), see it in `/appointments`, reschedule it through the same
+//! picker, cancel it, join a full doctor's waitlist and take the offer (shown live by a banner).
+//! And the core booking path again with JavaScript disabled.
+
+use crate::browse::first_week_without_free_slots;
+use crate::harness::{Browser, Look, Rig, browser_test};
+
+/// The first free slot button of the picker shown.
+const FREE_SLOT: &str = ".slot-picker button[data-start]:not([disabled])";
+const CONFIRM: &str = "form[action='/book/confirm'] button[type=submit]";
+
+/// Signs `email` in through `/login?next=…` and waits to be back at `next`.
+pub async fn sign_in(rig: &Rig, browser: &Browser, email: &str, next: &str) {
+    let encoded = next
+        .replace('%', "%25")
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('=', "%3D")
+        .replace('&', "%26");
+    browser.open(&format!("/login?next={encoded}")).await;
+    let mark = rig.server.log_len();
+    browser.type_into("input[name=email]", email).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser.find("input[name=code]").await;
+    let code = rig.server.code_for(email, mark).await;
+    browser.type_into("input[name=code]", &code).await;
+    browser
+        .click("form[action='/login/code'] button[type=submit]")
+        .await;
+    browser
+        .wait_for_path("the page signing in came from", |path| path == next)
+        .await;
+}
+
+/// Clicks the picker's first free slot and waits for the hold page.
+async fn hold_first_free_slot(browser: &Browser) -> String {
+    browser.click(FREE_SLOT).await;
+    browser
+        .wait_for_path("the hold page", |path| path.starts_with("/holds/"))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_books_reschedules_cancels_and_takes_a_waitlist_offer() {
+    browser_test("booking_journey", |rig| async move {
+        let browser = rig.browser(Look::PHONE).await;
+        let doctor = rig.server.doctor_id("Dr. Anna Schmidt").await;
+        let profile = format!("/doctors/{doctor}");
+        sign_in(&rig, &browser, "journey@example.org", &profile).await;
+
+        // Book: hold, the countdown runs, give a reason, Confirm.
+        hold_first_free_slot(&browser).await;
+        let main = browser.find("main").await.text().await.unwrap();
+        assert!(main.contains("Dr. Anna Schmidt"), "{main}");
+        browser
+            .wait_until(
+                "the countdown",
+                "const c = document.querySelector('.countdown-clock'); \
+                 return !!c && !c.closest('[hidden]') && /^[0-5]:[0-5][0-9]$/.test(c.textContent);",
+            )
+            .await;
+        browser.type_into("#reason", "Back pain").await;
+        let confirm = browser.find(CONFIRM).await;
+        assert_eq!(confirm.text().await.unwrap(), "Confirm");
+        confirm.click().await.unwrap();
+        let booked = browser
+            .wait_for_path("the confirmation", |path| {
+                path.starts_with("/appointments/") && path.ends_with("?notice=booked")
+            })
+            .await;
+        let appointment = booked.split('?').next().unwrap().to_owned();
+        let calendar = browser.find("a[href$='/calendar.ics']").await;
+        assert_eq!(calendar.text().await.unwrap(), "Add to calendar");
+
+        // Listed with the doctor's name.
+        browser.open("/appointments").await;
+        let name = browser
+            .find(".appointment .doctor-name")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(name, "Dr. Anna Schmidt");
+
+        // Reschedule through the same picker.
+        browser
+            .click(&format!("a[href='{appointment}/reschedule']"))
+            .await;
+        browser.find("#slot-picker").await;
+        hold_first_free_slot(&browser).await;
+        let heading = browser.find("main h1").await.text().await.unwrap();
+        assert_eq!(heading, "Confirm the new time");
+        browser.click(CONFIRM).await;
+        browser
+            .wait_for_path("the moved appointment", |path| {
+                path == format!("{appointment}?notice=moved")
+            })
+            .await;
+        let notice = browser.find(".notice").await.text().await.unwrap();
+        assert!(notice.contains("moved"), "{notice}");
+
+        // Cancel, with a confirmation step.
+        browser.open("/appointments").await;
+        browser
+            .click(&format!("a[href='{appointment}/cancel']"))
+            .await;
+        browser.find("main h1").await;
+        browser
+            .click(&format!("form[action='{appointment}/cancel'] button"))
+            .await;
+        browser
+            .wait_for_path("the list", |path| path == "/appointments?notice=cancelled")
+            .await;
+        let past = browser
+            .find(".appointment.past .status")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(past, "Cancelled");
+
+        // Join a full doctor's waitlist; the first free time later on is offered at once,
+        // shown live by the banner and listed with "Take this slot".
+        let on_holiday = rig.server.doctor_id("Dr. Sofia Rossi").await;
+        let holiday = first_week_without_free_slots(&rig, &on_holiday).await;
+        browser
+            .open(&format!("/doctors/{on_holiday}?week={holiday}"))
+            .await;
+        browser.click(".waitlist form button").await;
+        browser
+            .wait_for_path("the waitlist", |path| path.starts_with("/waitlist"))
+            .await;
+        let banner = browser.find(".offer-banner").await.text().await.unwrap();
+        assert!(banner.contains("Take this slot"), "{banner}");
+        let listed = browser.find(".waitlist-entry a[href^='/holds/']").await;
+        let href = listed.attr("href").await.unwrap().unwrap();
+        assert_eq!(listed.text().await.unwrap(), "Take this slot");
+        // The banner's link (at the top, clear of the announcement toast) leads there too.
+        browser
+            .click(&format!(".offer-banner a[href='{href}']"))
+            .await;
+        browser
+            .wait_for_path("the offer's hold page", |path| path.starts_with("/holds/"))
+            .await;
+        browser.type_into("#reason", "Follow-up").await;
+        browser.click(CONFIRM).await;
+        browser
+            .wait_for_path("the booked offer", |path| path.ends_with("?notice=booked"))
+            .await;
+        browser.open("/appointments").await;
+        let names: Vec<String> = {
+            let mut names = Vec::new();
+            for element in browser
+                .find_all(".appointment:not(.past) .doctor-name")
+                .await
+            {
+                names.push(element.text().await.unwrap());
+            }
+            names
+        };
+        assert_eq!(names, vec!["Dr. Sofia Rossi".to_owned()]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_works_with_javascript_disabled() {
+    browser_test("booking_without_javascript", |rig| async move {
+        let browser = rig.browser(Look::DESKTOP.without_javascript()).await;
+        let doctor = rig.server.doctor_id("Dr. Anna Schmidt").await;
+        let profile = format!("/doctors/{doctor}");
+        sign_in(&rig, &browser, "nojs@example.org", &profile).await;
+
+        hold_first_free_slot(&browser).await;
+        // Without the countdown script the hold's end is printed, and the live clock stays hidden.
+        let countdown = browser.find("#countdown").await.text().await.unwrap();
+        assert!(
+            countdown.contains("We hold this time for you until"),
+            "{countdown}"
+        );
+        browser.type_into("#reason", "Check-up").await;
+        browser.click(CONFIRM).await;
+        browser
+            .wait_for_path("the confirmation", |path| path.ends_with("?notice=booked"))
+            .await;
+        browser.open("/appointments").await;
+        let name = browser
+            .find(".appointment .doctor-name")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(name, "Dr. Anna Schmidt");
+    })
+    .await;
+}

@@ -1,0 +1,188 @@
+//! The patient's appointments: `GET /appointments` (upcoming and past), cancelling with a
+//! confirmation page (`GET` then `POST /appointments/{id}/cancel`) and moving one through the
+//! doctor's week picker (`GET /appointments/{id}/reschedule?week=`), whose forms hold a slot
+//! with the appointment's id attached so the hold page moves it instead of booking anew.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use medibook_core::BookingError;
+use medibook_core::audit::{AuditAction, AuditEvent};
+use medibook_core::booking::AppointmentStatus;
+
+use crate::AppState;
+use crate::client::ClientIp;
+use crate::pages::booking::{AppointmentView, audit, own_appointment, refuse_cross_site};
+use crate::pages::browse::query_param;
+use crate::pages::doctor::picker_page;
+use crate::pages::error::{PageError, PageResult};
+use crate::pages::{Layout, Section, SignedIn};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "appointments.html")]
+struct AppointmentsPage {
+    layout: Layout,
+    upcoming: Vec<AppointmentView>,
+    past: Vec<AppointmentView>,
+    notice: Option<&'static str>,
+}
+
+/// `GET /appointments`: upcoming ones soonest first, then past and cancelled ones, latest first.
+pub async fn list(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    client: ClientIp,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> PageResult<Response> {
+    let person = signed_in.person.clone();
+    let appointments = state.bookings.appointments_of(person.auth.id).await?;
+    audit(
+        &state,
+        &person,
+        &client,
+        AuditEvent::new(
+            AuditAction::AppointmentList,
+            "patient",
+            Some(person.auth.id.to_string()),
+        )
+        .with_patient(person.auth.id)
+        .with_detail(format!("{} appointments", appointments.len())),
+    )
+    .await?;
+    let doctors = state.catalogue.search(None, None).await?;
+    let now = state.bookings.now();
+    let mut upcoming = Vec::new();
+    let mut past = Vec::new();
+    for appointment in &appointments {
+        let Some(doctor) = doctors.iter().find(|d| d.id == appointment.doctor_id) else {
+            continue;
+        };
+        let view = AppointmentView::new(appointment, doctor, now);
+        if view.upcoming {
+            upcoming.push(view);
+        } else {
+            past.push(view);
+        }
+    }
+    past.reverse();
+    let notice = match query_param(raw.as_deref(), "notice").as_deref() {
+        Some("cancelled") => Some("Your appointment is cancelled."),
+        _ => None,
+    };
+    let page = AppointmentsPage {
+        layout: Layout::new(
+            &signed_in.viewer(),
+            "My appointments",
+            Section::Appointments,
+            &uri,
+        ),
+        upcoming,
+        past,
+        notice,
+    };
+    Ok(page.into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cancel.html")]
+struct CancelPage {
+    layout: Layout,
+    appointment: AppointmentView,
+}
+
+/// `GET /appointments/{id}/cancel`: asks before cancelling.
+pub async fn confirm_cancel(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> PageResult<Response> {
+    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
+    let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+    if !view.upcoming {
+        return Err(not_changeable(&view));
+    }
+    let page = CancelPage {
+        layout: Layout::new(
+            &signed_in.viewer(),
+            "Cancel this appointment?",
+            Section::Appointments,
+            &uri,
+        ),
+        appointment: view,
+    };
+    Ok(page.into_response())
+}
+
+fn not_changeable(view: &AppointmentView) -> PageError {
+    PageError::new(
+        StatusCode::CONFLICT,
+        "This appointment cannot be changed",
+        format!(
+            "Your appointment with {} on {} is {}, so it can no longer be cancelled or moved.",
+            view.doctor_name,
+            view.when,
+            view.status.to_lowercase()
+        ),
+    )
+    .with_link("/appointments", "My appointments")
+}
+
+/// `POST /appointments/{id}/cancel`: cancels and goes back to the list.
+pub async fn cancel(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    client: ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    _body: Bytes,
+) -> PageResult<Response> {
+    refuse_cross_site(&headers)?;
+    let person = signed_in.person;
+    let (appointment, doctor) = own_appointment(&state, &person, &id).await?;
+    match state.bookings.cancel(person.auth.id, appointment.id).await {
+        Ok(cancelled) => {
+            audit(
+                &state,
+                &person,
+                &client,
+                AuditEvent::appointment(AuditAction::AppointmentCancel, &cancelled),
+            )
+            .await?;
+            Ok(Redirect::to("/appointments?notice=cancelled").into_response())
+        }
+        Err(BookingError::InvalidState(_)) => {
+            let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+            Err(not_changeable(&view))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /appointments/{id}/reschedule?week=`: the doctor's week picker, moving this appointment.
+pub async fn reschedule(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    uri: Uri,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> PageResult<Response> {
+    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
+    if appointment.status != AppointmentStatus::Scheduled {
+        let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+        return Err(not_changeable(&view));
+    }
+    picker_page(
+        &state,
+        &signed_in.viewer(),
+        &uri,
+        doctor.id,
+        raw.as_deref(),
+        Some(appointment.id),
+    )
+    .await
+}

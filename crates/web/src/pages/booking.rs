@@ -1,0 +1,679 @@
+//! Booking on the pages: hold a slot, confirm or release the hold, see the booked appointment
+//! and download it for a calendar.
+//!
+//! 1. `POST /book/hold` (`doctor_id`, `start`, optional `reschedule`): the slot picker's forms.
+//!    Someone not signed in goes to sign-in and comes back to the doctor's week; a slot that is
+//!    no longer free sends them back to the picker with `?notice=taken` (or `unavailable`),
+//!    said on the page; a hold goes to its page.
+//! 2. `GET /holds/{id}`: the held slot with a visible countdown (`assets/countdown.js`; without
+//!    JavaScript the expiry time is printed), a reason field, **Confirm** and **Release**.
+//! 3. `POST /book/confirm` (`hold_id`, `reason`, optional `reschedule`) books through the same
+//!    core service as `POST /api/v1/appointments` (or moves the appointment like
+//!    `POST /api/v1/appointments/{id}/reschedule`) and goes to `GET /appointments/{id}`.
+//!    `POST /book/release` gives the hold back and returns to the picker.
+//! 4. `GET /appointments/{id}/calendar.ics`: a one-event iCalendar file.
+//!
+//! Every post refuses a request sent from another site. Other people's holds and appointments
+//! are "not found", exactly as in the API.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use medibook_core::BookingError;
+use medibook_core::audit::{Actor, AuditAction, AuditEvent};
+use medibook_core::booking::{Appointment, AppointmentStatus, Hold, Reason};
+use medibook_core::clinic::Doctor;
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::client::ClientIp;
+use crate::csrf;
+use crate::pages::browse::{doctor_href, page_id, query_param};
+use crate::pages::error::{PageError, PageResult};
+use crate::pages::format;
+use crate::pages::signin::encode_component;
+use crate::pages::viewer::Person;
+use crate::pages::{Layout, Section, SignedIn, Viewer};
+
+/// A posted form's fields (the first value of each name).
+pub struct FormFields(HashMap<String, String>);
+
+impl FormFields {
+    /// Reads an `application/x-www-form-urlencoded` body.
+    pub fn parse(body: &[u8]) -> Self {
+        let mut fields = HashMap::new();
+        for (key, value) in url::form_urlencoded::parse(body) {
+            fields
+                .entry(key.into_owned())
+                .or_insert_with(|| value.trim().to_owned());
+        }
+        Self(fields)
+    }
+
+    /// The field `name`, empty when missing.
+    pub fn get(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
+
+    /// The field `name` as an id, if it is one.
+    pub fn id(&self, name: &str) -> Option<Uuid> {
+        self.get(name).parse().ok()
+    }
+}
+
+/// Refuses a booking form sent from another site.
+pub fn refuse_cross_site(headers: &HeaderMap) -> PageResult<()> {
+    if csrf::same_origin(headers) {
+        Ok(())
+    } else {
+        Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was sent from another website. Open the page here and try again.",
+        ))
+    }
+}
+
+/// Writes an audit entry for `person`, as the API does for the same action.
+pub async fn audit(
+    state: &AppState,
+    person: &Person,
+    client: &ClientIp,
+    event: AuditEvent,
+) -> PageResult<()> {
+    let actor = Actor::user(person.auth.id, person.auth.role, client.key());
+    state.audit.record(&actor, event).await?;
+    Ok(())
+}
+
+/// The doctor's picker at the week of `start`, with a notice and, when rescheduling, the
+/// appointment being moved.
+pub fn picker_href(
+    doctor_id: DoctorId,
+    week: Option<&str>,
+    notice: Option<&str>,
+    reschedule: Option<AppointmentId>,
+) -> String {
+    let mut params = Vec::new();
+    if let Some(week) = week {
+        params.push(format!("week={week}"));
+    }
+    if let Some(notice) = notice {
+        params.push(format!("notice={notice}"));
+    }
+    let base = match reschedule {
+        Some(id) => format!("/appointments/{id}/reschedule"),
+        None => doctor_href(doctor_id),
+    };
+    if params.is_empty() {
+        base
+    } else {
+        format!("{base}?{}", params.join("&"))
+    }
+}
+
+/// The date (in the doctor's zone) of `start`, as the picker's `week` parameter.
+fn week_of(start: Timestamp, tz: &TimeZone) -> String {
+    tz.to_datetime(start).date().to_string()
+}
+
+/// `POST /book/hold`: holds the chosen slot.
+pub async fn hold(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    client: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult<Response> {
+    refuse_cross_site(&headers)?;
+    let form = FormFields::parse(&body);
+    let doctor_id =
+        DoctorId::from_uuid(form.id("doctor_id").ok_or_else(|| {
+            PageError::bad_request("Choose a time on a doctor's page to book it.")
+        })?);
+    let doctor = state.catalogue.doctor(doctor_id).await?;
+    let tz = doctor.time_zone.tz().clone();
+    let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
+    let start = form.get("start").parse::<Timestamp>().ok();
+    let week = start.map(|s| week_of(s, &tz));
+    let Some(person) = viewer.person else {
+        let back = picker_href(doctor_id, week.as_deref(), None, reschedule);
+        return Ok(
+            Redirect::to(&format!("/login?next={}", encode_component(&back))).into_response(),
+        );
+    };
+    let Some(start) = start else {
+        let back = picker_href(doctor_id, None, Some("unavailable"), reschedule);
+        return Ok(Redirect::to(&back).into_response());
+    };
+    match state.bookings.hold(person.auth.id, doctor_id, start).await {
+        Ok(claimed) => {
+            let action = if claimed.created {
+                AuditAction::HoldCreate
+            } else {
+                AuditAction::HoldRead
+            };
+            audit(
+                &state,
+                &person,
+                &client,
+                AuditEvent::hold(action, &claimed.hold),
+            )
+            .await?;
+            let mut to = format!("/holds/{}", claimed.hold.id);
+            if let Some(id) = reschedule {
+                to.push_str(&format!("?reschedule={id}"));
+            }
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(error) => {
+            let notice = match error {
+                BookingError::SlotTaken => "taken",
+                BookingError::SlotUnavailable(_) | BookingError::Validation(_) => "unavailable",
+                BookingError::DayFull => "day-full",
+                BookingError::LimitReached(_) => "limit",
+                other => return Err(other.into()),
+            };
+            let back = picker_href(doctor_id, week.as_deref(), Some(notice), reschedule);
+            Ok(Redirect::to(&back).into_response())
+        }
+    }
+}
+
+/// What the picker says for `?notice=…` after a refused hold.
+pub fn notice_message(notice: Option<&str>) -> Option<&'static str> {
+    Some(match notice? {
+        "taken" => "Sorry, someone else has just taken that time. Please choose another one.",
+        "unavailable" => "That time can no longer be booked. Please choose another one.",
+        "day-full" => "The doctor's day is fully booked. Please choose another day.",
+        "limit" => {
+            "You already hold or have booked as many appointments as allowed. Cancel one, or \
+             confirm the time you are holding, before choosing another."
+        }
+        "expired" => "Your hold ran out, and the time was taken. Please choose another one.",
+        "released" => "The time was released. Choose another one whenever you like.",
+        _ => return None,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "hold.html")]
+struct HoldPage {
+    layout: Layout,
+    hold_id: String,
+    doctor_name: String,
+    doctor_href: String,
+    /// "Tuesday 2 March 2027, 09:30 to 09:50".
+    when: String,
+    start: String,
+    time_zone: String,
+    /// RFC 3339, for the countdown.
+    expires_at: String,
+    /// "09:35", printed for those without JavaScript.
+    expires_clock: String,
+    /// Whole minutes the hold lasts, for the initial countdown text.
+    remaining: String,
+    reschedule: Option<String>,
+    reason: String,
+    error: Option<String>,
+}
+
+/// The hold page, or, for a hold that lapsed, the friendly page that sends back to the picker.
+#[allow(clippy::too_many_arguments)]
+fn hold_page(
+    person: &Person,
+    uri: &Uri,
+    hold: &Hold,
+    doctor: &Doctor,
+    now: Timestamp,
+    reschedule: Option<AppointmentId>,
+    reason: String,
+    error: Option<String>,
+) -> HoldPage {
+    let tz = doctor.time_zone.tz();
+    let viewer = Viewer {
+        person: Some(person.clone()),
+    };
+    let title = if reschedule.is_some() {
+        "Confirm the new time"
+    } else {
+        "Confirm your appointment"
+    };
+    let seconds = hold.expires_at.duration_since(now).as_secs().max(0);
+    HoldPage {
+        layout: Layout::new(&viewer, title, Section::Appointments, uri).with_script("countdown.js"),
+        hold_id: hold.id.to_string(),
+        doctor_name: doctor.name.clone(),
+        doctor_href: doctor_href(doctor.id),
+        when: format::slot_label(hold.start, hold.end, tz),
+        start: hold.start.to_string(),
+        time_zone: doctor.time_zone.name().to_owned(),
+        expires_at: hold.expires_at.to_string(),
+        expires_clock: format::clock_time(hold.expires_at, tz),
+        remaining: format!("{}:{:02}", seconds / 60, seconds % 60),
+        reschedule: reschedule.map(|id| id.to_string()),
+        reason,
+        error,
+    }
+}
+
+/// The page for a hold that can no longer be confirmed.
+fn expired(doctor: &Doctor, hold: &Hold, reschedule: Option<AppointmentId>) -> PageError {
+    let tz = doctor.time_zone.tz();
+    PageError::new(
+        StatusCode::GONE,
+        "Your hold has run out",
+        format!(
+            "We kept {} for you for 5 minutes, and that time is over. Choose a time again on \
+             {}'s page.",
+            format::slot_label(hold.start, hold.end, tz),
+            doctor.name
+        ),
+    )
+    .with_link(
+        picker_href(doctor.id, Some(&week_of(hold.start, tz)), None, reschedule),
+        format!("Choose another time with {}", doctor.name),
+    )
+}
+
+/// `GET /holds/{id}?reschedule=`: the held slot, to confirm.
+pub async fn show_hold(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    uri: Uri,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> PageResult<Response> {
+    let person = signed_in.person;
+    let hold_id = HoldId::from_uuid(page_id(&id)?);
+    let hold = state
+        .bookings
+        .hold_of(person.auth.id, hold_id)
+        .await
+        .map_err(hold_not_found)?;
+    if let Some(appointment) = hold.appointment_id {
+        return Ok(Redirect::to(&format!("/appointments/{appointment}")).into_response());
+    }
+    let doctor = state.catalogue.doctor(hold.doctor_id).await?;
+    let reschedule = query_param(raw.as_deref(), "reschedule")
+        .and_then(|r| r.parse().ok())
+        .map(AppointmentId::from_uuid);
+    let now = state.bookings.now();
+    if !hold.occupies_at(now) {
+        return Err(expired(&doctor, &hold, reschedule));
+    }
+    Ok(hold_page(
+        &person,
+        &uri,
+        &hold,
+        &doctor,
+        now,
+        reschedule,
+        String::new(),
+        None,
+    )
+    .into_response())
+}
+
+fn hold_not_found(error: BookingError) -> PageError {
+    match error {
+        BookingError::HoldNotFound => PageError::not_found(),
+        other => other.into(),
+    }
+}
+
+/// `POST /book/confirm`: books the held slot (or moves the appointment to it).
+pub async fn confirm(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    client: ClientIp,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult<Response> {
+    refuse_cross_site(&headers)?;
+    let person = signed_in.person;
+    let form = FormFields::parse(&body);
+    let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
+    let hold = state
+        .bookings
+        .hold_of(person.auth.id, hold_id)
+        .await
+        .map_err(hold_not_found)?;
+    let doctor = state.catalogue.doctor(hold.doctor_id).await?;
+    let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
+    let result = match reschedule {
+        Some(appointment_id) => state
+            .bookings
+            .reschedule(person.auth.id, appointment_id, hold_id)
+            .await
+            .map(|a| (a, AuditAction::AppointmentReschedule)),
+        None => {
+            let reason = match Reason::parse(form.get("reason")) {
+                Ok(reason) => reason,
+                Err(_) => {
+                    let page = hold_page(
+                        &person,
+                        &uri,
+                        &hold,
+                        &doctor,
+                        state.bookings.now(),
+                        None,
+                        form.get("reason").to_owned(),
+                        Some(
+                            "Tell the doctor briefly why you are coming (up to 1,000 characters)."
+                                .to_owned(),
+                        ),
+                    );
+                    return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+                }
+            };
+            state
+                .bookings
+                .confirm(person.auth.id, hold_id, reason)
+                .await
+                .map(|booked| {
+                    let action = if booked.changed {
+                        AuditAction::AppointmentCreate
+                    } else {
+                        AuditAction::AppointmentRead
+                    };
+                    (booked.appointment, action)
+                })
+        }
+    };
+    match result {
+        Ok((appointment, action)) => {
+            audit(
+                &state,
+                &person,
+                &client,
+                AuditEvent::appointment(action, &appointment),
+            )
+            .await?;
+            let notice = if reschedule.is_some() {
+                "?notice=moved"
+            } else {
+                "?notice=booked"
+            };
+            Ok(Redirect::to(&format!("/appointments/{}{notice}", appointment.id)).into_response())
+        }
+        Err(BookingError::HoldExpired) => Err(expired(&doctor, &hold, reschedule)),
+        Err(BookingError::NotFound(_)) => Err(PageError::not_found()),
+        Err(
+            error @ (BookingError::LimitReached(_)
+            | BookingError::InvalidState(_)
+            | BookingError::DayFull),
+        ) => {
+            let message = format!("We could not book this time: {error}");
+            let page = hold_page(
+                &person,
+                &uri,
+                &hold,
+                &doctor,
+                state.bookings.now(),
+                reschedule,
+                form.get("reason").to_owned(),
+                Some(crate::pages::error::sentence(&message)),
+            );
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /book/release`: gives the hold back and returns to the doctor's week.
+pub async fn release(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    client: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult<Response> {
+    refuse_cross_site(&headers)?;
+    let person = signed_in.person;
+    let form = FormFields::parse(&body);
+    let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
+    let hold = state
+        .bookings
+        .hold_of(person.auth.id, hold_id)
+        .await
+        .map_err(hold_not_found)?;
+    let doctor = state.catalogue.doctor(hold.doctor_id).await?;
+    match state.bookings.release(person.auth.id, hold_id).await {
+        Ok(()) | Err(BookingError::InvalidState(_)) => {}
+        Err(other) => return Err(other.into()),
+    }
+    audit(
+        &state,
+        &person,
+        &client,
+        AuditEvent::new(AuditAction::HoldRelease, "hold", Some(hold_id.to_string()))
+            .with_patient(person.auth.id),
+    )
+    .await?;
+    let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
+    let week = week_of(hold.start, doctor.time_zone.tz());
+    Ok(Redirect::to(&picker_href(
+        doctor.id,
+        Some(&week),
+        Some("released"),
+        reschedule,
+    ))
+    .into_response())
+}
+
+/// An appointment as pages show it.
+#[derive(Clone, Debug)]
+pub struct AppointmentView {
+    /// Its id.
+    pub id: String,
+    /// The doctor's name.
+    pub doctor_name: String,
+    /// The doctor's page.
+    pub doctor_href: String,
+    /// "Tuesday 2 March 2027, 09:30 to 09:50".
+    pub when: String,
+    /// RFC 3339 start.
+    pub start: String,
+    /// The doctor's time zone.
+    pub time_zone: String,
+    /// "Booked", "Cancelled", …
+    pub status: &'static str,
+    /// Why the patient comes.
+    pub reason: String,
+    /// Whether it can still be cancelled or moved.
+    pub upcoming: bool,
+}
+
+impl AppointmentView {
+    /// The view of `appointment` with `doctor`, at `now`.
+    pub fn new(appointment: &Appointment, doctor: &Doctor, now: Timestamp) -> Self {
+        let tz = doctor.time_zone.tz();
+        Self {
+            id: appointment.id.to_string(),
+            doctor_name: doctor.name.clone(),
+            doctor_href: doctor_href(doctor.id),
+            when: format::slot_label(appointment.start, appointment.end, tz),
+            start: appointment.start.to_string(),
+            time_zone: doctor.time_zone.name().to_owned(),
+            status: status_label(appointment.status),
+            reason: appointment.reason.as_str().to_owned(),
+            upcoming: appointment.status == AppointmentStatus::Scheduled && appointment.start > now,
+        }
+    }
+}
+
+/// An appointment's status in words.
+pub fn status_label(status: AppointmentStatus) -> &'static str {
+    match status {
+        AppointmentStatus::Scheduled => "Booked",
+        AppointmentStatus::Completed => "Completed",
+        AppointmentStatus::Cancelled => "Cancelled",
+        AppointmentStatus::NoShow => "Missed",
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "appointment.html")]
+struct AppointmentPage {
+    layout: Layout,
+    appointment: AppointmentView,
+    notice: Option<&'static str>,
+}
+
+/// One of the signed-in patient's appointments, or the HTML 404 page.
+pub async fn own_appointment(
+    state: &AppState,
+    person: &Person,
+    id: &str,
+) -> PageResult<(Appointment, Doctor)> {
+    let id = AppointmentId::from_uuid(page_id(id)?);
+    let appointment = state
+        .bookings
+        .appointment_of(person.auth.id, id)
+        .await
+        .map_err(|error| match error {
+            BookingError::NotFound(_) => PageError::not_found(),
+            other => other.into(),
+        })?;
+    let doctor = state.catalogue.doctor(appointment.doctor_id).await?;
+    Ok((appointment, doctor))
+}
+
+/// `GET /appointments/{id}?notice=`: one appointment, with "add to calendar" and what can be
+/// done with it.
+pub async fn appointment(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    client: ClientIp,
+    uri: Uri,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> PageResult<Response> {
+    let person = signed_in.person;
+    let (appointment, doctor) = own_appointment(&state, &person, &id).await?;
+    audit(
+        &state,
+        &person,
+        &client,
+        AuditEvent::appointment(AuditAction::AppointmentRead, &appointment),
+    )
+    .await?;
+    let notice = match query_param(raw.as_deref(), "notice").as_deref() {
+        Some("booked") => Some("Your appointment is booked."),
+        Some("moved") => Some("Your appointment has moved to the new time."),
+        Some("cancelled") => Some("Your appointment is cancelled."),
+        _ => None,
+    };
+    let viewer = Viewer {
+        person: Some(person),
+    };
+    let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+    let title = format!("Appointment with {}", doctor.name);
+    let page = AppointmentPage {
+        layout: Layout::new(&viewer, title, Section::Appointments, &uri),
+        appointment: view,
+        notice,
+    };
+    Ok(page.into_response())
+}
+
+/// `GET /appointments/{id}/calendar.ics`: the appointment as an iCalendar event.
+pub async fn calendar(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+) -> PageResult<Response> {
+    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
+    let body = ics_event(&appointment, &doctor.name, state.bookings.now());
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"appointment.ics\""),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// A minimal RFC 5545 calendar with one event for `appointment` (CRLF line ends).
+pub fn ics_event(appointment: &Appointment, doctor_name: &str, now: Timestamp) -> String {
+    let utc = |at: Timestamp| at.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let status = if appointment.status == AppointmentStatus::Cancelled {
+        "CANCELLED"
+    } else {
+        "CONFIRMED"
+    };
+    let lines = [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//MediBook//Appointments//EN".to_owned(),
+        "METHOD:PUBLISH".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:appointment-{}@medibook", appointment.id),
+        format!("DTSTAMP:{}", utc(now)),
+        format!("DTSTART:{}", utc(appointment.start)),
+        format!("DTEND:{}", utc(appointment.end)),
+        format!(
+            "SUMMARY:{}",
+            ics_text(&format!("Appointment with {doctor_name}"))
+        ),
+        format!("STATUS:{status}"),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ];
+    let mut text = lines.join("\r\n");
+    text.push_str("\r\n");
+    text
+}
+
+/// Escapes iCalendar TEXT (RFC 5545 §3.3.11).
+fn ics_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | ';' | ',' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_text_is_escaped() {
+        assert_eq!(ics_text("Dr. A; B, C\\"), "Dr. A\\; B\\, C\\\\");
+    }
+
+    #[test]
+    fn the_picker_link_keeps_week_notice_and_reschedule() {
+        let doctor = DoctorId::from_uuid(Uuid::nil());
+        assert_eq!(
+            picker_href(doctor, Some("2027-03-01"), Some("taken"), None),
+            format!("/doctors/{}?week=2027-03-01&notice=taken", Uuid::nil())
+        );
+        assert!(notice_message(Some("taken")).is_some());
+        assert!(notice_message(Some("bogus")).is_none());
+    }
+}
