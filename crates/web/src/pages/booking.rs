@@ -294,11 +294,7 @@ pub async fn show_hold(
 ) -> PageResult<Response> {
     let person = signed_in.person;
     let hold_id = HoldId::from_uuid(page_id(&id)?);
-    let hold = state
-        .bookings
-        .hold_of(person.auth.id, hold_id)
-        .await
-        .map_err(hold_not_found)?;
+    let hold = own_hold(&state, &person, hold_id).await?;
     if let Some(appointment) = hold.appointment_id {
         return Ok(Redirect::to(&format!("/appointments/{appointment}")).into_response());
     }
@@ -323,10 +319,12 @@ pub async fn show_hold(
     .into_response())
 }
 
-fn hold_not_found(error: BookingError) -> PageError {
-    match error {
-        BookingError::HoldNotFound => PageError::not_found(),
-        other => other.into(),
+/// The signed-in person's hold `hold_id`; someone else's or an unknown one is the 404 page.
+async fn own_hold(state: &AppState, person: &Person, hold_id: HoldId) -> PageResult<Hold> {
+    match state.bookings.hold_of(person.auth.id, hold_id).await {
+        Ok(hold) => Ok(hold),
+        Err(BookingError::HoldNotFound) => Err(PageError::not_found()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -343,11 +341,7 @@ pub async fn confirm(
     let person = signed_in.person;
     let form = FormFields::parse(&body);
     let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
-    let hold = state
-        .bookings
-        .hold_of(person.auth.id, hold_id)
-        .await
-        .map_err(hold_not_found)?;
+    let hold = own_hold(&state, &person, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
     let result = match reschedule {
@@ -442,11 +436,7 @@ pub async fn release(
     let person = signed_in.person;
     let form = FormFields::parse(&body);
     let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
-    let hold = state
-        .bookings
-        .hold_of(person.auth.id, hold_id)
-        .await
-        .map_err(hold_not_found)?;
+    let hold = own_hold(&state, &person, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
     match state.bookings.release(person.auth.id, hold_id).await {
         Ok(()) | Err(BookingError::InvalidState(_)) => {}

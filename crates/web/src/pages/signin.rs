@@ -256,6 +256,19 @@ fn refusal(error: BookingError, channel: Channel) -> (StatusCode, String) {
     }
 }
 
+/// Step 1 again, with `message` about the email or phone number given (422).
+fn address_refused(viewer: &Viewer, uri: &Uri, form: SignInForm, message: String) -> Response {
+    let page = address_page(
+        viewer,
+        uri,
+        form.channel,
+        form.address,
+        form.next,
+        Some(message),
+    );
+    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+}
+
 /// `POST /login`: sends a code and asks for it (step 2).
 pub async fn send_code(
     State(state): State<AppState>,
@@ -269,17 +282,7 @@ pub async fn send_code(
     let form = SignInForm::parse(&body);
     let identifier = match form.identifier() {
         Ok(identifier) => identifier,
-        Err(message) => {
-            let page = address_page(
-                &viewer,
-                &uri,
-                form.channel,
-                form.address,
-                form.next,
-                Some(message),
-            );
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-        }
+        Err(message) => return Ok(address_refused(&viewer, &uri, form, message)),
     };
     match state
         .signin
@@ -314,17 +317,7 @@ pub async fn verify_code(
     let form = SignInForm::parse(&body);
     let identifier = match form.identifier() {
         Ok(identifier) => identifier,
-        Err(message) => {
-            let page = address_page(
-                &viewer,
-                &uri,
-                form.channel,
-                form.address,
-                form.next,
-                Some(message),
-            );
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-        }
+        Err(message) => return Ok(address_refused(&viewer, &uri, form, message)),
     };
     let user = match state.signin.verify(&identifier, &form.code).await {
         Ok(user) => user,
