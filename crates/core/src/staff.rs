@@ -727,6 +727,22 @@ impl Staff {
         self.change_role(user.id, Role::Admin, user.doctor_id).await
     }
 
+    /// Gives the user with `identifier` a role (and doctor profile), creating the account if
+    /// needed, with the same rules as [`Staff::set_role`]. For the installation itself (the
+    /// demo clinic's staff accounts), never for a request.
+    pub async fn grant(
+        &self,
+        identifier: &Identifier,
+        role: Role,
+        doctor_id: Option<DoctorId>,
+    ) -> BookingResult<RoleChange> {
+        let user = self
+            .identities
+            .user_for(identifier, self.clock.now())
+            .await?;
+        self.change_role(user.id, role, doctor_id).await
+    }
+
     async fn change_role(
         &self,
         user_id: UserId,

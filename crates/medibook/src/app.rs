@@ -43,6 +43,8 @@ pub struct App {
     pub events: InProcessBus,
     /// Rate limits (the sweeper prunes their counters).
     pub limiter: RateLimiter,
+    /// Doctor and admin use cases (also used by the demo seeder for its staff accounts).
+    pub staff: medibook_core::staff::Staff,
 }
 
 struct DatabaseReadiness(Database);
@@ -160,6 +162,14 @@ impl App {
             publish.clone(),
             waitlist_policy,
         );
+        let staff = medibook_core::staff::Staff::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            publish.clone(),
+        );
         let state = AppState {
             catalogue: Catalogue::new(store.clone()),
             bookings: bookings.clone(),
@@ -174,14 +184,7 @@ impl App {
             ),
             sessions: Sessions::new(store.clone(), clock.clone(), session_policy),
             identities: store.clone(),
-            staff: medibook_core::staff::Staff::new(
-                store.clone(),
-                store.clone(),
-                store.clone(),
-                store.clone(),
-                clock.clone(),
-                publish.clone(),
-            ),
+            staff: staff.clone(),
             contact: medibook_core::contact::ContactDesk::new(
                 store.clone(),
                 limiter.clone(),
@@ -206,6 +209,7 @@ impl App {
             waitlist,
             events,
             limiter,
+            staff,
         }
     }
 }
@@ -283,9 +287,10 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         RetryPolicy::default(),
     );
     if demo {
-        let summary = crate::demo::seed_demo_clinic(&database, &database, &app.bookings)
-            .await
-            .map_err(|e| format!("cannot seed the demo clinic: {e}"))?;
+        let summary =
+            crate::demo::seed_demo_clinic(&database, &database, &app.bookings, &app.staff)
+                .await
+                .map_err(|e| format!("cannot seed the demo clinic: {e}"))?;
         tracing::info!(?summary, "demo clinic ready");
     }
     let relay = match redis {

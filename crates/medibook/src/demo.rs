@@ -18,11 +18,12 @@ use jiff::civil::{Date, Time};
 use medibook_core::booking::{Reason, SlotStatus};
 use medibook_core::booking_service::BookingService;
 use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
-use medibook_core::identity::{Email, Identifier};
+use medibook_core::identity::{Email, Identifier, Role};
 use medibook_core::ids::{DoctorId, SpecialtyId, TimeOffId, UserId};
 use medibook_core::ports::{ClinicRepository, IdentityRepository};
 use medibook_core::schedule::{BookingRules, TimeOff, TimeRange, WeeklyHours, WeeklySchedule};
 use medibook_core::slots::day_bounds;
+use medibook_core::staff::Staff;
 use medibook_core::{BookingError, BookingResult};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -39,6 +40,8 @@ pub struct DemoSummary {
     pub patients: usize,
     /// Appointments booked.
     pub appointments: usize,
+    /// Staff accounts: the admin and one per doctor.
+    pub staff: usize,
 }
 
 /// Currency of every demo fee.
@@ -47,7 +50,9 @@ const CURRENCY: &str = "EUR";
 /// The clinic's own zone; most doctors work in it.
 const BERLIN: &str = "Europe/Berlin";
 
-/// Demo patients sign in with `patientNN@` this domain (a reserved `.test` name, never mailed).
+/// Demo patients sign in with `patientNN@` this domain (a reserved `.test` name, never mailed),
+/// the demo doctors with `doctorNN@` (in the order of `DOCTORS`) and the clinic's administrator
+/// with `admin@`.
 const PATIENT_EMAIL_DOMAIN: &str = "demo.medibook.test";
 
 /// Patients created up front; more are added when all of them reach the appointment limit.
@@ -591,6 +596,7 @@ pub async fn seed_demo_clinic(
     clinic: &dyn ClinicRepository,
     identities: &dyn IdentityRepository,
     bookings: &BookingService,
+    staff: &Staff,
 ) -> BookingResult<DemoSummary> {
     if !clinic.is_empty().await? {
         tracing::info!("the clinic already has data; not seeding the demo clinic");
@@ -615,7 +621,9 @@ pub async fn seed_demo_clinic(
         doctors: doctors.len(),
         patients: 0,
         appointments: 0,
+        staff: 0,
     };
+    summary.staff = staff_accounts(staff, &doctors).await?;
     let policy = bookings.policy();
     if policy.max_active_appointments == 0 || policy.max_holds_per_patient == 0 {
         tracing::info!("the booking policy allows no appointments; seeding no demo appointments");
@@ -650,9 +658,27 @@ pub async fn seed_demo_clinic(
         doctors = summary.doctors,
         patients = summary.patients,
         appointments = summary.appointments,
-        "seeded the demo clinic; demo patients sign in as patient01@{PATIENT_EMAIL_DOMAIN} and up"
+        "seeded the demo clinic; demo patients sign in as patient01@{PATIENT_EMAIL_DOMAIN} and \
+         up, doctors as doctor01@{PATIENT_EMAIL_DOMAIN} and up, the administrator as \
+         admin@{PATIENT_EMAIL_DOMAIN}"
     );
     Ok(summary)
+}
+
+/// The administrator `admin@…` and one doctor account `doctorNN@…` per doctor (in the order of
+/// `doctors`), each linked to its doctor profile. Returns how many accounts there are.
+async fn staff_accounts(staff: &Staff, doctors: &[Doctor]) -> BookingResult<usize> {
+    let admin = Email::parse(&format!("admin@{PATIENT_EMAIL_DOMAIN}"))?;
+    staff
+        .grant(&Identifier::Email(admin), Role::Admin, None)
+        .await?;
+    for (index, doctor) in doctors.iter().enumerate() {
+        let email = Email::parse(&format!("doctor{:02}@{PATIENT_EMAIL_DOMAIN}", index + 1))?;
+        staff
+            .grant(&Identifier::Email(email), Role::Doctor, Some(doctor.id))
+            .await?;
+    }
+    Ok(doctors.len() + 1)
 }
 
 /// The demo specialties, with fresh ids, in the order of `SPECIALTIES`.
@@ -1032,8 +1058,9 @@ mod tests {
         clinic: &dyn ClinicRepository,
         identities: &dyn IdentityRepository,
         bookings: &BookingService,
+        staff: &Staff,
     ) {
         fn assert_send<T: Send>(_: &T) {}
-        assert_send(&seed_demo_clinic(clinic, identities, bookings));
+        assert_send(&seed_demo_clinic(clinic, identities, bookings, staff));
     }
 }

@@ -27,12 +27,13 @@ async fn demo_clinic_seeds_an_empty_database_once() {
         Arc::new(LogCodeSender),
     );
 
-    let summary = seed_demo_clinic(&database, &database, &app.bookings)
+    let summary = seed_demo_clinic(&database, &database, &app.bookings, &app.staff)
         .await
         .unwrap();
     assert!(summary.specialties >= 6, "{summary:?}");
     assert!(summary.doctors >= 12, "{summary:?}");
     assert!(summary.appointments > 0, "{summary:?}");
+    assert_eq!(summary.staff, summary.doctors + 1, "{summary:?}");
 
     let catalogue = medibook_core::catalogue::Catalogue::new(Arc::new(database.clone()));
     let doctors = catalogue.search(None, None).await.unwrap();
@@ -64,7 +65,7 @@ async fn demo_clinic_seeds_an_empty_database_once() {
     let next = app.bookings.next_free_slots(&doctors).await.unwrap();
     assert!(next.len() >= doctors.len() / 2);
 
-    let again = seed_demo_clinic(&database, &database, &app.bookings)
+    let again = seed_demo_clinic(&database, &database, &app.bookings, &app.staff)
         .await
         .unwrap();
     assert_eq!(

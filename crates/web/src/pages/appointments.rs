@@ -5,9 +5,8 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
@@ -15,10 +14,11 @@ use medibook_core::booking::AppointmentStatus;
 
 use crate::AppState;
 use crate::client::ClientIp;
-use crate::pages::booking::{AppointmentView, audit, own_appointment, refuse_cross_site};
+use crate::pages::booking::{AppointmentView, own_appointment};
 use crate::pages::browse::query_param;
 use crate::pages::doctor::picker_page;
 use crate::pages::error::{PageError, PageResult};
+use crate::pages::forms::{SameSite, audit};
 use crate::pages::{Layout, Section, SignedIn};
 
 #[derive(Template, WebTemplate)]
@@ -137,11 +137,9 @@ pub async fn cancel(
     State(state): State<AppState>,
     signed_in: SignedIn,
     client: ClientIp,
-    headers: HeaderMap,
+    _: SameSite,
     Path(id): Path<String>,
-    _body: Bytes,
 ) -> PageResult<Response> {
-    refuse_cross_site(&headers)?;
     let person = signed_in.person;
     let (appointment, doctor) = own_appointment(&state, &person, &id).await?;
     match state.bookings.cancel(person.auth.id, appointment.id).await {

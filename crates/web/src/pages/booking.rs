@@ -16,83 +16,28 @@
 //! Every post refuses a request sent from another site. Other people's holds and appointments
 //! are "not found", exactly as in the API.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use medibook_core::BookingError;
-use medibook_core::audit::{Actor, AuditAction, AuditEvent};
+use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Hold, Reason};
 use medibook_core::clinic::Doctor;
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::client::ClientIp;
-use crate::csrf;
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
+use crate::pages::forms::{PostedForm, audit};
 use crate::pages::signin::encode_component;
 use crate::pages::viewer::Person;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
-
-/// A posted form's fields (the first value of each name).
-pub struct FormFields(HashMap<String, String>);
-
-impl FormFields {
-    /// Reads an `application/x-www-form-urlencoded` body.
-    pub fn parse(body: &[u8]) -> Self {
-        let mut fields = HashMap::new();
-        for (key, value) in url::form_urlencoded::parse(body) {
-            fields
-                .entry(key.into_owned())
-                .or_insert_with(|| value.trim().to_owned());
-        }
-        Self(fields)
-    }
-
-    /// The field `name`, empty when missing.
-    pub fn get(&self, name: &str) -> &str {
-        self.0.get(name).map_or("", String::as_str)
-    }
-
-    /// The field `name` as an id, if it is one.
-    pub fn id(&self, name: &str) -> Option<Uuid> {
-        self.get(name).parse().ok()
-    }
-}
-
-/// Refuses a booking form sent from another site.
-pub fn refuse_cross_site(headers: &HeaderMap) -> PageResult<()> {
-    if csrf::same_origin(headers) {
-        Ok(())
-    } else {
-        Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form was sent from another website. Open the page here and try again.",
-        ))
-    }
-}
-
-/// Writes an audit entry for `person`, as the API does for the same action.
-pub async fn audit(
-    state: &AppState,
-    person: &Person,
-    client: &ClientIp,
-    event: AuditEvent,
-) -> PageResult<()> {
-    let actor = Actor::user(person.auth.id, person.auth.role, client.key());
-    state.audit.record(&actor, event).await?;
-    Ok(())
-}
 
 /// The doctor's picker at the week of `start`, with a notice and, when rescheduling, the
 /// appointment being moved.
@@ -130,11 +75,8 @@ pub async fn hold(
     State(state): State<AppState>,
     viewer: Viewer,
     client: ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm(form): PostedForm,
 ) -> PageResult<Response> {
-    refuse_cross_site(&headers)?;
-    let form = FormFields::parse(&body);
     let doctor_id =
         DoctorId::from_uuid(form.id("doctor_id").ok_or_else(|| {
             PageError::bad_request("Choose a time on a doctor's page to book it.")
@@ -334,12 +276,9 @@ pub async fn confirm(
     signed_in: SignedIn,
     client: ClientIp,
     uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm(form): PostedForm,
 ) -> PageResult<Response> {
-    refuse_cross_site(&headers)?;
     let person = signed_in.person;
-    let form = FormFields::parse(&body);
     let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
     let hold = own_hold(&state, &person, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
@@ -429,12 +368,9 @@ pub async fn release(
     State(state): State<AppState>,
     signed_in: SignedIn,
     client: ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm(form): PostedForm,
 ) -> PageResult<Response> {
-    refuse_cross_site(&headers)?;
     let person = signed_in.person;
-    let form = FormFields::parse(&body);
     let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
     let hold = own_hold(&state, &person, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
@@ -658,10 +594,10 @@ mod tests {
 
     #[test]
     fn the_picker_link_keeps_week_notice_and_reschedule() {
-        let doctor = DoctorId::from_uuid(Uuid::nil());
+        let doctor = DoctorId::from_uuid(uuid::Uuid::nil());
         assert_eq!(
             picker_href(doctor, Some("2027-03-01"), Some("taken"), None),
-            format!("/doctors/{}?week=2027-03-01&notice=taken", Uuid::nil())
+            format!("/doctors/{}?week=2027-03-01&notice=taken", uuid::Uuid::nil())
         );
         assert!(notice_message(Some("taken")).is_some());
         assert!(notice_message(Some("bogus")).is_none());

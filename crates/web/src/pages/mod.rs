@@ -23,6 +23,7 @@ pub mod browse;
 pub mod doctor;
 pub mod error;
 pub mod format;
+pub mod forms;
 pub mod signin;
 pub mod viewer;
 pub mod waitlist;
@@ -31,9 +32,11 @@ use axum::Router;
 use axum::http::Uri;
 use axum::routing::{get, post};
 
+use medibook_core::identity::Role;
+
 use crate::AppState;
 pub use error::{PageError, PageResult};
-pub use viewer::{SignedIn, Viewer};
+pub use viewer::{AdminViewer, SignedIn, StaffViewer, Viewer};
 
 /// The pages' routes (each with a row in [`crate::access::ROUTE_ACCESS`]).
 pub fn routes() -> Router<AppState> {
@@ -81,6 +84,12 @@ pub enum Section {
     FindDoctor,
     /// The patient's appointments.
     Appointments,
+    /// The patient's waitlist.
+    Waitlist,
+    /// The doctor console (`/doctor`).
+    DoctorConsole,
+    /// The admin console (`/admin`).
+    AdminConsole,
     /// Sign-in.
     SignIn,
     /// Anything else (error pages).
@@ -123,6 +132,7 @@ impl Layout {
             .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
         Self::build(
             viewer.display_name().map(str::to_owned),
+            viewer.person.as_ref().map(|p| p.auth.role),
             title.into(),
             section,
             &here,
@@ -131,23 +141,36 @@ impl Layout {
 
     /// The layout for someone whose session is unknown (error pages).
     pub fn anonymous(title: impl Into<String>) -> Self {
-        Self::build(None, title.into(), Section::Other, "/")
+        Self::build(None, None, title.into(), Section::Other, "/")
     }
 
-    fn build(user_name: Option<String>, title: String, section: Section, here: &str) -> Self {
+    fn build(
+        user_name: Option<String>,
+        role: Option<Role>,
+        title: String,
+        section: Section,
+        here: &str,
+    ) -> Self {
         let signing_in = section == Section::SignIn;
+        let link = |href: &str, label, of: Section| NavLink {
+            href: href.to_owned(),
+            label,
+            current: section == of,
+        };
         let mut nav = vec![
-            NavLink {
-                href: "/".to_owned(),
-                label: "Find a doctor",
-                current: section == Section::FindDoctor,
-            },
-            NavLink {
-                href: "/appointments".to_owned(),
-                label: "My appointments",
-                current: section == Section::Appointments,
-            },
+            link("/", "Find a doctor", Section::FindDoctor),
+            link("/appointments", "My appointments", Section::Appointments),
         ];
+        if user_name.is_some() {
+            nav.push(link("/waitlist", "Waitlist", Section::Waitlist));
+        }
+        // Staff see their console; the role is the token's, and every console page checks the
+        // role as stored now before showing anything.
+        match role {
+            Some(Role::Doctor) => nav.push(link("/doctor", "My agenda", Section::DoctorConsole)),
+            Some(Role::Admin) => nav.push(link("/admin", "Clinic admin", Section::AdminConsole)),
+            Some(Role::Patient) | None => {}
+        }
         let sign_in_href = if signing_in || here == "/" {
             "/login".to_owned()
         } else {

@@ -15,11 +15,8 @@
 //! on the page, with what the person typed kept in the form. Both posts refuse a request from
 //! another site, so no site can sign a visitor in to an account of its choosing.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -29,10 +26,10 @@ use medibook_core::identity::{Email, Identifier, PhoneNumber};
 use crate::AppState;
 use crate::auth::{clear_session_cookie, session_cookie, session_cookie_token};
 use crate::client::ClientIp;
-use crate::csrf;
 use crate::pages::browse::query_param;
 use crate::pages::error::PageError;
 use crate::pages::format;
+use crate::pages::forms::{FormFields, PostedForm, SameSite};
 use crate::pages::{Layout, Section, Viewer};
 
 /// Percent-encodes `text` for a query parameter value.
@@ -76,23 +73,19 @@ struct SignInForm {
 }
 
 impl SignInForm {
-    /// Reads an `application/x-www-form-urlencoded` body (the first value of each field).
-    fn parse(body: &[u8]) -> Self {
-        let mut fields: HashMap<String, String> = HashMap::new();
-        for (key, value) in url::form_urlencoded::parse(body) {
-            fields.entry(key.into_owned()).or_insert(value.into_owned());
-        }
-        let (channel, address) = match fields.remove("phone") {
-            Some(phone) if !fields.contains_key("email") || !phone.trim().is_empty() => {
+    /// Reads the posted fields.
+    fn read(fields: &FormFields) -> Self {
+        let (channel, address) = match fields.value("phone") {
+            Some(phone) if fields.value("email").is_none() || !phone.is_empty() => {
                 (Channel::Phone, phone)
             }
-            _ => (Channel::Email, fields.remove("email").unwrap_or_default()),
+            _ => (Channel::Email, fields.get("email")),
         };
         Self {
             channel,
-            address: address.trim().to_owned(),
-            code: fields.remove("code").unwrap_or_default().trim().to_owned(),
-            next: safe_next(fields.get("next").map(String::as_str)),
+            address: address.to_owned(),
+            code: fields.get("code").to_owned(),
+            next: safe_next(fields.value("next")),
         }
     }
 
@@ -199,20 +192,6 @@ pub async fn form(viewer: Viewer, uri: Uri, RawQuery(raw): RawQuery) -> Response
     address_page(&viewer, &uri, channel, String::new(), next, None).into_response()
 }
 
-/// Refuses a sign-in post that names another site as its origin.
-fn refuse_cross_site(headers: &HeaderMap) -> Result<(), PageError> {
-    if csrf::same_origin(headers) {
-        Ok(())
-    } else {
-        Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Sign-in refused",
-            "This sign-in form was sent from another website. Open the sign-in page here and \
-             try again.",
-        ))
-    }
-}
-
 /// What to tell a person whose code request or code check was refused, and with what status.
 fn refusal(error: BookingError, channel: Channel) -> (StatusCode, String) {
     match error {
@@ -275,11 +254,9 @@ pub async fn send_code(
     viewer: Viewer,
     uri: Uri,
     client: ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm(fields): PostedForm,
 ) -> Result<Response, PageError> {
-    refuse_cross_site(&headers)?;
-    let form = SignInForm::parse(&body);
+    let form = SignInForm::read(&fields);
     let identifier = match form.identifier() {
         Ok(identifier) => identifier,
         Err(message) => return Ok(address_refused(&viewer, &uri, form, message)),
@@ -310,11 +287,9 @@ pub async fn verify_code(
     State(state): State<AppState>,
     viewer: Viewer,
     uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm(fields): PostedForm,
 ) -> Result<Response, PageError> {
-    refuse_cross_site(&headers)?;
-    let form = SignInForm::parse(&body);
+    let form = SignInForm::read(&fields);
     let identifier = match form.identifier() {
         Ok(identifier) => identifier,
         Err(message) => return Ok(address_refused(&viewer, &uri, form, message)),
@@ -358,6 +333,7 @@ fn redirect_with_cookie(to: &str, cookie: &str) -> Response {
 /// `POST /logout`: ends the page session and clears its cookie, then goes home.
 pub async fn sign_out(
     State(state): State<AppState>,
+    _: SameSite,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     if let Some(token) = session_cookie_token(&headers)
@@ -397,19 +373,23 @@ mod tests {
 
     #[test]
     fn the_form_keeps_what_was_typed() {
-        let form = SignInForm::parse(b"email=+Ada%40Example.org+&next=%2Fdoctors%2F1&code=+123456");
+        let form = SignInForm::read(&FormFields::parse(
+            b"email=+Ada%40Example.org+&next=%2Fdoctors%2F1&code=+123456",
+        ));
         assert_eq!(form.channel, Channel::Email);
         assert_eq!(form.address, "Ada@Example.org");
         assert_eq!(form.code, "123456");
         assert_eq!(form.next, "/doctors/1");
         assert!(form.identifier().is_ok());
 
-        let form = SignInForm::parse(b"phone=12&next=https%3A%2F%2Fevil.example");
+        let form = SignInForm::read(&FormFields::parse(
+            b"phone=12&next=https%3A%2F%2Fevil.example",
+        ));
         assert_eq!(form.channel, Channel::Phone);
         assert_eq!(form.next, "/");
         assert!(form.identifier().unwrap_err().contains("international"));
 
-        let form = SignInForm::parse(b"email=");
+        let form = SignInForm::read(&FormFields::parse(b"email="));
         assert_eq!(form.identifier().unwrap_err(), "Enter your email address.");
     }
 

@@ -7,11 +7,12 @@
 //! who are not signed in to the sign-in page, coming back to where they were.
 
 use axum::extract::FromRequestParts;
-use axum::http::Uri;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
 use medibook_core::identity::User;
+use medibook_core::staff::StaffMember;
 
 use crate::AppState;
 use crate::auth::{AuthUser, authenticate, session_cookie_token};
@@ -118,6 +119,71 @@ impl FromRequestParts<AppState> for SignedIn {
         match viewer.person {
             Some(person) => Ok(Self { person }),
             None => Err(sign_in_redirect(&parts.uri).into_response()),
+        }
+    }
+}
+
+/// A signed-in doctor or admin, for the consoles. The role is read from the database on every
+/// request (as for the staff API), so a withdrawn role takes effect at once. Strangers go to
+/// sign-in; a patient gets a 403 page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffViewer {
+    /// Who.
+    pub person: Person,
+    /// Their role and doctor profile as stored now.
+    pub member: StaffMember,
+}
+
+impl StaffViewer {
+    /// The viewer, for the layout.
+    pub fn viewer(&self) -> Viewer {
+        Viewer {
+            person: Some(self.person.clone()),
+        }
+    }
+}
+
+/// The refusal of a console page to someone without the role.
+fn staff_only(what: &str) -> Response {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "This page is for clinic staff",
+        format!("Only {what} can open this page. If you should have access, ask the clinic's administrator."),
+    )
+    .with_link("/", "Find a doctor")
+    .into_response()
+}
+
+impl FromRequestParts<AppState> for StaffViewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let SignedIn { person } = SignedIn::from_request_parts(parts, state).await?;
+        match state.staff.member(person.auth.id).await {
+            Ok(member) => Ok(Self { person, member }),
+            Err(BookingError::Unauthorized) => Err(sign_in_redirect(&parts.uri).into_response()),
+            Err(BookingError::Forbidden | BookingError::NotFound(_)) => {
+                Err(staff_only("the clinic's doctors and administrators"))
+            }
+            Err(other) => Err(PageError::from(other).into_response()),
+        }
+    }
+}
+
+/// A signed-in admin, for the admin console (role as stored now). Others are refused as for
+/// [`StaffViewer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminViewer(pub StaffViewer);
+
+impl FromRequestParts<AppState> for AdminViewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let staff = StaffViewer::from_request_parts(parts, state).await?;
+        if staff.member.is_admin() {
+            Ok(Self(staff))
+        } else {
+            Err(staff_only("the clinic's administrators"))
         }
     }
 }

@@ -8,9 +8,8 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
@@ -20,10 +19,10 @@ use medibook_core::waitlist::{EntryState, JoinRequest, OfferState, WaitTarget};
 use crate::AppState;
 use crate::api::waitlist::entry_event;
 use crate::client::ClientIp;
-use crate::pages::booking::{FormFields, audit, refuse_cross_site};
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
+use crate::pages::forms::{PostedForm, SameSite, audit};
 use crate::pages::signin::encode_component;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
 
@@ -68,11 +67,8 @@ pub async fn join(
     State(state): State<AppState>,
     viewer: Viewer,
     client: ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm(form): PostedForm,
 ) -> PageResult<Response> {
-    refuse_cross_site(&headers)?;
-    let form = FormFields::parse(&body);
     let doctor_id = DoctorId::from_uuid(
         form.id("doctor_id")
             .ok_or_else(|| PageError::bad_request("Join a waitlist from a doctor's page."))?,
@@ -168,12 +164,7 @@ pub async fn list(
         _ => None,
     };
     let page = WaitlistPage {
-        layout: Layout::new(
-            &signed_in.viewer(),
-            "My waitlist",
-            Section::Appointments,
-            &uri,
-        ),
+        layout: Layout::new(&signed_in.viewer(), "My waitlist", Section::Waitlist, &uri),
         entries: views,
         notice,
     };
@@ -192,10 +183,9 @@ pub async fn leave(
     State(state): State<AppState>,
     signed_in: SignedIn,
     client: ClientIp,
-    headers: HeaderMap,
+    _: SameSite,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    refuse_cross_site(&headers)?;
     let person = &signed_in.person;
     let id = WaitlistEntryId::from_uuid(page_id(&id)?);
     let entry = state
@@ -219,10 +209,9 @@ pub async fn decline(
     State(state): State<AppState>,
     signed_in: SignedIn,
     client: ClientIp,
-    headers: HeaderMap,
+    _: SameSite,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    refuse_cross_site(&headers)?;
     let person = &signed_in.person;
     let id = OfferId::from_uuid(page_id(&id)?);
     match state.waitlist.decline(person.auth.id, id).await {
