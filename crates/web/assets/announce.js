@@ -4,10 +4,14 @@
 const CLEAR_AFTER_MS = 6000;
 let clearTimer;
 
-/** Says `message` politely, replacing whatever was being said. */
-export function announce(message) {
+/**
+ * Says `message` politely, replacing whatever was being said. With `quiet`, the message is only
+ * heard (for text the page already shows), not shown again as a toast.
+ */
+export function announce(message, { quiet = false } = {}) {
   const region = document.getElementById("status");
   if (!region) return;
+  region.classList.toggle("quiet", quiet);
   // Emptying first makes a repeated message count as a change.
   region.textContent = "";
   window.setTimeout(() => {

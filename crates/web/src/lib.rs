@@ -104,7 +104,9 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(openapi.as_ref().clone()) }
             }),
         )
-        .merge(pages::routes())
+        // A panic in a page handler shows the HTML error page; the outer layer answers the
+        // API's with a problem document.
+        .merge(pages::routes().layer(CatchPanicLayer::custom(pages::error::panicked)))
         .route("/api/v1/ws", get(feed::connect))
         // Every route above needs a row in access::ROUTE_ACCESS; unlisted ones are admin-only.
         .route_layer(axum::middleware::from_fn_with_state(

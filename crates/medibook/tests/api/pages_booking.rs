@@ -18,6 +18,7 @@ backend_tests!(
     holding_without_signing_in_goes_to_sign_in_and_back_to_the_week,
     a_taken_slot_sends_back_to_the_picker_with_a_message,
     an_expired_hold_says_so_and_links_back_to_the_picker,
+    a_lapsed_hold_whose_slot_is_still_free_can_still_be_confirmed,
     a_missing_reason_is_explained_on_the_hold_page,
     rescheduling_on_the_pages_moves_the_appointment,
     releasing_a_hold_frees_the_slot,
@@ -264,6 +265,36 @@ async fn an_expired_hold_says_so_and_links_back_to_the_picker(app: TestApp) {
     let confirmed = confirm_on_the_page(&app, &cookie, &hold_path, "Cough").await;
     assert_eq!(confirmed.status, StatusCode::GONE);
     assert!(confirmed.html.contains("Your hold has run out"));
+}
+
+async fn a_lapsed_hold_whose_slot_is_still_free_can_still_be_confirmed(app: TestApp) {
+    let cookie = signed_in(&app, "ada@example.org").await;
+    let hold_path = hold_on_the_page(&app, &cookie, &tuesday("09:30")).await;
+    app.advance(6);
+
+    // Nobody took the slot: the page says the hold ran out and still offers Confirm, as the
+    // core books a lapsed hold whose slot is free.
+    let page = get_page(&app, &hold_path, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("Your hold has run out"), "{}", page.html);
+    assert!(page.html.contains("Confirm now to try to book it"));
+    assert!(
+        !page.html.contains("data-expires-at"),
+        "no countdown is left"
+    );
+    assert!(
+        page.html
+            .contains("<button type=\"submit\">Confirm</button>")
+    );
+
+    let confirmed = confirm_on_the_page(&app, &cookie, &hold_path, "Cough").await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        confirmed.html
+    );
+    assert!(location(&confirmed).starts_with("/appointments/"));
 }
 
 async fn a_missing_reason_is_explained_on_the_hold_page(app: TestApp) {

@@ -227,6 +227,29 @@ async fn scan_every_page(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
         .await;
     browser.find(".offer-banner").await;
     problems.extend(violations(&browser, axe, &format!("/waitlist with an offer [{label}]")).await);
+
+    // The profile and the contact form, with their mistakes explained.
+    browser.open("/profile").await;
+    browser.find("main h1").await;
+    problems.extend(violations(&browser, axe, &format!("/profile [{label}]")).await);
+    browser
+        .eval("document.getElementById('name').removeAttribute('required'); return true;")
+        .await;
+    browser.type_into("#name", " ").await;
+    browser
+        .click("form[action='/profile'] button[type=submit]")
+        .await;
+    browser.find(".alert").await;
+    problems.extend(violations(&browser, axe, &format!("/profile with an error [{label}]")).await);
+    browser.open("/contact").await;
+    browser.find("main h1").await;
+    problems.extend(violations(&browser, axe, &format!("/contact [{label}]")).await);
+    browser.type_into("#contact-name", "").await;
+    browser
+        .click("form[action='/contact'] button[type=submit]")
+        .await;
+    browser.find("#contact-errors").await;
+    problems.extend(violations(&browser, axe, &format!("/contact with errors [{label}]")).await);
     problems
 }
 

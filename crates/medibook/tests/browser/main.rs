@@ -15,4 +15,5 @@ mod accessibility;
 mod booking;
 mod browse;
 mod live;
+mod screenshots;
 mod signin;

@@ -25,7 +25,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
-use medibook_core::booking::{Appointment, AppointmentStatus, Hold, Reason};
+use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Reason};
 use medibook_core::clinic::Doctor;
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
 
@@ -163,47 +163,54 @@ struct HoldPage {
     expires_clock: String,
     /// Whole minutes the hold lasts, for the initial countdown text.
     remaining: String,
+    /// Whether its five minutes are over (it may still be confirmed while the slot is free).
+    lapsed: bool,
     reschedule: Option<String>,
     reason: String,
     error: Option<String>,
 }
 
-/// The hold page, or, for a hold that lapsed, the friendly page that sends back to the picker.
-#[allow(clippy::too_many_arguments)]
-fn hold_page(
-    person: &Person,
-    uri: &Uri,
-    hold: &Hold,
-    doctor: &Doctor,
+/// What the hold page shows besides the form's own values.
+struct HoldContext<'a> {
+    person: &'a Person,
+    uri: &'a Uri,
+    hold: &'a Hold,
+    doctor: &'a Doctor,
     now: Timestamp,
     reschedule: Option<AppointmentId>,
-    reason: String,
-    error: Option<String>,
-) -> HoldPage {
-    let tz = doctor.time_zone.tz();
-    let viewer = Viewer {
-        person: Some(person.clone()),
-    };
-    let title = if reschedule.is_some() {
-        "Confirm the new time"
-    } else {
-        "Confirm your appointment"
-    };
-    let seconds = hold.expires_at.duration_since(now).as_secs().max(0);
-    HoldPage {
-        layout: Layout::new(&viewer, title, Section::Appointments, uri).with_script("countdown.js"),
-        hold_id: hold.id.to_string(),
-        doctor_name: doctor.name.clone(),
-        doctor_href: doctor_href(doctor.id),
-        when: format::slot_label(hold.start, hold.end, tz),
-        start: hold.start.to_string(),
-        time_zone: doctor.time_zone.name().to_owned(),
-        expires_at: hold.expires_at.to_string(),
-        expires_clock: format::clock_time(hold.expires_at, tz),
-        remaining: format!("{}:{:02}", seconds / 60, seconds % 60),
-        reschedule: reschedule.map(|id| id.to_string()),
-        reason,
-        error,
+}
+
+impl HoldContext<'_> {
+    /// The hold page with the reason typed so far and what went wrong, if anything.
+    fn page(&self, reason: String, error: Option<String>) -> HoldPage {
+        let (hold, doctor) = (self.hold, self.doctor);
+        let tz = doctor.time_zone.tz();
+        let viewer = Viewer {
+            person: Some(self.person.clone()),
+        };
+        let title = if self.reschedule.is_some() {
+            "Confirm the new time"
+        } else {
+            "Confirm your appointment"
+        };
+        let seconds = hold.expires_at.duration_since(self.now).as_secs().max(0);
+        HoldPage {
+            layout: Layout::new(&viewer, title, Section::Appointments, self.uri)
+                .with_script("countdown.js"),
+            hold_id: hold.id.to_string(),
+            doctor_name: doctor.name.clone(),
+            doctor_href: doctor_href(doctor.id),
+            when: format::slot_label(hold.start, hold.end, tz),
+            start: hold.start.to_string(),
+            time_zone: doctor.time_zone.name().to_owned(),
+            expires_at: hold.expires_at.to_string(),
+            expires_clock: format::clock_time(hold.expires_at, tz),
+            remaining: format!("{}:{:02}", seconds / 60, seconds % 60),
+            lapsed: seconds == 0,
+            reschedule: self.reschedule.map(|id| id.to_string()),
+            reason,
+            error,
+        }
     }
 }
 
@@ -244,21 +251,20 @@ pub async fn show_hold(
     let reschedule = query_param(raw.as_deref(), "reschedule")
         .and_then(|r| r.parse().ok())
         .map(AppointmentId::from_uuid);
-    let now = state.bookings.now();
-    if !hold.occupies_at(now) {
+    // A hold whose time ran out may still be confirmed while nobody took its slot (the core
+    // claims it again); one given back or swept may not.
+    if hold.state != HoldState::Active {
         return Err(expired(&doctor, &hold, reschedule));
     }
-    Ok(hold_page(
-        &person,
-        &uri,
-        &hold,
-        &doctor,
-        now,
+    let context = HoldContext {
+        person: &person,
+        uri: &uri,
+        hold: &hold,
+        doctor: &doctor,
+        now: state.bookings.now(),
         reschedule,
-        String::new(),
-        None,
-    )
-    .into_response())
+    };
+    Ok(context.page(String::new(), None).into_response())
 }
 
 /// The signed-in person's hold `hold_id`; someone else's or an unknown one is the 404 page.
@@ -283,6 +289,14 @@ pub async fn confirm(
     let hold = own_hold(&state, &person, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
+    let context = HoldContext {
+        person: &person,
+        uri: &uri,
+        hold: &hold,
+        doctor: &doctor,
+        now: state.bookings.now(),
+        reschedule,
+    };
     let result = match reschedule {
         Some(appointment_id) => state
             .bookings
@@ -293,13 +307,7 @@ pub async fn confirm(
             let reason = match Reason::parse(form.get("reason")) {
                 Ok(reason) => reason,
                 Err(_) => {
-                    let page = hold_page(
-                        &person,
-                        &uri,
-                        &hold,
-                        &doctor,
-                        state.bookings.now(),
-                        None,
+                    let page = context.page(
                         form.get("reason").to_owned(),
                         Some(
                             "Tell the doctor briefly why you are coming (up to 1,000 characters)."
@@ -347,13 +355,7 @@ pub async fn confirm(
             | BookingError::DayFull),
         ) => {
             let message = format!("We could not book this time: {error}");
-            let page = hold_page(
-                &person,
-                &uri,
-                &hold,
-                &doctor,
-                state.bookings.now(),
-                reschedule,
+            let page = context.page(
                 form.get("reason").to_owned(),
                 Some(crate::pages::error::sentence(&message)),
             );
@@ -597,7 +599,10 @@ mod tests {
         let doctor = DoctorId::from_uuid(uuid::Uuid::nil());
         assert_eq!(
             picker_href(doctor, Some("2027-03-01"), Some("taken"), None),
-            format!("/doctors/{}?week=2027-03-01&notice=taken", uuid::Uuid::nil())
+            format!(
+                "/doctors/{}?week=2027-03-01&notice=taken",
+                uuid::Uuid::nil()
+            )
         );
         assert!(notice_message(Some("taken")).is_some());
         assert!(notice_message(Some("bogus")).is_none());

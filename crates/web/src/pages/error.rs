@@ -121,6 +121,12 @@ impl From<BookingError> for PageError {
     }
 }
 
+/// The answer to a page handler that panicked: the 500 page (the panic itself is logged by
+/// the tracing layer and the panic hook).
+pub fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    PageError::internal().into_response()
+}
+
 impl PageError {
     /// 500: a failure on our side.
     pub fn internal() -> Self {
@@ -191,6 +197,31 @@ mod tests {
     fn the_error_page_is_html() {
         let response = PageError::not_found().into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_handler_that_panics_shows_the_html_error_page() {
+        use axum::routing::get;
+        use tower::ServiceExt;
+        use tower_http::catch_panic::CatchPanicLayer;
+
+        async fn broken() -> &'static str {
+            panic!("a bug in a page handler")
+        }
+        let router: axum::Router = axum::Router::new()
+            .route("/broken", get(broken))
+            .layer(CatchPanicLayer::custom(panicked));
+        let request = axum::http::Request::get("/broken")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(
             response.headers()["content-type"]
                 .to_str()

@@ -9,13 +9,15 @@
 //! One file per area: [`browse`] (home, search, specialties), [`doctor`] (profile and week slot
 //! picker), [`booking`] (hold, confirm, release, one appointment and its calendar file),
 //! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
-//! offers), [`signin`] (sign-in with a one-time code, sign-out), [`assets`] (static files),
+//! offers), [`account`] (profile, contact form), [`signin`] (sign-in with a one-time code,
+//! sign-out), [`forms`] (what every form post starts with), [`assets`] (static files),
 //! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
 //! area adds its file, its routes in [`routes`] and one row per route in
 //! [`crate::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
 //! signed-in person takes a [`viewer::SignedIn`], which sends everyone else to
 //! `/login?next=…` instead of answering with a JSON 401.
 
+pub mod account;
 pub mod appointments;
 pub mod assets;
 pub mod booking;
@@ -64,6 +66,14 @@ pub fn routes() -> Router<AppState> {
             "/appointments/{id}/reschedule",
             get(appointments::reschedule),
         )
+        .route(
+            "/profile",
+            get(account::profile).post(account::save_profile),
+        )
+        .route(
+            "/contact",
+            get(account::contact).post(account::send_message),
+        )
         .route("/login", get(signin::form).post(signin::send_code))
         .route("/login/code", post(signin::verify_code))
         .route("/logout", post(signin::sign_out))
@@ -90,6 +100,10 @@ pub enum Section {
     DoctorConsole,
     /// The admin console (`/admin`).
     AdminConsole,
+    /// The person's profile.
+    Profile,
+    /// The contact form.
+    Contact,
     /// Sign-in.
     SignIn,
     /// Anything else (error pages).
@@ -122,6 +136,8 @@ pub struct Layout {
     pub scripts: Vec<String>,
     /// Where "Sign in" leads: the sign-in page coming back here.
     pub sign_in_href: String,
+    /// Whether the page is the person's profile (the header's name links there).
+    pub on_profile: bool,
 }
 
 impl Layout {
@@ -183,12 +199,12 @@ impl Layout {
                 current: signing_in,
             });
         }
-        // A signed-in patient hears of waitlist offers on every page.
-        let scripts = if user_name.is_some() {
-            vec![assets::url("offers.js")]
-        } else {
-            Vec::new()
-        };
+        // Every page says its notice (`[data-announce]`) aloud once loaded; a signed-in
+        // patient hears of waitlist offers on every page.
+        let mut scripts = vec![assets::url("notices.js")];
+        if user_name.is_some() {
+            scripts.push(assets::url("offers.js"));
+        }
         Self {
             title,
             user_name,
@@ -196,6 +212,7 @@ impl Layout {
             stylesheet: assets::url("medibook.css"),
             scripts,
             sign_in_href,
+            on_profile: section == Section::Profile,
         }
     }
 

@@ -1,0 +1,66 @@
+//! The README's screenshots, taken in the same headless Chromium as the tests, from the demo
+//! clinic: `cargo nextest run -p medibook --test browser --run-ignored only screenshots`
+//! rewrites `docs/screenshots/*.png` (a phone 360 px wide and a 1280 px desktop). Ignored by
+//! default: the pictures are documentation, not a check.
+
+use std::path::PathBuf;
+
+use crate::booking::sign_in;
+use crate::harness::{Browser, Look, browser_test};
+
+fn screenshots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+}
+
+/// Saves what `browser` shows as `docs/screenshots/<name>.png`.
+async fn shoot(browser: &Browser, name: &str) {
+    // Let fonts, live results and the countdown settle.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let png = browser.client.screenshot().await.unwrap();
+    std::fs::create_dir_all(screenshots_dir()).unwrap();
+    std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes the README's screenshots; run with --run-ignored only"]
+async fn screenshots() {
+    browser_test("screenshots", |rig| async move {
+        let doctor = rig.server.doctor_id("Dr. Anna Schmidt").await;
+        for (look, suffix) in [(Look::PHONE, "phone"), (Look::DESKTOP, "desktop")] {
+            let browser = rig.browser(look).await;
+            browser.open("/").await;
+            browser.type_into("input[name=q]", "cardiolgy").await;
+            browser
+                .wait_until(
+                    "live results",
+                    "return document.querySelectorAll('#search-results .doctor-card').length > 0",
+                )
+                .await;
+            shoot(&browser, &format!("home-{suffix}")).await;
+
+            let email = format!("screenshots-{suffix}@example.org");
+            sign_in(&rig, &browser, &email, &format!("/doctors/{doctor}")).await;
+            browser.find("#slot-picker").await;
+            shoot(&browser, &format!("doctor-{suffix}")).await;
+
+            browser
+                .click(".slot-picker button[data-start]:not([disabled])")
+                .await;
+            browser
+                .wait_for_path("the hold page", |path| path.starts_with("/holds/"))
+                .await;
+            browser.type_into("#reason", "Annual check-up").await;
+            shoot(&browser, &format!("hold-{suffix}")).await;
+            browser
+                .click("form[action='/book/confirm'] button[type=submit]")
+                .await;
+            browser
+                .wait_for_path("the confirmation", |path| path.ends_with("?notice=booked"))
+                .await;
+            browser.open("/appointments").await;
+            browser.find("main h1").await;
+            shoot(&browser, &format!("appointments-{suffix}")).await;
+        }
+    })
+    .await;
+}

@@ -1,0 +1,301 @@
+//! The person's own account and the clinic's contact form.
+//!
+//! - `GET /profile`: name, email, phone and kind of account, with a form to change the name
+//!   (`POST /profile`, the same check as `PATCH /api/v1/me`) and sign-out.
+//! - `GET /contact`: a message to the clinic (`POST /contact`, the same core service as
+//!   `POST /api/v1/contact`: rate-limited per client, a honeypot field that people never see).
+//!   Signed-in people find their name and email filled in.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use medibook_core::BookingError;
+use medibook_core::contact::{ContactForm, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
+use medibook_core::identity::{Role, User};
+
+use crate::AppState;
+use crate::client::ClientIp;
+use crate::pages::browse::query_param;
+use crate::pages::error::{PageError, PageResult};
+use crate::pages::format;
+use crate::pages::forms::PostedForm;
+use crate::pages::{Layout, Section, SignedIn, Viewer};
+
+/// Longest display name, as `PATCH /api/v1/me` allows.
+const MAX_DISPLAY_NAME_CHARS: usize = 100;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    kind: &'static str,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+/// What kind of account a role is, in words.
+fn account_kind(role: Role) -> &'static str {
+    match role {
+        Role::Patient => "Patient",
+        Role::Doctor => "Doctor",
+        Role::Admin => "Clinic administrator",
+    }
+}
+
+async fn own_user(state: &AppState, signed_in: &SignedIn) -> PageResult<User> {
+    state
+        .identities
+        .user(signed_in.person.auth.id)
+        .await?
+        .ok_or_else(PageError::not_found)
+}
+
+fn profile_page(
+    signed_in: &SignedIn,
+    uri: &Uri,
+    user: &User,
+    name: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> ProfilePage {
+    ProfilePage {
+        layout: Layout::new(&signed_in.viewer(), "Your profile", Section::Profile, uri),
+        name,
+        email: user.email.as_ref().map(|e| e.as_str().to_owned()),
+        phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
+        kind: account_kind(user.role),
+        error,
+        notice,
+    }
+}
+
+/// `GET /profile`.
+pub async fn profile(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> PageResult<Response> {
+    let user = own_user(&state, &signed_in).await?;
+    let notice = match query_param(raw.as_deref(), "notice").as_deref() {
+        Some("saved") => Some("Your name is saved."),
+        _ => None,
+    };
+    let name = user.name.clone().unwrap_or_default();
+    Ok(profile_page(&signed_in, &uri, &user, name, None, notice).into_response())
+}
+
+/// Checks a display name as `PATCH /api/v1/me` does, in words for the page.
+fn check_display_name(name: &str) -> Result<&str, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("Enter your name.".to_owned());
+    }
+    if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(format!(
+            "Use at most {MAX_DISPLAY_NAME_CHARS} characters for your name."
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("Write your name on one line.".to_owned());
+    }
+    Ok(name)
+}
+
+/// `POST /profile` (`name`): renames the account, then back to the profile.
+pub async fn save_profile(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    uri: Uri,
+    PostedForm(form): PostedForm,
+) -> PageResult<Response> {
+    let typed = form.get("name");
+    match check_display_name(typed) {
+        Ok(name) => {
+            state
+                .identities
+                .rename(signed_in.person.auth.id, name)
+                .await?;
+            Ok(Redirect::to("/profile?notice=saved").into_response())
+        }
+        Err(message) => {
+            let user = own_user(&state, &signed_in).await?;
+            let page = profile_page(
+                &signed_in,
+                &uri,
+                &user,
+                typed.to_owned(),
+                Some(message),
+                None,
+            );
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// What the contact form says about one field.
+#[derive(Clone, Debug, Default)]
+struct FieldErrors {
+    name: Option<String>,
+    email: Option<String>,
+    message: Option<String>,
+}
+
+impl FieldErrors {
+    fn any(&self) -> bool {
+        self.name.is_some() || self.email.is_some() || self.message.is_some()
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contact.html")]
+struct ContactPage {
+    layout: Layout,
+    name: String,
+    email: String,
+    message: String,
+    errors: FieldErrors,
+    /// A refusal that is not about one field (too many messages).
+    alert: Option<String>,
+    sent: bool,
+    max_name: usize,
+    max_message: usize,
+}
+
+impl ContactPage {
+    fn new(viewer: &Viewer, uri: &Uri) -> Self {
+        Self {
+            layout: Layout::new(viewer, "Contact the clinic", Section::Contact, uri),
+            name: String::new(),
+            email: String::new(),
+            message: String::new(),
+            errors: FieldErrors::default(),
+            alert: None,
+            sent: false,
+            max_name: MAX_NAME_CHARS,
+            max_message: MAX_MESSAGE_CHARS,
+        }
+    }
+}
+
+/// `GET /contact`: the form, filled in with a signed-in person's name and email.
+pub async fn contact(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> PageResult<Response> {
+    let mut page = ContactPage::new(&viewer, &uri);
+    page.sent = query_param(raw.as_deref(), "notice").as_deref() == Some("sent");
+    if let Some(person) = &viewer.person
+        && let Some(user) = state.identities.user(person.auth.id).await?
+    {
+        page.name = user.name.unwrap_or_default();
+        page.email = user
+            .email
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default();
+    }
+    Ok(page.into_response())
+}
+
+/// Checks the contact fields for the page's messages; the core checks them again.
+fn check_contact(name: &str, email: &str, message: &str) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    if name.is_empty() {
+        errors.name = Some("Enter your name.".to_owned());
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        errors.name = Some(format!("Use at most {MAX_NAME_CHARS} characters."));
+    }
+    if email.is_empty() {
+        errors.email = Some("Enter your email address, so that we can answer.".to_owned());
+    } else if medibook_core::identity::Email::parse(email).is_err() {
+        errors.email = Some("Enter an email address like name@example.org.".to_owned());
+    }
+    if message.is_empty() {
+        errors.message = Some("Write your message.".to_owned());
+    } else if message.chars().count() > MAX_MESSAGE_CHARS {
+        errors.message = Some(format!(
+            "Shorten your message to at most {MAX_MESSAGE_CHARS} characters."
+        ));
+    }
+    errors
+}
+
+/// `POST /contact` (`name`, `email`, `message`, honeypot `website`).
+pub async fn send_message(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    client: ClientIp,
+    uri: Uri,
+    PostedForm(form): PostedForm,
+) -> PageResult<Response> {
+    let mut page = ContactPage::new(&viewer, &uri);
+    page.name = form.get("name").to_owned();
+    page.email = form.get("email").to_owned();
+    page.message = form.get("message").to_owned();
+    page.errors = check_contact(&page.name, &page.email, &page.message);
+    if page.errors.any() {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let submission = ContactForm {
+        name: page.name.clone(),
+        email: page.email.clone(),
+        message: page.message.clone(),
+        website: form.value("website").map(str::to_owned),
+    };
+    match state
+        .contact
+        .submit(submission, client.key().as_deref())
+        .await
+    {
+        // A bot caught by the honeypot sees the same answer as a person.
+        Ok(_) => Ok(Redirect::to("/contact?notice=sent").into_response()),
+        Err(BookingError::RateLimited {
+            retry_after_seconds,
+        }) => {
+            page.alert = Some(format!(
+                "Too many messages were sent from here. Please wait {} and try again; what you \
+                 wrote is still below.",
+                format::wait_time(retry_after_seconds)
+            ));
+            Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
+        }
+        Err(BookingError::Validation(message)) => {
+            page.alert = Some(crate::pages::error::sentence(&message));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_are_checked_like_the_api() {
+        assert_eq!(check_display_name("  Ada Lovelace "), Ok("Ada Lovelace"));
+        assert!(check_display_name(" ").is_err());
+        assert!(check_display_name(&"a".repeat(101)).is_err());
+        assert!(check_display_name("Ada\u{7}").is_err());
+    }
+
+    #[test]
+    fn contact_fields_get_one_message_each() {
+        let errors = check_contact("", "not-an-address", "");
+        assert!(errors.name.is_some() && errors.email.is_some() && errors.message.is_some());
+        assert!(!check_contact("Ada", "ada@example.org", "Hello").any());
+        let long = "x".repeat(MAX_MESSAGE_CHARS + 1);
+        assert!(
+            check_contact("Ada", "ada@example.org", &long)
+                .message
+                .is_some()
+        );
+    }
+}
