@@ -19,13 +19,29 @@ function timeLabel(iso, timeZone) {
   }
 }
 
-function showOffer(offer) {
+/** The offer's doctor (name and time zone), or null if the catalogue cannot be reached. */
+async function doctorOf(offer) {
+  try {
+    const response = await fetch(`/api/v1/doctors/${encodeURIComponent(offer.doctor_id)}`, {
+      headers: { accept: "application/json" },
+    });
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+async function showOffer(offer) {
   if (shown.has(offer.offer_id)) return;
   shown.add(offer.offer_id);
   const main = document.getElementById("main");
   if (!main) return;
   const href = `/holds/${offer.hold_id}`;
-  const when = timeLabel(offer.start);
+  // Times are said in the doctor's zone, as on every page; the device's only if that fails.
+  const doctor = await doctorOf(offer);
+  const when = doctor
+    ? `${timeLabel(offer.start, doctor.time_zone)} (${doctor.time_zone}) with ${doctor.name}`
+    : timeLabel(offer.start);
   const banner = document.createElement("div");
   banner.className = "notice offer-banner";
   const text = document.createElement("p");

@@ -135,6 +135,11 @@ async fn a_patient_books_reschedules_cancels_and_takes_a_waitlist_offer() {
             .await;
         let banner = browser.find(".offer-banner").await.text().await.unwrap();
         assert!(banner.contains("Take this slot"), "{banner}");
+        // In the doctor's zone and with the doctor's name, as on every page.
+        assert!(
+            banner.contains("(Europe/") && banner.contains("with Dr. Sofia Rossi"),
+            "{banner}"
+        );
         let listed = browser.find(".waitlist-entry a[href^='/holds/']").await;
         let href = listed.attr("href").await.unwrap().unwrap();
         assert_eq!(listed.text().await.unwrap(), "Take this slot");
