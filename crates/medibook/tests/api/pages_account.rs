@@ -10,19 +10,14 @@ use reqwest::header;
 
 use crate::backend_tests;
 use crate::harness::TestApp;
-use crate::pages::{cookie_pair, get_page, post_form, sign_in_on_the_page};
+use crate::pages::{get_page, post_form};
+use crate::pages_booking::signed_in;
 
 backend_tests!(
     the_profile_needs_sign_in_and_renames_the_person,
     the_contact_form_sends_a_message_and_explains_mistakes,
     the_contact_form_says_when_too_many_messages_were_sent,
 );
-
-async fn signed_in(app: &TestApp, email: &str) -> String {
-    let page = sign_in_on_the_page(app, email, "/").await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
-    cookie_pair(&page)
-}
 
 async fn the_profile_needs_sign_in_and_renames_the_person(app: TestApp) {
     let stranger = get_page(&app, "/profile", None).await;

@@ -28,7 +28,7 @@ backend_tests!(
 );
 
 /// Signs `email` in on the pages and returns the session cookie.
-async fn signed_in(app: &TestApp, email: &str) -> String {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> String {
     let page = sign_in_on_the_page(app, email, "/").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     cookie_pair(&page)

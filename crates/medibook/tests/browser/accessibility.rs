@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::browse::first_week_without_free_slots;
+use crate::booking::hold_first_free_slot;
+use crate::browse::{first_week_without_free_slots, type_a_search};
 use crate::harness::{Browser, Look, Rig, browser_test, missing};
 
 /// Impacts that fail the scan.
@@ -120,13 +121,7 @@ async fn scan_every_page(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
 
     // Results drawn as the patient types.
     browser.open("/").await;
-    browser.type_into("input[name=q]", "cardiolgy").await;
-    browser
-        .wait_until(
-            "live results",
-            "return document.querySelectorAll('#search-results .doctor-card').length > 0",
-        )
-        .await;
+    type_a_search(&browser, "cardiolgy").await;
     problems.extend(violations(&browser, axe, &format!("/ with live results [{label}]")).await);
 
     // The sign-in steps, with their error messages, and a page seen signed in.
@@ -176,12 +171,7 @@ async fn scan_every_page(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
     problems.extend(violations(&browser, axe, &format!("a doctor signed in [{label}]")).await);
 
     // Booking: the hold page (and its error), the confirmation, the list, cancel, reschedule.
-    browser
-        .click(".slot-picker button[data-start]:not([disabled])")
-        .await;
-    browser
-        .wait_for_path("the hold page", |path| path.starts_with("/holds/"))
-        .await;
+    hold_first_free_slot(&browser).await;
     browser.find("#countdown").await;
     problems.extend(violations(&browser, axe, &format!("the hold page [{label}]")).await);
     browser

@@ -36,7 +36,7 @@ pub async fn sign_in(rig: &Rig, browser: &Browser, email: &str, next: &str) {
 }
 
 /// Clicks the picker's first free slot and waits for the hold page.
-async fn hold_first_free_slot(browser: &Browser) -> String {
+pub async fn hold_first_free_slot(browser: &Browser) -> String {
     browser.click(FREE_SLOT).await;
     browser
         .wait_for_path("the hold page", |path| path.starts_with("/holds/"))

@@ -202,3 +202,14 @@ async fn a_week_without_free_slots_offers_the_waitlist_and_unknown_pages_say_so(
     })
     .await;
 }
+
+/// Types `query` into the home page's search box and waits for the results drawn as one types.
+pub async fn type_a_search(browser: &crate::harness::Browser, query: &str) {
+    browser.type_into("input[name=q]", query).await;
+    browser
+        .wait_until(
+            "live results",
+            "return document.querySelectorAll('#search-results .doctor-card').length > 0",
+        )
+        .await;
+}

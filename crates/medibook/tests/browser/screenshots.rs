@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::booking::sign_in;
+use crate::booking::{hold_first_free_slot, sign_in};
+use crate::browse::type_a_search;
 use crate::harness::{Browser, Look, browser_test};
 
 fn screenshots_dir() -> PathBuf {
@@ -29,13 +30,7 @@ async fn screenshots() {
         for (look, suffix) in [(Look::PHONE, "phone"), (Look::DESKTOP, "desktop")] {
             let browser = rig.browser(look).await;
             browser.open("/").await;
-            browser.type_into("input[name=q]", "cardiolgy").await;
-            browser
-                .wait_until(
-                    "live results",
-                    "return document.querySelectorAll('#search-results .doctor-card').length > 0",
-                )
-                .await;
+            type_a_search(&browser, "cardiolgy").await;
             shoot(&browser, &format!("home-{suffix}")).await;
 
             let email = format!("screenshots-{suffix}@example.org");
@@ -43,12 +38,7 @@ async fn screenshots() {
             browser.find("#slot-picker").await;
             shoot(&browser, &format!("doctor-{suffix}")).await;
 
-            browser
-                .click(".slot-picker button[data-start]:not([disabled])")
-                .await;
-            browser
-                .wait_for_path("the hold page", |path| path.starts_with("/holds/"))
-                .await;
+            hold_first_free_slot(&browser).await;
             browser.type_into("#reason", "Annual check-up").await;
             shoot(&browser, &format!("hold-{suffix}")).await;
             browser

@@ -180,7 +180,25 @@ struct HoldContext<'a> {
     reschedule: Option<AppointmentId>,
 }
 
-impl HoldContext<'_> {
+impl<'a> HoldContext<'a> {
+    fn new(
+        state: &AppState,
+        person: &'a Person,
+        uri: &'a Uri,
+        hold: &'a Hold,
+        doctor: &'a Doctor,
+        reschedule: Option<AppointmentId>,
+    ) -> Self {
+        Self {
+            person,
+            uri,
+            hold,
+            doctor,
+            now: state.bookings.now(),
+            reschedule,
+        }
+    }
+
     /// The hold page with the reason typed so far and what went wrong, if anything.
     fn page(&self, reason: String, error: Option<String>) -> HoldPage {
         let (hold, doctor) = (self.hold, self.doctor);
@@ -256,14 +274,7 @@ pub async fn show_hold(
     if hold.state != HoldState::Active {
         return Err(expired(&doctor, &hold, reschedule));
     }
-    let context = HoldContext {
-        person: &person,
-        uri: &uri,
-        hold: &hold,
-        doctor: &doctor,
-        now: state.bookings.now(),
-        reschedule,
-    };
+    let context = HoldContext::new(&state, &person, &uri, &hold, &doctor, reschedule);
     Ok(context.page(String::new(), None).into_response())
 }
 
@@ -289,14 +300,7 @@ pub async fn confirm(
     let hold = own_hold(&state, &person, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
-    let context = HoldContext {
-        person: &person,
-        uri: &uri,
-        hold: &hold,
-        doctor: &doctor,
-        now: state.bookings.now(),
-        reschedule,
-    };
+    let context = HoldContext::new(&state, &person, &uri, &hold, &doctor, reschedule);
     let result = match reschedule {
         Some(appointment_id) => state
             .bookings
