@@ -14,5 +14,6 @@ mod harness;
 mod accessibility;
 mod booking;
 mod browse;
+mod doctor_console;
 mod live;
 mod signin;

@@ -9,7 +9,8 @@
 //! One file per area: [`browse`] (home, search, specialties), [`doctor`] (profile and week slot
 //! picker), [`booking`] (hold, confirm, release, one appointment and its calendar file),
 //! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
-//! offers), [`signin`] (sign-in with a one-time code, sign-out), [`assets`] (static files),
+//! offers), [`console`] (the doctor console: agenda, hours, time off), [`signin`] (sign-in
+//! with a one-time code, sign-out), [`assets`] (static files),
 //! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
 //! area adds its file, its routes in [`routes`] and one row per route in
 //! [`crate::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
@@ -20,6 +21,7 @@ pub mod appointments;
 pub mod assets;
 pub mod booking;
 pub mod browse;
+pub mod console;
 pub mod doctor;
 pub mod error;
 pub mod format;
@@ -63,6 +65,27 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/appointments/{id}/reschedule",
             get(appointments::reschedule),
+        )
+        .route("/doctor", get(console::agenda::show))
+        .route(
+            "/doctor/appointments/{id}/complete",
+            post(console::agenda::complete),
+        )
+        .route(
+            "/doctor/appointments/{id}/no-show",
+            post(console::agenda::no_show),
+        )
+        .route(
+            "/doctor/hours",
+            get(console::hours::show).post(console::hours::submit),
+        )
+        .route(
+            "/doctor/time-off",
+            get(console::time_off::show).post(console::time_off::submit),
+        )
+        .route(
+            "/doctor/time-off/{id}/remove",
+            post(console::time_off::remove),
         )
         .route("/login", get(signin::form).post(signin::send_code))
         .route("/login/code", post(signin::verify_code))
