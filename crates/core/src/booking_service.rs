@@ -164,20 +164,7 @@ impl BookingService {
         days: u16,
     ) -> BookingResult<Vec<(DoctorId, Vec<SlotView>)>> {
         let now = self.clock.now();
-        let invalid_window = || BookingError::validation("date is out of range");
-        let last = last_date(first, days).ok_or_else(invalid_window)?;
-        // One window wide enough for every doctor's zone (UTC offsets stay within a day) and
-        // for buffers around the first and last slot.
-        let from = first
-            .yesterday()
-            .ok()
-            .and_then(utc_midnight)
-            .ok_or_else(invalid_window)?;
-        let to = last
-            .tomorrow()
-            .ok()
-            .and_then(utc_midnight)
-            .ok_or_else(invalid_window)?;
+        let (from, to) = listing_window(first, days)?;
         let ids: Vec<DoctorId> = doctors.iter().map(|d| d.id).collect();
         let time_off = self.clinic.time_off(&ids, from, to).await?;
         let occupancy = self.bookings.occupancy(&ids, from, to, now).await?;
@@ -201,6 +188,43 @@ impl BookingService {
             ));
         }
         Ok(listings)
+    }
+
+    /// Listings of one doctor under setups that need not be saved (a proposed schedule, an extra
+    /// period of time off), one per `(doctor, time_off)` variant, over `days` dates from
+    /// `first`. Each variant's `time_off` replaces the stored one; the doctor's occupancy (holds
+    /// and appointments) is read once, as [`Self::slots`] reads it, and shared by all variants.
+    /// Every variant must be the same doctor.
+    pub async fn listings_for(
+        &self,
+        variants: &[(&Doctor, &[TimeOff])],
+        first: Date,
+        days: u16,
+    ) -> BookingResult<Vec<Vec<SlotView>>> {
+        if !(1..=MAX_LISTING_DAYS).contains(&days) {
+            return Err(BookingError::validation(format!(
+                "days must be between 1 and {MAX_LISTING_DAYS}"
+            )));
+        }
+        let Some((doctor, _)) = variants.first() else {
+            return Ok(Vec::new());
+        };
+        if variants.iter().any(|(other, _)| other.id != doctor.id) {
+            return Err(BookingError::validation(
+                "listings to compare must be of one doctor",
+            ));
+        }
+        let now = self.clock.now();
+        let (from, to) = listing_window(first, days)?;
+        let mut occupancy = self.bookings.occupancy(&[doctor.id], from, to, now).await?;
+        occupancy.retain(|o| o.doctor_id == doctor.id);
+        occupancy.sort_by_key(|o| o.start);
+        Ok(variants
+            .iter()
+            .map(|(variant, time_off)| {
+                doctor_listing(variant, time_off, &occupancy, first, days, now)
+            })
+            .collect())
     }
 
     /// Holds the slot of `doctor_id` starting at `start` for `patient_id`. Repeating the request
@@ -455,6 +479,25 @@ pub fn doctor_listing(
         }
     }
     views
+}
+
+/// The instants whose occupancy and time off a listing of `days` dates from `first` needs: one
+/// window wide enough for every doctor's zone (UTC offsets stay within a day) and for buffers
+/// around the first and last slot.
+fn listing_window(first: Date, days: u16) -> BookingResult<(Timestamp, Timestamp)> {
+    let invalid_window = || BookingError::validation("date is out of range");
+    let last = last_date(first, days).ok_or_else(invalid_window)?;
+    let from = first
+        .yesterday()
+        .ok()
+        .and_then(utc_midnight)
+        .ok_or_else(invalid_window)?;
+    let to = last
+        .tomorrow()
+        .ok()
+        .and_then(utc_midnight)
+        .ok_or_else(invalid_window)?;
+    Ok((from, to))
 }
 
 fn utc_midnight(date: Date) -> Option<Timestamp> {

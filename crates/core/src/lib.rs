@@ -20,6 +20,7 @@ pub mod ids;
 pub mod limits;
 pub mod outbox;
 pub mod ports;
+pub mod preview;
 pub mod schedule;
 pub mod search;
 pub mod sessions;

@@ -15,6 +15,7 @@ mod input;
 mod pages;
 mod pages_account;
 mod pages_booking;
+mod pages_doctor;
 mod sessions;
 mod signin;
 mod staff;

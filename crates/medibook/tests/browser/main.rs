@@ -14,6 +14,7 @@ mod harness;
 mod accessibility;
 mod booking;
 mod browse;
+mod doctor_console;
 mod live;
 mod screenshots;
 mod signin;

@@ -9,8 +9,9 @@
 //! One file per area: [`browse`] (home, search, specialties), [`doctor`] (profile and week slot
 //! picker), [`booking`] (hold, confirm, release, one appointment and its calendar file),
 //! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
-//! offers), [`account`] (profile, contact form), [`signin`] (sign-in with a one-time code,
-//! sign-out), [`forms`] (what every form post starts with), [`assets`] (static files),
+//! offers), [`account`] (profile, contact form), [`console`] (the doctor console: agenda,
+//! hours, time off), [`signin`] (sign-in with a one-time code, sign-out), [`forms`] (what every
+//! form post starts with), [`assets`] (static files),
 //! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
 //! area adds its file, its routes in [`routes`] and one row per route in
 //! [`crate::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
@@ -22,6 +23,7 @@ pub mod appointments;
 pub mod assets;
 pub mod booking;
 pub mod browse;
+pub mod console;
 pub mod doctor;
 pub mod error;
 pub mod format;
@@ -73,6 +75,27 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/contact",
             get(account::contact).post(account::send_message),
+        )
+        .route("/doctor", get(console::agenda::show))
+        .route(
+            "/doctor/appointments/{id}/complete",
+            post(console::agenda::complete),
+        )
+        .route(
+            "/doctor/appointments/{id}/no-show",
+            post(console::agenda::no_show),
+        )
+        .route(
+            "/doctor/hours",
+            get(console::hours::show).post(console::hours::submit),
+        )
+        .route(
+            "/doctor/time-off",
+            get(console::time_off::show).post(console::time_off::submit),
+        )
+        .route(
+            "/doctor/time-off/{id}/remove",
+            post(console::time_off::remove),
         )
         .route("/login", get(signin::form).post(signin::send_code))
         .route("/login/code", post(signin::verify_code))

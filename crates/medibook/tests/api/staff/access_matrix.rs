@@ -380,6 +380,14 @@ impl<'a> World<'a> {
                 (template.to_owned(), None)
             }
             ("GET", "/waitlist" | "/appointments") => (template.to_owned(), None),
+            // The doctor console: pages too, so bearer callers are sent to sign-in.
+            ("GET", "/doctor" | "/doctor/hours" | "/doctor/time-off") => {
+                (template.to_owned(), None)
+            }
+            ("POST", "/doctor/hours" | "/doctor/time-off") => {
+                form = Some(vec![("intent", "preview".to_owned())]);
+                (template.to_owned(), None)
+            }
             (
                 "GET" | "POST",
                 "/holds/{id}"
@@ -388,7 +396,10 @@ impl<'a> World<'a> {
                 | "/appointments/{id}/cancel"
                 | "/appointments/{id}/reschedule"
                 | "/waitlist/{id}/leave"
-                | "/waitlist/offers/{id}/decline",
+                | "/waitlist/offers/{id}/decline"
+                | "/doctor/appointments/{id}/complete"
+                | "/doctor/appointments/{id}/no-show"
+                | "/doctor/time-off/{id}/remove",
             ) => {
                 if method == "POST" {
                     form = Some(Vec::new());
