@@ -13,6 +13,7 @@ mod concurrency;
 mod feed;
 mod input;
 mod pages;
+mod pages_admin;
 mod pages_booking;
 mod sessions;
 mod signin;

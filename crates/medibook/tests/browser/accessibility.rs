@@ -22,7 +22,7 @@ fn axe_path() -> PathBuf {
 }
 
 /// The axe-core script, or `None` (a skip) when `npm ci` has not been run.
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     match std::fs::read_to_string(axe_path()) {
         Ok(source) => Some(source),
         Err(_) => missing(&format!(
@@ -33,7 +33,7 @@ fn axe_source() -> Option<String> {
 }
 
 /// The serious and critical violations on the page shown, described for a failure message.
-async fn violations(browser: &Browser, axe: &str, what: &str) -> Vec<String> {
+pub(crate) async fn violations(browser: &Browser, axe: &str, what: &str) -> Vec<String> {
     let loaded = browser
         .eval(&format!("{axe}\n;return typeof window.axe === 'object';"))
         .await;

@@ -396,6 +396,28 @@ impl<'a> World<'a> {
                 let id = uuid::Uuid::now_v7().to_string();
                 (template.replace("{id}", &id), None)
             }
+            // The admin console's pages: as for the booking pages, every caller of the matrix
+            // (bearer tokens only) is sent to sign-in, a page (tests/api/pages_admin.rs checks
+            // the roles with session cookies).
+            (
+                "GET" | "POST",
+                "/admin"
+                | "/admin/doctors"
+                | "/admin/doctors/new"
+                | "/admin/doctors/{id}"
+                | "/admin/specialties"
+                | "/admin/specialties/{id}"
+                | "/admin/people"
+                | "/admin/people/{id}/role"
+                | "/admin/messages"
+                | "/admin/audit",
+            ) => {
+                if method == "POST" {
+                    form = Some(vec![("name", "Matrix".to_owned())]);
+                }
+                let id = uuid::Uuid::now_v7().to_string();
+                (template.replace("{id}", &id), None)
+            }
             ("GET", "/api/v1/slots") => (
                 format!("/api/v1/slots?doctor_id={doctor}&date=2027-03-02"),
                 None,
