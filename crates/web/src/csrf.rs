@@ -24,6 +24,10 @@ pub async fn reject_cross_site(request: Request, next: Next) -> Response {
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if !safe && carries_our_cookie(request.headers()) && !same_origin(request.headers()) {
+        // A page's form gets the page that explains; the API its problem document.
+        if crate::pages::is_page_path(request.uri().path()) {
+            return crate::pages::forms::cross_site().into_response();
+        }
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",

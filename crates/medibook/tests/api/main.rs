@@ -14,6 +14,7 @@ mod feed;
 mod input;
 mod pages;
 mod pages_account;
+mod pages_admin;
 mod pages_booking;
 mod pages_doctor;
 mod sessions;

@@ -65,22 +65,30 @@ async fn the_profile_needs_sign_in_and_renames_the_person(app: TestApp) {
     );
 
     // A post from another site changes nothing.
-    let forged = browser_post_from(&app, "https://evil.example", &cookie).await;
+    // (The cookie is refused by the site-wide check, which answers a page with a page.)
+    let (forged, kind) = browser_post_from(&app, "https://evil.example", &cookie).await;
     assert_eq!(forged, StatusCode::FORBIDDEN);
+    assert!(kind.starts_with("text/html"), "{kind}");
     let profile = get_page(&app, "/profile", Some(&cookie)).await;
     assert!(profile.html.contains("value=\"Ada Lovelace\""));
 }
 
-async fn browser_post_from(app: &TestApp, origin: &str, cookie: &str) -> StatusCode {
-    crate::pages::browser_like()
+async fn browser_post_from(app: &TestApp, origin: &str, cookie: &str) -> (StatusCode, String) {
+    let response = crate::pages::browser_like()
         .post(app.url("/profile"))
         .header(header::ORIGIN, origin)
         .header(header::COOKIE, cookie)
         .form(&[("name", "Mallory")])
         .send()
         .await
-        .expect("a response")
-        .status()
+        .expect("a response");
+    let kind = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (response.status(), kind)
 }
 
 async fn the_contact_form_sends_a_message_and_explains_mistakes(app: TestApp) {

@@ -12,6 +12,7 @@
 mod harness;
 
 mod accessibility;
+mod admin_console;
 mod booking;
 mod browse;
 mod doctor_console;

@@ -561,8 +561,9 @@ pub async fn contact_messages(
 }
 
 /// Parses an audit bound: an RFC 3339 instant, or a date (midnight UTC; for the end of a
-/// range, the midnight after it, so the date is included).
-fn audit_bound(
+/// range, the midnight after it, so the date is included). The audit page reads its filters
+/// with it too.
+pub(crate) fn audit_bound(
     field: &str,
     raw: Option<&str>,
     end: bool,

@@ -178,3 +178,40 @@ mod tests {
         assert_eq!(initials("Dr. Élodie Fournier"), "ÉF");
     }
 }
+
+/// A fee's amount in the currency's major unit, as the admin's fee field takes it: "80.00".
+pub fn fee_amount(amount_minor: i64) -> String {
+    format!("{}.{:02}", amount_minor / 100, (amount_minor % 100).abs())
+}
+
+/// An instant in UTC, for the admin console's inbox and audit trail (they belong to no
+/// doctor's zone): "Sat 21 Nov 2026, 20:43 UTC".
+pub fn utc_moment(at: Timestamp) -> String {
+    at.to_zoned(TimeZone::UTC)
+        .strftime("%a %-d %b %Y, %H:%M UTC")
+        .to_string()
+}
+
+/// A count with its noun's own plural: "1 specialty", "4 specialties".
+pub fn count_with(count: i64, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+#[cfg(test)]
+mod admin_console_tests {
+    use super::*;
+
+    #[test]
+    fn admin_console_amounts_instants_and_counts() {
+        assert_eq!(fee_amount(8000), "80.00");
+        assert_eq!(fee_amount(5505), "55.05");
+        let at: Timestamp = "2026-11-21T20:43:10Z".parse().unwrap();
+        assert_eq!(utc_moment(at), "Sat 21 Nov 2026, 20:43 UTC");
+        assert_eq!(count_with(1, "specialty", "specialties"), "1 specialty");
+        assert_eq!(count_with(4, "specialty", "specialties"), "4 specialties");
+    }
+}

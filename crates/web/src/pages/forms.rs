@@ -67,7 +67,7 @@ impl FormFields {
 pub struct SameSite;
 
 /// The refusal of a form sent from another website.
-fn cross_site() -> PageError {
+pub fn cross_site() -> PageError {
     PageError::new(
         StatusCode::FORBIDDEN,
         "Request refused",

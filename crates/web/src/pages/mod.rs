@@ -10,8 +10,9 @@
 //! picker), [`booking`] (hold, confirm, release, one appointment and its calendar file),
 //! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
 //! offers), [`account`] (profile, contact form), [`console`] (the doctor console: agenda,
-//! hours, time off), [`signin`] (sign-in with a one-time code, sign-out), [`forms`] (what every
-//! form post starts with), [`assets`] (static files),
+//! hours, time off), [`admin`] (the admin console: doctors, specialties, people and roles,
+//! contact messages, audit trail), [`signin`] (sign-in with a one-time code, sign-out),
+//! [`forms`] (what every form post starts with), [`assets`] (static files),
 //! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
 //! area adds its file, its routes in [`routes`] and one row per route in
 //! [`crate::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
@@ -19,6 +20,7 @@
 //! `/login?next=…` instead of answering with a JSON 401.
 
 pub mod account;
+pub mod admin;
 pub mod appointments;
 pub mod assets;
 pub mod booking;
@@ -100,6 +102,25 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(signin::form).post(signin::send_code))
         .route("/login/code", post(signin::verify_code))
         .route("/logout", post(signin::sign_out))
+        .route("/admin", get(admin::overview))
+        .route("/admin/doctors", get(admin::doctors::list))
+        .route(
+            "/admin/doctors/new",
+            get(admin::doctors::new_form).post(admin::doctors::create),
+        )
+        .route(
+            "/admin/doctors/{id}",
+            get(admin::doctors::edit_form).post(admin::doctors::update),
+        )
+        .route(
+            "/admin/specialties",
+            get(admin::specialties::list).post(admin::specialties::add),
+        )
+        .route("/admin/specialties/{id}", post(admin::specialties::rename))
+        .route("/admin/people", get(admin::people::search))
+        .route("/admin/people/{id}/role", post(admin::people::set_role))
+        .route("/admin/messages", get(admin::messages::inbox))
+        .route("/admin/audit", get(admin::audit::search))
         .route("/assets/{*path}", get(assets::serve))
 }
 

@@ -380,6 +380,21 @@ impl<'a> World<'a> {
                 (template.to_owned(), None)
             }
             ("GET", "/waitlist" | "/appointments") => (template.to_owned(), None),
+            // The profile (sign-in needed, so a page sending bearer callers there) and the
+            // contact form (open to anyone).
+            ("GET", "/profile" | "/contact") => (template.to_owned(), None),
+            ("POST", "/profile") => {
+                form = Some(vec![("name", "Matrix".to_owned())]);
+                (template.to_owned(), None)
+            }
+            ("POST", "/contact") => {
+                form = Some(vec![
+                    ("name", "Matrix".to_owned()),
+                    ("email", "matrix@example.org".to_owned()),
+                    ("message", "Checked by the matrix.".to_owned()),
+                ]);
+                (template.to_owned(), None)
+            }
             // The doctor console: pages too, so bearer callers are sent to sign-in.
             ("GET", "/doctor" | "/doctor/hours" | "/doctor/time-off") => {
                 (template.to_owned(), None)
@@ -403,6 +418,28 @@ impl<'a> World<'a> {
             ) => {
                 if method == "POST" {
                     form = Some(Vec::new());
+                }
+                let id = uuid::Uuid::now_v7().to_string();
+                (template.replace("{id}", &id), None)
+            }
+            // The admin console's pages: as for the booking pages, every caller of the matrix
+            // (bearer tokens only) is sent to sign-in, a page (tests/api/pages_admin.rs checks
+            // the roles with session cookies).
+            (
+                "GET" | "POST",
+                "/admin"
+                | "/admin/doctors"
+                | "/admin/doctors/new"
+                | "/admin/doctors/{id}"
+                | "/admin/specialties"
+                | "/admin/specialties/{id}"
+                | "/admin/people"
+                | "/admin/people/{id}/role"
+                | "/admin/messages"
+                | "/admin/audit",
+            ) => {
+                if method == "POST" {
+                    form = Some(vec![("name", "Matrix".to_owned())]);
                 }
                 let id = uuid::Uuid::now_v7().to_string();
                 (template.replace("{id}", &id), None)
