@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::accessibility::{axe_source, violations};
 use crate::booking::sign_in;
-use crate::harness::{Browser, Look, Rig, browser_test};
+use crate::harness::{Browser, Look, Rig, browser_test, keep_screenshot};
 
 const ADMIN: &str = "admin@demo.medibook.test";
 const PHOTO: &str = "https://images.example.org/mira-okafor.jpg";
@@ -147,20 +147,6 @@ async fn the_demo_admin_adds_a_specialty_and_a_doctor_whom_patients_then_find() 
         assert!(results.contains("Dr. Mira Okafor"), "{results}");
     })
     .await;
-}
-
-/// Keeps a screenshot of the page shown when `MEDIBOOK_SCREENSHOTS` names a directory.
-async fn keep_screenshot(browser: &Browser, name: &str) {
-    let Ok(dir) = std::env::var("MEDIBOOK_SCREENSHOTS") else {
-        return;
-    };
-    let png = browser.client.screenshot().await.unwrap();
-    let file: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(std::path::Path::new(&dir).join(format!("{file}.png")), png).unwrap();
 }
 
 /// Scans the page shown.

@@ -6,7 +6,7 @@
 
 use crate::accessibility::{axe_source, violations};
 use crate::booking::sign_in;
-use crate::harness::{Browser, Look, Rig, browser_test};
+use crate::harness::{Browser, Look, Rig, browser_test, keep_screenshot};
 
 /// Dr. Anna Schmidt's demo account.
 const ANNA: &str = "doctor01@demo.medibook.test";
@@ -29,13 +29,6 @@ async fn set_field(browser: &Browser, id: &str, value: &str) {
 
 async fn text_of(browser: &Browser, css: &str) -> String {
     browser.find(css).await.text().await.unwrap()
-}
-
-/// Saves a screenshot of the page shown to `/tmp/medibook-<name>.png`, for looking at.
-async fn screenshot(browser: &Browser, name: &str) {
-    if let Ok(png) = browser.client.screenshot().await {
-        let _ = std::fs::write(format!("/tmp/medibook-{name}.png"), png);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +73,7 @@ async fn a_doctor_previews_and_saves_new_hours_and_her_public_page_follows() {
             .click("button[name=intent][value=preview]")
             .await;
         browser.find("#preview").await;
-        screenshot(&browser, "hours-preview-1280").await;
+        keep_screenshot(&browser, "hours-preview-1280").await;
         let days: Vec<(String, String)> = {
             let mut days = Vec::new();
             for item in browser.find_all(".preview-days li").await {
@@ -179,7 +172,7 @@ async fn a_doctor_previews_and_saves_new_hours_and_her_public_page_follows() {
             .find_all(&format!(".day[data-date='{wednesday_date}'] [data-start]"))
             .await;
         assert!(wednesday_slots.is_empty(), "no slots on {wednesday_date}");
-        screenshot(&public, "public-after-save-1280").await;
+        keep_screenshot(&public, "public-after-save-1280").await;
     })
     .await;
 }
@@ -217,7 +210,7 @@ async fn check_agenda(browser: &Browser, width: u32, name: &str) {
     browser
         .eval("document.querySelector('.agenda-scroll').scrollIntoView(); return true;")
         .await;
-    screenshot(browser, name).await;
+    keep_screenshot(browser, name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,7 +280,7 @@ async fn the_agenda_reads_well_on_a_desktop_and_on_a_phone() {
             )
             .await;
         assert_eq!(sticky, true, "the time column stays in view");
-        screenshot(&phone, "agenda-week-360-scrolled").await;
+        keep_screenshot(&phone, "agenda-week-360-scrolled").await;
         phone.open(&monday).await;
         check_agenda(&phone, 360, "agenda-day-360").await;
     })
@@ -345,7 +338,7 @@ async fn scan_the_console(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
     browser.find("#error-summary").await;
     problems.extend(violations(&browser, axe, &format!("time off with errors [{label}]")).await);
     if look.width == 360 {
-        screenshot(&browser, &format!("time-off-errors-{label}")).await;
+        keep_screenshot(&browser, &format!("time-off-errors-{label}")).await;
     }
     problems
 }

@@ -637,3 +637,17 @@ impl Browser {
         }
     }
 }
+
+/// Keeps a screenshot of the page shown when `MEDIBOOK_SCREENSHOTS` names a directory.
+pub async fn keep_screenshot(browser: &Browser, name: &str) {
+    let Ok(dir) = std::env::var("MEDIBOOK_SCREENSHOTS") else {
+        return;
+    };
+    let png = browser.client.screenshot().await.unwrap();
+    let file: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(std::path::Path::new(&dir).join(format!("{file}.png")), png).unwrap();
+}

@@ -50,6 +50,48 @@ async fn screenshots() {
             browser.open("/appointments").await;
             browser.find("main h1").await;
             shoot(&browser, &format!("appointments-{suffix}")).await;
+
+            // The doctor console: Dr. Anna Schmidt's week, and her hours with a change previewed.
+            let doctor_browser = rig.browser(look).await;
+            sign_in(
+                &rig,
+                &doctor_browser,
+                "doctor01@demo.medibook.test",
+                "/doctor",
+            )
+            .await;
+            // The coming week (this one may be mostly past), scrolled to the grid.
+            doctor_browser.click("a[rel=next]").await;
+            doctor_browser.find(".agenda-grid").await;
+            doctor_browser
+                .eval("document.querySelector('.agenda-grid').scrollIntoView(); return true;")
+                .await;
+            shoot(&doctor_browser, &format!("agenda-{suffix}")).await;
+            doctor_browser.open("/doctor/hours").await;
+            doctor_browser
+                .eval(
+                    "for (const [id, v] of [['saturday-hours-0-start', '09:00'], \
+                     ['saturday-hours-0-end', '12:00']]) \
+                     document.getElementById(id).value = v; return true;",
+                )
+                .await;
+            doctor_browser
+                .click("button[name=intent][value=preview]")
+                .await;
+            doctor_browser.find("#preview").await;
+            doctor_browser
+                .eval("document.getElementById('preview').scrollIntoView(); return true;")
+                .await;
+            shoot(&doctor_browser, &format!("hours-preview-{suffix}")).await;
+
+            // The admin console: the doctors, and the form that adds one.
+            let admin = rig.browser(look).await;
+            sign_in(&rig, &admin, "admin@demo.medibook.test", "/admin/doctors").await;
+            admin.find("main h1").await;
+            shoot(&admin, &format!("admin-doctors-{suffix}")).await;
+            admin.open("/admin/doctors/new").await;
+            admin.find("form.admin-form").await;
+            shoot(&admin, &format!("admin-new-doctor-{suffix}")).await;
         }
     })
     .await;
