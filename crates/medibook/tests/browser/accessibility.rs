@@ -14,6 +14,24 @@ use crate::booking::hold_first_free_slot;
 use crate::browse::{first_week_without_free_slots, type_a_search};
 use crate::harness::{Browser, Look, Rig, browser_test, missing};
 
+/// The four ways every page is scanned: a desktop and a 360-pixel phone, light and dark.
+pub(crate) const EVERY_LOOK: [Look; 4] = [
+    Look::DESKTOP,
+    Look::DESKTOP.dark(),
+    Look::PHONE,
+    Look::PHONE.dark(),
+];
+
+/// Fails with every serious or critical violation found.
+#[track_caller]
+pub(crate) fn assert_accessible(problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "serious or critical accessibility violations:\n{}",
+        problems.join("\n")
+    );
+}
+
 /// Impacts that fail the scan.
 const FAILING_IMPACTS: [&str; 2] = ["serious", "critical"];
 
@@ -250,19 +268,10 @@ async fn every_page_passes_axe_in_light_and_dark_mode_on_desktop_and_phone() {
     };
     browser_test("accessibility", |rig| async move {
         let mut problems = Vec::new();
-        for look in [
-            Look::DESKTOP,
-            Look::DESKTOP.dark(),
-            Look::PHONE,
-            Look::PHONE.dark(),
-        ] {
+        for look in EVERY_LOOK {
             problems.extend(scan_every_page(&rig, look, &axe).await);
         }
-        assert!(
-            problems.is_empty(),
-            "serious or critical accessibility violations:\n{}",
-            problems.join("\n")
-        );
+        assert_accessible(&problems);
     })
     .await;
 }

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::accessibility::{axe_source, violations};
+use crate::accessibility::{EVERY_LOOK, assert_accessible, axe_source, violations};
 use crate::booking::sign_in;
 use crate::harness::{Browser, Look, Rig, browser_test, keep_screenshot};
 
@@ -264,19 +264,10 @@ async fn every_admin_page_passes_axe_in_light_and_dark_mode_on_desktop_and_phone
             .unwrap();
         assert!(sent.status().is_success(), "{}", sent.status());
         let mut problems = Vec::new();
-        for look in [
-            Look::DESKTOP,
-            Look::DESKTOP.dark(),
-            Look::PHONE,
-            Look::PHONE.dark(),
-        ] {
+        for look in EVERY_LOOK {
             problems.extend(scan_the_console(&rig, look, &axe).await);
         }
-        assert!(
-            problems.is_empty(),
-            "serious or critical accessibility violations:\n{}",
-            problems.join("\n")
-        );
+        assert_accessible(&problems);
     })
     .await;
 }

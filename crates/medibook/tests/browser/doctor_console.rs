@@ -4,7 +4,7 @@
 //! desktop and on a 360-pixel phone; and an axe-core scan of every console page and state, in
 //! light and dark mode, on both screens.
 
-use crate::accessibility::{axe_source, violations};
+use crate::accessibility::{EVERY_LOOK, assert_accessible, axe_source, violations};
 use crate::booking::sign_in;
 use crate::harness::{Browser, Look, Rig, browser_test, keep_screenshot};
 
@@ -350,19 +350,10 @@ async fn the_doctor_console_passes_axe_in_light_and_dark_mode_on_desktop_and_pho
     };
     browser_test("doctor-console-accessibility", |rig| async move {
         let mut problems = Vec::new();
-        for look in [
-            Look::DESKTOP,
-            Look::DESKTOP.dark(),
-            Look::PHONE,
-            Look::PHONE.dark(),
-        ] {
+        for look in EVERY_LOOK {
             problems.extend(scan_the_console(&rig, look, &axe).await);
         }
-        assert!(
-            problems.is_empty(),
-            "serious or critical accessibility violations:\n{}",
-            problems.join("\n")
-        );
+        assert_accessible(&problems);
     })
     .await;
 }

@@ -341,7 +341,7 @@ impl Look {
     };
 
     /// The same, in dark mode.
-    pub fn dark(self) -> Self {
+    pub const fn dark(self) -> Self {
         Self { dark: true, ..self }
     }
 
