@@ -51,8 +51,25 @@ pub(crate) fn axe_source() -> Option<String> {
     }
 }
 
-/// The serious and critical violations on the page shown, described for a failure message.
+/// The serious and critical violations on the page shown, described for a failure message,
+/// and whether anything makes the page scroll sideways (wide tables and grids scroll inside
+/// their own box instead).
 pub(crate) async fn violations(browser: &Browser, axe: &str, what: &str) -> Vec<String> {
+    let overflow = browser
+        .eval(
+            "const root = document.documentElement; const width = root.clientWidth; \
+             if (root.scrollWidth <= width) { return ''; } \
+             return root.scrollWidth + ' > ' + width + ': ' \
+               + [...document.querySelectorAll('body *')] \
+               .filter(e => e.getBoundingClientRect().right > width + 1 \
+                 && !e.closest('.table-scroll')) \
+               .slice(0, 5).map(e => e.tagName + '.' + e.className).join(', ');",
+        )
+        .await;
+    let mut problems = Vec::new();
+    if overflow != "" {
+        problems.push(format!("{what}: wider than the screen: {overflow}"));
+    }
     let loaded = browser
         .eval(&format!("{axe}\n;return typeof window.axe === 'object';"))
         .await;
@@ -75,14 +92,16 @@ pub(crate) async fn violations(browser: &Browser, axe: &str, what: &str) -> Vec<
     // A scan that checked nothing proves nothing.
     let passed = found["passed"].as_u64().unwrap_or(0);
     assert!(passed >= 10, "axe checked only {passed} rules on {what}");
-    found["violations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|v| FAILING_IMPACTS.contains(&v["impact"].as_str().unwrap_or_default()))
-        .map(|v| describe(v, what))
-        .collect()
+    problems.extend(
+        found["violations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|v| FAILING_IMPACTS.contains(&v["impact"].as_str().unwrap_or_default()))
+            .map(|v| describe(v, what)),
+    );
+    problems
 }
 
 fn describe(violation: &Value, what: &str) -> String {

@@ -153,21 +153,6 @@ async fn the_demo_admin_adds_a_specialty_and_a_doctor_whom_patients_then_find() 
 async fn scan(browser: &Browser, axe: &str, what: &str, problems: &mut Vec<String>) {
     browser.find("main h1").await;
     keep_screenshot(browser, what).await;
-    // Nothing makes the page scroll sideways (wide tables scroll inside their own region).
-    let overflow = browser
-        .eval(
-            "const root = document.documentElement; const width = root.clientWidth; \
-             if (root.scrollWidth <= width) { return ''; } \
-             return root.scrollWidth + ' > ' + width + ': ' \
-               + [...document.querySelectorAll('body *')] \
-               .filter(e => e.getBoundingClientRect().right > width + 1 \
-                 && !e.closest('.table-scroll')) \
-               .slice(0, 5).map(e => e.tagName + '.' + e.className).join(', ');",
-        )
-        .await;
-    if overflow != "" {
-        problems.push(format!("{what}: wider than the screen: {overflow}"));
-    }
     problems.extend(violations(browser, axe, what).await);
 }
 
