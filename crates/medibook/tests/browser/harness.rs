@@ -567,13 +567,25 @@ impl Browser {
     }
 
     /// The first element matching `css`, waiting up to [`PATIENCE`] for it.
+    /// A page still loading after a form post can abort a lookup ("aborted by navigation"):
+    /// that is asked again until the patience runs out.
     pub async fn find(&self, css: &str) -> Element {
-        self.client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no element matches {css:?}: {e}"))
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let found = self
+                .client
+                .wait()
+                .at_most(deadline.saturating_duration_since(std::time::Instant::now()))
+                .for_element(Locator::Css(css))
+                .await;
+            match found {
+                Ok(element) => return element,
+                Err(e) if std::time::Instant::now() >= deadline => {
+                    panic!("no element matches {css:?}: {e}")
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Every element matching `css` now.
