@@ -1,6 +1,6 @@
 //! Holds and appointments, and the rules of their life cycles.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::BookingError;
@@ -181,6 +181,11 @@ pub struct Appointment {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Its iCalendar SEQUENCE: 0 when booked, one more after every reschedule or cancellation,
+    /// so a calendar app replaces the copy it has.
+    pub sequence: u32,
+    /// Cancelled by the patient inside the late-cancellation window.
+    pub late_cancellation: bool,
 }
 
 impl Appointment {
@@ -199,6 +204,16 @@ impl Appointment {
                 other.as_str()
             ))),
         }
+    }
+
+    /// Until when the patient may cancel without it counting as late.
+    pub fn free_cancellation_until(&self, late_window: SignedDuration) -> Timestamp {
+        self.start.saturating_sub(late_window).unwrap_or(self.start)
+    }
+
+    /// Whether cancelling at `now` is a late cancellation.
+    pub fn is_late_cancellation(&self, now: Timestamp, late_window: SignedDuration) -> bool {
+        now > self.free_cancellation_until(late_window)
     }
 
     /// Checks that the patient may move this appointment at `now`.
@@ -282,7 +297,22 @@ mod tests {
             notes: None,
             created_at: start,
             updated_at: start,
+            sequence: 0,
+            late_cancellation: false,
         }
+    }
+
+    #[test]
+    fn a_cancellation_inside_the_window_is_late() {
+        let start: Timestamp = "2027-03-02T10:00:00Z".parse().unwrap();
+        let visit = appointment(AppointmentStatus::Scheduled, start);
+        let day = SignedDuration::from_hours(24);
+        assert_eq!(
+            visit.free_cancellation_until(day).to_string(),
+            "2027-03-01T10:00:00Z"
+        );
+        assert!(!visit.is_late_cancellation("2027-03-01T10:00:00Z".parse().unwrap(), day));
+        assert!(visit.is_late_cancellation("2027-03-01T10:00:01Z".parse().unwrap(), day));
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct BookingPolicy {
     pub max_active_appointments: u16,
     /// How many unexpired holds a patient may have at once.
     pub max_holds_per_patient: u16,
+    /// A cancellation this close to the start counts as late (shown to the patient before they
+    /// cancel, and to the doctor afterwards).
+    pub late_cancellation: SignedDuration,
 }
 
 impl Default for BookingPolicy {
@@ -42,6 +45,7 @@ impl Default for BookingPolicy {
             hold_duration: SignedDuration::from_mins(5),
             max_active_appointments: 5,
             max_holds_per_patient: 3,
+            late_cancellation: SignedDuration::from_hours(24),
         }
     }
 }
@@ -357,7 +361,12 @@ impl BookingService {
         let now = self.clock.now();
         let booked = self
             .bookings
-            .cancel_appointment(appointment_id, patient_id, now)
+            .cancel_appointment(
+                appointment_id,
+                patient_id,
+                self.policy.late_cancellation,
+                now,
+            )
             .await?;
         self.publish_slots(&booked.events);
         if booked.changed {

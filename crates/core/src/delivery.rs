@@ -1,4 +1,4 @@
-//! Outbound messages (sign-in codes now; confirmations and reminders later) and the port of the
+//! Outbound messages (sign-in codes, appointment confirmations and reminders, waitlist offers) and the port of the
 //! channels that carry them: email over SMTP, SMS through an HTTP gateway.
 
 use async_trait::async_trait;
@@ -15,6 +15,19 @@ pub struct OutboundMessage {
     pub subject: String,
     /// The text.
     pub body: String,
+    /// A file sent with it (emails only; SMS ignores it): the appointment's calendar file.
+    pub attachment: Option<Attachment>,
+}
+
+/// A file attached to an email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// Its file name.
+    pub filename: String,
+    /// Its media type, with parameters (`text/calendar; charset=utf-8`).
+    pub content_type: String,
+    /// Its text.
+    pub content: String,
 }
 
 /// Why a delivery failed.

@@ -16,8 +16,55 @@ use crate::clock::Clock;
 use crate::delivery::{DeliveryError, MessageChannel, OutboundMessage};
 use crate::error::{BookingError, BookingResult};
 use crate::identity::Identifier;
+use crate::ids::AppointmentId;
 use crate::ports::CodeSender;
 use crate::signin::CODE_LIFETIME;
+
+/// What a message is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A one-time sign-in code.
+    SignInCode,
+    /// An appointment was booked.
+    Booked,
+    /// An appointment moved.
+    Rescheduled,
+    /// An appointment was cancelled.
+    Cancelled,
+    /// A reminder before an appointment.
+    Reminder,
+    /// A waitlist offer.
+    WaitlistOffer,
+}
+
+impl MessageKind {
+    /// Every kind, for listings.
+    pub const ALL: [Self; 6] = [
+        Self::SignInCode,
+        Self::Booked,
+        Self::Rescheduled,
+        Self::Cancelled,
+        Self::Reminder,
+        Self::WaitlistOffer,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignInCode => "sign_in_code",
+            Self::Booked => "booked",
+            Self::Rescheduled => "rescheduled",
+            Self::Cancelled => "cancelled",
+            Self::Reminder => "reminder",
+            Self::WaitlistOffer => "waitlist_offer",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+}
 
 /// A message to queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +77,13 @@ pub struct NewMessage {
     pub expires_at: Option<Timestamp>,
     /// Erase the body once the message is sent or given up.
     pub sensitive: bool,
+    /// What it is about.
+    pub kind: MessageKind,
+    /// The appointment it is about, if any (its pending reminders are withdrawn when it moves
+    /// or is cancelled).
+    pub appointment_id: Option<AppointmentId>,
+    /// Not before this instant (a reminder); now if unset.
+    pub due_at: Option<Timestamp>,
 }
 
 /// A message claimed for delivery.
@@ -205,12 +259,16 @@ impl CodeSender for OutboxCodeSender {
                      If you did not ask for it, you can ignore this message.",
                     CODE_LIFETIME.as_mins()
                 ),
+                attachment: None,
             },
             expires_at: Some(
                 now.saturating_add(CODE_LIFETIME)
                     .map_err(|_| BookingError::Storage("code expiry overflows".into()))?,
             ),
             sensitive: true,
+            kind: MessageKind::SignInCode,
+            appointment_id: None,
+            due_at: None,
         };
         self.outbox.enqueue(&message, now).await?;
         Ok(())

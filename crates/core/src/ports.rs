@@ -3,7 +3,7 @@
 //! transaction in the implementation.
 
 use async_trait::async_trait;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::booking::{Appointment, Hold, Occupancy, Reason};
 use crate::clinic::{Doctor, Specialty, SpecialtySummary};
@@ -172,11 +172,13 @@ pub trait BookingRepository: Send + Sync + 'static {
         confirmation: &Confirmation,
         now: Timestamp,
     ) -> BookingResult<Booked>;
-    /// Cancels the patient's appointment and frees its time.
+    /// Cancels the patient's appointment and frees its time; a cancellation closer to the
+    /// start than `late_window` is recorded as late.
     async fn cancel_appointment(
         &self,
         appointment_id: AppointmentId,
         patient_id: UserId,
+        late_window: SignedDuration,
         now: Timestamp,
     ) -> BookingResult<Booked>;
     /// Moves the patient's appointment to the slot of one of their holds, in one transaction.

@@ -810,6 +810,8 @@ mod tests {
             notes: None,
             created_at: start,
             updated_at: start,
+            sequence: 0,
+            late_cancellation: false,
         }
     }
 

@@ -16,8 +16,8 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use medibook_core::delivery::{DeliveryError, MessageChannel, OutboundMessage};
 use medibook_core::identity::{Email, Identifier};
@@ -88,14 +88,33 @@ impl SmtpChannel {
         let address: Address = to.as_str().parse().map_err(|e| {
             DeliveryError::Permanent(format!("recipient {to} is not deliverable by SMTP: {e}"))
         })?;
-        Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, address))
             .subject(message.subject.as_str())
-            .message_id(None)
-            .header(ContentType::TEXT_PLAIN)
-            .body(message.body.clone())
-            .map_err(|e| DeliveryError::Permanent(format!("email could not be composed: {e}")))
+            .message_id(None);
+        let composed = match &message.attachment {
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(message.body.clone()),
+            Some(attachment) => {
+                let content_type = ContentType::parse(&attachment.content_type).map_err(|e| {
+                    DeliveryError::Permanent(format!(
+                        "attachment type {:?} is not a media type: {e}",
+                        attachment.content_type
+                    ))
+                })?;
+                builder.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::plain(message.body.clone()))
+                        .singlepart(
+                            lettre::message::Attachment::new(attachment.filename.clone())
+                                .body(attachment.content.clone(), content_type),
+                        ),
+                )
+            }
+        };
+        composed.map_err(|e| DeliveryError::Permanent(format!("email could not be composed: {e}")))
     }
 }
 

@@ -127,7 +127,9 @@ impl App {
             offer_window: SignedDuration::from_mins(i64::from(settings.waitlist_offer_minutes)),
             max_entries_per_patient: settings.max_waitlist_entries,
         };
-        let database = database.with_waitlist_policy(waitlist_policy);
+        let database = database
+            .with_waitlist_policy(waitlist_policy)
+            .with_notifications(settings.notifications());
         let EventWiring {
             local: events,
             publish,
@@ -137,6 +139,7 @@ impl App {
             hold_duration: SignedDuration::from_mins(i64::from(settings.hold_minutes)),
             max_active_appointments: settings.max_active_appointments,
             max_holds_per_patient: settings.max_holds_per_patient,
+            late_cancellation: settings.notifications().late_cancellation,
         };
         let bookings = BookingService::new(
             store.clone(),
@@ -330,7 +333,11 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         Duration::from_secs(settings.sweep_seconds),
         stopped.clone(),
     ));
-    let deliverer = tokio::spawn(deliver_outbox(worker, Duration::from_secs(1), stopped));
+    let deliverer = tokio::spawn(deliver_outbox(
+        worker,
+        Duration::from_secs(settings.outbox_seconds),
+        stopped,
+    ));
     let result = medibook_web::serve(listener, app.router, shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = sweeper.await;

@@ -29,6 +29,11 @@
 //! | feed_queue_capacity | `MEDIBOOK_FEED_QUEUE_CAPACITY` | 256 |
 //! | redis_url | `REDIS_URL` (or `MEDIBOOK_REDIS_URL`) | none: events cross instances through PostgreSQL |
 //! | redis_channel | `MEDIBOOK_REDIS_CHANNEL` | `medibook:slot_events` |
+//! | public_url | `MEDIBOOK_PUBLIC_URL` (where people reach the site; links in messages, feeds) | `http://<listen>` |
+//! | clinic_name | `MEDIBOOK_CLINIC_NAME` | `MediBook clinic` |
+//! | late_cancellation_hours | `MEDIBOOK_LATE_CANCELLATION_HOURS` | 24 |
+//! | reminder_minutes | `MEDIBOOK_REMINDER_MINUTES` (comma-separated, before the start) | `1440,120` |
+//! | outbox_seconds | `MEDIBOOK_OUTBOX_SECONDS` (how often the outbox worker looks for due messages) | 1 |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +41,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use medibook_core::notifications::NotificationSettings;
 use medibook_web::feed::FeedSettings;
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +77,11 @@ const SETTING_KEYS: &[&str] = &[
     "feed_queue_capacity",
     "redis_url",
     "redis_channel",
+    "public_url",
+    "clinic_name",
+    "late_cancellation_hours",
+    "reminder_minutes",
+    "outbox_seconds",
 ];
 
 /// How the server behaves towards secrets and delivery.
@@ -147,6 +158,17 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// The Redis pub/sub channel; instances that share it see each other's changes.
     pub redis_channel: String,
+    /// The address people reach the site at (links in messages, calendar feed URLs), without a
+    /// trailing slash; `http://<listen>` when unset.
+    pub public_url: Option<String>,
+    /// The clinic's name, in messages and calendar entries.
+    pub clinic_name: String,
+    /// A cancellation this many hours or fewer before the start is late.
+    pub late_cancellation_hours: u16,
+    /// Reminders, in minutes before the start, comma-separated (`1440,120`); empty for none.
+    pub reminder_minutes: String,
+    /// How often the outbox worker looks for due messages, in seconds.
+    pub outbox_seconds: u64,
 }
 
 impl Default for Settings {
@@ -181,6 +203,11 @@ impl Default for Settings {
             feed_queue_capacity: 256,
             redis_url: None,
             redis_channel: medibook_integrations::redis_bus::DEFAULT_CHANNEL.to_owned(),
+            public_url: None,
+            clinic_name: "MediBook clinic".to_owned(),
+            late_cancellation_hours: 24,
+            reminder_minutes: "1440,120".to_owned(),
+            outbox_seconds: 1,
         }
     }
 }
@@ -227,6 +254,18 @@ impl Settings {
         }
         if self.sweep_seconds == 0 {
             return Err("sweep_seconds must be at least 1".into());
+        }
+        if self.outbox_seconds == 0 {
+            return Err("outbox_seconds must be at least 1".into());
+        }
+        if self.late_cancellation_hours > 24 * 30 {
+            return Err("late_cancellation_hours must be at most 720".into());
+        }
+        self.reminders()?;
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err("public_url must start with https:// or http://".into());
         }
         if !(100..=3_600_000).contains(&self.feed_ping_ms) {
             return Err("feed_ping_ms must be between 100 and 3600000".into());
@@ -293,6 +332,49 @@ impl Settings {
             ping_interval: Duration::from_millis(self.feed_ping_ms),
             idle_timeout: Duration::from_millis(self.feed_idle_ms),
             queue_capacity: usize::from(self.feed_queue_capacity),
+        }
+    }
+
+    /// Where people reach the site, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The reminder offsets before an appointment's start, longest first.
+    pub fn reminders(&self) -> Result<Vec<jiff::SignedDuration>, String> {
+        let mut offsets = Vec::new();
+        for part in self.reminder_minutes.split(',').map(str::trim) {
+            if part.is_empty() {
+                continue;
+            }
+            let minutes: u32 = part.parse().map_err(|_| {
+                format!("reminder_minutes: {part:?} is not a whole number of minutes")
+            })?;
+            if minutes == 0 || minutes > 60 * 24 * 30 {
+                return Err(format!(
+                    "reminder_minutes: {minutes} is outside 1 minute to 30 days"
+                ));
+            }
+            offsets.push(jiff::SignedDuration::from_mins(i64::from(minutes)));
+        }
+        offsets.sort_by(|a, b| b.cmp(a));
+        offsets.dedup();
+        Ok(offsets)
+    }
+
+    /// How appointment messages are written and when reminders go out.
+    pub fn notifications(&self) -> NotificationSettings {
+        NotificationSettings {
+            public_url: self.public_url(),
+            clinic_name: self.clinic_name.clone(),
+            // Checked when the settings were loaded.
+            reminders: self.reminders().unwrap_or_default(),
+            late_cancellation: jiff::SignedDuration::from_hours(i64::from(
+                self.late_cancellation_hours,
+            )),
         }
     }
 

@@ -422,6 +422,7 @@ async fn world(backend: &Backend) -> World {
             hold_duration: SignedDuration::from_mins(5),
             max_active_appointments: 100,
             max_holds_per_patient: 100,
+            ..BookingPolicy::default()
         },
     );
     let waitlist = WaitlistService::new(

@@ -7,12 +7,13 @@
 //! makes them atomic.
 
 use async_trait::async_trait;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use medibook_core::booking::{
     Appointment, AppointmentStatus, Hold, HoldState, Occupancy, Reason, SlotStatus,
 };
 use medibook_core::events::{SlotEvent, SlotEventLog};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
+use medibook_core::notifications::Change;
 use medibook_core::ports::{
     Booked, BookingRepository, Claimed, Confirmation, DayLimit, HoldClaim, Recorded, Reschedule,
 };
@@ -24,16 +25,17 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::Database;
-use crate::columns::{micros, named, optional_parsed, parsed, placeholders, timestamp};
+use crate::columns::{counter, micros, named, optional_parsed, parsed, placeholders, timestamp};
 use crate::error::{StoreError, claim_error};
+use crate::notify::queue_appointment_messages;
 use crate::waitlist::{offer_free_slots, settle_offer_of_hold};
 
 pub(crate) type Tx = Transaction<'static, Any>;
 
 pub(crate) const HOLD_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end, \
      expires_at, state, appointment_id, created_at";
-const APPOINTMENT_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, status, reason, \
-     notes, origin_hold_id, created_at, updated_at";
+pub(crate) const APPOINTMENT_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, status, \
+     reason, notes, origin_hold_id, created_at, updated_at, sequence, late_cancellation";
 
 const LAPSED_HOLDS_OF_DOCTOR: &str = "
     SELECT start_at, end_at FROM holds
@@ -89,10 +91,13 @@ const INSERT_APPOINTMENT: &str = "
     INSERT INTO appointments (id, doctor_id, patient_id, start_at, end_at, status, reason, notes,
                               origin_hold_id, created_at, updated_at)
     VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, NULL, $7, $8, $8)";
-const CANCEL_APPOINTMENT: &str =
-    "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE id = $2";
-const MOVE_APPOINTMENT: &str =
-    "UPDATE appointments SET start_at = $1, end_at = $2, updated_at = $3 WHERE id = $4";
+const CANCEL_APPOINTMENT: &str = "
+    UPDATE appointments SET status = 'cancelled', updated_at = $1, sequence = sequence + 1,
+                            late_cancellation = $2
+    WHERE id = $3";
+const MOVE_APPOINTMENT: &str = "
+    UPDATE appointments SET start_at = $1, end_at = $2, updated_at = $3, sequence = sequence + 1
+    WHERE id = $4";
 const SLOT_EVENTS_AFTER: &str = "
     SELECT seq, start_at, end_at, status FROM slot_events
     WHERE doctor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
@@ -127,6 +132,8 @@ pub(crate) fn appointment_from(row: &AnyRow) -> Result<Appointment, StoreError> 
         notes: row.try_get("notes")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
+        sequence: counter(row, "sequence")?,
+        late_cancellation: row.try_get::<i64, _>("late_cancellation")? != 0,
     })
 }
 
@@ -668,21 +675,32 @@ impl BookingRepository for Database {
         if events.freed_any() {
             events.extend(offer_free_slots(&mut tx, &self.waitlist, hold.doctor_id, now).await?);
         }
+        let appointment = Appointment {
+            id: appointment_id,
+            doctor_id: hold.doctor_id,
+            patient_id: hold.patient_id,
+            start: hold.start,
+            end: hold.end,
+            status: AppointmentStatus::Scheduled,
+            reason: confirmation.reason.clone(),
+            notes: None,
+            created_at: now,
+            updated_at: now,
+            sequence: 0,
+            late_cancellation: false,
+        };
+        queue_appointment_messages(
+            &mut tx,
+            self.notifications.as_deref(),
+            Change::Booked,
+            &appointment,
+            now,
+        )
+        .await?;
         commit(tx).await?;
 
         Ok(Booked {
-            appointment: Appointment {
-                id: appointment_id,
-                doctor_id: hold.doctor_id,
-                patient_id: hold.patient_id,
-                start: hold.start,
-                end: hold.end,
-                status: AppointmentStatus::Scheduled,
-                reason: confirmation.reason.clone(),
-                notes: None,
-                created_at: now,
-                updated_at: now,
-            },
+            appointment,
             changed: true,
             moved_from: None,
             events,
@@ -693,6 +711,7 @@ impl BookingRepository for Database {
         &self,
         appointment_id: AppointmentId,
         patient_id: UserId,
+        late_window: SignedDuration,
         now: Timestamp,
     ) -> BookingResult<Booked> {
         let mut tx = self.begin_write().await?;
@@ -707,10 +726,15 @@ impl BookingRepository for Database {
                 events: Recorded::default(),
             });
         }
+        let late = appointment.is_late_cancellation(now, late_window);
         exec(
             &mut tx,
             CANCEL_APPOINTMENT,
-            vec![micros(now).into(), appointment_id.to_string().into()],
+            vec![
+                micros(now).into(),
+                i64::from(late).into(),
+                appointment_id.to_string().into(),
+            ],
         )
         .await?;
         exec(
@@ -733,13 +757,24 @@ impl BookingRepository for Database {
         );
         events.extend(free_lapsed_claims(&mut tx, appointment.doctor_id, now).await?);
         events.extend(offer_free_slots(&mut tx, &self.waitlist, appointment.doctor_id, now).await?);
+        let appointment = Appointment {
+            status: AppointmentStatus::Cancelled,
+            updated_at: now,
+            sequence: appointment.sequence + 1,
+            late_cancellation: late,
+            ..appointment
+        };
+        queue_appointment_messages(
+            &mut tx,
+            self.notifications.as_deref(),
+            Change::Cancelled,
+            &appointment,
+            now,
+        )
+        .await?;
         commit(tx).await?;
         Ok(Booked {
-            appointment: Appointment {
-                status: AppointmentStatus::Cancelled,
-                updated_at: now,
-                ..appointment
-            },
+            appointment,
             changed: true,
             moved_from: None,
             events,
@@ -829,19 +864,30 @@ impl BookingRepository for Database {
             .push(book_hold(&mut tx, hold, appointment_id, now).await?);
         // The old time is free now that the move is certain: offer it to the waitlist.
         events.extend(offer_free_slots(&mut tx, &self.waitlist, appointment.doctor_id, now).await?);
+        let from = Slot {
+            start: appointment.start,
+            end: appointment.end,
+        };
+        let appointment = Appointment {
+            start: hold.start,
+            end: hold.end,
+            updated_at: now,
+            sequence: appointment.sequence + 1,
+            ..appointment
+        };
+        queue_appointment_messages(
+            &mut tx,
+            self.notifications.as_deref(),
+            Change::Rescheduled { from },
+            &appointment,
+            now,
+        )
+        .await?;
         commit(tx).await?;
 
         Ok(Booked {
-            moved_from: Some(Slot {
-                start: appointment.start,
-                end: appointment.end,
-            }),
-            appointment: Appointment {
-                start: hold.start,
-                end: hold.end,
-                updated_at: now,
-                ..appointment
-            },
+            moved_from: Some(from),
+            appointment,
             changed: true,
             events,
         })

@@ -22,6 +22,12 @@ pub(crate) fn timestamp(row: &AnyRow, column: &str) -> Result<Timestamp, StoreEr
     Timestamp::from_microsecond(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
+/// Reads a non-negative counter column.
+pub(crate) fn counter(row: &AnyRow, column: &str) -> Result<u32, StoreError> {
+    let value: i64 = row.try_get(column)?;
+    u32::try_from(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
 /// Reads a column holding text parsed by `FromStr` (ids, enums with `FromStr`).
 pub(crate) fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError>
 where

@@ -19,6 +19,7 @@ mod error;
 mod grid;
 mod identity;
 mod limits;
+mod notify;
 mod outbox;
 pub mod relay;
 mod sessions;
@@ -27,9 +28,11 @@ mod waitlist;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use medibook_core::ids::{DoctorId, UserId};
+use medibook_core::notifications::NotificationSettings;
 use medibook_core::waitlist::WaitlistPolicy;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -55,6 +58,8 @@ pub struct Database {
     pool: AnyPool,
     backend: Backend,
     waitlist: WaitlistPolicy,
+    /// How appointment messages are written; none are queued when unset (tools, some tests).
+    notifications: Option<Arc<NotificationSettings>>,
 }
 
 impl Database {
@@ -106,6 +111,7 @@ impl Database {
             pool,
             backend,
             waitlist: WaitlistPolicy::default(),
+            notifications: None,
         })
     }
 
@@ -122,6 +128,13 @@ impl Database {
     /// transactions that free slots).
     pub fn with_waitlist_policy(mut self, policy: WaitlistPolicy) -> Self {
         self.waitlist = policy;
+        self
+    }
+
+    /// The same database queuing confirmations, changes and reminders of appointments, written
+    /// with `settings`, in the transactions that change them.
+    pub fn with_notifications(mut self, settings: NotificationSettings) -> Self {
+        self.notifications = Some(Arc::new(settings));
         self
     }
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use medibook_core::BookingResult;
-use medibook_core::delivery::OutboundMessage;
+use medibook_core::delivery::{Attachment, OutboundMessage};
 use medibook_core::identity::{Email, Identifier, PhoneNumber};
 use medibook_core::outbox::{NewMessage, OutboxRepository, QueuedMessage};
 use sqlx::Row;
@@ -14,16 +14,24 @@ use crate::Database;
 use crate::columns::micros;
 use crate::error::StoreError;
 
-pub(crate) const ENQUEUE: &str = "
+const ENQUEUE: &str = "
     INSERT INTO outbox (id, idempotency_key, recipient_kind, recipient, subject, body, sensitive,
                         status, attempts, next_attempt_at, expires_at, last_error, created_at,
-                        finished_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, NULL, $8, NULL)
+                        finished_at, kind, appointment_id, attachment_name, attachment_type,
+                        attachment)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, NULL, $10, NULL, $11, $12, $13, $14,
+            $15)
     ON CONFLICT (idempotency_key) DO NOTHING";
 const DUE: &str = "
-    SELECT id, recipient_kind, recipient, subject, body, attempts, expires_at, next_attempt_at
+    SELECT id, recipient_kind, recipient, subject, body, attempts, expires_at, next_attempt_at,
+           attachment_name, attachment_type, attachment
     FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
     ORDER BY next_attempt_at LIMIT $2";
+/// Withdraws the reminders of an appointment not sent yet (it moved or was cancelled).
+pub(crate) const WITHDRAW_REMINDERS: &str = "
+    UPDATE outbox SET status = 'cancelled', finished_at = $1,
+                      last_error = 'withdrawn: the appointment moved or was cancelled'
+    WHERE appointment_id = $2 AND kind = 'reminder' AND status = 'pending'";
 /// Takes a message only if no other worker took it since it was read.
 const CLAIM: &str = "
     UPDATE outbox SET next_attempt_at = $1
@@ -57,6 +65,7 @@ fn queued_from(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
             to,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
+            attachment: attachment_from(row)?,
         },
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         expires_at: expires_at
@@ -66,23 +75,53 @@ fn queued_from(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
     })
 }
 
+fn attachment_from(row: &AnyRow) -> Result<Option<Attachment>, StoreError> {
+    let filename: Option<String> = row.try_get("attachment_name")?;
+    let content_type: Option<String> = row.try_get("attachment_type")?;
+    let content: Option<String> = row.try_get("attachment")?;
+    Ok(match (filename, content_type, content) {
+        (Some(filename), Some(content_type), Some(content)) => Some(Attachment {
+            filename,
+            content_type,
+            content,
+        }),
+        _ => None,
+    })
+}
+
+/// The insert of one message, due at its `due_at` or `now`; run it on the pool or inside the
+/// transaction of the change that causes the message.
+pub(crate) fn enqueue_query(
+    message: &NewMessage,
+    now: Timestamp,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let (recipient_kind, recipient) = match &message.message.to {
+        Identifier::Email(email) => ("email", email.as_str().to_owned()),
+        Identifier::Phone(phone) => ("phone", phone.as_str().to_owned()),
+    };
+    let attachment = message.message.attachment.as_ref();
+    sqlx::query(ENQUEUE)
+        .bind(Uuid::now_v7().to_string())
+        .bind(message.idempotency_key.clone())
+        .bind(recipient_kind)
+        .bind(recipient)
+        .bind(message.message.subject.clone())
+        .bind(message.message.body.clone())
+        .bind(i64::from(message.sensitive))
+        .bind(micros(message.due_at.unwrap_or(now)))
+        .bind(message.expires_at.map(micros))
+        .bind(micros(now))
+        .bind(message.kind.as_str())
+        .bind(message.appointment_id.map(|id| id.to_string()))
+        .bind(attachment.map(|a| a.filename.clone()))
+        .bind(attachment.map(|a| a.content_type.clone()))
+        .bind(attachment.map(|a| a.content.clone()))
+}
+
 #[async_trait]
 impl OutboxRepository for Database {
     async fn enqueue(&self, message: &NewMessage, now: Timestamp) -> BookingResult<bool> {
-        let (kind, recipient) = match &message.message.to {
-            Identifier::Email(email) => ("email", email.as_str().to_owned()),
-            Identifier::Phone(phone) => ("phone", phone.as_str().to_owned()),
-        };
-        let result = sqlx::query(ENQUEUE)
-            .bind(Uuid::now_v7().to_string())
-            .bind(message.idempotency_key.clone())
-            .bind(kind)
-            .bind(recipient)
-            .bind(message.message.subject.clone())
-            .bind(message.message.body.clone())
-            .bind(i64::from(message.sensitive))
-            .bind(micros(now))
-            .bind(message.expires_at.map(micros))
+        let result = enqueue_query(message, now)
             .execute(&self.pool)
             .await
             .map_err(StoreError::from)?;

@@ -37,7 +37,7 @@ const INSERT_TIME_OFF: &str = "
     INSERT INTO time_off (id, doctor_id, start_at, end_at, reason) VALUES ($1, $2, $3, $4, $5)";
 const AGENDA: &str = "
     SELECT a.id, a.doctor_id, a.patient_id, a.start_at, a.end_at, a.status, a.reason, a.notes,
-           a.created_at, a.updated_at,
+           a.created_at, a.updated_at, a.sequence, a.late_cancellation,
            u.name AS patient_name, u.email AS patient_email, u.phone AS patient_phone
     FROM appointments a JOIN users u ON u.id = a.patient_id
     WHERE a.doctor_id = $1 AND a.start_at >= $2 AND a.start_at < $3

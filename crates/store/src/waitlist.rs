@@ -12,7 +12,10 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use medibook_core::booking::{HoldState, SlotStatus};
 use medibook_core::clinic::Doctor;
+use medibook_core::delivery::OutboundMessage;
+use medibook_core::identity::{Email, Identifier, PhoneNumber};
 use medibook_core::ids::{DoctorId, HoldId, OfferId, UserId, WaitlistEntryId};
+use medibook_core::outbox::{MessageKind, NewMessage};
 use medibook_core::ports::Recorded;
 use medibook_core::slots::{Slot, day_bounds};
 use medibook_core::waitlist::{
@@ -32,7 +35,7 @@ use crate::bookings::{
 use crate::columns::{micros, named, optional_parsed, parsed, timestamp};
 use crate::error::StoreError;
 use crate::grid::{load_doctor, occupancy_between, time_off_between};
-use crate::outbox::ENQUEUE;
+use crate::outbox::enqueue_query;
 
 const ENTRY_COLUMNS: &str =
     "id, patient_id, doctor_id, specialty_id, from_date, to_date, state, queued_at";
@@ -386,22 +389,36 @@ async fn queue_offer_messages(
     let email: Option<String> = row.try_get("email")?;
     let phone: Option<String> = row.try_get("phone")?;
     let (subject, body) = offer_message(doctor, offer);
-    for (kind, recipient) in [("email", email), ("phone", phone)] {
-        let Some(recipient) = recipient else {
-            continue;
+    let corrupt = |e: BookingError| StoreError::Corrupt(format!("contact of a patient: {e}"));
+    let mut recipients = Vec::new();
+    if let Some(email) = email {
+        recipients.push(Identifier::Email(Email::parse(&email).map_err(corrupt)?));
+    }
+    if let Some(phone) = phone {
+        recipients.push(Identifier::Phone(
+            PhoneNumber::parse(&phone).map_err(corrupt)?,
+        ));
+    }
+    for to in recipients {
+        let channel = match &to {
+            Identifier::Email(_) => "email",
+            Identifier::Phone(_) => "phone",
         };
-        sqlx::query(ENQUEUE)
-            .bind(Uuid::now_v7().to_string())
-            .bind(format!("waitlist-offer:{}:{kind}", offer.id))
-            .bind(kind)
-            .bind(recipient)
-            .bind(subject.clone())
-            .bind(body.clone())
-            .bind(0_i64)
-            .bind(micros(now))
-            .bind(micros(offer.expires_at))
-            .execute(&mut **tx)
-            .await?;
+        let message = NewMessage {
+            idempotency_key: format!("waitlist-offer:{}:{channel}", offer.id),
+            message: OutboundMessage {
+                to,
+                subject: subject.clone(),
+                body: body.clone(),
+                attachment: None,
+            },
+            expires_at: Some(offer.expires_at),
+            sensitive: false,
+            kind: MessageKind::WaitlistOffer,
+            appointment_id: None,
+            due_at: None,
+        };
+        enqueue_query(&message, now).execute(&mut **tx).await?;
     }
     Ok(())
 }

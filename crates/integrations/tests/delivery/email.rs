@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use medibook_core::delivery::{DeliveryError, MessageChannel, OutboundMessage};
+use medibook_core::delivery::{Attachment, DeliveryError, MessageChannel, OutboundMessage};
 use medibook_core::identity::{Email, Identifier, PhoneNumber};
 use medibook_integrations::{SmtpChannel, SmtpSettings};
 use tokio::net::TcpListener;
@@ -25,6 +25,7 @@ pub fn sign_in_email() -> OutboundMessage {
         to: Identifier::Email(Email::parse("Ada@Example.org").unwrap()),
         subject: "Your MediBook sign-in code".to_owned(),
         body: "Your sign-in code is 482913.\nIt expires in 10 minutes.\n.\nMediBook".to_owned(),
+        attachment: None,
     }
 }
 
@@ -126,6 +127,41 @@ async fn a_phone_recipient_is_refused_without_contacting_the_relay() {
 
     assert!(matches!(err, DeliveryError::Permanent(_)), "{err:?}");
     assert!(inbox.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn a_calendar_file_travels_as_an_attachment_beside_the_text() {
+    let (addr, mut inbox) = spawn_smtp_server("250 2.1.5 OK").await;
+    let calendar = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n";
+    let message = OutboundMessage {
+        body: "Your appointment is booked.".to_owned(),
+        attachment: Some(Attachment {
+            filename: "appointment.ics".to_owned(),
+            content_type: "text/calendar; charset=utf-8".to_owned(),
+            content: calendar.to_owned(),
+        }),
+        ..sign_in_email()
+    };
+
+    channel(addr).deliver(&message).await.unwrap();
+
+    let received = inbox.recv().await.unwrap();
+    let content_type = received.header("Content-Type").unwrap();
+    assert!(
+        content_type.starts_with("multipart/mixed"),
+        "{content_type}"
+    );
+    let body = received.body();
+    assert!(body.contains("Your appointment is booked."), "{body}");
+    assert!(
+        body.contains("Content-Disposition: attachment; filename=\"appointment.ics\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("Content-Type: text/calendar; charset=utf-8"),
+        "{body}"
+    );
+    assert!(body.contains("BEGIN:VCALENDAR"), "{body}");
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ pub fn sign_in_sms() -> OutboundMessage {
         to: Identifier::Phone(PhoneNumber::parse("+49 30 1234567").unwrap()),
         subject: "ignored by SMS".to_owned(),
         body: "Your MediBook code is 482913 & expires in 10 min. Grüße!".to_owned(),
+        attachment: None,
     }
 }
 
