@@ -164,6 +164,13 @@ pub struct DeliveryRound {
     pub failed: usize,
 }
 
+impl DeliveryRound {
+    /// Whether the round took a full batch, so more may be due at once.
+    pub fn was_full(&self) -> bool {
+        self.sent + self.retried + self.failed >= OutboxWorker::BATCH as usize
+    }
+}
+
 /// Delivers due outbox messages through a channel.
 #[derive(Clone)]
 pub struct OutboxWorker {
@@ -174,6 +181,9 @@ pub struct OutboxWorker {
 }
 
 impl OutboxWorker {
+    /// Most messages one round claims.
+    pub const BATCH: u32 = 50;
+
     /// A worker delivering through `channel`.
     pub fn new(
         outbox: Arc<dyn OutboxRepository>,
@@ -189,10 +199,13 @@ impl OutboxWorker {
         }
     }
 
-    /// Delivers what is due now (up to 50 messages).
+    /// Delivers what is due now (up to [`Self::BATCH`] messages).
     pub async fn deliver_due(&self) -> BookingResult<DeliveryRound> {
         let now = self.clock.now();
-        let due = self.outbox.claim_due(now, self.policy.lease, 50).await?;
+        let due = self
+            .outbox
+            .claim_due(now, self.policy.lease, Self::BATCH)
+            .await?;
         let mut round = DeliveryRound::default();
         for queued in due {
             if queued.expires_at.is_some_and(|expiry| expiry <= now) {

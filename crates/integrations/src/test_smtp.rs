@@ -45,6 +45,32 @@ impl Received {
         let (_, body) = self.data.split_once("\r\n\r\n").unwrap_or(("", ""));
         body.replace("\r\n", "\n")
     }
+
+    /// The body with quoted-printable undone (soft line breaks joined, `=XX` decoded) and LF
+    /// line ends; other text is kept as it is, so every part of a multipart message reads.
+    pub fn decoded_body(&self) -> String {
+        let body = self.body().replace("=\n", "");
+        let bytes = body.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| char::from(b).to_digit(16);
+            if bytes[i] == b'='
+                && let (Some(hi), Some(lo)) = (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                )
+                && bytes[i + 1].is_ascii_uppercase() | bytes[i + 1].is_ascii_digit()
+            {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
 }
 
 /// Starts an SMTP server on an ephemeral port that answers every `RCPT TO` with

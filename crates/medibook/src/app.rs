@@ -8,7 +8,7 @@ use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::catalogue::Catalogue;
 use medibook_core::clock::{Clock, SystemClock};
 use medibook_core::delivery::MessageChannel;
-use medibook_core::events::EventBus;
+use medibook_core::events::{EventBus, NoListeners};
 use medibook_core::limits::{RateLimit, RateLimiter};
 use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
 use medibook_core::ports::CodeSender;
@@ -286,14 +286,23 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     let worker = OutboxWorker::new(
         outbox_store,
         message_channel(channels),
-        clock,
+        clock.clone(),
         RetryPolicy::default(),
     );
     if demo {
-        let summary =
-            crate::demo::seed_demo_clinic(&database, &database, &app.bookings, &app.staff)
-                .await
-                .map_err(|e| format!("cannot seed the demo clinic: {e}"))?;
+        // Demo bookings are made quietly: their patients' addresses are made up, so nobody is
+        // sent a confirmation or reminder of them.
+        let store = Arc::new(database.clone());
+        let quiet = BookingService::new(
+            store.clone(),
+            store,
+            clock.clone(),
+            Arc::new(NoListeners),
+            app.bookings.policy(),
+        );
+        let summary = crate::demo::seed_demo_clinic(&database, &database, &quiet, &app.staff)
+            .await
+            .map_err(|e| format!("cannot seed the demo clinic: {e}"))?;
         tracing::info!(?summary, "demo clinic ready");
     }
     let relay = match redis {
@@ -384,17 +393,28 @@ pub async fn deliver_outbox(
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(every);
+    // The first round comes one period after start, when the server is up.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                match worker.deliver_due().await {
-                    Ok(round) if round.retried + round.failed > 0 => {
-                        tracing::warn!(?round, "some messages could not be delivered yet");
+                // Rounds follow each other at once while they come back full (a burst).
+                loop {
+                    match worker.deliver_due().await {
+                        Ok(round) => {
+                            if round.retried + round.failed > 0 {
+                                tracing::warn!(?round, "some messages could not be delivered yet");
+                            }
+                            if !round.was_full() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "delivering the outbox failed");
+                            break;
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "delivering the outbox failed"),
                 }
             }
             _ = stop.changed() => break,

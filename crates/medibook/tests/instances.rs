@@ -1,6 +1,11 @@
-//! Two server *processes* of the real binary on one PostgreSQL database: a hold made through
-//! one reaches a live-feed subscriber connected to the other, and so does its release. Once with
-//! events crossing through PostgreSQL `LISTEN/NOTIFY`, once through Redis pub/sub (`REDIS_URL`).
+//! Server *processes* of the real binary.
+//!
+//! - Two on one PostgreSQL database: a hold made through one reaches a live-feed subscriber
+//!   connected to the other, and so does its release. Once with events crossing through
+//!   PostgreSQL `LISTEN/NOTIFY`, once through Redis pub/sub (`REDIS_URL`).
+//! - One killed (`SIGKILL`) after acknowledging a booking and before delivering its
+//!   confirmation: the next process on the same database delivers it, exactly once, on SQLite
+//!   and PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +18,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
+use medibook_integrations::test_smtp::spawn_smtp_server;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -101,6 +107,95 @@ async fn hold_and_release_cross_instances(servers: &Pair) {
     let released = feed.next_change_of(start, &servers.b).await;
     assert_eq!(released["status"], "available", "{released}");
     assert_eq!(released["seq"], latest + 2, "{released}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_confirmation_committed_before_a_crash_is_delivered_after_restart_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    confirmation_survives_a_crash(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_confirmation_committed_before_a_crash_is_delivered_after_restart_once() {
+    let Some(database) = common::FreshPostgres::create().await else {
+        return;
+    };
+    confirmation_survives_a_crash(&database.url).await;
+}
+
+async fn confirmation_survives_a_crash(database_url: &str) {
+    let http = reqwest::Client::new();
+    let (smtp, mut inbox) = spawn_smtp_server("250 OK").await;
+    let smtp_url = format!("smtp://{smtp}");
+    let mail = |outbox_seconds: &'static str| {
+        [
+            ("MEDIBOOK_SMTP_URL", smtp_url.clone()),
+            (
+                "MEDIBOOK_MAIL_FROM",
+                "MediBook <no-reply@clinic.example>".to_owned(),
+            ),
+            ("MEDIBOOK_OUTBOX_SECONDS", outbox_seconds.to_owned()),
+        ]
+    };
+
+    // Seed the demo clinic and sign in (the code is logged: no channel configured yet).
+    let first = Server::start("first", database_url, &[], true).await;
+    let token = sign_in(&http, &first, "crash@example.org").await;
+    let (doctor, start) = a_free_slot(&http, &first).await;
+    drop(first);
+
+    // This process would deliver only after an hour: it is killed long before.
+    let env = mail("3600");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut second = Server::start("second", database_url, &env, false).await;
+    let hold = http
+        .post(format!("{}/api/v1/holds", second.base))
+        .bearer_auth(&token)
+        .json(&json!({ "doctor_id": doctor, "start": start }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hold.status(), StatusCode::CREATED, "holding on the second");
+    let hold: Value = hold.json().await.unwrap();
+    let booked = http
+        .post(format!("{}/api/v1/appointments", second.base))
+        .bearer_auth(&token)
+        .json(&json!({ "hold_id": hold["id"], "reason": "Check-up" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        booked.status(),
+        StatusCode::CREATED,
+        "booking is acknowledged"
+    );
+    second.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        inbox.try_recv().is_err(),
+        "nothing was delivered before the crash"
+    );
+
+    // The next process delivers the confirmation, once.
+    let env = mail("1");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let third = Server::start("third", database_url, &env, false).await;
+    let email = tokio::time::timeout(EVENT_PATIENCE, inbox.recv())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the confirmation was not delivered after the restart; log:\n{}",
+                third.log_text()
+            )
+        })
+        .unwrap();
+    assert_eq!(email.rcpt_to, vec!["crash@example.org".to_owned()]);
+    let subject = email.header("Subject").unwrap_or_default();
+    assert!(subject.starts_with("Booked: "), "{subject}");
+    // Several more delivery rounds: nothing else goes out.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(inbox.try_recv().is_err(), "delivered exactly once");
 }
 
 /// A doctor of the demo clinic with a free slot, and that slot's start.
@@ -282,6 +377,14 @@ impl Server {
 
     fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Server {
+    /// Kills the process at once (`SIGKILL`): no shutdown, no draining.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 }
 

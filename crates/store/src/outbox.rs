@@ -22,11 +22,13 @@ const ENQUEUE: &str = "
     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, NULL, $10, NULL, $11, $12, $13, $14,
             $15)
     ON CONFLICT (idempotency_key) DO NOTHING";
+/// Due messages, one-time codes first: someone is waiting for those on the sign-in page, so a
+/// burst of reminders never holds them up.
 const DUE: &str = "
     SELECT id, recipient_kind, recipient, subject, body, attempts, expires_at, next_attempt_at,
            attachment_name, attachment_type, attachment
     FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
-    ORDER BY next_attempt_at LIMIT $2";
+    ORDER BY CASE WHEN kind = 'sign_in_code' THEN 0 ELSE 1 END, next_attempt_at LIMIT $2";
 /// Withdraws the reminders of an appointment not sent yet (it moved or was cancelled).
 pub(crate) const WITHDRAW_REMINDERS: &str = "
     UPDATE outbox SET status = 'cancelled', finished_at = $1,
