@@ -29,6 +29,13 @@
 //! | feed_queue_capacity | `MEDIBOOK_FEED_QUEUE_CAPACITY` | 256 |
 //! | redis_url | `REDIS_URL` (or `MEDIBOOK_REDIS_URL`) | none: events cross instances through PostgreSQL |
 //! | redis_channel | `MEDIBOOK_REDIS_CHANNEL` | `medibook:slot_events` |
+//! | public_url | `MEDIBOOK_PUBLIC_URL` | `http://{listen}` |
+//! | google_client_id, google_client_secret | `MEDIBOOK_GOOGLE_CLIENT_ID`, `…_SECRET` | none: Google Calendar off |
+//! | google_auth_url | `MEDIBOOK_GOOGLE_AUTH_URL` | `https://accounts.google.com/o/oauth2/v2/auth` |
+//! | google_token_url | `MEDIBOOK_GOOGLE_TOKEN_URL` | `https://oauth2.googleapis.com/token` |
+//! | google_api_base | `MEDIBOOK_GOOGLE_API_BASE` | `https://www.googleapis.com/calendar/v3` |
+//! | google_revoke_url | `MEDIBOOK_GOOGLE_REVOKE_URL` | `https://oauth2.googleapis.com/revoke` |
+//! | google_sync_seconds | `MEDIBOOK_GOOGLE_SYNC_SECONDS` | 30 |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +43,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use medibook_integrations::google::GoogleSettings;
 use medibook_web::feed::FeedSettings;
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +79,14 @@ const SETTING_KEYS: &[&str] = &[
     "feed_queue_capacity",
     "redis_url",
     "redis_channel",
+    "public_url",
+    "google_client_id",
+    "google_client_secret",
+    "google_auth_url",
+    "google_token_url",
+    "google_api_base",
+    "google_revoke_url",
+    "google_sync_seconds",
 ];
 
 /// How the server behaves towards secrets and delivery.
@@ -147,6 +163,24 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// The Redis pub/sub channel; instances that share it see each other's changes.
     pub redis_channel: String,
+    /// The address people reach the server at (`https://clinic.example`), for links that
+    /// leave the site and come back, such as Google's OAuth redirect. Defaults to
+    /// `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Google OAuth client id; Google Calendar sync is off without it.
+    pub google_client_id: Option<String>,
+    /// Google OAuth client secret.
+    pub google_client_secret: Option<String>,
+    /// Google's consent page.
+    pub google_auth_url: String,
+    /// Google's token endpoint.
+    pub google_token_url: String,
+    /// Google Calendar API v3 base.
+    pub google_api_base: String,
+    /// Google's token revocation endpoint (called on disconnect); empty for none.
+    pub google_revoke_url: String,
+    /// Interval of the Google Calendar sync, in seconds.
+    pub google_sync_seconds: u64,
 }
 
 impl Default for Settings {
@@ -181,6 +215,14 @@ impl Default for Settings {
             feed_queue_capacity: 256,
             redis_url: None,
             redis_channel: medibook_integrations::redis_bus::DEFAULT_CHANNEL.to_owned(),
+            public_url: None,
+            google_client_id: None,
+            google_client_secret: None,
+            google_auth_url: GoogleSettings::AUTH_URL.to_owned(),
+            google_token_url: GoogleSettings::TOKEN_URL.to_owned(),
+            google_api_base: GoogleSettings::API_BASE.to_owned(),
+            google_revoke_url: GoogleSettings::REVOKE_URL.to_owned(),
+            google_sync_seconds: 30,
         }
     }
 }
@@ -241,6 +283,17 @@ impl Settings {
         if self.redis_channel.is_empty() {
             return Err("redis_channel cannot be empty".into());
         }
+        if self.google_sync_seconds == 0 {
+            return Err("google_sync_seconds must be at least 1".into());
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err("public_url must start with http:// or https://".into());
+        }
+        if let Some(google) = self.google()? {
+            medibook_integrations::google::GoogleClient::new(&google)?;
+        }
         if let Some(secret) = &self.secret
             && secret.len() < 32
         {
@@ -285,6 +338,40 @@ impl Settings {
                 url: url.clone(),
                 channel: self.redis_channel.clone(),
             })
+    }
+
+    /// The address people reach the server at, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .as_deref()
+            .map_or_else(|| format!("http://{}", self.listen), str::to_owned)
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Google Calendar's settings when a client is configured (`None`: the feature is off);
+    /// an incomplete client is an error.
+    pub fn google(&self) -> Result<Option<GoogleSettings>, String> {
+        let present =
+            |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
+        match (
+            present(&self.google_client_id),
+            present(&self.google_client_secret),
+        ) {
+            (false, false) => Ok(None),
+            (true, true) => Ok(Some(GoogleSettings {
+                client_id: self.google_client_id.clone().unwrap_or_default(),
+                client_secret: self.google_client_secret.clone().unwrap_or_default(),
+                auth_url: self.google_auth_url.clone(),
+                token_url: self.google_token_url.clone(),
+                api_base: self.google_api_base.clone(),
+                revoke_url: Some(self.google_revoke_url.trim().to_owned())
+                    .filter(|url| !url.is_empty()),
+            })),
+            _ => Err(
+                "Google Calendar needs google_client_id and google_client_secret together".into(),
+            ),
+        }
     }
 
     /// The live feed's heartbeat and queue.
@@ -390,6 +477,27 @@ mod tests {
                 queue_capacity: 1,
             })
         );
+    }
+
+    #[test]
+    fn google_calendar_is_off_without_a_client_and_refused_half_configured() {
+        let settings = Settings::default();
+        assert_eq!(settings.google(), Ok(None));
+        assert_eq!(settings.public_url(), "http://127.0.0.1:8080");
+        let half = Settings {
+            google_client_id: Some("id".into()),
+            ..Settings::default()
+        };
+        assert!(half.validate().is_err());
+        let full = Settings {
+            google_client_id: Some("id".into()),
+            google_client_secret: Some("secret".into()),
+            public_url: Some("https://clinic.example/".into()),
+            ..Settings::default()
+        };
+        let google = full.google().unwrap().expect("configured");
+        assert_eq!(google.token_url, GoogleSettings::TOKEN_URL);
+        assert_eq!(full.public_url(), "https://clinic.example");
     }
 
     #[test]
