@@ -11,10 +11,13 @@
 //! `Transient` when trying again later may work (provider down, timeout, rate limit, SMTP 4xx),
 //! `Permanent` when it will not (address refused, bad credentials, SMTP 5xx).
 //!
+//! [`google`] speaks Google's OAuth 2.0 and Calendar v3 protocol for the calendar sync.
+//!
 //! [`redis_bus`] carries committed events between instances over Redis pub/sub (the
 //! [`EventBus`](medibook_core::events::EventBus) port), when `REDIS_URL` is set.
 
 mod channels;
+pub mod google;
 mod mail;
 pub mod redis_bus;
 mod sms;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use medibook_core::booking_service::{BookingPolicy, BookingService};
+use medibook_core::calendar_sync::GoogleCalendarSync;
 use medibook_core::catalogue::Catalogue;
 use medibook_core::clock::{Clock, SystemClock};
 use medibook_core::delivery::MessageChannel;
@@ -20,7 +21,7 @@ use medibook_store::Database;
 use medibook_web::events::InProcessBus;
 use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::delivery::LogChannel;
 use crate::secrets::{self, ServerKeys};
@@ -45,6 +46,10 @@ pub struct App {
     pub limiter: RateLimiter,
     /// Doctor and admin use cases (also used by the demo seeder for its staff accounts).
     pub staff: medibook_core::staff::Staff,
+    /// Google Calendar sync, when a Google client is configured.
+    pub calendar: Option<GoogleCalendarSync>,
+    /// Wakes the calendar worker (after a connect).
+    pub calendar_wake: Arc<Notify>,
 }
 
 struct DatabaseReadiness(Database);
@@ -173,6 +178,16 @@ impl App {
             clock.clone(),
             publish.clone(),
         );
+        let calendar_wake = Arc::new(Notify::new());
+        let google = crate::calendar::google_calendar(
+            settings,
+            &database,
+            &keys.calendar_key,
+            clock.clone(),
+            calendar_wake.clone(),
+        )
+        .unwrap_or_else(|e| panic!("invalid Google Calendar settings: {e}"));
+        let calendar = google.as_ref().map(|google| google.sync.clone());
         let state = AppState {
             catalogue: Catalogue::new(store.clone()),
             bookings: bookings.clone(),
@@ -204,6 +219,7 @@ impl App {
             readiness: Arc::new(DatabaseReadiness(database.clone())),
             events: events.clone(),
             event_log: store.clone(),
+            google,
         };
         Self {
             router: medibook_web::router(state),
@@ -213,6 +229,8 @@ impl App {
             events,
             limiter,
             staff,
+            calendar,
+            calendar_wake,
         }
     }
 }
@@ -259,7 +277,7 @@ pub fn message_channel(channels: medibook_integrations::Channels) -> Arc<dyn Mes
 }
 
 /// Runs the server until Ctrl-C or SIGTERM: migrate, optionally seed the demo clinic, serve,
-/// deliver the outbox and sweep expired holds in the background.
+/// deliver the outbox, sweep expired holds and sync Google calendars in the background.
 pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     let channels = settings.channels()?;
     production_guard(&settings, &channels)?;
@@ -342,6 +360,15 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         Duration::from_secs(settings.sweep_seconds),
         stopped.clone(),
     ));
+    let calendar = app.calendar.clone().map(|sync| {
+        tracing::info!("Google Calendar sync is on");
+        tokio::spawn(crate::calendar::sync_google_calendars(
+            sync,
+            Duration::from_secs(settings.google_sync_seconds),
+            app.calendar_wake.clone(),
+            stopped.clone(),
+        ))
+    });
     let deliverer = tokio::spawn(deliver_outbox(
         worker,
         Duration::from_secs(settings.outbox_seconds),
@@ -351,6 +378,9 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     let _ = stop.send(true);
     let _ = sweeper.await;
     let _ = deliverer.await;
+    if let Some(calendar) = calendar {
+        let _ = calendar.await;
+    }
     if let Some(relay) = relay {
         let _ = relay.await;
     }

@@ -1,8 +1,9 @@
 //! The MediBook binary's library: settings, secrets, wiring of the concrete adapters, the
-//! development code sender and the demo clinic. `main.rs` is only the command line.
+//! development code sender, the Google Calendar wiring and the demo clinic. `main.rs` is only the command line.
 
 pub mod admin;
 pub mod app;
+pub mod calendar;
 pub mod delivery;
 pub mod demo;
 pub mod secrets;

@@ -34,6 +34,12 @@
 //! | late_cancellation_hours | `MEDIBOOK_LATE_CANCELLATION_HOURS` | 24 |
 //! | reminder_minutes | `MEDIBOOK_REMINDER_MINUTES` (comma-separated, before the start) | `1440,120` |
 //! | outbox_seconds | `MEDIBOOK_OUTBOX_SECONDS` (how often the outbox worker looks for due messages) | 1 |
+//! | google_client_id, google_client_secret | `MEDIBOOK_GOOGLE_CLIENT_ID`, `…_SECRET` | none: Google Calendar off |
+//! | google_auth_url | `MEDIBOOK_GOOGLE_AUTH_URL` | `https://accounts.google.com/o/oauth2/v2/auth` |
+//! | google_token_url | `MEDIBOOK_GOOGLE_TOKEN_URL` | `https://oauth2.googleapis.com/token` |
+//! | google_api_base | `MEDIBOOK_GOOGLE_API_BASE` | `https://www.googleapis.com/calendar/v3` |
+//! | google_revoke_url | `MEDIBOOK_GOOGLE_REVOKE_URL` | `https://oauth2.googleapis.com/revoke` |
+//! | google_sync_seconds | `MEDIBOOK_GOOGLE_SYNC_SECONDS` | 30 |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +48,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use medibook_core::notifications::NotificationSettings;
+use medibook_integrations::google::GoogleSettings;
 use medibook_web::feed::FeedSettings;
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +89,13 @@ const SETTING_KEYS: &[&str] = &[
     "late_cancellation_hours",
     "reminder_minutes",
     "outbox_seconds",
+    "google_client_id",
+    "google_client_secret",
+    "google_auth_url",
+    "google_token_url",
+    "google_api_base",
+    "google_revoke_url",
+    "google_sync_seconds",
 ];
 
 /// How the server behaves towards secrets and delivery.
@@ -169,6 +183,20 @@ pub struct Settings {
     pub reminder_minutes: String,
     /// How often the outbox worker looks for due messages, in seconds.
     pub outbox_seconds: u64,
+    /// Google OAuth client id; Google Calendar sync is off without it.
+    pub google_client_id: Option<String>,
+    /// Google OAuth client secret.
+    pub google_client_secret: Option<String>,
+    /// Google's consent page.
+    pub google_auth_url: String,
+    /// Google's token endpoint.
+    pub google_token_url: String,
+    /// Google Calendar API v3 base.
+    pub google_api_base: String,
+    /// Google's token revocation endpoint (called on disconnect); empty for none.
+    pub google_revoke_url: String,
+    /// Interval of the Google Calendar sync, in seconds.
+    pub google_sync_seconds: u64,
 }
 
 impl Default for Settings {
@@ -208,6 +236,13 @@ impl Default for Settings {
             late_cancellation_hours: 24,
             reminder_minutes: "1440,120".to_owned(),
             outbox_seconds: 1,
+            google_client_id: None,
+            google_client_secret: None,
+            google_auth_url: GoogleSettings::AUTH_URL.to_owned(),
+            google_token_url: GoogleSettings::TOKEN_URL.to_owned(),
+            google_api_base: GoogleSettings::API_BASE.to_owned(),
+            google_revoke_url: GoogleSettings::REVOKE_URL.to_owned(),
+            google_sync_seconds: 30,
         }
     }
 }
@@ -280,6 +315,12 @@ impl Settings {
         if self.redis_channel.is_empty() {
             return Err("redis_channel cannot be empty".into());
         }
+        if self.google_sync_seconds == 0 {
+            return Err("google_sync_seconds must be at least 1".into());
+        }
+        if let Some(google) = self.google()? {
+            medibook_integrations::google::GoogleClient::new(&google)?;
+        }
         if let Some(secret) = &self.secret
             && secret.len() < 32
         {
@@ -326,20 +367,46 @@ impl Settings {
             })
     }
 
+    /// The address people reach the server at, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .as_deref()
+            .map_or_else(|| format!("http://{}", self.listen), str::to_owned)
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Google Calendar's settings when a client is configured (`None`: the feature is off);
+    /// an incomplete client is an error.
+    pub fn google(&self) -> Result<Option<GoogleSettings>, String> {
+        let present =
+            |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
+        match (
+            present(&self.google_client_id),
+            present(&self.google_client_secret),
+        ) {
+            (false, false) => Ok(None),
+            (true, true) => Ok(Some(GoogleSettings {
+                client_id: self.google_client_id.clone().unwrap_or_default(),
+                client_secret: self.google_client_secret.clone().unwrap_or_default(),
+                auth_url: self.google_auth_url.clone(),
+                token_url: self.google_token_url.clone(),
+                api_base: self.google_api_base.clone(),
+                revoke_url: Some(self.google_revoke_url.trim().to_owned())
+                    .filter(|url| !url.is_empty()),
+            })),
+            _ => Err(
+                "Google Calendar needs google_client_id and google_client_secret together".into(),
+            ),
+        }
+    }
+
     /// The live feed's heartbeat and queue.
     pub fn feed(&self) -> FeedSettings {
         FeedSettings {
             ping_interval: Duration::from_millis(self.feed_ping_ms),
             idle_timeout: Duration::from_millis(self.feed_idle_ms),
             queue_capacity: usize::from(self.feed_queue_capacity),
-        }
-    }
-
-    /// Where people reach the site, without a trailing slash.
-    pub fn public_url(&self) -> String {
-        match &self.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("http://{}", self.listen),
         }
     }
 
@@ -472,6 +539,27 @@ mod tests {
                 queue_capacity: 1,
             })
         );
+    }
+
+    #[test]
+    fn google_calendar_is_off_without_a_client_and_refused_half_configured() {
+        let settings = Settings::default();
+        assert_eq!(settings.google(), Ok(None));
+        assert_eq!(settings.public_url(), "http://127.0.0.1:8080");
+        let half = Settings {
+            google_client_id: Some("id".into()),
+            ..Settings::default()
+        };
+        assert!(half.validate().is_err());
+        let full = Settings {
+            google_client_id: Some("id".into()),
+            google_client_secret: Some("secret".into()),
+            public_url: Some("https://clinic.example/".into()),
+            ..Settings::default()
+        };
+        let google = full.google().unwrap().expect("configured");
+        assert_eq!(google.token_url, GoogleSettings::TOKEN_URL);
+        assert_eq!(full.public_url(), "https://clinic.example");
     }
 
     #[test]

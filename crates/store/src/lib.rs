@@ -16,6 +16,7 @@ mod clinic;
 mod columns;
 mod contact;
 mod error;
+mod google;
 mod grid;
 mod identity;
 mod limits;

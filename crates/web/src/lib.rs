@@ -36,6 +36,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::TokenKeys;
 use error::ApiError;
+pub use pages::google::GoogleCalendar;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -89,6 +90,8 @@ pub struct AppState {
     pub events: crate::events::InProcessBus,
     /// The recorded slot changes, for the live feed's resume and gap fills.
     pub event_log: Arc<dyn SlotEventLog>,
+    /// Google Calendar sync; `None` when no Google client is configured (the feature is off).
+    pub google: Option<GoogleCalendar>,
 }
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.

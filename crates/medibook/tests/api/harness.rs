@@ -10,6 +10,7 @@ use medibook::app::App;
 use medibook::settings::Settings;
 use medibook_core::BookingResult;
 use medibook_core::booking_service::BookingService;
+use medibook_core::calendar_sync::GoogleCalendarSync;
 use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
 use medibook_core::clock::ManualClock;
 use medibook_core::identity::Identifier;
@@ -81,6 +82,9 @@ pub struct TestApp {
     /// The first instance's booking service, for what the server does in the background
     /// (sweeping expired holds).
     pub bookings: BookingService,
+    /// The first instance's Google Calendar sync (when configured), whose rounds the server
+    /// runs in the background.
+    pub calendar: Option<GoogleCalendarSync>,
 }
 
 fn working_week() -> WeeklyHours {
@@ -208,7 +212,7 @@ pub async fn spawn_app_with(
 
     let clock = Arc::new(ManualClock::new(start_of_tests()));
     let codes = Arc::new(RecordingSender::default());
-    let (base, bookings) = start_server(&settings, &database, &clock, &codes).await;
+    let (base, bookings, calendar) = start_server(&settings, &database, &clock, &codes).await;
     Some(TestApp {
         backend,
         base,
@@ -222,17 +226,18 @@ pub async fn spawn_app_with(
         _dir: dir,
         postgres_cleanup,
         bookings,
+        calendar,
     })
 }
 
-/// Builds the app over `database` and serves it on a fresh port; returns its base URL and its
-/// booking service.
+/// Builds the app over `database` and serves it on a fresh port; returns its base URL, its
+/// booking service and its Google Calendar sync.
 async fn start_server(
     settings: &Settings,
     database: &Database,
     clock: &Arc<ManualClock>,
     codes: &Arc<RecordingSender>,
-) -> (String, BookingService) {
+) -> (String, BookingService, Option<GoogleCalendarSync>) {
     let app = App::build(
         settings,
         database.clone(),
@@ -249,7 +254,7 @@ async fn start_server(
         app.router,
         std::future::pending(),
     ));
-    (format!("http://{address}"), app.bookings)
+    (format!("http://{address}"), app.bookings, app.calendar)
 }
 
 fn replace_database(url: &str, name: &str) -> String {

@@ -10,7 +10,9 @@ mod harness;
 
 mod booking;
 mod concurrency;
+mod fake_google;
 mod feed;
+mod google_calendar;
 mod input;
 mod notifications;
 mod pages;

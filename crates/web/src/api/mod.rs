@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod contact;
 pub mod doctor;
+pub mod google;
 pub mod health;
 pub mod holds;
 pub mod slots;
@@ -66,6 +67,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me, auth::update_me))
+        .routes(routes!(google::connection))
         .routes(routes!(catalogue::specialties))
         .routes(routes!(catalogue::doctors))
         .routes(routes!(catalogue::doctor))

@@ -21,6 +21,7 @@ use crate::pages::browse::query_param;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::forms::PostedForm;
+use crate::pages::google;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
 
 /// Longest display name, as `PATCH /api/v1/me` allows.
@@ -36,6 +37,8 @@ struct ProfilePage {
     kind: &'static str,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// The Google Calendar section (`partials/google_calendar.html`), when the feature is on.
+    google: Option<crate::pages::google::GoogleSection>,
 }
 
 /// What kind of account a role is, in words.
@@ -71,6 +74,7 @@ fn profile_page(
         kind: account_kind(user.role),
         error,
         notice,
+        google: None,
     }
 }
 
@@ -84,10 +88,12 @@ pub async fn profile(
     let user = own_user(&state, &signed_in).await?;
     let notice = match query_param(raw.as_deref(), "notice").as_deref() {
         Some("saved") => Some("Your name is saved."),
-        _ => None,
+        other => google::notice(other),
     };
     let name = user.name.clone().unwrap_or_default();
-    Ok(profile_page(&signed_in, &uri, &user, name, None, notice).into_response())
+    let mut page = profile_page(&signed_in, &uri, &user, name, None, notice);
+    page.google = google::section(&state, &signed_in).await?;
+    Ok(google::allow_consent_redirect(&state, page.into_response()))
 }
 
 /// Checks a display name as `PATCH /api/v1/me` does, in words for the page.
@@ -125,7 +131,7 @@ pub async fn save_profile(
         }
         Err(message) => {
             let user = own_user(&state, &signed_in).await?;
-            let page = profile_page(
+            let mut page = profile_page(
                 &signed_in,
                 &uri,
                 &user,
@@ -133,7 +139,9 @@ pub async fn save_profile(
                 Some(message),
                 None,
             );
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            page.google = google::section(&state, &signed_in).await?;
+            let response = (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
+            Ok(google::allow_consent_redirect(&state, response))
         }
     }
 }

@@ -9,7 +9,7 @@
 //! One file per area: [`browse`] (home, search, specialties), [`doctor`] (profile and week slot
 //! picker), [`booking`] (hold, confirm, release, one appointment and its calendar file),
 //! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
-//! offers), [`account`] (profile, contact form), [`console`] (the doctor console: agenda,
+//! offers), [`account`] (profile, contact form), [`google`] (Google Calendar on the profile), [`console`] (the doctor console: agenda,
 //! hours, time off), [`admin`] (the admin console: doctors, specialties, people and roles,
 //! contact messages, audit trail), [`signin`] (sign-in with a one-time code, sign-out),
 //! [`forms`] (what every form post starts with), [`assets`] (static files),
@@ -30,6 +30,7 @@ pub mod doctor;
 pub mod error;
 pub mod format;
 pub mod forms;
+pub mod google;
 pub mod signin;
 pub mod viewer;
 pub mod waitlist;
@@ -74,6 +75,9 @@ pub fn routes() -> Router<AppState> {
             "/profile",
             get(account::profile).post(account::save_profile),
         )
+        .route("/profile/google/connect", post(google::connect))
+        .route("/profile/google/callback", get(google::callback))
+        .route("/profile/google/disconnect", post(google::disconnect))
         .route(
             "/contact",
             get(account::contact).post(account::send_message),

@@ -322,6 +322,7 @@ impl<'a> World<'a> {
                 | "/api/v1/specialties"
                 | "/api/v1/doctors"
                 | "/api/v1/me"
+                | "/api/v1/me/google"
                 | "/api/v1/appointments"
                 | "/api/v1/admin/contact-messages"
                 | "/api/v1/admin/audit",
@@ -387,6 +388,14 @@ impl<'a> World<'a> {
                 form = Some(vec![("name", "Matrix".to_owned())]);
                 (template.to_owned(), None)
             }
+            ("POST", "/profile/google/connect" | "/profile/google/disconnect") => {
+                form = Some(Vec::new());
+                (template.to_owned(), None)
+            }
+            ("GET", "/profile/google/callback") => (
+                "/profile/google/callback?code=matrix&state=matrix".to_owned(),
+                None,
+            ),
             ("POST", "/contact") => {
                 form = Some(vec![
                     ("name", "Matrix".to_owned()),
