@@ -558,7 +558,7 @@ impl BookingRepository for Database {
             .await?,
         );
         if events.freed_any() {
-            events.extend(offer_free_slots(&mut tx, &self.waitlist, claim.doctor_id, now).await?);
+            events.extend(offer_free_slots(&mut tx, &self.offering(), claim.doctor_id, now).await?);
         }
         tx.commit().await.map_err(claim_error)?;
 
@@ -600,7 +600,7 @@ impl BookingRepository for Database {
         recorded
             .slots
             .push(release_active_hold(&mut tx, &hold, now).await?);
-        recorded.extend(offer_free_slots(&mut tx, &self.waitlist, hold.doctor_id, now).await?);
+        recorded.extend(offer_free_slots(&mut tx, &self.offering(), hold.doctor_id, now).await?);
         commit(tx).await?;
         Ok(recorded)
     }
@@ -673,7 +673,7 @@ impl BookingRepository for Database {
             .slots
             .push(book_hold(&mut tx, hold, appointment_id, now).await?);
         if events.freed_any() {
-            events.extend(offer_free_slots(&mut tx, &self.waitlist, hold.doctor_id, now).await?);
+            events.extend(offer_free_slots(&mut tx, &self.offering(), hold.doctor_id, now).await?);
         }
         let appointment = Appointment {
             id: appointment_id,
@@ -756,7 +756,8 @@ impl BookingRepository for Database {
             .await?,
         );
         events.extend(free_lapsed_claims(&mut tx, appointment.doctor_id, now).await?);
-        events.extend(offer_free_slots(&mut tx, &self.waitlist, appointment.doctor_id, now).await?);
+        events
+            .extend(offer_free_slots(&mut tx, &self.offering(), appointment.doctor_id, now).await?);
         let appointment = Appointment {
             status: AppointmentStatus::Cancelled,
             updated_at: now,
@@ -863,7 +864,8 @@ impl BookingRepository for Database {
             .slots
             .push(book_hold(&mut tx, hold, appointment_id, now).await?);
         // The old time is free now that the move is certain: offer it to the waitlist.
-        events.extend(offer_free_slots(&mut tx, &self.waitlist, appointment.doctor_id, now).await?);
+        events
+            .extend(offer_free_slots(&mut tx, &self.offering(), appointment.doctor_id, now).await?);
         let from = Slot {
             start: appointment.start,
             end: appointment.end,
@@ -989,7 +991,7 @@ impl BookingRepository for Database {
             let mut tx = self.begin_write().await?;
             self.lock_doctor(&mut tx, doctor_id).await?;
             events.extend(free_lapsed_claims(&mut tx, doctor_id, now).await?);
-            events.extend(offer_free_slots(&mut tx, &self.waitlist, doctor_id, now).await?);
+            events.extend(offer_free_slots(&mut tx, &self.offering(), doctor_id, now).await?);
             commit(tx).await?;
         }
         Ok(events)

@@ -139,6 +139,17 @@ impl Database {
         self
     }
 
+    /// How this database makes waitlist offers.
+    pub(crate) fn offering(&self) -> waitlist::Offering {
+        waitlist::Offering {
+            policy: self.waitlist,
+            public_url: self
+                .notifications
+                .as_ref()
+                .map(|settings| settings.public_url.clone()),
+        }
+    }
+
     /// The engine behind this pool.
     pub fn backend(&self) -> Backend {
         self.backend

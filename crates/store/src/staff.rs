@@ -151,7 +151,8 @@ impl Database {
         recorded.extend(record_grid_change(&mut tx, doctor_id, &before, &after, now).await?);
         if recorded.freed_any() {
             recorded.extend(
-                crate::waitlist::offer_free_slots(&mut tx, &self.waitlist, doctor_id, now).await?,
+                crate::waitlist::offer_free_slots(&mut tx, &self.offering(), doctor_id, now)
+                    .await?,
             );
         }
         tx.commit().await.map_err(StoreError::from)?;

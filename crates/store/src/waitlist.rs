@@ -128,9 +128,16 @@ fn date_column(row: &AnyRow, column: &str) -> Result<Option<Date>, StoreError> {
 
 /// Offers the doctor's free slots to matching waiters, first come first served, inside `tx`
 /// (which holds the doctor's lock). Returns the holds and offers recorded.
+/// How offers are made: the waitlist policy, and where people reach the site (the link in the
+/// offer's message) when messages are configured.
+pub(crate) struct Offering {
+    pub(crate) policy: WaitlistPolicy,
+    pub(crate) public_url: Option<String>,
+}
+
 pub(crate) async fn offer_free_slots(
     tx: &mut Tx,
-    policy: &WaitlistPolicy,
+    policy: &Offering,
     doctor_id: DoctorId,
     now: Timestamp,
 ) -> Result<Recorded, StoreError> {
@@ -254,7 +261,7 @@ async fn day_has_room(tx: &mut Tx, doctor: &Doctor, slot: &Slot) -> Result<bool,
 /// logged, and `None` returned, so the surrounding change is unaffected.
 async fn offer_in_savepoint(
     tx: &mut Tx,
-    policy: &WaitlistPolicy,
+    policy: &Offering,
     doctor: &Doctor,
     waiter: &Waiter,
     slot: &Slot,
@@ -296,7 +303,7 @@ async fn offer_in_savepoint(
 /// the waiter can no longer be offered anything (it left, or has an open offer already).
 async fn make_offer(
     tx: &mut Tx,
-    policy: &WaitlistPolicy,
+    policy: &Offering,
     doctor: &Doctor,
     waiter: &Waiter,
     slot: &Slot,
@@ -311,7 +318,7 @@ async fn make_offer(
         return Ok(None);
     }
     let expires_at = now
-        .saturating_add(policy.offer_window)
+        .saturating_add(policy.policy.offer_window)
         .map_err(|_| StoreError::Corrupt("offer expiry overflows".into()))?;
     let offer = WaitlistOffer {
         id: OfferId::generate(),
@@ -368,13 +375,14 @@ async fn make_offer(
         .await?;
     let event =
         record_slot_event(tx, doctor.id, slot.start, slot.end, SlotStatus::Held, now).await?;
-    queue_offer_messages(tx, doctor, &offer, now).await?;
+    queue_offer_messages(tx, policy, doctor, &offer, now).await?;
     Ok(Some((offer, event)))
 }
 
 /// Queues the offer's email and SMS (whichever the patient has) in the outbox.
 async fn queue_offer_messages(
     tx: &mut Tx,
+    offering: &Offering,
     doctor: &Doctor,
     offer: &WaitlistOffer,
     now: Timestamp,
@@ -388,7 +396,10 @@ async fn queue_offer_messages(
     };
     let email: Option<String> = row.try_get("email")?;
     let phone: Option<String> = row.try_get("phone")?;
-    let (subject, body) = offer_message(doctor, offer);
+    let (subject, mut body) = offer_message(doctor, offer);
+    if let Some(public_url) = &offering.public_url {
+        body.push_str(&format!("\n\nSee the offer: {public_url}/waitlist"));
+    }
     let corrupt = |e: BookingError| StoreError::Corrupt(format!("contact of a patient: {e}"));
     let mut recipients = Vec::new();
     if let Some(email) = email {
@@ -705,7 +716,7 @@ impl WaitlistRepository for Database {
                     )
                     .await?;
                     recorded.extend(
-                        offer_free_slots(&mut tx, &self.waitlist, offer.doctor_id, now).await?,
+                        offer_free_slots(&mut tx, &self.offering(), offer.doctor_id, now).await?,
                     );
                     tx.commit().await.map_err(StoreError::from)?;
                     return Ok(recorded);
@@ -758,7 +769,7 @@ impl WaitlistRepository for Database {
             }
         }
         let mut recorded = self.decline_in(&mut tx, &offer, now).await?;
-        recorded.extend(offer_free_slots(&mut tx, &self.waitlist, offer.doctor_id, now).await?);
+        recorded.extend(offer_free_slots(&mut tx, &self.offering(), offer.doctor_id, now).await?);
         tx.commit().await.map_err(StoreError::from)?;
         Ok(recorded)
     }
@@ -771,7 +782,7 @@ impl WaitlistRepository for Database {
         let mut tx = self.begin_write().await?;
         self.lock_doctor(&mut tx, doctor_id).await?;
         let mut recorded = free_lapsed_claims(&mut tx, doctor_id, now).await?;
-        recorded.extend(offer_free_slots(&mut tx, &self.waitlist, doctor_id, now).await?);
+        recorded.extend(offer_free_slots(&mut tx, &self.offering(), doctor_id, now).await?);
         tx.commit().await.map_err(StoreError::from)?;
         Ok(recorded)
     }
