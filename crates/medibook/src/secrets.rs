@@ -1,6 +1,6 @@
 //! The server secret: from configuration, or generated once and kept in the data directory with
-//! owner-only permissions. Never a built-in default. Separate keys for token signing and code
-//! hashing are derived from it, so one can never be used as the other.
+//! owner-only permissions. Never a built-in default. Separate keys for token signing, code
+//! hashing and calendar feed tokens are derived from it, so one can never be used as the other.
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -21,6 +21,8 @@ pub struct ServerKeys {
     pub token_key: [u8; 32],
     /// Keys the HMAC of one-time codes.
     pub code_key: [u8; 32],
+    /// Derives the tokens of private calendar feed URLs.
+    pub feed_key: [u8; 32],
 }
 
 impl ServerKeys {
@@ -29,6 +31,7 @@ impl ServerKeys {
         Self {
             token_key: derive(secret, b"medibook token signing v1"),
             code_key: derive(secret, b"medibook one-time code hashing v1"),
+            feed_key: derive(secret, b"medibook calendar feed tokens v1"),
         }
     }
 }
@@ -118,5 +121,7 @@ mod tests {
     fn derived_keys_differ_by_purpose() {
         let keys = ServerKeys::derive(b"0123456789abcdef0123456789abcdef");
         assert_ne!(keys.token_key, keys.code_key);
+        assert_ne!(keys.feed_key, keys.token_key);
+        assert_ne!(keys.feed_key, keys.code_key);
     }
 }

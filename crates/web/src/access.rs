@@ -62,6 +62,9 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/appointments/{id}/reschedule", Access::Public),
     ("GET", "/profile", Access::Public),
     ("POST", "/profile", Access::Public),
+    ("POST", "/profile/calendar/reset", Access::Public),
+    // Private calendar feeds: the token in the path is the credential.
+    ("GET", "/calendar/{file}", Access::Public),
     ("GET", "/contact", Access::Public),
     ("POST", "/contact", Access::Public),
     ("GET", "/doctor", Access::Public),
@@ -102,6 +105,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/auth/logout", Access::SignedIn),
     ("GET", "/api/v1/me", Access::SignedIn),
     ("PATCH", "/api/v1/me", Access::SignedIn),
+    ("GET", "/api/v1/me/calendar", Access::SignedIn),
+    ("DELETE", "/api/v1/me/calendar", Access::SignedIn),
     // Catalogue and live slots.
     ("GET", "/api/v1/specialties", Access::Public),
     ("GET", "/api/v1/doctors", Access::Public),
@@ -124,6 +129,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/appointments", Access::SignedIn),
     ("GET", "/api/v1/appointments", Access::SignedIn),
     ("GET", "/api/v1/appointments/{id}", Access::SignedIn),
+    ("GET", "/api/v1/appointments/{id}/ics", Access::SignedIn),
     ("POST", "/api/v1/appointments/{id}/cancel", Access::SignedIn),
     (
         "POST",
@@ -264,6 +270,8 @@ mod tests {
         ("GET", "/doctors/{id}"),
         ("GET", "/profile"),
         ("POST", "/profile"),
+        ("POST", "/profile/calendar/reset"),
+        ("GET", "/calendar/{file}"),
         ("GET", "/contact"),
         ("POST", "/contact"),
         ("GET", "/login"),

@@ -89,6 +89,8 @@ pub struct AppState {
     pub events: crate::events::InProcessBus,
     /// The recorded slot changes, for the live feed's resume and gap fills.
     pub event_log: Arc<dyn SlotEventLog>,
+    /// Calendar files and private calendar feeds.
+    pub calendar: medibook_core::calendar_feeds::CalendarFeeds,
 }
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.

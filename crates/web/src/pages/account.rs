@@ -1,7 +1,8 @@
 //! The person's own account and the clinic's contact form.
 //!
 //! - `GET /profile`: name, email, phone and kind of account, with a form to change the name
-//!   (`POST /profile`, the same check as `PATCH /api/v1/me`) and sign-out.
+//!   (`POST /profile`, the same check as `PATCH /api/v1/me`), the calendar feeds
+//!   ([`calendar`](crate::pages::calendar)) and sign-out.
 //! - `GET /contact`: a message to the clinic (`POST /contact`, the same core service as
 //!   `POST /api/v1/contact`: rate-limited per client, a honeypot field that people never see).
 //!   Signed-in people find their name and email filled in.
@@ -18,6 +19,7 @@ use medibook_core::identity::{Role, User};
 use crate::AppState;
 use crate::client::ClientIp;
 use crate::pages::browse::query_param;
+use crate::pages::calendar::{self, CalendarSection};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::forms::PostedForm;
@@ -36,6 +38,7 @@ struct ProfilePage {
     kind: &'static str,
     error: Option<String>,
     notice: Option<&'static str>,
+    calendar: CalendarSection,
 }
 
 /// What kind of account a role is, in words.
@@ -62,15 +65,18 @@ fn profile_page(
     name: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    calendar: CalendarSection,
 ) -> ProfilePage {
     ProfilePage {
-        layout: Layout::new(&signed_in.viewer(), "Your profile", Section::Profile, uri),
+        layout: Layout::new(&signed_in.viewer(), "Your profile", Section::Profile, uri)
+            .with_script("copy.js"),
         name,
         email: user.email.as_ref().map(|e| e.as_str().to_owned()),
         phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
         kind: account_kind(user.role),
         error,
         notice,
+        calendar,
     }
 }
 
@@ -87,7 +93,8 @@ pub async fn profile(
         _ => None,
     };
     let name = user.name.clone().unwrap_or_default();
-    Ok(profile_page(&signed_in, &uri, &user, name, None, notice).into_response())
+    let calendar = calendar::section(&state, &user, raw.as_deref()).await?;
+    Ok(profile_page(&signed_in, &uri, &user, name, None, notice, calendar).into_response())
 }
 
 /// Checks a display name as `PATCH /api/v1/me` does, in words for the page.
@@ -125,6 +132,7 @@ pub async fn save_profile(
         }
         Err(message) => {
             let user = own_user(&state, &signed_in).await?;
+            let calendar = calendar::section(&state, &user, None).await?;
             let page = profile_page(
                 &signed_in,
                 &uri,
@@ -132,6 +140,7 @@ pub async fn save_profile(
                 typed.to_owned(),
                 Some(message),
                 None,
+                calendar,
             );
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
