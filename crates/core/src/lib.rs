@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod booking;
 pub mod booking_service;
+pub mod calendar_feeds;
 pub mod calendar_sync;
 pub mod catalogue;
 pub mod clinic;

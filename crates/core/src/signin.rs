@@ -141,7 +141,7 @@ impl SignIn {
     }
 }
 
-fn hex_string(bytes: &[u8]) -> String {
+pub(crate) fn hex_string(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
         .iter()

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use medibook_core::booking_service::{BookingPolicy, BookingService};
+use medibook_core::calendar_feeds::{CalendarFeeds, CalendarSettings};
 use medibook_core::calendar_sync::GoogleCalendarSync;
 use medibook_core::catalogue::Catalogue;
 use medibook_core::clock::{Clock, SystemClock};
@@ -215,11 +216,24 @@ impl App {
                 trust_forwarded_for: settings.trust_proxy,
                 feed: settings.feed(),
             },
-            tokens: TokenKeys::new(&keys.token_key, session_policy.access_lifetime, clock),
+            tokens: TokenKeys::new(
+                &keys.token_key,
+                session_policy.access_lifetime,
+                clock.clone(),
+            ),
             readiness: Arc::new(DatabaseReadiness(database.clone())),
             events: events.clone(),
             event_log: store.clone(),
             google,
+            calendar: CalendarFeeds::new(
+                store.clone(),
+                clock.clone(),
+                keys.feed_key,
+                CalendarSettings {
+                    public_url: settings.public_url(),
+                    clinic_name: settings.clinic_name.clone(),
+                },
+            ),
         };
         Self {
             router: medibook_web::router(state),

@@ -1,6 +1,7 @@
 //! The server secret: from configuration, or generated once and kept in the data directory with
 //! owner-only permissions. Never a built-in default. Separate keys for token signing, code
-//! hashing and calendar-token encryption are derived from it, so one can never be used as the other.
+//! hashing, calendar-token encryption and calendar feed tokens are derived from it, so one can
+//! never be used as the other.
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -23,6 +24,8 @@ pub struct ServerKeys {
     pub code_key: [u8; 32],
     /// Encrypts Google Calendar refresh tokens at rest (AES-256-GCM).
     pub calendar_key: [u8; 32],
+    /// Derives the tokens of private calendar feed URLs.
+    pub feed_key: [u8; 32],
 }
 
 impl ServerKeys {
@@ -32,6 +35,7 @@ impl ServerKeys {
             token_key: derive(secret, b"medibook token signing v1"),
             code_key: derive(secret, b"medibook one-time code hashing v1"),
             calendar_key: derive(secret, b"medibook calendar token encryption v1"),
+            feed_key: derive(secret, b"medibook calendar feed tokens v1"),
         }
     }
 }
@@ -123,5 +127,8 @@ mod tests {
         assert_ne!(keys.token_key, keys.code_key);
         assert_ne!(keys.calendar_key, keys.token_key);
         assert_ne!(keys.calendar_key, keys.code_key);
+        assert_ne!(keys.feed_key, keys.token_key);
+        assert_ne!(keys.feed_key, keys.code_key);
+        assert_ne!(keys.feed_key, keys.calendar_key);
     }
 }

@@ -12,6 +12,7 @@
 
 mod audit;
 mod bookings;
+mod calendar_feeds;
 mod clinic;
 mod columns;
 mod contact;

@@ -65,6 +65,9 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/profile/google/connect", Access::Public),
     ("GET", "/profile/google/callback", Access::Public),
     ("POST", "/profile/google/disconnect", Access::Public),
+    ("POST", "/profile/calendar/reset", Access::Public),
+    // Private calendar feeds: the token in the path is the credential.
+    ("GET", "/calendar/{file}", Access::Public),
     ("GET", "/contact", Access::Public),
     ("POST", "/contact", Access::Public),
     ("GET", "/doctor", Access::Public),
@@ -106,6 +109,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/me", Access::SignedIn),
     ("PATCH", "/api/v1/me", Access::SignedIn),
     ("GET", "/api/v1/me/google", Access::SignedIn),
+    ("GET", "/api/v1/me/calendar", Access::SignedIn),
+    ("DELETE", "/api/v1/me/calendar", Access::SignedIn),
     // Catalogue and live slots.
     ("GET", "/api/v1/specialties", Access::Public),
     ("GET", "/api/v1/doctors", Access::Public),
@@ -128,6 +133,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/appointments", Access::SignedIn),
     ("GET", "/api/v1/appointments", Access::SignedIn),
     ("GET", "/api/v1/appointments/{id}", Access::SignedIn),
+    ("GET", "/api/v1/appointments/{id}/ics", Access::SignedIn),
     ("POST", "/api/v1/appointments/{id}/cancel", Access::SignedIn),
     (
         "POST",
@@ -271,6 +277,8 @@ mod tests {
         ("POST", "/profile/google/connect"),
         ("GET", "/profile/google/callback"),
         ("POST", "/profile/google/disconnect"),
+        ("POST", "/profile/calendar/reset"),
+        ("GET", "/calendar/{file}"),
         ("GET", "/contact"),
         ("POST", "/contact"),
         ("GET", "/login"),

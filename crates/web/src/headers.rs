@@ -9,7 +9,8 @@
 //!
 //! The referrer policy is `same-origin` rather than `no-referrer`: under `no-referrer` browsers
 //! send `Origin: null` with a page's own form posts and `fetch`es, which [`crate::csrf`] must
-//! refuse; `same-origin` still sends nothing to other sites.
+//! refuse; `same-origin` still sends nothing to other sites. A handler may set a stricter policy
+//! of its own (the calendar feeds send `no-referrer`), which is kept.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -46,10 +47,10 @@ pub async fn security_headers(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    // A handler may ask for a stricter policy (the calendar feeds: `no-referrer`).
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         "permissions-policy",

@@ -92,6 +92,8 @@ pub struct AppState {
     pub event_log: Arc<dyn SlotEventLog>,
     /// Google Calendar sync; `None` when no Google client is configured (the feature is off).
     pub google: Option<GoogleCalendar>,
+    /// Calendar files and private calendar feeds.
+    pub calendar: medibook_core::calendar_feeds::CalendarFeeds,
 }
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.

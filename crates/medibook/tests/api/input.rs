@@ -817,6 +817,8 @@ async fn openapi_document_lists_the_booking_paths(app: TestApp) {
         "/api/v1/slots",
         "/api/v1/auth/otp",
         "/api/v1/auth/verify",
+        "/api/v1/appointments/{id}/ics",
+        "/api/v1/me/calendar",
     ] {
         assert!(
             reply.body["paths"][path].is_object(),

@@ -9,6 +9,7 @@
 mod harness;
 
 mod booking;
+mod calendar;
 mod concurrency;
 mod fake_google;
 mod feed;

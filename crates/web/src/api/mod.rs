@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod appointments;
 pub mod auth;
+pub mod calendar;
 pub mod catalogue;
 pub mod contact;
 pub mod doctor;
@@ -38,6 +39,7 @@ use crate::AppState;
         (name = "admin", description = "Specialties, doctor profiles, roles, inbox and audit trail"),
         (name = "contact", description = "The contact form"),
         (name = "waitlist", description = "Waiting for a slot, and the offers made when one frees"),
+        (name = "calendar", description = "iCalendar files of appointments and private calendar feeds"),
     )
 )]
 struct ApiDoc;
@@ -78,6 +80,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(appointments::get))
         .routes(routes!(appointments::cancel))
         .routes(routes!(appointments::reschedule))
+        .routes(routes!(calendar::appointment_ics))
+        .routes(routes!(calendar::my_feeds, calendar::revoke_feed))
         .routes(routes!(waitlist::join, waitlist::list))
         .routes(routes!(waitlist::get, waitlist::leave))
         .routes(routes!(waitlist::decline))

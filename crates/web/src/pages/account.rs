@@ -1,7 +1,8 @@
 //! The person's own account and the clinic's contact form.
 //!
 //! - `GET /profile`: name, email, phone and kind of account, with a form to change the name
-//!   (`POST /profile`, the same check as `PATCH /api/v1/me`) and sign-out.
+//!   (`POST /profile`, the same check as `PATCH /api/v1/me`), the calendar feeds
+//!   ([`calendar`](crate::pages::calendar)) and sign-out.
 //! - `GET /contact`: a message to the clinic (`POST /contact`, the same core service as
 //!   `POST /api/v1/contact`: rate-limited per client, a honeypot field that people never see).
 //!   Signed-in people find their name and email filled in.
@@ -18,6 +19,7 @@ use medibook_core::identity::{Role, User};
 use crate::AppState;
 use crate::client::ClientIp;
 use crate::pages::browse::query_param;
+use crate::pages::calendar::{self, CalendarSection};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::forms::PostedForm;
@@ -39,6 +41,7 @@ struct ProfilePage {
     notice: Option<&'static str>,
     /// The Google Calendar section (`partials/google_calendar.html`), when the feature is on.
     google: Option<crate::pages::google::GoogleSection>,
+    calendar: CalendarSection,
 }
 
 /// What kind of account a role is, in words.
@@ -65,9 +68,11 @@ fn profile_page(
     name: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    calendar: CalendarSection,
 ) -> ProfilePage {
     ProfilePage {
-        layout: Layout::new(&signed_in.viewer(), "Your profile", Section::Profile, uri),
+        layout: Layout::new(&signed_in.viewer(), "Your profile", Section::Profile, uri)
+            .with_script("copy.js"),
         name,
         email: user.email.as_ref().map(|e| e.as_str().to_owned()),
         phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
@@ -75,6 +80,7 @@ fn profile_page(
         error,
         notice,
         google: None,
+        calendar,
     }
 }
 
@@ -91,7 +97,8 @@ pub async fn profile(
         other => google::notice(other),
     };
     let name = user.name.clone().unwrap_or_default();
-    let mut page = profile_page(&signed_in, &uri, &user, name, None, notice);
+    let calendar = calendar::section(&state, &user, raw.as_deref()).await?;
+    let mut page = profile_page(&signed_in, &uri, &user, name, None, notice, calendar);
     page.google = google::section(&state, &signed_in).await?;
     Ok(google::allow_consent_redirect(&state, page.into_response()))
 }
@@ -131,6 +138,7 @@ pub async fn save_profile(
         }
         Err(message) => {
             let user = own_user(&state, &signed_in).await?;
+            let calendar = calendar::section(&state, &user, None).await?;
             let mut page = profile_page(
                 &signed_in,
                 &uri,
@@ -138,6 +146,7 @@ pub async fn save_profile(
                 typed.to_owned(),
                 Some(message),
                 None,
+                calendar,
             );
             page.google = google::section(&state, &signed_in).await?;
             let response = (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();

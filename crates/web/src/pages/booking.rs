@@ -19,7 +19,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -519,84 +519,38 @@ pub async fn appointment(
     Ok(page.into_response())
 }
 
-/// `GET /appointments/{id}/calendar.ics`: the appointment as an iCalendar event.
+/// `GET /appointments/{id}/calendar.ics`: the appointment as an iCalendar file, the same as
+/// `GET /api/v1/appointments/{id}/ics`.
 pub async fn calendar(
     State(state): State<AppState>,
     signed_in: SignedIn,
+    client: ClientIp,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
-    let body = ics_event(&appointment, &doctor.name, state.bookings.now());
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/calendar; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"appointment.ics\""),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
-}
-
-/// A minimal RFC 5545 calendar with one event for `appointment` (CRLF line ends).
-pub fn ics_event(appointment: &Appointment, doctor_name: &str, now: Timestamp) -> String {
-    let utc = |at: Timestamp| at.strftime("%Y%m%dT%H%M%SZ").to_string();
-    let status = if appointment.status == AppointmentStatus::Cancelled {
-        "CANCELLED"
-    } else {
-        "CONFIRMED"
-    };
-    let lines = [
-        "BEGIN:VCALENDAR".to_owned(),
-        "VERSION:2.0".to_owned(),
-        "PRODID:-//MediBook//Appointments//EN".to_owned(),
-        "METHOD:PUBLISH".to_owned(),
-        "BEGIN:VEVENT".to_owned(),
-        format!("UID:appointment-{}@medibook", appointment.id),
-        format!("DTSTAMP:{}", utc(now)),
-        format!("DTSTART:{}", utc(appointment.start)),
-        format!("DTEND:{}", utc(appointment.end)),
-        format!(
-            "SUMMARY:{}",
-            ics_text(&format!("Appointment with {doctor_name}"))
-        ),
-        format!("STATUS:{status}"),
-        "END:VEVENT".to_owned(),
-        "END:VCALENDAR".to_owned(),
-    ];
-    let mut text = lines.join("\r\n");
-    text.push_str("\r\n");
-    text
-}
-
-/// Escapes iCalendar TEXT (RFC 5545 §3.3.11).
-fn ics_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' | ';' | ',' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            _ => out.push(c),
-        }
-    }
-    out
+    let person = signed_in.person;
+    let id = AppointmentId::from_uuid(page_id(&id)?);
+    let file = state
+        .calendar
+        .appointment_file(person.auth.id, id)
+        .await
+        .map_err(|error| match error {
+            BookingError::NotFound(_) => PageError::not_found(),
+            other => other.into(),
+        })?;
+    audit(
+        &state,
+        &person,
+        &client,
+        AuditEvent::appointment(AuditAction::AppointmentRead, &file.appointment)
+            .with_detail("calendar file"),
+    )
+    .await?;
+    Ok(crate::api::calendar::calendar_download(file))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn calendar_text_is_escaped() {
-        assert_eq!(ics_text("Dr. A; B, C\\"), "Dr. A\\; B\\, C\\\\");
-    }
 
     #[test]
     fn the_picker_link_keeps_week_notice_and_reschedule() {

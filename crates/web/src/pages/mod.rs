@@ -9,8 +9,10 @@
 //! One file per area: [`browse`] (home, search, specialties), [`doctor`] (profile and week slot
 //! picker), [`booking`] (hold, confirm, release, one appointment and its calendar file),
 //! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
-//! offers), [`account`] (profile, contact form), [`google`] (Google Calendar on the profile), [`console`] (the doctor console: agenda,
-//! hours, time off), [`admin`] (the admin console: doctors, specialties, people and roles,
+//! offers), [`account`] (profile, contact form), [`google`] (Google Calendar on the profile),
+//! [`calendar`] (the profile's calendar feeds, their reset, and the feeds themselves),
+//! [`console`] (the doctor console: agenda, hours, time off), [`admin`] (the admin console:
+//! doctors, specialties, people and roles,
 //! contact messages, audit trail), [`signin`] (sign-in with a one-time code, sign-out),
 //! [`forms`] (what every form post starts with), [`assets`] (static files),
 //! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
@@ -25,6 +27,7 @@ pub mod appointments;
 pub mod assets;
 pub mod booking;
 pub mod browse;
+pub mod calendar;
 pub mod console;
 pub mod doctor;
 pub mod error;
@@ -78,6 +81,8 @@ pub fn routes() -> Router<AppState> {
         .route("/profile/google/connect", post(google::connect))
         .route("/profile/google/callback", get(google::callback))
         .route("/profile/google/disconnect", post(google::disconnect))
+        .route("/profile/calendar/reset", post(calendar::reset))
+        .route("/calendar/{file}", get(calendar::feed))
         .route(
             "/contact",
             get(account::contact).post(account::send_message),

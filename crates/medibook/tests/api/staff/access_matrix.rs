@@ -323,6 +323,7 @@ impl<'a> World<'a> {
                 | "/api/v1/doctors"
                 | "/api/v1/me"
                 | "/api/v1/me/google"
+                | "/api/v1/me/calendar"
                 | "/api/v1/appointments"
                 | "/api/v1/admin/contact-messages"
                 | "/api/v1/admin/audit",
@@ -396,6 +397,21 @@ impl<'a> World<'a> {
                 "/profile/google/callback?code=matrix&state=matrix".to_owned(),
                 None,
             ),
+            ("POST", "/profile/calendar/reset") => {
+                form = Some(vec![("feed", "appointments".to_owned())]);
+                (template.to_owned(), None)
+            }
+            // A calendar feed: public, the token in its path is the credential.
+            ("GET", "/calendar/{file}") => {
+                let feeds = self
+                    .app
+                    .get(Some(&self.patient()), "/api/v1/me/calendar")
+                    .await;
+                assert_eq!(feeds.status, StatusCode::OK, "{}", feeds.body);
+                let url = feeds.body["feed_url"].as_str().expect("feed_url");
+                let file = url.rsplit('/').next().expect("a file name");
+                (format!("/calendar/{file}"), None)
+            }
             ("POST", "/contact") => {
                 form = Some(vec![
                     ("name", "Matrix".to_owned()),
@@ -514,6 +530,11 @@ impl<'a> World<'a> {
                 let appointment = self.patient_appointment().await;
                 (format!("/api/v1/appointments/{appointment}"), None)
             }
+            ("GET", "/api/v1/appointments/{id}/ics") => {
+                let appointment = self.patient_appointment().await;
+                (format!("/api/v1/appointments/{appointment}/ics"), None)
+            }
+            ("DELETE", "/api/v1/me/calendar") => (template.to_owned(), None),
             ("POST", "/api/v1/appointments/{id}/cancel") => {
                 let appointment = self.patient_appointment().await;
                 (
