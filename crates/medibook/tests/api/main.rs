@@ -12,6 +12,7 @@ mod booking;
 mod concurrency;
 mod feed;
 mod input;
+mod notices;
 mod pages;
 mod pages_account;
 mod pages_admin;

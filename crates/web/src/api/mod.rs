@@ -8,6 +8,7 @@ pub mod contact;
 pub mod doctor;
 pub mod health;
 pub mod holds;
+pub mod outbox;
 pub mod slots;
 pub mod waitlist;
 
@@ -34,7 +35,7 @@ use crate::AppState;
         (name = "booking", description = "Slots, holds and appointments"),
         (name = "operations", description = "Health probes"),
         (name = "doctor", description = "A doctor's schedule, time off, agenda and visit outcomes"),
-        (name = "admin", description = "Specialties, doctor profiles, roles, inbox and audit trail"),
+        (name = "admin", description = "Specialties, doctor profiles, roles, inbox, audit trail and outbox"),
         (name = "contact", description = "The contact form"),
         (name = "waitlist", description = "Waiting for a slot, and the offers made when one frees"),
     )
@@ -96,4 +97,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::set_role))
         .routes(routes!(admin::contact_messages))
         .routes(routes!(admin::audit))
+        .routes(routes!(outbox::outbox))
 }
