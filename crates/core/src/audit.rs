@@ -69,6 +69,8 @@ pub enum AuditAction {
     ContactInboxRead,
     /// An admin read the audit trail.
     AuditRead,
+    /// An admin read the outbox (message status, masked recipients).
+    OutboxRead,
     /// A patient joined a waitlist.
     WaitlistJoin,
     /// A patient listed their waitlist entries.
@@ -107,6 +109,7 @@ impl AuditAction {
             Self::UserSearch => "user.search",
             Self::ContactInboxRead => "contact.read",
             Self::AuditRead => "audit.read",
+            Self::OutboxRead => "outbox.read",
             Self::WaitlistJoin => "waitlist.join",
             Self::WaitlistList => "waitlist.list",
             Self::WaitlistLeave => "waitlist.leave",

@@ -119,6 +119,34 @@ impl Identifier {
             Self::Phone(phone) => format!("phone:{phone}"),
         }
     }
+
+    /// Enough of the address for staff to tell messages apart, not enough to contact anyone:
+    /// `p•••@example.com` (the first character of the local part and the domain), or
+    /// `+49•••78` (the first two and last two digits).
+    pub fn masked(&self) -> String {
+        match self {
+            Self::Email(email) => {
+                let (local, domain) = email.as_str().split_once('@').unwrap_or(("", ""));
+                let first: String = local.chars().take(1).collect();
+                format!("{first}•••@{domain}")
+            }
+            Self::Phone(phone) => {
+                let digits = phone.as_str().trim_start_matches('+');
+                let count = digits.chars().count();
+                let head: String = digits.chars().take(2).collect();
+                let tail: String = digits.chars().skip(count.saturating_sub(2)).collect();
+                format!("+{head}•••{tail}")
+            }
+        }
+    }
+
+    /// `email` or `sms`: the channel a message to this address goes through.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "email",
+            Self::Phone(_) => "sms",
+        }
+    }
 }
 
 impl fmt::Display for Identifier {
@@ -234,6 +262,16 @@ mod tests {
         ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn masked_identifiers_keep_only_a_hint() {
+        let email = Identifier::Email(Email::parse("patient@example.com").unwrap());
+        assert_eq!(email.masked(), "p•••@example.com");
+        assert_eq!(email.channel(), "email");
+        let phone = Identifier::Phone(PhoneNumber::parse("+49 30 1234578").unwrap());
+        assert_eq!(phone.masked(), "+49•••78");
+        assert_eq!(phone.channel(), "sms");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! them sent. A worker that dies mid-delivery leaves the lease to expire and another worker
 //! retries. Sensitive bodies (one-time codes) are erased once a message is sent or given up,
 //! and a message past its `expires_at` (a code that no longer works) is given up, not sent.
+//!
+//! Admins watch the outbox through [`OutboxMonitor`]: counts per status, the oldest message
+//! still waiting, and the messages themselves with their failure reasons, recipients masked
+//! and bodies never shown (sign-in codes live there until they are sent).
 
 use std::sync::Arc;
 
@@ -66,6 +70,39 @@ impl MessageKind {
     }
 }
 
+/// Where a message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageStatus {
+    /// Waiting for its first attempt or a retry.
+    Pending,
+    /// Delivered to the provider.
+    Sent,
+    /// Given up: refused for good, out of attempts, or expired before it could go.
+    Failed,
+    /// Withdrawn before it was sent (a reminder of an appointment that moved or was cancelled).
+    Cancelled,
+}
+
+impl MessageStatus {
+    /// Every status, in the order listings show them.
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Sent, Self::Failed, Self::Cancelled];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == raw)
+    }
+}
+
 /// A message to queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewMessage {
@@ -99,6 +136,61 @@ pub struct QueuedMessage {
     pub expires_at: Option<Timestamp>,
 }
 
+/// One outbox message as admins see it: everything but the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Outbox row id.
+    pub id: String,
+    /// What it is about.
+    pub kind: MessageKind,
+    /// Who it goes to.
+    pub recipient: Identifier,
+    /// Its subject line.
+    pub subject: String,
+    /// Where it stands.
+    pub status: MessageStatus,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// When a pending message is (next) due.
+    pub next_attempt_at: Timestamp,
+    /// Why the last attempt failed, or why it was given up or withdrawn.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// When it was sent, given up or withdrawn.
+    pub finished_at: Option<Timestamp>,
+    /// The appointment it is about, if any.
+    pub appointment_id: Option<AppointmentId>,
+}
+
+/// Which outbox messages to list: newest first, `limit` of them after skipping `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutboxQuery {
+    /// Only messages in this status.
+    pub status: Option<MessageStatus>,
+    /// Only messages of this kind.
+    pub kind: Option<MessageKind>,
+    /// At most this many.
+    pub limit: u32,
+    /// Skip this many of the newest first.
+    pub offset: u32,
+}
+
+/// How many messages are in each status, and how long the oldest pending one has waited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxSummary {
+    /// Waiting to be sent.
+    pub pending: u64,
+    /// Delivered.
+    pub sent: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Withdrawn.
+    pub cancelled: u64,
+    /// The earliest due time among pending messages (in the past when the worker lags).
+    pub oldest_pending_due: Option<Timestamp>,
+}
+
 /// Storage of the outbox.
 #[async_trait]
 pub trait OutboxRepository: Send + Sync + 'static {
@@ -117,6 +209,96 @@ pub trait OutboxRepository: Send + Sync + 'static {
     async fn mark_retry(&self, id: &str, retry_at: Timestamp, error: &str) -> BookingResult<()>;
     /// Gives a message up for good.
     async fn mark_failed(&self, id: &str, now: Timestamp, error: &str) -> BookingResult<()>;
+    /// The messages `query` selects, newest first.
+    async fn list_messages(&self, query: &OutboxQuery) -> BookingResult<Vec<OutboxEntry>>;
+    /// Counts per status and the oldest pending due time.
+    async fn summary(&self) -> BookingResult<OutboxSummary>;
+}
+
+/// Messages shown on one page of the admin listing.
+pub const OUTBOX_PAGE_SIZE: u32 = 50;
+/// Highest page number the listing accepts (deeper pages are better reached by filtering).
+pub const OUTBOX_MAX_PAGE: u32 = 1000;
+
+/// One page of the outbox for admins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxPage {
+    /// Counts over the whole outbox (not only this page).
+    pub summary: OutboxSummary,
+    /// This page's messages, newest first.
+    pub messages: Vec<OutboxEntry>,
+    /// The page number (1 for the newest).
+    pub page: u32,
+    /// Whether an older page follows.
+    pub has_more: bool,
+}
+
+/// Reads the outbox for admins (the HTTP layer lets only admins in).
+#[derive(Clone)]
+pub struct OutboxMonitor {
+    outbox: Arc<dyn OutboxRepository>,
+}
+
+impl OutboxMonitor {
+    /// A monitor over `outbox`.
+    pub fn new(outbox: Arc<dyn OutboxRepository>) -> Self {
+        Self { outbox }
+    }
+
+    /// The summary and page `page` (1-based) of the messages with `status` and `kind` as typed
+    /// (empty means any); an unknown status or kind, or a page out of range, is a validation
+    /// error.
+    pub async fn page(
+        &self,
+        status: Option<&str>,
+        kind: Option<&str>,
+        page: Option<u32>,
+    ) -> BookingResult<OutboxPage> {
+        let status = parse_filter(status, "status", MessageStatus::parse, || {
+            MessageStatus::ALL.map(MessageStatus::as_str).join(", ")
+        })?;
+        let kind = parse_filter(kind, "kind", MessageKind::parse, || {
+            MessageKind::ALL.map(MessageKind::as_str).join(", ")
+        })?;
+        let page = page.unwrap_or(1);
+        if !(1..=OUTBOX_MAX_PAGE).contains(&page) {
+            return Err(BookingError::validation(format!(
+                "page must be between 1 and {OUTBOX_MAX_PAGE}"
+            )));
+        }
+        let query = OutboxQuery {
+            status,
+            kind,
+            // One more than a page, to know whether another page follows.
+            limit: OUTBOX_PAGE_SIZE + 1,
+            offset: (page - 1) * OUTBOX_PAGE_SIZE,
+        };
+        let mut messages = self.outbox.list_messages(&query).await?;
+        let has_more = messages.len() > OUTBOX_PAGE_SIZE as usize;
+        messages.truncate(OUTBOX_PAGE_SIZE as usize);
+        let summary = self.outbox.summary().await?;
+        Ok(OutboxPage {
+            summary,
+            messages,
+            page,
+            has_more,
+        })
+    }
+}
+
+/// Reads an optional filter value: `None` or blank means any.
+fn parse_filter<T>(
+    raw: Option<&str>,
+    field: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    known: impl Fn() -> String,
+) -> BookingResult<Option<T>> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    parse(raw)
+        .map(Some)
+        .ok_or_else(|| BookingError::validation(format!("{field} must be one of {}", known())))
 }
 
 /// How often and how long to retry.

@@ -119,6 +119,24 @@ pub fn check_outcome(
     }
 }
 
+/// A patient's record with the clinic (all doctors), as the doctor sees it in the agenda.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PatientHistory {
+    /// Visits that took place.
+    pub completed: u32,
+    /// Visits the patient did not come to.
+    pub no_shows: u32,
+    /// Appointments the patient cancelled inside the late-cancellation window.
+    pub late_cancellations: u32,
+}
+
+impl PatientHistory {
+    /// Whether the patient missed or cancelled late at least once.
+    pub fn has_missed(&self) -> bool {
+        self.no_shows > 0 || self.late_cancellations > 0
+    }
+}
+
 /// One appointment of a doctor's agenda with the patient's name and contact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgendaEntry {
@@ -130,6 +148,8 @@ pub struct AgendaEntry {
     pub patient_email: Option<Email>,
     /// The patient's phone, if known.
     pub patient_phone: Option<PhoneNumber>,
+    /// The patient's completed visits, no-shows and late cancellations with the clinic.
+    pub patient_history: PatientHistory,
 }
 
 /// A doctor's agenda over some days.
@@ -251,7 +271,8 @@ pub trait StaffRepository: Send + Sync + 'static {
         id: TimeOffId,
         now: Timestamp,
     ) -> BookingResult<Option<Recorded>>;
-    /// A doctor's appointments starting in `[from, to)` with their patients' contacts, by start.
+    /// A doctor's appointments starting in `[from, to)` with their patients' contacts and
+    /// histories with the clinic (read for all patients at once), by start.
     async fn agenda(
         &self,
         doctor_id: DoctorId,

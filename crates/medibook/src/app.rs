@@ -211,6 +211,7 @@ impl App {
                 clock.clone(),
             ),
             audit: medibook_core::audit::AuditTrail::new(store.clone(), clock.clone()),
+            outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),
             web: WebSettings {
                 secure_cookies: settings.secure_cookies,
                 trust_forwarded_for: settings.trust_proxy,

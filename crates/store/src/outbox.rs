@@ -5,13 +5,16 @@ use jiff::{SignedDuration, Timestamp};
 use medibook_core::BookingResult;
 use medibook_core::delivery::{Attachment, OutboundMessage};
 use medibook_core::identity::{Email, Identifier, PhoneNumber};
-use medibook_core::outbox::{NewMessage, OutboxRepository, QueuedMessage};
-use sqlx::Row;
+use medibook_core::outbox::{
+    MessageKind, MessageStatus, NewMessage, OutboxEntry, OutboxQuery, OutboxRepository,
+    OutboxSummary, QueuedMessage,
+};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use crate::Database;
-use crate::columns::micros;
+use crate::columns::{counter, micros, named, optional_parsed, timestamp};
 use crate::error::StoreError;
 
 const ENQUEUE: &str = "
@@ -50,15 +53,47 @@ const MARK_FAILED: &str = "
                       body = CASE WHEN sensitive = 1 THEN '' ELSE body END
     WHERE id = $3";
 
-fn queued_from(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
+/// What the admin listing reads: never the body (one-time codes live there until sent).
+const LISTED_COLUMNS: &str = "id, kind, recipient_kind, recipient, subject, status, attempts, \
+                              next_attempt_at, last_error, created_at, finished_at, appointment_id";
+/// Counts per status; the earliest due time matters only for `pending`.
+const SUMMARY: &str = "
+    SELECT status, COUNT(*) AS messages, MIN(next_attempt_at) AS earliest_due
+    FROM outbox GROUP BY status";
+
+fn recipient_from(row: &AnyRow) -> Result<Identifier, StoreError> {
     let kind: String = row.try_get("recipient_kind")?;
     let recipient: String = row.try_get("recipient")?;
     let corrupt = |e: medibook_core::BookingError| StoreError::Corrupt(format!("recipient: {e}"));
-    let to = match kind.as_str() {
+    Ok(match kind.as_str() {
         "email" => Identifier::Email(Email::parse(&recipient).map_err(corrupt)?),
         "phone" => Identifier::Phone(PhoneNumber::parse(&recipient).map_err(corrupt)?),
         other => return Err(StoreError::Corrupt(format!("recipient_kind {other:?}"))),
-    };
+    })
+}
+
+fn entry_from(row: &AnyRow) -> Result<OutboxEntry, StoreError> {
+    let finished_at: Option<i64> = row.try_get("finished_at")?;
+    Ok(OutboxEntry {
+        id: row.try_get("id")?,
+        kind: named(row, "kind", MessageKind::parse)?,
+        recipient: recipient_from(row)?,
+        subject: row.try_get("subject")?,
+        status: named(row, "status", MessageStatus::parse)?,
+        attempts: counter(row, "attempts")?,
+        next_attempt_at: timestamp(row, "next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        created_at: timestamp(row, "created_at")?,
+        finished_at: finished_at
+            .map(Timestamp::from_microsecond)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("finished_at: {e}")))?,
+        appointment_id: optional_parsed(row, "appointment_id")?,
+    })
+}
+
+fn queued_from(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
+    let to = recipient_from(row)?;
     let attempts: i64 = row.try_get("attempts")?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     Ok(QueuedMessage {
@@ -191,5 +226,68 @@ impl OutboxRepository for Database {
             .await
             .map_err(StoreError::from)?;
         Ok(())
+    }
+
+    async fn list_messages(&self, query: &OutboxQuery) -> BookingResult<Vec<OutboxEntry>> {
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        if let Some(status) = query.status {
+            values.push(status.as_str());
+            conditions.push(format!("status = ${}", values.len()));
+        }
+        if let Some(kind) = query.kind {
+            values.push(kind.as_str());
+            conditions.push(format!("kind = ${}", values.len()));
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {LISTED_COLUMNS} FROM outbox {filter}
+             ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            values.len() + 1,
+            values.len() + 2
+        );
+        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        for value in values {
+            statement = statement.bind(value);
+        }
+        let rows = statement
+            .bind(i64::from(query.limit))
+            .bind(i64::from(query.offset))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.iter().map(entry_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn summary(&self) -> BookingResult<OutboxSummary> {
+        let rows = sqlx::query(SUMMARY)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let mut summary = OutboxSummary::default();
+        for row in &rows {
+            let status = named(row, "status", MessageStatus::parse)?;
+            let messages: i64 = row.try_get("messages").map_err(StoreError::from)?;
+            let messages = u64::try_from(messages).unwrap_or_default();
+            match status {
+                MessageStatus::Pending => {
+                    summary.pending = messages;
+                    summary.oldest_pending_due = row
+                        .try_get::<Option<i64>, _>("earliest_due")
+                        .map_err(StoreError::from)?
+                        .map(Timestamp::from_microsecond)
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("next_attempt_at: {e}")))?;
+                }
+                MessageStatus::Sent => summary.sent = messages,
+                MessageStatus::Failed => summary.failed = messages,
+                MessageStatus::Cancelled => summary.cancelled = messages,
+            }
+        }
+        Ok(summary)
     }
 }

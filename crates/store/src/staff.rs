@@ -9,14 +9,14 @@ use medibook_core::identity::{Email, PhoneNumber, Role, User};
 use medibook_core::ids::{AppointmentId, DoctorId, TimeOffId, UserId};
 use medibook_core::ports::Recorded;
 use medibook_core::schedule::{TimeOff, WeeklySchedule};
-use medibook_core::staff::{AgendaEntry, StaffRepository};
+use medibook_core::staff::{AgendaEntry, PatientHistory, StaffRepository};
 use medibook_core::{BookingError, BookingResult};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::Database;
 use crate::bookings::{Tx, appointment_from};
-use crate::columns::{micros, named, optional_parsed, parsed, timestamp};
+use crate::columns::{counter, micros, named, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, is_conflict};
 use crate::grid::{days_to_compare, free_slots, load_doctor, record_grid_change};
 
@@ -35,11 +35,29 @@ const TIME_OFF_BY_ID: &str =
 const DELETE_TIME_OFF: &str = "DELETE FROM time_off WHERE id = $1";
 const INSERT_TIME_OFF: &str = "
     INSERT INTO time_off (id, doctor_id, start_at, end_at, reason) VALUES ($1, $2, $3, $4, $5)";
+/// The agenda with each patient's history with the clinic (every doctor), counted in one
+/// grouped pass over the appointments of the patients in the window.
 const AGENDA: &str = "
     SELECT a.id, a.doctor_id, a.patient_id, a.start_at, a.end_at, a.status, a.reason, a.notes,
            a.created_at, a.updated_at, a.sequence, a.late_cancellation,
-           u.name AS patient_name, u.email AS patient_email, u.phone AS patient_phone
-    FROM appointments a JOIN users u ON u.id = a.patient_id
+           u.name AS patient_name, u.email AS patient_email, u.phone AS patient_phone,
+           COALESCE(h.completed, 0) AS history_completed,
+           COALESCE(h.no_shows, 0) AS history_no_shows,
+           COALESCE(h.late_cancellations, 0) AS history_late_cancellations
+    FROM appointments a
+    JOIN users u ON u.id = a.patient_id
+    LEFT JOIN (
+        SELECT patient_id,
+               COUNT(CASE WHEN status = 'completed' THEN 1 END) AS completed,
+               COUNT(CASE WHEN status = 'no_show' THEN 1 END) AS no_shows,
+               COUNT(CASE WHEN status = 'cancelled' AND late_cancellation <> 0 THEN 1 END)
+                   AS late_cancellations
+        FROM appointments
+        WHERE patient_id IN (
+            SELECT patient_id FROM appointments
+            WHERE doctor_id = $1 AND start_at >= $2 AND start_at < $3)
+        GROUP BY patient_id
+    ) h ON h.patient_id = a.patient_id
     WHERE a.doctor_id = $1 AND a.start_at >= $2 AND a.start_at < $3
     ORDER BY a.start_at, a.id";
 const RECORD_OUTCOME: &str = "
@@ -298,6 +316,11 @@ impl StaffRepository for Database {
                     patient_name: row.try_get("patient_name")?,
                     patient_email: optional_email(row, "patient_email")?,
                     patient_phone: optional_phone(row, "patient_phone")?,
+                    patient_history: PatientHistory {
+                        completed: counter(row, "history_completed")?,
+                        no_shows: counter(row, "history_no_shows")?,
+                        late_cancellations: counter(row, "history_late_cancellations")?,
+                    },
                 })
             })
             .collect::<Result<_, StoreError>>()?;

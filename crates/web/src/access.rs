@@ -96,6 +96,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/admin/people/{id}/role", Access::Public),
     ("GET", "/admin/messages", Access::Public),
     ("GET", "/admin/audit", Access::Public),
+    ("GET", "/admin/outbox", Access::Public),
     ("GET", "/assets/{*path}", Access::Public),
     ("GET", "/api/v1/openapi.json", Access::Public),
     // Operations.
@@ -168,6 +169,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("PUT", "/api/v1/admin/users/{id}/role", Access::Admin),
     ("GET", "/api/v1/admin/contact-messages", Access::Admin),
     ("GET", "/api/v1/admin/audit", Access::Admin),
+    ("GET", "/api/v1/admin/outbox", Access::Admin),
 ];
 
 /// The access a route needs; a route missing from the table needs [`Access::Admin`].
@@ -320,6 +322,7 @@ mod tests {
         ("POST", "/admin/people/{id}/role"),
         ("GET", "/admin/messages"),
         ("GET", "/admin/audit"),
+        ("GET", "/admin/outbox"),
         ("GET", "/assets/{*path}"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/v1/ws"),

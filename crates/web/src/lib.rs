@@ -86,6 +86,8 @@ pub struct AppState {
     pub contact: medibook_core::contact::ContactDesk,
     /// The append-only audit trail.
     pub audit: medibook_core::audit::AuditTrail,
+    /// The outbox's status, for admins.
+    pub outbox: medibook_core::outbox::OutboxMonitor,
     /// Committed events, for the live feed.
     pub events: crate::events::InProcessBus,
     /// The recorded slot changes, for the live feed's resume and gap fills.

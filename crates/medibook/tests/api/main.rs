@@ -15,6 +15,7 @@ mod fake_google;
 mod feed;
 mod google_calendar;
 mod input;
+mod notices;
 mod notifications;
 mod pages;
 mod pages_account;

@@ -26,7 +26,7 @@ backend_tests!(
 );
 
 /// Every page of the console, as a `GET` path.
-const ADMIN_PAGES: [&str; 8] = [
+const ADMIN_PAGES: [&str; 9] = [
     "/admin",
     "/admin/doctors",
     "/admin/doctors/new",
@@ -35,6 +35,7 @@ const ADMIN_PAGES: [&str; 8] = [
     "/admin/people?q=example",
     "/admin/messages",
     "/admin/audit",
+    "/admin/outbox",
 ];
 
 const PHOTO: &str = "https://images.example.org/lena-vogel.jpg";

@@ -179,6 +179,7 @@ async fn scan_the_console(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
         ("/admin/people?q=demo".to_owned(), "people"),
         ("/admin/messages".to_owned(), "messages"),
         ("/admin/audit".to_owned(), "audit trail"),
+        ("/admin/outbox".to_owned(), "outbox"),
         (
             "/admin/audit?from=someday".to_owned(),
             "audit trail with an error",

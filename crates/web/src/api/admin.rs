@@ -26,7 +26,7 @@ use crate::client::ClientIp;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
-fn actor(caller: &AdminCaller, client: &ClientIp) -> Actor {
+pub(crate) fn actor(caller: &AdminCaller, client: &ClientIp) -> Actor {
     Actor::user(caller.0.auth.id, caller.0.member.role, client.key())
 }
 

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Reason};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
@@ -61,13 +61,21 @@ pub struct AppointmentResponse {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Until this instant (RFC 3339) cancelling is free; a cancellation after it counts as a
+    /// late cancellation (the window is the clinic's `late_cancellation_hours` before the start).
+    pub free_cancellation_until: Timestamp,
+    /// Whether the patient cancelled it inside the late-cancellation window.
+    pub late_cancellation: bool,
 }
 
 fn response(
     appointment: Appointment,
     doctor_names: &HashMap<DoctorId, String>,
+    late_window: SignedDuration,
 ) -> AppointmentResponse {
     AppointmentResponse {
+        free_cancellation_until: appointment.free_cancellation_until(late_window),
+        late_cancellation: appointment.late_cancellation,
         id: appointment.id.as_uuid(),
         doctor_name: doctor_names
             .get(&appointment.doctor_id)
@@ -82,6 +90,11 @@ fn response(
         created_at: appointment.created_at,
         updated_at: appointment.updated_at,
     }
+}
+
+/// How long before the start a cancellation counts as late.
+fn late_window(state: &AppState) -> SignedDuration {
+    state.bookings.policy().late_cancellation
 }
 
 async fn doctor_names(state: &AppState) -> ApiResult<HashMap<DoctorId, String>> {
@@ -113,7 +126,7 @@ async fn audit(
 async fn one(state: &AppState, appointment: Appointment) -> ApiResult<AppointmentResponse> {
     let name = state.catalogue.doctor(appointment.doctor_id).await?.name;
     let names = HashMap::from([(appointment.doctor_id, name)]);
-    Ok(response(appointment, &names))
+    Ok(response(appointment, &names, late_window(state)))
 }
 
 /// Books the slot of your hold. Confirming the same hold again returns the same appointment.
@@ -175,10 +188,11 @@ pub async fn list(
         )
         .await?;
     let names = doctor_names(&state).await?;
+    let window = late_window(&state);
     Ok(Json(
         appointments
             .into_iter()
-            .map(|a| response(a, &names))
+            .map(|a| response(a, &names, window))
             .collect(),
     ))
 }
@@ -212,7 +226,9 @@ pub async fn get(
     Ok(Json(one(&state, appointment).await?))
 }
 
-/// Cancels your appointment; the slot returns to the doctor. Cancelling twice is fine.
+/// Cancels your appointment; the slot returns to the doctor. Cancelling twice is fine. A
+/// cancellation after `free_cancellation_until` is recorded as late (`late_cancellation`),
+/// which the doctor sees in the patient's history.
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "booking",
     params(("id" = Uuid, Path, description = "Appointment id")),
     security(("bearer" = [])),

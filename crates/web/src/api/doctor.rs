@@ -181,6 +181,21 @@ pub struct AgendaItem {
     pub reason: String,
     /// Who comes.
     pub patient: PatientContact,
+    /// Whether the patient cancelled this appointment inside the late-cancellation window.
+    pub late_cancellation: bool,
+    /// The patient's record with the clinic (every doctor, this appointment included).
+    pub patient_history: PatientHistoryResponse,
+}
+
+/// A patient's completed visits, no-shows and late cancellations with the clinic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientHistoryResponse {
+    /// Visits that took place.
+    pub completed: u32,
+    /// Visits the patient did not come to.
+    pub no_shows: u32,
+    /// Appointments the patient cancelled inside the late-cancellation window.
+    pub late_cancellations: u32,
 }
 
 /// A doctor's appointments over some days.
@@ -398,7 +413,8 @@ pub async fn remove_time_off(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The agenda: appointments (every status) with the patients' names and contacts.
+/// The agenda: appointments (every status) with the patients' names and contacts, and each
+/// patient's completed visits, no-shows and late cancellations with the clinic.
 #[utoipa::path(get, path = "/api/v1/doctor/agenda", tag = "doctor", params(AgendaQuery),
     security(("bearer" = [])),
     responses(
@@ -466,6 +482,12 @@ pub async fn agenda(
                     name: entry.patient_name,
                     email: entry.patient_email.map(|e| e.as_str().to_owned()),
                     phone: entry.patient_phone.map(|p| p.as_str().to_owned()),
+                },
+                late_cancellation: entry.appointment.late_cancellation,
+                patient_history: PatientHistoryResponse {
+                    completed: entry.patient_history.completed,
+                    no_shows: entry.patient_history.no_shows,
+                    late_cancellations: entry.patient_history.late_cancellations,
                 },
             })
             .collect(),

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod google;
 pub mod health;
 pub mod holds;
+pub mod outbox;
 pub mod slots;
 pub mod waitlist;
 
@@ -36,7 +37,7 @@ use crate::AppState;
         (name = "booking", description = "Slots, holds and appointments"),
         (name = "operations", description = "Health probes"),
         (name = "doctor", description = "A doctor's schedule, time off, agenda and visit outcomes"),
-        (name = "admin", description = "Specialties, doctor profiles, roles, inbox and audit trail"),
+        (name = "admin", description = "Specialties, doctor profiles, roles, inbox, audit trail and outbox"),
         (name = "contact", description = "The contact form"),
         (name = "waitlist", description = "Waiting for a slot, and the offers made when one frees"),
         (name = "calendar", description = "iCalendar files of appointments and private calendar feeds"),
@@ -102,4 +103,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::set_role))
         .routes(routes!(admin::contact_messages))
         .routes(routes!(admin::audit))
+        .routes(routes!(outbox::outbox))
 }

@@ -10,7 +10,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
-use medibook_core::booking::AppointmentStatus;
+use medibook_core::booking::{Appointment, AppointmentStatus};
+use medibook_core::clinic::Doctor;
 
 use crate::AppState;
 use crate::client::ClientIp;
@@ -55,13 +56,14 @@ pub async fn list(
     .await?;
     let doctors = state.catalogue.search(None, None).await?;
     let now = state.bookings.now();
+    let late_window = state.bookings.policy().late_cancellation;
     let mut upcoming = Vec::new();
     let mut past = Vec::new();
     for appointment in &appointments {
         let Some(doctor) = doctors.iter().find(|d| d.id == appointment.doctor_id) else {
             continue;
         };
-        let view = AppointmentView::new(appointment, doctor, now);
+        let view = AppointmentView::new(appointment, doctor, now, late_window);
         if view.upcoming {
             upcoming.push(view);
         } else {
@@ -71,6 +73,9 @@ pub async fn list(
     past.reverse();
     let notice = match query_param(raw.as_deref(), "notice").as_deref() {
         Some("cancelled") => Some("Your appointment is cancelled."),
+        Some("cancelled-late") => Some(
+            "Your appointment is cancelled. It was inside the late-cancellation window, so it counts as a late cancellation.",
+        ),
         _ => None,
     };
     let page = AppointmentsPage {
@@ -102,7 +107,7 @@ pub async fn confirm_cancel(
     Path(id): Path<String>,
 ) -> PageResult<Response> {
     let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
-    let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+    let view = view_of(&state, &appointment, &doctor);
     if !view.upcoming {
         return Err(not_changeable(&view));
     }
@@ -116,6 +121,16 @@ pub async fn confirm_cancel(
         appointment: view,
     };
     Ok(page.into_response())
+}
+
+/// The view of `appointment` now, with the clinic's late-cancellation window.
+fn view_of(state: &AppState, appointment: &Appointment, doctor: &Doctor) -> AppointmentView {
+    AppointmentView::new(
+        appointment,
+        doctor,
+        state.bookings.now(),
+        state.bookings.policy().late_cancellation,
+    )
 }
 
 fn not_changeable(view: &AppointmentView) -> PageError {
@@ -132,7 +147,8 @@ fn not_changeable(view: &AppointmentView) -> PageError {
     .with_link("/appointments", "My appointments")
 }
 
-/// `POST /appointments/{id}/cancel`: cancels and goes back to the list.
+/// `POST /appointments/{id}/cancel`: cancels and goes back to the list, saying whether the
+/// cancellation counted as late.
 pub async fn cancel(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -151,10 +167,15 @@ pub async fn cancel(
                 AuditEvent::appointment(AuditAction::AppointmentCancel, &cancelled),
             )
             .await?;
-            Ok(Redirect::to("/appointments?notice=cancelled").into_response())
+            let notice = if cancelled.late_cancellation {
+                "cancelled-late"
+            } else {
+                "cancelled"
+            };
+            Ok(Redirect::to(&format!("/appointments?notice={notice}")).into_response())
         }
         Err(BookingError::InvalidState(_)) => {
-            let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+            let view = view_of(&state, &appointment, &doctor);
             Err(not_changeable(&view))
         }
         Err(other) => Err(other.into()),
@@ -171,7 +192,7 @@ pub async fn reschedule(
 ) -> PageResult<Response> {
     let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
     if appointment.status != AppointmentStatus::Scheduled {
-        let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+        let view = view_of(&state, &appointment, &doctor);
         return Err(not_changeable(&view));
     }
     picker_page(

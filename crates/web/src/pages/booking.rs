@@ -21,8 +21,8 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Reason};
@@ -424,13 +424,38 @@ pub struct AppointmentView {
     pub reason: String,
     /// Whether it can still be cancelled or moved.
     pub upcoming: bool,
+    /// The last moment cancelling is free, in the doctor's zone: "Monday 1 March 2027, 09:30".
+    pub free_cancellation: String,
+    /// The same, RFC 3339.
+    pub free_cancellation_at: String,
+    /// The late-cancellation window: "24 hours".
+    pub late_window: String,
+    /// Upcoming, but cancelling now would count as a late cancellation.
+    pub late_now: bool,
+    /// Cancelled by the patient inside the late-cancellation window.
+    pub cancelled_late: bool,
 }
 
 impl AppointmentView {
-    /// The view of `appointment` with `doctor`, at `now`.
-    pub fn new(appointment: &Appointment, doctor: &Doctor, now: Timestamp) -> Self {
+    /// The view of `appointment` with `doctor`, at `now`; a cancellation closer to the start
+    /// than `late_window` counts as late.
+    pub fn new(
+        appointment: &Appointment,
+        doctor: &Doctor,
+        now: Timestamp,
+        late_window: SignedDuration,
+    ) -> Self {
         let tz = doctor.time_zone.tz();
+        let upcoming =
+            appointment.status == AppointmentStatus::Scheduled && appointment.start > now;
+        let free_until = appointment.free_cancellation_until(late_window);
         Self {
+            free_cancellation: format::long_moment(free_until, tz),
+            free_cancellation_at: free_until.to_string(),
+            late_window: format::hours(late_window),
+            late_now: upcoming && appointment.is_late_cancellation(now, late_window),
+            cancelled_late: appointment.status == AppointmentStatus::Cancelled
+                && appointment.late_cancellation,
             id: appointment.id.to_string(),
             doctor_name: doctor.name.clone(),
             doctor_href: doctor_href(doctor.id),
@@ -439,7 +464,7 @@ impl AppointmentView {
             time_zone: doctor.time_zone.name().to_owned(),
             status: status_label(appointment.status),
             reason: appointment.reason.as_str().to_owned(),
-            upcoming: appointment.status == AppointmentStatus::Scheduled && appointment.start > now,
+            upcoming,
         }
     }
 }
@@ -509,7 +534,12 @@ pub async fn appointment(
     let viewer = Viewer {
         person: Some(person),
     };
-    let view = AppointmentView::new(&appointment, &doctor, state.bookings.now());
+    let view = AppointmentView::new(
+        &appointment,
+        &doctor,
+        state.bookings.now(),
+        state.bookings.policy().late_cancellation,
+    );
     let title = format!("Appointment with {}", doctor.name);
     let page = AppointmentPage {
         layout: Layout::new(&viewer, title, Section::Appointments, &uri),

@@ -24,6 +24,23 @@ pub fn clock_time(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%H:%M").to_string()
 }
 
+/// A day and time in full in `tz`: "Monday 1 March 2027, 09:30".
+pub fn long_moment(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned(tz.clone())
+        .strftime("%A %-d %B %Y, %H:%M")
+        .to_string()
+}
+
+/// A whole number of hours in words: "1 hour", "24 hours"; minutes when it is not whole.
+pub fn hours(span: jiff::SignedDuration) -> String {
+    let minutes = span.as_mins();
+    if minutes % 60 == 0 {
+        count_of(minutes / 60, "hour")
+    } else {
+        count_of(minutes, "minute")
+    }
+}
+
 /// A short day and time in `tz`, for "next free" lines: "Tue 3 Mar, 09:30".
 pub fn short_moment(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone())
@@ -213,5 +230,15 @@ mod admin_console_tests {
         assert_eq!(utc_moment(at), "Sat 21 Nov 2026, 20:43 UTC");
         assert_eq!(count_with(1, "specialty", "specialties"), "1 specialty");
         assert_eq!(count_with(4, "specialty", "specialties"), "4 specialties");
+    }
+
+    #[test]
+    fn moments_in_full_and_windows_in_hours() {
+        let at: Timestamp = "2027-03-01T08:30:00Z".parse().unwrap();
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(long_moment(at, &berlin), "Monday 1 March 2027, 09:30");
+        assert_eq!(hours(jiff::SignedDuration::from_hours(24)), "24 hours");
+        assert_eq!(hours(jiff::SignedDuration::from_hours(1)), "1 hour");
+        assert_eq!(hours(jiff::SignedDuration::from_mins(90)), "90 minutes");
     }
 }

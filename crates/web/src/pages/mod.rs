@@ -130,6 +130,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/people/{id}/role", post(admin::people::set_role))
         .route("/admin/messages", get(admin::messages::inbox))
         .route("/admin/audit", get(admin::audit::search))
+        .route("/admin/outbox", get(admin::outbox::list))
         .route("/assets/{*path}", get(assets::serve))
 }
 

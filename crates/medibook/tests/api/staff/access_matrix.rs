@@ -326,7 +326,8 @@ impl<'a> World<'a> {
                 | "/api/v1/me/calendar"
                 | "/api/v1/appointments"
                 | "/api/v1/admin/contact-messages"
-                | "/api/v1/admin/audit",
+                | "/api/v1/admin/audit"
+                | "/api/v1/admin/outbox",
             ) => (template.to_owned(), None),
             ("GET", "/api/v1/doctors/{id}") => (format!("/api/v1/doctors/{doctor}"), None),
             // Pages. Their forms redirect (303), which the client follows to a page.
@@ -461,7 +462,8 @@ impl<'a> World<'a> {
                 | "/admin/people"
                 | "/admin/people/{id}/role"
                 | "/admin/messages"
-                | "/admin/audit",
+                | "/admin/audit"
+                | "/admin/outbox",
             ) => {
                 if method == "POST" {
                     form = Some(vec![("name", "Matrix".to_owned())]);

@@ -3,7 +3,8 @@
 //!
 //! One file per section: [`doctors`] (list, create, edit), [`specialties`] (add, rename),
 //! [`people`] (find accounts, give roles), [`messages`] (the contact-form inbox) and
-//! [`audit`] (search the audit trail); the overview lives here. Every page takes an
+//! [`audit`] (search the audit trail), [`outbox`] (messages waiting, sent and failed); the
+//! overview lives here. Every page takes an
 //! [`AdminViewer`]: the role is read from the database on each request, strangers go to
 //! sign-in and everyone else gets a 403 page. Forms post with [`PostedForm`] (refusing
 //! cross-site posts) and answer with a 303 redirect carrying a `notice`, or re-render with
@@ -14,6 +15,7 @@
 pub mod audit;
 pub mod doctors;
 pub mod messages;
+pub mod outbox;
 pub mod people;
 pub mod specialties;
 
@@ -46,6 +48,8 @@ pub enum ConsolePage {
     Messages,
     /// `/admin/audit`.
     Audit,
+    /// `/admin/outbox`.
+    Outbox,
 }
 
 /// The console's sub-navigation, with `current` marked.
@@ -61,6 +65,7 @@ pub fn console_nav(current: ConsolePage) -> Vec<NavLink> {
         ("/admin/people", "People", ConsolePage::People),
         ("/admin/messages", "Messages", ConsolePage::Messages),
         ("/admin/audit", "Audit trail", ConsolePage::Audit),
+        ("/admin/outbox", "Outbox", ConsolePage::Outbox),
     ]
     .into_iter()
     .map(|(href, label, page)| NavLink {
@@ -169,7 +174,7 @@ mod tests {
     #[test]
     fn the_console_navigation_marks_the_current_section() {
         let nav = console_nav(ConsolePage::People);
-        assert_eq!(nav.len(), 6);
+        assert_eq!(nav.len(), 7);
         let current: Vec<_> = nav.iter().filter(|link| link.current).collect();
         assert_eq!(current.len(), 1);
         assert_eq!(current[0].href, "/admin/people");

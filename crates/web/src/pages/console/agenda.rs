@@ -27,7 +27,7 @@ use medibook_core::booking::AppointmentStatus;
 use medibook_core::clinic::Doctor;
 use medibook_core::ids::AppointmentId;
 use medibook_core::schedule::TimeOff;
-use medibook_core::staff::{AgendaEntry, Outcome};
+use medibook_core::staff::{AgendaEntry, Outcome, PatientHistory};
 
 use crate::AppState;
 use crate::client::ClientIp;
@@ -85,6 +85,12 @@ pub struct Visit {
     pub phone: Option<String>,
     /// Whether it is booked and has started, so it can be marked.
     pub can_mark: bool,
+    /// Whether the patient cancelled it inside the late-cancellation window.
+    pub cancelled_late: bool,
+    /// The patient's record with the clinic: "History: 3 visits, 1 no-show, 1 late cancellation".
+    pub history: String,
+    /// Whether that record holds a no-show or a late cancellation (drawn stronger).
+    pub history_missed: bool,
 }
 
 /// One cell of the grid.
@@ -515,6 +521,29 @@ fn visit_of(entry: &AgendaEntry, tz: &TimeZone, now: Timestamp) -> Visit {
         email: entry.patient_email.as_ref().map(|e| e.as_str().to_owned()),
         phone: entry.patient_phone.as_ref().map(|p| p.as_str().to_owned()),
         can_mark: appointment.status == AppointmentStatus::Scheduled && appointment.start <= now,
+        cancelled_late: appointment.status == AppointmentStatus::Cancelled
+            && appointment.late_cancellation,
+        history: history_line(&entry.patient_history),
+        history_missed: entry.patient_history.has_missed(),
+    }
+}
+
+/// A patient's record with the clinic in words: "History: 3 visits, 1 no-show, 1 late
+/// cancellation" (only what there is), or "History: none yet".
+pub fn history_line(history: &PatientHistory) -> String {
+    let parts: Vec<String> = [
+        (history.completed, "visit"),
+        (history.no_shows, "no-show"),
+        (history.late_cancellations, "late cancellation"),
+    ]
+    .into_iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, noun)| format::count_of(i64::from(count), noun))
+    .collect();
+    if parts.is_empty() {
+        "History: none yet".to_owned()
+    } else {
+        format!("History: {}", parts.join(", "))
     }
 }
 
@@ -601,6 +630,29 @@ mod tests {
         assert_eq!(monday_of(date(2027, 3, 4)).unwrap(), date(2027, 3, 1));
         assert_eq!(monday_of(date(2027, 3, 1)).unwrap(), date(2027, 3, 1));
         assert_eq!(monday_of(date(2027, 3, 7)).unwrap(), date(2027, 3, 1));
+    }
+
+    #[test]
+    fn the_history_names_only_what_there_is() {
+        assert_eq!(
+            history_line(&PatientHistory::default()),
+            "History: none yet"
+        );
+        let history = PatientHistory {
+            completed: 3,
+            no_shows: 1,
+            late_cancellations: 2,
+        };
+        assert_eq!(
+            history_line(&history),
+            "History: 3 visits, 1 no-show, 2 late cancellations"
+        );
+        let missed = PatientHistory {
+            no_shows: 2,
+            ..PatientHistory::default()
+        };
+        assert_eq!(history_line(&missed), "History: 2 no-shows");
+        assert!(missed.has_missed());
     }
 
     #[test]
