@@ -495,7 +495,7 @@ async fn google_calendar_is_off_without_a_client(app: TestApp) {
     let profile = get_page(&app, "/profile", Some(&cookie)).await;
     assert_eq!(profile.status, StatusCode::OK);
     assert!(
-        !profile.html.contains("Google Calendar"),
+        !profile.html.contains("id=\"google-calendar\""),
         "{}",
         profile.html
     );
