@@ -31,6 +31,15 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== core dependency rule"
 scripts/check-core-deps.sh
+echo "== compose.yaml"
+compose_env=(MEDIBOOK_SECRET=validation-only-secret-of-32-characters POSTGRES_PASSWORD=validation)
+if docker compose version >/dev/null 2>&1; then
+  env "${compose_env[@]}" docker compose -f compose.yaml config -q
+elif command -v docker-compose >/dev/null; then
+  env "${compose_env[@]}" docker-compose -f compose.yaml config -q
+else
+  echo "note: neither the docker compose plugin nor docker-compose is installed: compose.yaml not validated" >&2
+fi
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -1,6 +1,6 @@
 //! Wiring: the concrete adapters behind the core services, and the server's life cycle.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -20,7 +20,9 @@ use medibook_core::waitlist::{WaitlistPolicy, WaitlistService};
 use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
 use medibook_store::Database;
 use medibook_web::events::InProcessBus;
+use medibook_web::metrics::{MetricsEndpoint, MetricsExport};
 use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
@@ -51,6 +53,8 @@ pub struct App {
     pub calendar: Option<GoogleCalendarSync>,
     /// Wakes the calendar worker (after a connect).
     pub calendar_wake: Arc<Notify>,
+    /// Set to `true` to close the live feed's connections (1001, going away) before stopping.
+    pub shutdown: Arc<watch::Sender<bool>>,
 }
 
 struct DatabaseReadiness(Database);
@@ -60,6 +64,28 @@ impl Readiness for DatabaseReadiness {
     async fn check(&self) -> Result<(), String> {
         self.0.ping().await.map_err(|e| e.to_string())
     }
+}
+
+/// `medibook backup FILE`: a consistent online copy of the SQLite database, checked with
+/// `PRAGMA integrity_check`. Does not migrate, so it is safe beside a running server of any
+/// version; PostgreSQL is refused with a pointer to `pg_dump`.
+pub async fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), StartError> {
+    let url = settings.database_url();
+    if !url.starts_with("sqlite:") {
+        return Err(medibook_store::backup::BackupError::Postgres.to_string());
+    }
+    let database = Database::connect(&url)
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", medibook_store::redact(&url)))?;
+    let result = database.backup_to(file).await;
+    database.close().await;
+    let report = result.map_err(|e| e.to_string())?;
+    tracing::info!(
+        path = %report.path.display(),
+        bytes = report.bytes,
+        "backup written; integrity check ok"
+    );
+    Ok(())
 }
 
 /// Connects to the configured database and applies pending migrations.
@@ -95,6 +121,9 @@ impl EventWiring {
         }
     }
 }
+
+/// How long a stopping server waits for live-feed connections to close.
+const FEED_DRAIN: Duration = Duration::from_secs(10);
 
 /// Events buffered per slow in-process subscriber.
 const EVENT_BUFFER: usize = 1024;
@@ -189,6 +218,7 @@ impl App {
         )
         .unwrap_or_else(|e| panic!("invalid Google Calendar settings: {e}"));
         let calendar = google.as_ref().map(|google| google.sync.clone());
+        let (shutdown, shutting_down) = watch::channel(false);
         let state = AppState {
             catalogue: Catalogue::new(store.clone()),
             bookings: bookings.clone(),
@@ -235,6 +265,8 @@ impl App {
                     clinic_name: settings.clinic_name.clone(),
                 },
             ),
+            metrics: metrics_endpoint(settings, outbox_reader(&database)),
+            shutdown: shutting_down,
         };
         Self {
             router: medibook_web::router(state),
@@ -246,7 +278,81 @@ impl App {
             staff,
             calendar,
             calendar_wake,
+            shutdown: Arc::new(shutdown),
         }
+    }
+}
+
+fn outbox_reader(database: &Database) -> Arc<dyn OutboxRepository> {
+    Arc::new(database.clone())
+}
+
+/// Request-latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// The process-wide Prometheus recorder, installed on first use (the `metrics` facade has one
+/// global recorder); `None` if another recorder was installed first.
+fn prometheus() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(medibook_web::metrics::REQUEST_DURATION.to_owned()),
+                    &LATENCY_BUCKETS,
+                )
+                .map(PrometheusBuilder::build_recorder);
+            let recorder = match recorder {
+                Ok(recorder) => recorder,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics are off: invalid histogram buckets");
+                    return None;
+                }
+            };
+            let handle = recorder.handle();
+            match metrics::set_global_recorder(recorder) {
+                Ok(()) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics are off: a recorder is already installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// `/metrics` when a token is configured.
+fn metrics_endpoint(
+    settings: &Settings,
+    outbox: Arc<dyn OutboxRepository>,
+) -> Option<MetricsEndpoint> {
+    let token = settings.metrics_token.clone().filter(|t| !t.is_empty())?;
+    let handle = prometheus()?;
+    Some(MetricsEndpoint {
+        token,
+        export: Arc::new(PrometheusExport { handle, outbox }),
+    })
+}
+
+/// The Prometheus exposition, with the outbox depth read at scrape time (one query).
+struct PrometheusExport {
+    handle: PrometheusHandle,
+    outbox: Arc<dyn OutboxRepository>,
+}
+
+#[async_trait::async_trait]
+impl MetricsExport for PrometheusExport {
+    async fn render(&self) -> String {
+        match self.outbox.summary().await {
+            Ok(summary) => {
+                let pending = u32::try_from(summary.pending).unwrap_or(u32::MAX);
+                metrics::gauge!("medibook_outbox_pending").set(f64::from(pending));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count pending outbox messages"),
+        }
+        self.handle.render()
     }
 }
 
@@ -389,7 +495,23 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         Duration::from_secs(settings.outbox_seconds),
         stopped,
     ));
-    let result = medibook_web::serve(listener, app.router, shutdown_signal()).await;
+    let feed_stop = app.shutdown.clone();
+    let stopping = {
+        let feed_stop = feed_stop.clone();
+        async move {
+            shutdown_signal().await;
+            let _ = feed_stop.send(true);
+        }
+    };
+    let result = medibook_web::serve(listener, app.router, stopping).await;
+    // Live-feed connections outlive the HTTP drain: wait until they have sent their closing
+    // frames (each gives up after a few seconds) and dropped their copies of the state.
+    if tokio::time::timeout(FEED_DRAIN, feed_stop.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some live-feed connections did not close in time");
+    }
     let _ = stop.send(true);
     let _ = sweeper.await;
     let _ = deliverer.await;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use medibook::settings::Settings;
+use medibook::settings::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
 /// Doctor-appointment booking in one binary.
@@ -28,6 +28,12 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE while the server may run
+    /// (PostgreSQL: use pg_dump, see docs/operations.md).
+    Backup {
+        /// The copy to create; must not exist.
+        file: PathBuf,
+    },
     /// Manage admin accounts.
     Admin {
         #[command(subcommand)]
@@ -36,12 +42,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")),
-        )
-        .init();
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_logging(settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { demo } => medibook::app::serve(settings, demo).await,
+            Command::Backup { file } => medibook::app::backup(&settings, &file).await,
             Command::Admin { command } => medibook::admin::run(&settings, command).await,
             Command::Migrate => {
                 let database = medibook::app::open_database(&settings).await?;
@@ -78,5 +80,16 @@ fn main() -> ExitCode {
             eprintln!("medibook: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to standard error as `format` says, filtered by `RUST_LOG`.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
     }
 }

@@ -96,6 +96,8 @@ const SETTING_KEYS: &[&str] = &[
     "google_api_base",
     "google_revoke_url",
     "google_sync_seconds",
+    "log_format",
+    "metrics_token",
 ];
 
 /// How the server behaves towards secrets and delivery.
@@ -106,6 +108,17 @@ pub enum Environment {
     Development,
     /// Codes are never logged; a real delivery channel is required.
     Production,
+}
+
+/// How log lines are written to standard error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `target`), for log shippers.
+    Json,
 }
 
 /// Everything the binary can be configured with.
@@ -197,6 +210,10 @@ pub struct Settings {
     pub google_revoke_url: String,
     /// Interval of the Google Calendar sync, in seconds.
     pub google_sync_seconds: u64,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// Bearer token a Prometheus scraper presents to `/metrics`; metrics are off without it.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -243,6 +260,8 @@ impl Default for Settings {
             google_api_base: GoogleSettings::API_BASE.to_owned(),
             google_revoke_url: GoogleSettings::REVOKE_URL.to_owned(),
             google_sync_seconds: 30,
+            log_format: LogFormat::Text,
+            metrics_token: None,
         }
     }
 }
@@ -456,6 +475,23 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn log_format_is_text_by_default_and_json_on_request() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Settings::load(None)?.log_format, LogFormat::Text);
+            jail.set_env("MEDIBOOK_LOG_FORMAT", "json");
+            assert_eq!(Settings::load(None)?.log_format, LogFormat::Json);
+            jail.set_env("MEDIBOOK_LOG_FORMAT", "xml");
+            let refusal = Settings::load(None).unwrap_err();
+            assert!(refusal.to_lowercase().contains("log_format"), "{refusal}");
+            Ok(())
+        });
+    }
 
     #[test]
     fn defaults_use_sqlite_in_the_data_directory() {

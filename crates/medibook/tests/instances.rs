@@ -6,6 +6,13 @@
 //! - One killed (`SIGKILL`) after acknowledging a booking and before delivering its
 //!   confirmation: the next process on the same database delivers it, exactly once, on SQLite
 //!   and PostgreSQL.
+//! - `medibook backup FILE` run beside a SQLite server that is taking bookings: the copy passes
+//!   SQLite's integrity check and holds every appointment confirmed before it started; an
+//!   existing FILE and a PostgreSQL database are refused.
+//! - `/metrics` after a booking, a conflict and a live-feed connection: the Prometheus series
+//!   and their values, labelled by route template; refused without the bearer token.
+//! - `SIGTERM`: a request in flight is answered, a live-feed client is sent a close frame with
+//!   code 1001 (going away), and the process exits with status 0 within seconds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -196,6 +203,318 @@ async fn confirmation_survives_a_crash(database_url: &str) {
     // Several more delivery rounds: nothing else goes out.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(inbox.try_recv().is_err(), "delivered exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_backup_taken_while_booking_is_intact_and_holds_the_appointments() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("live.db").display());
+    let server = Server::start(
+        "live",
+        &url,
+        &[("MEDIBOOK_MAX_ACTIVE_APPOINTMENTS", "100")],
+        true,
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let token = sign_in(&http, &server, "backup@example.org").await;
+    let (doctor, first) = a_free_slot(&http, &server).await;
+    let date = &first.to_string()[..10];
+    let slots: Vec<Value> = http
+        .get(format!(
+            "{}/api/v1/slots?doctor_id={doctor}&date={date}&days=14",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let free: Vec<String> = slots
+        .iter()
+        .filter(|slot| slot["status"] == "available")
+        .filter_map(|slot| slot["start"].as_str().map(str::to_owned))
+        .take(25)
+        .collect();
+    assert!(free.len() >= 10, "enough free slots to book: {slots:?}");
+
+    let before = book(&http, &server, &token, &doctor, &free[0]).await;
+    // Keep booking while the backup runs.
+    let booking = {
+        let (http, base) = (http.clone(), server.base.clone());
+        let (token, doctor) = (token.clone(), doctor.clone());
+        let rest = free[1..].to_vec();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for start in rest {
+                ids.push(book_at(&http, &base, &token, &doctor, &start).await);
+            }
+            ids
+        })
+    };
+    let target = dir.path().join("copy of live.db");
+    let output = backup_command(&url, &target).output().unwrap();
+    assert!(
+        output.status.success(),
+        "backup failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let during = booking.await.unwrap();
+
+    assert_eq!(
+        medibook_store::backup::integrity_problems(&target)
+            .await
+            .unwrap(),
+        ""
+    );
+    let saved = appointment_ids(&format!("sqlite://{}", target.display())).await;
+    let live = appointment_ids(&url).await;
+    assert!(saved.contains(&before), "{before} missing from {saved:?}");
+    // A snapshot of one moment: the demo's and ours up to some point, nothing unknown.
+    assert!(
+        saved.iter().all(|id| live.contains(id)),
+        "{saved:?} ⊄ {live:?}"
+    );
+    assert!(during.iter().all(|id| live.contains(id)));
+    let missing = during.iter().filter(|id| !saved.contains(id)).count();
+    assert_eq!(
+        saved.len() + missing,
+        live.len(),
+        "the copy is the live database minus some of the latest bookings"
+    );
+
+    // A second backup to the same file is refused and leaves the copy alone.
+    let size = std::fs::metadata(&target).unwrap().len();
+    let again = backup_command(&url, &target).output().unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(std::fs::metadata(&target).unwrap().len(), size);
+}
+
+#[test]
+fn backup_of_a_postgres_database_points_to_pg_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = backup_command(
+        "postgres://nobody@127.0.0.1:1/none",
+        &dir.path().join("copy.db"),
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("pg_dump"), "{message}");
+    assert!(!dir.path().join("copy.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("metrics.db").display());
+    let token_for_metrics = "a scraper's token";
+    let server = Server::start(
+        "metrics",
+        &url,
+        &[("MEDIBOOK_METRICS_TOKEN", token_for_metrics)],
+        true,
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let refused = http
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    let token = sign_in(&http, &server, "metrics@example.org").await;
+    let (doctor, start) = a_free_slot(&http, &server).await;
+    let appointment = book(&http, &server, &token, &doctor, &start.to_string()).await;
+    let conflict = http
+        .post(format!("{}/api/v1/holds", server.base))
+        .bearer_auth(&token)
+        .json(&json!({ "doctor_id": doctor, "start": start.to_string() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    let feed = Feed::connect(&server).await;
+
+    let text = http
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(token_for_metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    assert_eq!(value("medibook_holds_total"), 1.0);
+    assert_eq!(value("medibook_bookings_total"), 1.0);
+    assert_eq!(value("medibook_hold_conflicts_total"), 1.0);
+    assert_eq!(value("medibook_websocket_connections"), 1.0);
+    // The confirmation is queued in the outbox (delivered to the log within a second or so).
+    assert!(value("medibook_outbox_pending") >= 0.0);
+    assert_eq!(
+        value(
+            "medibook_http_request_duration_seconds_count{method=\"POST\",\
+             route=\"/api/v1/holds\",status=\"4xx\"}"
+        ),
+        1.0
+    );
+    assert!(
+        text.contains("route=\"/api/v1/doctors\""),
+        "listing doctors is recorded:\n{text}"
+    );
+    assert!(!text.contains(&appointment), "no ids in labels:\n{text}");
+    drop(feed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_in_flight_closes_feeds_with_going_away_and_exits_cleanly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("stop.db").display());
+    let mut server = Server::start("stopping", &url, &[], false).await;
+    let mut feed = Feed::connect(&server).await;
+
+    // A request in flight: its head is sent, its body not yet.
+    let body = json!({ "email": "late@example.org" }).to_string();
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut request = TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/otp HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    request.write_all(head.as_bytes()).await.unwrap();
+    // Let the server read the head before it is told to stop.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let stopped_at = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let close = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match feed.socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("the feed ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame soon after SIGTERM")
+    .expect("a close code");
+    assert_eq!(u16::from(close.code), 1001, "{close:?}");
+
+    request.write_all(body.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        request.read_to_string(&mut response),
+    )
+    .await
+    .expect("the request in flight is answered")
+    .unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 202"),
+        "{response}\nserver log:\n{}",
+        server.log_text()
+    );
+
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(8),
+            "still running 8 s after SIGTERM; log:\n{}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}; log:\n{}", server.log_text());
+    server.assert_logged("shutting down");
+}
+
+/// The ids of all appointments in the database at `url`.
+async fn appointment_ids(url: &str) -> Vec<String> {
+    let database = medibook_store::Database::connect(url).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM appointments")
+        .fetch_all(database.pool())
+        .await
+        .unwrap();
+    database.close().await;
+    rows.into_iter().map(|(id,)| id).collect()
+}
+
+/// `medibook backup target` on `database_url`.
+fn backup_command(database_url: &str, target: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medibook"));
+    command
+        .arg("backup")
+        .arg(target)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Holds and confirms the slot at `start`; returns the appointment's id.
+async fn book(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    doctor: &str,
+    start: &str,
+) -> String {
+    book_at(http, &server.base, token, doctor, start).await
+}
+
+async fn book_at(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    doctor: &str,
+    start: &str,
+) -> String {
+    let response = http
+        .post(format!("{base}/api/v1/holds"))
+        .bearer_auth(token)
+        .json(&json!({ "doctor_id": doctor, "start": start }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "holding {start}");
+    let hold: Value = response.json().await.unwrap();
+    let response = http
+        .post(format!("{base}/api/v1/appointments"))
+        .bearer_auth(token)
+        .json(&json!({ "hold_id": hold["id"], "reason": "check-up" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "confirming {start}");
+    let appointment: Value = response.json().await.unwrap();
+    appointment["id"].as_str().unwrap().to_owned()
 }
 
 /// A doctor of the demo clinic with a free slot, and that slot's start.

@@ -11,6 +11,7 @@
 //! before inserting, with a unique index as a backstop.
 
 mod audit;
+pub mod backup;
 mod bookings;
 mod calendar_feeds;
 mod clinic;

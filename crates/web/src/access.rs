@@ -102,6 +102,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     // Operations.
     ("GET", "/healthz", Access::Public),
     ("GET", "/readyz", Access::Public),
+    // Checks its own bearer token (MEDIBOOK_METRICS_TOKEN).
+    ("GET", "/metrics", Access::Public),
     // Sign-in and profile.
     ("POST", "/api/v1/auth/otp", Access::Public),
     ("POST", "/api/v1/auth/verify", Access::Public),
@@ -326,6 +328,7 @@ mod tests {
         ("GET", "/assets/{*path}"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/v1/ws"),
+        ("GET", "/metrics"),
     ];
 
     fn documented_routes() -> BTreeSet<(String, String)> {

@@ -108,6 +108,9 @@ impl IntoResponse for ApiError {
             code: self.code.to_owned(),
         };
         let mut response = (self.status, Json(problem)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::metrics::ProblemCode(self.code));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

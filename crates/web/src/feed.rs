@@ -170,7 +170,10 @@ pub async fn connect(
         .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_connection(socket, bus, state, patient, settings))
+        .on_upgrade(move |socket| async move {
+            let _open = crate::metrics::OpenConnection::open();
+            serve_connection(socket, bus, state, patient, settings).await;
+        })
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
@@ -190,6 +193,17 @@ async fn authenticate(state: &AppState, token: &str) -> Result<UserId, BookingEr
         return Err(BookingError::Unauthorized);
     }
     Ok(user.id)
+}
+
+/// How long a stopping server waits for a client to take its closing frame.
+const SHUTDOWN_CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Resolves when the server starts stopping; `Err` when it never will (no sender left).
+async fn stopping(
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), tokio::sync::watch::error::RecvError> {
+    // The borrow `wait_for` returns is dropped here, before the caller awaits anything else.
+    shutdown.wait_for(|stopping| *stopping).await.map(|_| ())
 }
 
 /// Runs one connection until either side ends it.
@@ -294,6 +308,7 @@ impl Connection {
         let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
+        let mut shutdown = self.session.state.shutdown.clone();
         loop {
             let writing = self.owes_writes();
             if writing {
@@ -348,6 +363,13 @@ impl Connection {
                     }
                     self.session.outgoing.frames.push_back(Message::Ping(Bytes::new()));
                     Ok(())
+                }
+                // The server is stopping (an `Err` means no one will ever stop it: ignored).
+                Ok(()) = stopping(&mut shutdown) => {
+                    let close = CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() };
+                    self.heartbeat.idle_timeout = self.heartbeat.idle_timeout.min(SHUTDOWN_CLOSE_PATIENCE);
+                    self.finish(Some(close)).await;
+                    return;
                 }
                 // Only ready when the queue has room for what the log owes.
                 () = std::future::ready(()), if catching_up => self.session.catch_up().await,

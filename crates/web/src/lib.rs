@@ -13,6 +13,7 @@ pub mod events;
 pub mod extract;
 pub mod feed;
 pub mod headers;
+pub mod metrics;
 pub mod pages;
 
 use std::future::Future;
@@ -96,6 +97,11 @@ pub struct AppState {
     pub google: Option<GoogleCalendar>,
     /// Calendar files and private calendar feeds.
     pub calendar: medibook_core::calendar_feeds::CalendarFeeds,
+    /// `/metrics`; `None` when metrics are off.
+    pub metrics: Option<metrics::MetricsEndpoint>,
+    /// Turns `true` when the server shuts down: live-feed connections then close with 1001
+    /// (going away) so clients reconnect to another instance.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.
@@ -115,11 +121,13 @@ pub fn router(state: AppState) -> Router {
         // API's with a problem document.
         .merge(pages::routes().layer(CatchPanicLayer::custom(pages::error::panicked)))
         .route("/api/v1/ws", get(feed::connect))
+        .route("/metrics", get(metrics::scrape))
         // Every route above needs a row in access::ROUTE_ACCESS; unlisted ones are admin-only.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::enforce,
         ))
+        .layer(axum::middleware::from_fn(metrics::record_request))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
