@@ -37,6 +37,9 @@ if docker compose version >/dev/null 2>&1; then
   env "${compose_env[@]}" docker compose -f compose.yaml config -q
 elif command -v docker-compose >/dev/null; then
   env "${compose_env[@]}" docker-compose -f compose.yaml config -q
+elif [ "${CI:-}" = "true" ]; then
+  echo "error: CI=true needs docker compose or docker-compose to validate compose.yaml (.ci/run installs it)" >&2
+  exit 1
 else
   echo "note: neither the docker compose plugin nor docker-compose is installed: compose.yaml not validated" >&2
 fi
