@@ -203,6 +203,51 @@ fn ics_attachment(facts: &AppointmentFacts, settings: &NotificationSettings) -> 
     }
 }
 
+/// What every message about an appointment names: its time in the doctor's zone, the doctor,
+/// the clinic and the link to manage it.
+struct Wording<'a> {
+    when: String,
+    doctor: &'a str,
+    clinic: &'a str,
+    url: String,
+}
+
+impl<'a> Wording<'a> {
+    fn of(facts: &'a AppointmentFacts, settings: &'a NotificationSettings) -> Self {
+        Self {
+            when: local_time(facts.appointment.start, &facts.zone),
+            doctor: &facts.doctor_name,
+            clinic: &settings.clinic_name,
+            url: manage_url(facts, settings),
+        }
+    }
+
+    /// The message for `to`: the email text with the calendar file, or the SMS text.
+    fn message(
+        subject: String,
+        email_body: String,
+        sms: String,
+        to: &Identifier,
+        facts: &AppointmentFacts,
+        settings: &NotificationSettings,
+    ) -> OutboundMessage {
+        match to {
+            Identifier::Email(_) => OutboundMessage {
+                to: to.clone(),
+                subject,
+                body: email_body,
+                attachment: Some(ics_attachment(facts, settings)),
+            },
+            Identifier::Phone(_) => OutboundMessage {
+                to: to.clone(),
+                subject,
+                body: sms,
+                attachment: None,
+            },
+        }
+    }
+}
+
 fn change_message(
     change: Change,
     facts: &AppointmentFacts,
@@ -210,10 +255,12 @@ fn change_message(
     to: &Identifier,
 ) -> OutboundMessage {
     let appointment = &facts.appointment;
-    let when = local_time(appointment.start, &facts.zone);
-    let doctor = &facts.doctor_name;
-    let clinic = &settings.clinic_name;
-    let url = manage_url(facts, settings);
+    let Wording {
+        when,
+        doctor,
+        clinic,
+        url,
+    } = Wording::of(facts, settings);
     let free_until = local_time(
         appointment.free_cancellation_until(settings.late_cancellation),
         &facts.zone,
@@ -264,20 +311,7 @@ fn change_message(
             )
         }
     };
-    match to {
-        Identifier::Email(_) => OutboundMessage {
-            to: to.clone(),
-            subject,
-            body: email_body,
-            attachment: Some(ics_attachment(facts, settings)),
-        },
-        Identifier::Phone(_) => OutboundMessage {
-            to: to.clone(),
-            subject,
-            body: sms,
-            attachment: None,
-        },
-    }
+    Wording::message(subject, email_body, sms, to, facts, settings)
 }
 
 fn reminder_message(
@@ -285,30 +319,24 @@ fn reminder_message(
     settings: &NotificationSettings,
     to: &Identifier,
 ) -> OutboundMessage {
-    let appointment = &facts.appointment;
-    let when = local_time(appointment.start, &facts.zone);
-    let doctor = &facts.doctor_name;
-    let clinic = &settings.clinic_name;
-    let url = manage_url(facts, settings);
-    let subject = format!("Reminder: {doctor}, {when}");
-    match to {
-        Identifier::Email(_) => OutboundMessage {
-            to: to.clone(),
-            subject,
-            body: format!(
-                "A reminder of your appointment.\n\n{doctor}, {clinic}\n{when}\n\
-                 Reason: {reason}\n\nSee, move or cancel it: {url}",
-                reason = appointment.reason.as_str(),
-            ),
-            attachment: Some(ics_attachment(facts, settings)),
-        },
-        Identifier::Phone(_) => OutboundMessage {
-            to: to.clone(),
-            subject,
-            body: format!("{clinic} reminder: {doctor}, {when}. Manage: {url}"),
-            attachment: None,
-        },
-    }
+    let Wording {
+        when,
+        doctor,
+        clinic,
+        url,
+    } = Wording::of(facts, settings);
+    Wording::message(
+        format!("Reminder: {doctor}, {when}"),
+        format!(
+            "A reminder of your appointment.\n\n{doctor}, {clinic}\n{when}\n\
+             Reason: {reason}\n\nSee, move or cancel it: {url}",
+            reason = facts.appointment.reason.as_str(),
+        ),
+        format!("{clinic} reminder: {doctor}, {when}. Manage: {url}"),
+        to,
+        facts,
+        settings,
+    )
 }
 
 #[cfg(test)]

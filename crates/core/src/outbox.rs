@@ -213,6 +213,9 @@ pub trait OutboxRepository: Send + Sync + 'static {
     async fn list_messages(&self, query: &OutboxQuery) -> BookingResult<Vec<OutboxEntry>>;
     /// Counts per status and the oldest pending due time.
     async fn summary(&self) -> BookingResult<OutboxSummary>;
+    /// Deletes up to `limit` finished messages (sent, failed or withdrawn) created before
+    /// `created_before`; returns how many went. Pending messages are never deleted.
+    async fn purge_finished(&self, created_before: Timestamp, limit: u32) -> BookingResult<u64>;
 }
 
 /// Messages shown on one page of the admin listing.
@@ -360,11 +363,17 @@ pub struct OutboxWorker {
     channel: Arc<dyn MessageChannel>,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
+    retention: Option<SignedDuration>,
 }
 
 impl OutboxWorker {
     /// Most messages one round claims.
     pub const BATCH: u32 = 50;
+    /// Most finished messages one purge statement deletes (short transactions, however large
+    /// the backlog).
+    pub const PURGE_BATCH: u32 = 1000;
+    /// Most purge statements one [`Self::purge_finished`] call runs.
+    const PURGE_ROUNDS: u32 = 20;
 
     /// A worker delivering through `channel`.
     pub fn new(
@@ -378,7 +387,40 @@ impl OutboxWorker {
             channel,
             clock,
             policy,
+            retention: None,
         }
+    }
+
+    /// Keeps finished messages for `retention` after they were queued, then deletes them
+    /// ([`Self::purge_finished`]); without it they are kept forever.
+    #[must_use]
+    pub fn with_retention(mut self, retention: Option<SignedDuration>) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Deletes finished messages queued longer ago than the retention, in batches of
+    /// [`Self::PURGE_BATCH`] (at most a few batches per call; the next call goes on). Returns
+    /// how many were deleted; 0 without a retention.
+    pub async fn purge_finished(&self) -> BookingResult<u64> {
+        let Some(retention) = self.retention else {
+            return Ok(0);
+        };
+        let Ok(cutoff) = self.clock.now().checked_sub(retention) else {
+            return Ok(0);
+        };
+        let mut purged = 0;
+        for _ in 0..Self::PURGE_ROUNDS {
+            let deleted = self
+                .outbox
+                .purge_finished(cutoff, Self::PURGE_BATCH)
+                .await?;
+            purged += deleted;
+            if deleted < u64::from(Self::PURGE_BATCH) {
+                break;
+            }
+        }
+        Ok(purged)
     }
 
     /// Delivers what is due now (up to [`Self::BATCH`] messages).

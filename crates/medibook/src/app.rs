@@ -74,9 +74,20 @@ pub async fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), S
     if !url.starts_with("sqlite:") {
         return Err(medibook_store::backup::BackupError::Postgres.to_string());
     }
-    let database = Database::connect(&url)
-        .await
-        .map_err(|e| format!("cannot open database {}: {e}", medibook_store::redact(&url)))?;
+    // Read-write but never create: a mistyped path must fail, not back up a new empty file.
+    let existing = if url.contains("mode=") {
+        url.clone()
+    } else {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}mode=rw")
+    };
+    let database = Database::connect(&existing).await.map_err(|e| {
+        format!(
+            "cannot open database {} (a backup never creates one; check MEDIBOOK_DATA_DIR or \
+             DATABASE_URL): {e}",
+            medibook_store::redact(&url)
+        )
+    })?;
     let result = database.backup_to(file).await;
     database.close().await;
     let report = result.map_err(|e| e.to_string())?;
@@ -240,7 +251,10 @@ impl App {
                 medibook_core::contact::FORMS_PER_CLIENT,
                 clock.clone(),
             ),
-            audit: medibook_core::audit::AuditTrail::new(store.clone(), clock.clone()),
+            audit: medibook_core::audit::AuditTrail::new(
+                Arc::new(medibook_web::metrics::CountingAuditLog::new(store.clone())),
+                clock.clone(),
+            ),
             outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),
             web: WebSettings {
                 secure_cookies: settings.secure_cookies,
@@ -427,7 +441,8 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         message_channel(channels),
         clock.clone(),
         RetryPolicy::default(),
-    );
+    )
+    .with_retention(settings.outbox_retention());
     if demo {
         // Demo bookings are made quietly: their patients' addresses are made up, so nobody is
         // sent a confirmation or reminder of them.
@@ -554,7 +569,12 @@ async fn follow_through_redis(
     Ok((events, relay.task))
 }
 
-/// Delivers due outbox messages every `every` until told to stop.
+/// How often the outbox worker deletes finished messages past their retention.
+const OUTBOX_PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Delivers due outbox messages every `every` until told to stop, and deletes finished
+/// messages past their retention every [`OUTBOX_PURGE_EVERY`] (the first time one period
+/// after start).
 pub async fn deliver_outbox(
     worker: OutboxWorker,
     every: Duration,
@@ -563,9 +583,18 @@ pub async fn deliver_outbox(
     // The first round comes one period after start, when the server is up.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_purge = tokio::time::Instant::now() + every;
     loop {
         tokio::select! {
             _ = ticker.tick() => {
+                if tokio::time::Instant::now() >= next_purge {
+                    next_purge = tokio::time::Instant::now() + OUTBOX_PURGE_EVERY;
+                    match worker.purge_finished().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "deleted finished outbox messages past their retention"),
+                        Err(e) => tracing::warn!(error = %e, "deleting old outbox messages failed"),
+                    }
+                }
                 // Rounds follow each other at once while they come back full (a burst).
                 loop {
                     match worker.deliver_due().await {

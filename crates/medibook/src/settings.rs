@@ -34,6 +34,7 @@
 //! | late_cancellation_hours | `MEDIBOOK_LATE_CANCELLATION_HOURS` | 24 |
 //! | reminder_minutes | `MEDIBOOK_REMINDER_MINUTES` (comma-separated, before the start) | `1440,120` |
 //! | outbox_seconds | `MEDIBOOK_OUTBOX_SECONDS` (how often the outbox worker looks for due messages) | 1 |
+//! | outbox_retention_days | `MEDIBOOK_OUTBOX_RETENTION_DAYS` (finished messages are deleted this long after they were queued; 0 keeps them) | 90 |
 //! | google_client_id, google_client_secret | `MEDIBOOK_GOOGLE_CLIENT_ID`, `…_SECRET` | none: Google Calendar off |
 //! | google_auth_url | `MEDIBOOK_GOOGLE_AUTH_URL` | `https://accounts.google.com/o/oauth2/v2/auth` |
 //! | google_token_url | `MEDIBOOK_GOOGLE_TOKEN_URL` | `https://oauth2.googleapis.com/token` |
@@ -89,6 +90,7 @@ const SETTING_KEYS: &[&str] = &[
     "late_cancellation_hours",
     "reminder_minutes",
     "outbox_seconds",
+    "outbox_retention_days",
     "google_client_id",
     "google_client_secret",
     "google_auth_url",
@@ -196,6 +198,9 @@ pub struct Settings {
     pub reminder_minutes: String,
     /// How often the outbox worker looks for due messages, in seconds.
     pub outbox_seconds: u64,
+    /// Sent, failed and withdrawn messages are deleted this many days after they were queued;
+    /// 0 keeps them forever.
+    pub outbox_retention_days: u32,
     /// Google OAuth client id; Google Calendar sync is off without it.
     pub google_client_id: Option<String>,
     /// Google OAuth client secret.
@@ -253,6 +258,7 @@ impl Default for Settings {
             late_cancellation_hours: 24,
             reminder_minutes: "1440,120".to_owned(),
             outbox_seconds: 1,
+            outbox_retention_days: 90,
             google_client_id: None,
             google_client_secret: None,
             google_auth_url: GoogleSettings::AUTH_URL.to_owned(),
@@ -427,6 +433,12 @@ impl Settings {
             idle_timeout: Duration::from_millis(self.feed_idle_ms),
             queue_capacity: usize::from(self.feed_queue_capacity),
         }
+    }
+
+    /// How long finished outbox messages are kept; `None` keeps them forever.
+    pub fn outbox_retention(&self) -> Option<jiff::SignedDuration> {
+        (self.outbox_retention_days > 0)
+            .then(|| jiff::SignedDuration::from_hours(i64::from(self.outbox_retention_days) * 24))
     }
 
     /// The reminder offsets before an appointment's start, longest first.

@@ -312,6 +312,21 @@ fn backup_of_a_postgres_database_points_to_pg_dump() {
     assert!(!dir.path().join("copy.db").exists());
 }
 
+#[test]
+fn backup_of_a_missing_database_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo.db");
+    let target = dir.path().join("copy.db");
+    let output = backup_command(&format!("sqlite://{}", missing.display()), &target)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("never creates"), "{message}");
+    assert!(!missing.exists(), "no empty database was created");
+    assert!(!target.exists(), "no backup was written");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
     let dir = tempfile::tempdir().unwrap();
@@ -344,6 +359,16 @@ async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
         .await
         .unwrap();
     assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    let cancelled = http
+        .post(format!(
+            "{}/api/v1/appointments/{appointment}/cancel",
+            server.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
     let feed = Feed::connect(&server).await;
 
     let text = http
@@ -363,6 +388,7 @@ async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
     assert_eq!(value("medibook_holds_total"), 1.0);
     assert_eq!(value("medibook_bookings_total"), 1.0);
     assert_eq!(value("medibook_hold_conflicts_total"), 1.0);
+    assert_eq!(value("medibook_cancellations_total"), 1.0);
     assert_eq!(value("medibook_websocket_connections"), 1.0);
     // The confirmation is queued in the outbox (delivered to the log within a second or so).
     assert!(value("medibook_outbox_pending") >= 0.0);

@@ -11,8 +11,13 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use medibook::app::{App, open_database};
 use medibook::settings::Settings;
+use medibook_core::clock::Clock;
 use medibook_core::clock::ManualClock;
-use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
+use medibook_core::delivery::OutboundMessage;
+use medibook_core::identity::{Email, Identifier};
+use medibook_core::outbox::{
+    MessageKind, NewMessage, OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy,
+};
 use medibook_integrations::test_smtp::spawn_smtp_server_on;
 use medibook_integrations::{Channels, SmtpSettings};
 use serde_json::json;
@@ -223,6 +228,100 @@ async fn undeliverable_codes_are_given_up_when_they_expire(postgres: bool) {
     assert_eq!(row.get::<String, _>("status"), "failed");
     assert_eq!(row.get::<String, _>("body"), "");
     assert!(row.get::<String, _>("last_error").contains("expired"));
+}
+
+/// A message to `to` of `kind`, due at `due_at` (now when `None`).
+fn message(key: &str, to: &str, due_at: Option<Timestamp>) -> NewMessage {
+    NewMessage {
+        idempotency_key: key.to_owned(),
+        message: OutboundMessage {
+            to: Identifier::Email(Email::parse(to).unwrap()),
+            subject: "Your appointment".to_owned(),
+            body: "See you soon.".to_owned(),
+            attachment: None,
+        },
+        expires_at: None,
+        sensitive: false,
+        kind: MessageKind::Booked,
+        appointment_id: None,
+        due_at,
+    }
+}
+
+async fn finished_messages_are_purged_after_the_retention_and_pending_ones_never(postgres: bool) {
+    let Some(Rig {
+        _dir: _keep_the_database_directory,
+        _postgres: _keep_the_postgres_database,
+        database,
+        clock,
+        outbox,
+        smtp_port,
+        worker,
+        ..
+    }) = rig(postgres).await
+    else {
+        return;
+    };
+    let (_smtp, _received) =
+        spawn_smtp_server_on(&format!("127.0.0.1:{smtp_port}"), "250 OK").await;
+    let start = clock.now();
+    for key in ["sent-1", "sent-2"] {
+        outbox
+            .enqueue(&message(key, "ada@example.org", None), start)
+            .await
+            .unwrap();
+    }
+    let much_later = start
+        .checked_add(SignedDuration::from_hours(24 * 100))
+        .unwrap();
+    outbox
+        .enqueue(
+            &message("later", "ada@example.org", Some(much_later)),
+            start,
+        )
+        .await
+        .unwrap();
+    assert_eq!(worker.deliver_due().await.unwrap().sent, 2);
+    let retained = worker.with_retention(Some(SignedDuration::from_hours(24 * 30)));
+    let rows = |status: &'static str| {
+        let pool = database.pool().clone();
+        async move {
+            sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE status = $1")
+                .bind(status)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get::<i64, _>("n")
+        }
+    };
+
+    clock.advance(SignedDuration::from_hours(24 * 29));
+    assert_eq!(retained.purge_finished().await.unwrap(), 0, "kept 30 days");
+    clock.advance(SignedDuration::from_hours(24 * 2));
+    outbox
+        .enqueue(&message("recent", "ada@example.org", None), clock.now())
+        .await
+        .unwrap();
+    assert_eq!(retained.deliver_due().await.unwrap().sent, 1);
+
+    assert_eq!(retained.purge_finished().await.unwrap(), 2);
+    assert_eq!(rows("sent").await, 1, "the recent message is kept");
+    assert_eq!(
+        rows("pending").await,
+        1,
+        "a pending message is never purged"
+    );
+    assert_eq!(retained.purge_finished().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_finished_messages_are_purged_after_the_retention() {
+    finished_messages_are_purged_after_the_retention_and_pending_ones_never(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_finished_messages_are_purged_after_the_retention() {
+    finished_messages_are_purged_after_the_retention_and_pending_ones_never(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

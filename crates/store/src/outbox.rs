@@ -53,6 +53,14 @@ const MARK_FAILED: &str = "
                       body = CASE WHEN sensitive = 1 THEN '' ELSE body END
     WHERE id = $3";
 
+/// Deletes a batch of finished messages queued before a cutoff (the `outbox_by_status` index
+/// serves each status's range).
+const PURGE_FINISHED: &str = "
+    DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox
+        WHERE status IN ('sent', 'failed', 'cancelled') AND created_at < $1
+        LIMIT $2)";
+
 /// What the admin listing reads: never the body (one-time codes live there until sent).
 const LISTED_COLUMNS: &str = "id, kind, recipient_kind, recipient, subject, status, attempts, \
                               next_attempt_at, last_error, created_at, finished_at, appointment_id";
@@ -289,5 +297,15 @@ impl OutboxRepository for Database {
             }
         }
         Ok(summary)
+    }
+
+    async fn purge_finished(&self, created_before: Timestamp, limit: u32) -> BookingResult<u64> {
+        let result = sqlx::query(PURGE_FINISHED)
+            .bind(micros(created_before))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(result.rows_affected())
     }
 }

@@ -6,9 +6,12 @@
 //! - `medibook_http_request_duration_seconds` (histogram) by `method`, `route` (the matched
 //!   route template such as `/api/v1/appointments/{id}`, never the raw path, so no ids end up in
 //!   labels; `unmatched` for the fallback) and `status` class (`2xx` …);
-//! - `medibook_holds_total`, `medibook_bookings_total`, `medibook_cancellations_total`
-//!   (counters of successful API requests that hold, book and cancel);
-//! - `medibook_hold_conflicts_total` (any response with the problem code `slot_taken`);
+//! - `medibook_holds_total`, `medibook_bookings_total`, `medibook_cancellations_total`,
+//!   `medibook_reschedules_total` (counted as their audit entries are written, by
+//!   [`CountingAuditLog`], so bookings through the API, the web pages and the staff consoles all
+//!   count, and a repeated request that changed nothing does not);
+//! - `medibook_hold_conflicts_total` (any response with the problem code `slot_taken`, and the
+//!   pages' "taken" outcome);
 //! - `medibook_websocket_connections` (gauge of open live-feed connections);
 //! - whatever the binary's exporter adds at scrape time (the outbox depth).
 
@@ -20,6 +23,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+use medibook_core::BookingResult;
+use medibook_core::audit::{AuditEntry, AuditLog, AuditQuery};
 
 use crate::AppState;
 
@@ -65,24 +71,58 @@ pub async fn record_request(request: Request, next: Next) -> Response {
         "status" => status_class(status),
     )
     .record(started.elapsed().as_secs_f64());
-    if let Some(outcome) = booking_outcome(method, &route, status) {
-        metrics::counter!(outcome).increment(1);
-    }
     if response.extensions().get::<ProblemCode>() == Some(&ProblemCode("slot_taken")) {
-        metrics::counter!("medibook_hold_conflicts_total").increment(1);
+        slot_taken();
     }
     response
 }
 
-/// The counter a successful booking request adds to, if it is one.
-fn booking_outcome(method: &'static str, route: &str, status: StatusCode) -> Option<&'static str> {
-    match (method, route, status) {
-        ("POST", "/api/v1/holds", StatusCode::CREATED) => Some("medibook_holds_total"),
-        ("POST", "/api/v1/appointments", StatusCode::CREATED) => Some("medibook_bookings_total"),
-        ("POST", "/api/v1/appointments/{id}/cancel", StatusCode::OK) => {
-            Some("medibook_cancellations_total")
-        }
+/// Counts one request refused because its slot was taken (the API's `slot_taken` problems are
+/// counted by [`record_request`]; pages that show a friendly message call this).
+pub fn slot_taken() {
+    metrics::counter!("medibook_hold_conflicts_total").increment(1);
+}
+
+/// The counter an audit action adds to, if it is one of the booking outcomes.
+fn booking_outcome(action: &str) -> Option<&'static str> {
+    match action {
+        "hold.create" => Some("medibook_holds_total"),
+        "appointment.create" => Some("medibook_bookings_total"),
+        "appointment.cancel" => Some("medibook_cancellations_total"),
+        "appointment.reschedule" => Some("medibook_reschedules_total"),
         _ => None,
+    }
+}
+
+/// The audit log, counting holds, bookings, cancellations and moves as their entries are
+/// written. Every change of a booking is audited, whichever surface made it, so this counts
+/// them all in one place; entries are counted only once they are stored.
+pub struct CountingAuditLog {
+    inner: Arc<dyn AuditLog>,
+}
+
+impl CountingAuditLog {
+    /// Counts what `inner` stores.
+    pub fn new(inner: Arc<dyn AuditLog>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl AuditLog for CountingAuditLog {
+    async fn append(&self, entries: &[AuditEntry]) -> BookingResult<()> {
+        self.inner.append(entries).await?;
+        for counter in entries
+            .iter()
+            .filter_map(|entry| booking_outcome(&entry.action))
+        {
+            metrics::counter!(counter).increment(1);
+        }
+        Ok(())
+    }
+
+    async fn entries(&self, query: &AuditQuery) -> BookingResult<Vec<AuditEntry>> {
+        self.inner.entries(query).await
     }
 }
 
@@ -173,21 +213,29 @@ fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use medibook_core::audit::AuditAction;
+
     use super::*;
 
     #[test]
-    fn booking_outcomes_are_told_by_route_template_and_status() {
+    fn booking_outcomes_are_told_by_audit_action() {
         assert_eq!(
-            booking_outcome("POST", "/api/v1/holds", StatusCode::CREATED),
+            booking_outcome(AuditAction::HoldCreate.as_str()),
             Some("medibook_holds_total")
         );
+        assert_eq!(booking_outcome(AuditAction::HoldRead.as_str()), None);
         assert_eq!(
-            booking_outcome("POST", "/api/v1/holds", StatusCode::CONFLICT),
-            None
+            booking_outcome(AuditAction::AppointmentCreate.as_str()),
+            Some("medibook_bookings_total")
+        );
+        assert_eq!(booking_outcome(AuditAction::AppointmentRead.as_str()), None);
+        assert_eq!(
+            booking_outcome(AuditAction::AppointmentCancel.as_str()),
+            Some("medibook_cancellations_total")
         );
         assert_eq!(
-            booking_outcome("POST", "/api/v1/appointments/{id}/cancel", StatusCode::OK),
-            Some("medibook_cancellations_total")
+            booking_outcome(AuditAction::AppointmentReschedule.as_str()),
+            Some("medibook_reschedules_total")
         );
     }
 

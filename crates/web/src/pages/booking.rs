@@ -118,7 +118,10 @@ pub async fn hold(
         }
         Err(error) => {
             let notice = match error {
-                BookingError::SlotTaken => "taken",
+                BookingError::SlotTaken => {
+                    crate::metrics::slot_taken();
+                    "taken"
+                }
                 BookingError::SlotUnavailable(_) | BookingError::Validation(_) => "unavailable",
                 BookingError::DayFull => "day-full",
                 BookingError::LimitReached(_) => "limit",
