@@ -1,4 +1,17 @@
-//! Shared by the test binaries outside the API suite: a throw-away PostgreSQL database.
+//! Shared by the test binaries outside the API suite: a throw-away PostgreSQL database, the
+//! Redis server, a real `medibook serve` process ([`server`]) and a doctor with plain rules
+//! ([`clinic`]).
+
+#[allow(
+    dead_code,
+    reason = "not every test binary that shares this module seeds a doctor"
+)]
+pub mod clinic;
+#[allow(
+    dead_code,
+    reason = "not every test binary that shares this module starts server processes"
+)]
+pub mod server;
 
 use medibook_store::Database;
 
