@@ -669,6 +669,18 @@ impl Staff {
                 "bio must be at most {MAX_BIO_CHARS} characters"
             )));
         }
+        // Control characters have no place in a profile, and PostgreSQL cannot store NUL in text.
+        if qualification.chars().any(char::is_control) {
+            return Err(BookingError::validation(
+                "qualification must not contain control characters",
+            ));
+        }
+        let multiline = |c: char| matches!(c, '\n' | '\t' | '\r');
+        if bio.chars().any(|c| c.is_control() && !multiline(c)) {
+            return Err(BookingError::validation(
+                "bio must not contain control characters",
+            ));
+        }
         if profile.years_experience > 80 {
             return Err(BookingError::validation(
                 "years_experience must be at most 80",

@@ -106,7 +106,8 @@ pub struct AppState {
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api::routes().split_for_parts();
+    let (api, mut openapi) = api::routes().split_for_parts();
+    api::contract::complete(&mut openapi);
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api)

@@ -168,6 +168,7 @@ impl From<Doctor> for AdminDoctorResponse {
 
 /// User search.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserSearch {
     /// Part of an email, phone number or name, or a user id; leave out to list the newest.
     pub q: Option<String>,
@@ -248,6 +249,7 @@ impl From<ContactMessage> for ContactMessageResponse {
 
 /// Which audit entries to read.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only entries concerning this patient.
     pub patient_id: Option<Uuid>,

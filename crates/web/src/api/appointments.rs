@@ -162,7 +162,7 @@ pub async fn confirm(
 }
 
 /// Your appointments, soonest first.
-#[utoipa::path(get, path = "/api/v1/appointments", tag = "booking",
+#[utoipa::path(get, path = "/api/v1/appointments", operation_id = "list_appointments", tag = "booking",
     security(("bearer" = [])),
     responses(
         (status = 200, body = [AppointmentResponse]),
@@ -198,7 +198,7 @@ pub async fn list(
 }
 
 /// One of your appointments.
-#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "booking",
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", operation_id = "get_appointment", tag = "booking",
     params(("id" = Uuid, Path, description = "Appointment id")),
     security(("bearer" = [])),
     responses(

@@ -50,6 +50,7 @@ pub struct CalendarFeedsResponse {
 
 /// Which feed to revoke.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedChoice {
     /// `appointments` (default) or `agenda`.
     pub feed: Option<String>,

@@ -130,6 +130,7 @@ pub async fn specialties(State(state): State<AppState>) -> ApiResult<Json<Vec<Sp
 
 /// Doctor search parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DoctorSearch {
     /// Free text: name or specialty, typos tolerated.
     pub q: Option<String>,

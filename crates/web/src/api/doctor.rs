@@ -28,6 +28,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// Which doctor to act for.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DoctorScope {
     /// Admins: the doctor to act for (default: the admin's own doctor profile). Doctors may
     /// leave it out or name only themselves.
@@ -142,11 +143,13 @@ impl From<TimeOff> for TimeOffResponse {
 
 /// Which days of the agenda to read.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AgendaQuery {
     /// First calendar date, in the doctor's time zone (YYYY-MM-DD).
-    #[param(value_type = String, example = "2027-03-01")]
+    #[param(value_type = String, format = Date, example = "2027-03-01")]
     pub from: Date,
     /// Number of dates, 1 to 31 (default 1).
+    #[param(minimum = 1, maximum = 31)]
     pub days: Option<u16>,
     /// Admins: the doctor whose agenda to read.
     pub doctor_id: Option<Uuid>,

@@ -63,7 +63,7 @@ impl From<Hold> for HoldResponse {
 }
 
 /// Holds a slot for five minutes. Repeating the request returns the same hold.
-#[utoipa::path(post, path = "/api/v1/holds", tag = "booking",
+#[utoipa::path(post, path = "/api/v1/holds", operation_id = "create_hold", tag = "booking",
     request_body = HoldRequest,
     security(("bearer" = [])),
     responses(
@@ -100,7 +100,7 @@ pub async fn create(
 }
 
 /// One of your holds.
-#[utoipa::path(get, path = "/api/v1/holds/{id}", tag = "booking",
+#[utoipa::path(get, path = "/api/v1/holds/{id}", operation_id = "get_hold", tag = "booking",
     params(("id" = Uuid, Path, description = "Hold id")),
     security(("bearer" = [])),
     responses(

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod calendar;
 pub mod catalogue;
 pub mod contact;
+pub mod contract;
 pub mod doctor;
 pub mod google;
 pub mod health;

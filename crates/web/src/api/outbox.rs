@@ -20,6 +20,7 @@ use crate::extract::ApiQuery;
 
 /// Which outbox messages to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxFilter {
     /// Only messages in this status: `pending`, `sent`, `failed` or `cancelled`.
     pub status: Option<String>,

@@ -16,13 +16,15 @@ use crate::extract::ApiQuery;
 
 /// Which slots to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SlotQuery {
     /// The doctor.
     pub doctor_id: Uuid,
     /// First calendar date, in the doctor's time zone (YYYY-MM-DD).
-    #[param(value_type = String, example = "2027-03-02")]
+    #[param(value_type = String, format = Date, example = "2027-03-02")]
     pub date: Date,
     /// Number of dates, 1 to 31 (default 7).
+    #[param(minimum = 1, maximum = 31)]
     pub days: Option<u16>,
 }
 
@@ -39,7 +41,7 @@ pub struct SlotResponse {
 }
 
 /// Lists a doctor's bookable slots with their live status.
-#[utoipa::path(get, path = "/api/v1/slots", tag = "booking", params(SlotQuery),
+#[utoipa::path(get, path = "/api/v1/slots", operation_id = "list_slots", tag = "booking", params(SlotQuery),
     responses(
         (status = 200, body = [SlotResponse]),
         (status = 404, description = "Unknown doctor", body = Problem, content_type = "application/problem+json"),

@@ -182,7 +182,7 @@ pub async fn join(
 }
 
 /// Your active waitlist entries (waiting or offered), in the order you joined.
-#[utoipa::path(get, path = "/api/v1/waitlist", tag = "waitlist",
+#[utoipa::path(get, path = "/api/v1/waitlist", operation_id = "list_waitlist_entries", tag = "waitlist",
     security(("bearer" = [])),
     responses(
         (status = 200, body = [EntryResponse]),
@@ -206,7 +206,7 @@ pub async fn list(
 }
 
 /// One of your waitlist entries, in any state.
-#[utoipa::path(get, path = "/api/v1/waitlist/{id}", tag = "waitlist",
+#[utoipa::path(get, path = "/api/v1/waitlist/{id}", operation_id = "get_waitlist_entry", tag = "waitlist",
     params(("id" = Uuid, Path, description = "Entry id")),
     security(("bearer" = [])),
     responses(
