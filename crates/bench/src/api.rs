@@ -47,6 +47,22 @@ pub struct Hold {
     pub id: String,
     /// The held slot's start.
     pub start: Timestamp,
+    /// `active`, `released`, `confirmed` or `expired`.
+    pub state: String,
+}
+
+/// What came of confirming a hold.
+#[derive(Debug)]
+pub enum ConfirmAttempt {
+    /// Booked (201).
+    Booked,
+    /// Refused with a problem document (409 limit, 410 lapsed, 422).
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The problem document.
+        body: String,
+    },
 }
 
 /// What came of asking for a hold.
@@ -166,6 +182,43 @@ impl Api {
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&body).into_owned(),
             }),
+            _ => Err(unexpected(call, status, &body)),
+        }
+    }
+
+    /// One of the patient's holds, as the server has it now.
+    pub async fn hold_of(&self, token: &str, hold_id: &str) -> BenchResult<Hold> {
+        let call = "GET /api/v1/holds/{id}";
+        let request = self
+            .http
+            .get(format!("{}/api/v1/holds/{hold_id}", self.base))
+            .bearer_auth(token);
+        let body = self.send(request, call, StatusCode::OK).await?;
+        parse(call, &body)
+    }
+
+    /// Books the slot of the patient's hold.
+    pub async fn confirm(
+        &self,
+        token: &str,
+        hold_id: &str,
+        reason: &str,
+    ) -> BenchResult<ConfirmAttempt> {
+        let call = "POST /api/v1/appointments";
+        let request = self
+            .http
+            .post(format!("{}/api/v1/appointments", self.base))
+            .bearer_auth(token)
+            .json(&json!({ "hold_id": hold_id, "reason": reason }));
+        let (status, body, _) = self.exchange(request, call).await?;
+        match status {
+            StatusCode::CREATED => Ok(ConfirmAttempt::Booked),
+            StatusCode::CONFLICT | StatusCode::GONE | StatusCode::UNPROCESSABLE_ENTITY => {
+                Ok(ConfirmAttempt::Refused {
+                    status: status.as_u16(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                })
+            }
             _ => Err(unexpected(call, status, &body)),
         }
     }

@@ -8,12 +8,15 @@
 //! returning a report that is `Display + Serialize`, and one arm in [`Command`].
 
 mod api;
+mod contention;
 mod error;
 mod fanout;
 mod report;
 mod server;
 mod stats;
+mod supply;
 mod target;
+mod throughput;
 
 use std::process::ExitCode;
 
@@ -42,6 +45,23 @@ enum Command {
     /// WebSocket fan-out: N subscribers to one doctor; time from a hold's HTTP response to the
     /// slot event at every subscriber, and server memory per connection.
     Fanout(fanout::FanoutArgs),
+    /// N signed-in patients hold the same slot at the same instant: exactly one may win; the
+    /// others get a clean 409. Per-request latency.
+    Contention(contention::ContentionArgs),
+    /// Hold + confirm on distinct slots by concurrent patients, against the database's own
+    /// commit rate (single-row insert transactions, same backend and settings, same run).
+    Throughput(throughput::ThroughputArgs),
+}
+
+impl Command {
+    /// The settings the benchmark's own server needs (never a server at `--url`).
+    fn server_settings(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Fanout(_) => Vec::new(),
+            Self::Contention(args) => contention::server_settings(args),
+            Self::Throughput(args) => throughput::server_settings(args),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -68,10 +88,18 @@ fn main() -> ExitCode {
 /// Opens the target, runs the chosen benchmark and prints its report; the server started here
 /// (if any) is stopped when the target is dropped.
 async fn run(cli: Cli) -> BenchResult<()> {
-    let target = Target::open(&cli.target).await?;
+    let target = Target::open(&cli.target, &cli.command.server_settings()).await?;
     match &cli.command {
         Command::Fanout(args) => {
             let report = fanout::run(&target, args).await?;
+            report::print(&report, cli.json)
+        }
+        Command::Contention(args) => {
+            let report = contention::run(&target, args).await?;
+            report::print(&report, cli.json)
+        }
+        Command::Throughput(args) => {
+            let report = throughput::run(&target, args).await?;
             report::print(&report, cli.json)
         }
     }

@@ -32,6 +32,9 @@ pub struct ServerCommand {
     pub binary: PathBuf,
     /// A PostgreSQL URL, or `None` for a SQLite file in the fresh data directory.
     pub database_url: Option<String>,
+    /// Settings (`MEDIBOOK_*` variables) a benchmark needs on its own server, such as lifted
+    /// sign-in limits; the server started here never inherits the caller's.
+    pub settings: Vec<(&'static str, String)>,
 }
 
 /// A running `medibook serve --demo` child.
@@ -40,8 +43,8 @@ pub struct ServerProcess {
     child: Child,
     address: SocketAddr,
     log: Arc<ServerLog>,
-    // Kept until the child is gone: it holds the child's database and secret.
-    _data_dir: TempDir,
+    /// Kept until the child is gone: it holds the child's database and secret.
+    data_dir: TempDir,
 }
 
 impl ServerProcess {
@@ -61,6 +64,7 @@ impl ServerProcess {
         let address = free_local_port()?;
         let mut child = server_command(&command.binary, data_dir.path(), address)
             .envs(command.database_url.iter().map(|url| ("DATABASE_URL", url)))
+            .envs(command.settings.iter().map(|(key, value)| (key, value)))
             .spawn()
             .map_err(|e| BenchError::io(format!("cannot start {}", command.binary.display()), e))?;
         let log = Arc::new(ServerLog::default());
@@ -74,13 +78,18 @@ impl ServerProcess {
             child,
             address,
             log,
-            _data_dir: data_dir,
+            data_dir,
         })
     }
 
     /// Where the server listens, e.g. `http://127.0.0.1:41234`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// The server's data directory (its SQLite file, when it runs on SQLite, lives there).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
     }
 
     /// The child's process id.
@@ -109,8 +118,11 @@ impl ServerProcess {
     /// `patience` for the delivery worker to write it.
     pub async fn one_time_code(&self, email: &str, patience: Duration) -> BenchResult<String> {
         let deadline = tokio::time::Instant::now() + patience;
+        // Each look reads only the lines logged since the last: a thousand patients signing in
+        // at once would otherwise rescan each other's lines every few milliseconds.
+        let mut seen = 0;
         loop {
-            if let Some(code) = self.log.code_for(email) {
+            if let Some(code) = self.log.code_since(email, &mut seen) {
                 return Ok(code);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -213,12 +225,13 @@ impl ServerLog {
             .join("\n")
     }
 
-    /// The latest code logged for `email`.
-    fn code_for(&self, email: &str) -> Option<String> {
-        lock(&self.code_lines)
-            .iter()
-            .rev()
-            .find_map(|line| code_in_line(line, email))
+    /// The latest code logged for `email` among the code lines from index `seen` on; moves
+    /// `seen` past them.
+    fn code_since(&self, email: &str, seen: &mut usize) -> Option<String> {
+        let lines = lock(&self.code_lines);
+        let new = lines.get(*seen..).unwrap_or_default();
+        *seen = lines.len();
+        new.iter().rev().find_map(|line| code_in_line(line, email))
     }
 }
 
@@ -284,6 +297,25 @@ mod tests {
         assert_eq!(
             code_in_line(line, "ada@example.org").as_deref(),
             Some("012345")
+        );
+    }
+
+    #[test]
+    fn codes_are_looked_for_only_in_lines_not_seen_yet() {
+        let log = ServerLog::default();
+        log.push("one-time code for a@example.org: 111111".into());
+        let mut seen = 0;
+        assert_eq!(log.code_since("b@example.org", &mut seen), None);
+        assert_eq!(seen, 1);
+        log.push("one-time code for b@example.org: 222222".into());
+        assert_eq!(
+            log.code_since("b@example.org", &mut seen).as_deref(),
+            Some("222222")
+        );
+        assert_eq!(
+            log.code_since("a@example.org", &mut seen),
+            None,
+            "already seen"
         );
     }
 

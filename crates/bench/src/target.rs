@@ -4,7 +4,7 @@
 //! raises this process's open-file limit to its hard limit; a server started afterwards
 //! inherits the raised limit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::api::Api;
@@ -60,6 +60,8 @@ pub struct Target {
     pub backend: Backend,
     /// This process's open-file limit after raising it.
     pub open_file_limit: u64,
+    /// The PostgreSQL database of a server started here (`--database-url`).
+    pub database_url: Option<String>,
     server: Option<ServerProcess>,
     server_pid: Option<u32>,
     token: Option<String>,
@@ -67,8 +69,9 @@ pub struct Target {
 
 impl Target {
     /// Raises the open-file limit, then starts or reaches the server and waits until it is
-    /// ready.
-    pub async fn open(args: &TargetArgs) -> BenchResult<Self> {
+    /// ready. A server started here gets `settings` (`MEDIBOOK_*` variables the benchmark
+    /// needs, e.g. lifted sign-in limits); a server at `--url` keeps its own.
+    pub async fn open(args: &TargetArgs, settings: &[(&'static str, String)]) -> BenchResult<Self> {
         let open_file_limit = raise_open_file_limit()?;
         match &args.url {
             Some(url) => {
@@ -78,6 +81,7 @@ impl Target {
                     base_url: url.trim_end_matches('/').to_owned(),
                     backend: Backend::Remote,
                     open_file_limit,
+                    database_url: None,
                     server: None,
                     server_pid: args.server_pid,
                     token: args.token.clone(),
@@ -93,6 +97,7 @@ impl Target {
                 let server = ServerProcess::start(&ServerCommand {
                     binary,
                     database_url: args.database_url.clone(),
+                    settings: settings.to_vec(),
                 })?;
                 let base_url = server.base_url();
                 let mut target = Self {
@@ -104,6 +109,7 @@ impl Target {
                         Backend::Sqlite
                     },
                     open_file_limit,
+                    database_url: args.database_url.clone(),
                     server_pid: Some(server.pid()),
                     server: Some(server),
                     token: None,
@@ -132,6 +138,12 @@ impl Target {
         if let Some(token) = &self.token {
             return Ok(token.clone());
         }
+        self.new_patient_token("bench").await
+    }
+
+    /// Signs in a new patient (a fresh address starting with `label`) with the code the started
+    /// server logs, and returns the bearer token. Needs a server started here.
+    pub async fn new_patient_token(&self, label: &str) -> BenchResult<String> {
         let Some(server) = &self.server else {
             return Err(BenchError::Usage(
                 "with --url, pass --token: a server not started here cannot be asked for \
@@ -140,15 +152,20 @@ impl Target {
             ));
         };
         let email = format!(
-            "bench-{}-{}@bench.medibook.test",
+            "{label}-{}-{}@bench.medibook.test",
             std::process::id(),
-            jiff::Timestamp::now().as_millisecond()
+            uuid::Uuid::now_v7().simple()
         );
         self.api.request_code(&email).await?;
         let code = server
             .one_time_code(&email, Duration::from_secs(30))
             .await?;
         self.api.verify(&email, &code).await
+    }
+
+    /// The data directory of a server started here.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.server.as_ref().map(ServerProcess::data_dir)
     }
 
     /// The server's resident memory in bytes, when its process is known and readable.

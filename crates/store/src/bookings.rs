@@ -78,6 +78,14 @@ pub(crate) const INSERT_HOLD: &str = "
 pub(crate) const INSERT_HOLD_CLAIM: &str = "
     INSERT INTO slot_claims (id, doctor_id, claim_start, claim_end, hold_id, appointment_id, expires_at)
     VALUES ($1, $2, $3, $4, $5, NULL, $6)";
+/// Live claims overlapping an interval that a hold request of `$5` cannot be answered with:
+/// appointments, and holds of anyone else. (A patient's own hold is left to the write path,
+/// which returns it again when the request is a repeat.)
+const COUNT_CLAIMS_TAKEN_FROM_PATIENT: &str = "
+    SELECT COUNT(*) AS n FROM slot_claims c LEFT JOIN holds h ON h.id = c.hold_id
+    WHERE c.doctor_id = $1 AND c.claim_start < $2 AND c.claim_end > $3
+      AND (c.expires_at IS NULL OR c.expires_at > $4)
+      AND (c.appointment_id IS NOT NULL OR h.patient_id IS NULL OR h.patient_id <> $5)";
 const CLAIM_OF_HOLD: &str = "SELECT id FROM slot_claims WHERE hold_id = $1";
 const DELETE_CLAIM_OF_HOLD: &str =
     "DELETE FROM slot_claims WHERE hold_id = $1 AND appointment_id IS NULL";
@@ -460,6 +468,26 @@ async fn commit(tx: Tx) -> Result<(), StoreError> {
 #[async_trait]
 impl BookingRepository for Database {
     async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed> {
+        // When many patients ask for one slot at once, all but one lose. Losers are answered
+        // from a plain read, without queueing for the write lock (SQLite) or the doctor's row
+        // lock (PostgreSQL) behind each other: a live claim someone else made is already
+        // visible, and claims only go away by release or expiry, so `SlotTaken` was true when
+        // read. Everyone else goes on to the serialised check below, which alone decides.
+        let (claim_start, claim_end) = claim.claim;
+        let taken: i64 = sqlx::query(COUNT_CLAIMS_TAKEN_FROM_PATIENT)
+            .bind(claim.doctor_id.to_string())
+            .bind(micros(claim_end))
+            .bind(micros(claim_start))
+            .bind(micros(now))
+            .bind(claim.patient_id.to_string())
+            .fetch_one(self.pool())
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(StoreError::from)?;
+        if taken > 0 {
+            return Err(BookingError::SlotTaken);
+        }
+
         let mut tx = self.begin_write().await?;
         self.lock_agenda(&mut tx, claim.doctor_id, claim.patient_id)
             .await?;
@@ -503,7 +531,6 @@ impl BookingRepository for Database {
             )));
         }
 
-        let (claim_start, claim_end) = claim.claim;
         let overlapping = count(
             &mut tx,
             COUNT_OVERLAPPING_CLAIMS,

@@ -175,8 +175,9 @@ impl Database {
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a read-check-write sequence inside it cannot interleave with
-    /// another writer, in this process or any other.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    /// another writer, in this process or any other. Public so that a benchmark can time the
+    /// backend's bare commit rate with exactly the transactions the store uses.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
