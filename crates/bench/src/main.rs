@@ -12,6 +12,7 @@ mod error;
 mod fanout;
 mod report;
 mod server;
+mod slots;
 mod stats;
 mod target;
 
@@ -42,6 +43,9 @@ enum Command {
     /// WebSocket fan-out: N subscribers to one doctor; time from a hold's HTTP response to the
     /// slot event at every subscriber, and server memory per connection.
     Fanout(fanout::FanoutArgs),
+    /// Slot listing: a week of a doctor's slots with 1,000 doctors and a year of appointments
+    /// loaded, against `/healthz` in the same run.
+    Slots(slots::SlotsArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,10 @@ async fn run(cli: Cli) -> BenchResult<()> {
     match &cli.command {
         Command::Fanout(args) => {
             let report = fanout::run(&target, args).await?;
+            report::print(&report, cli.json)
+        }
+        Command::Slots(args) => {
+            let report = slots::run(&target, args).await?;
             report::print(&report, cli.json)
         }
     }

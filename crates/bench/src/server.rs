@@ -40,6 +40,7 @@ pub struct ServerProcess {
     child: Child,
     address: SocketAddr,
     log: Arc<ServerLog>,
+    database_url: String,
     // Kept until the child is gone: it holds the child's database and secret.
     _data_dir: TempDir,
 }
@@ -70,10 +71,14 @@ impl ServerProcess {
         if let Some(stderr) = child.stderr.take() {
             ServerLog::follow(&log, stderr);
         }
+        let database_url = command.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", data_dir.path().join("medibook.db").display())
+        });
         Ok(Self {
             child,
             address,
             log,
+            database_url,
             _data_dir: data_dir,
         })
     }
@@ -81,6 +86,12 @@ impl ServerProcess {
     /// Where the server listens, e.g. `http://127.0.0.1:41234`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// The database the child runs on (`sqlite://…` in its data directory, or the PostgreSQL
+    /// URL it was given), for benchmarks that load data into it.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// The child's process id.
