@@ -13,6 +13,7 @@ mod error;
 mod fanout;
 mod report;
 mod server;
+mod slots;
 mod stats;
 mod supply;
 mod target;
@@ -51,6 +52,9 @@ enum Command {
     /// Hold + confirm on distinct slots by concurrent patients, against the database's own
     /// commit rate (single-row insert transactions, same backend and settings, same run).
     Throughput(throughput::ThroughputArgs),
+    /// Slot listing: a week of a doctor's slots with 1,000 doctors and a year of appointments
+    /// loaded, against `/healthz` in the same run.
+    Slots(slots::SlotsArgs),
 }
 
 impl Command {
@@ -60,6 +64,7 @@ impl Command {
             Self::Fanout(_) => Vec::new(),
             Self::Contention(args) => contention::server_settings(args),
             Self::Throughput(args) => throughput::server_settings(args),
+            Self::Slots(_) => Vec::new(),
         }
     }
 }
@@ -100,6 +105,10 @@ async fn run(cli: Cli) -> BenchResult<()> {
         }
         Command::Throughput(args) => {
             let report = throughput::run(&target, args).await?;
+            report::print(&report, cli.json)
+        }
+        Command::Slots(args) => {
+            let report = slots::run(&target, args).await?;
             report::print(&report, cli.json)
         }
     }

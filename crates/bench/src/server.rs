@@ -45,6 +45,7 @@ pub struct ServerProcess {
     log: Arc<ServerLog>,
     /// Kept until the child is gone: it holds the child's database and secret.
     data_dir: TempDir,
+    database_url: String,
 }
 
 impl ServerProcess {
@@ -74,11 +75,15 @@ impl ServerProcess {
         if let Some(stderr) = child.stderr.take() {
             ServerLog::follow(&log, stderr);
         }
+        let database_url = command.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", data_dir.path().join("medibook.db").display())
+        });
         Ok(Self {
             child,
             address,
             log,
             data_dir,
+            database_url,
         })
     }
 
@@ -90,6 +95,12 @@ impl ServerProcess {
     /// The server's data directory (its SQLite file, when it runs on SQLite, lives there).
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// The database the child runs on (`sqlite://…` in its data directory, or the PostgreSQL
+    /// URL it was given), for benchmarks that load data into it.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// The child's process id.

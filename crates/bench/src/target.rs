@@ -168,6 +168,11 @@ impl Target {
         self.server.as_ref().map(ServerProcess::data_dir)
     }
 
+    /// The database of the server started here; `None` with `--url`.
+    pub fn database_url(&self) -> Option<&str> {
+        self.server.as_ref().map(ServerProcess::database_url)
+    }
+
     /// The server's resident memory in bytes, when its process is known and readable.
     pub fn server_rss(&self) -> Option<BenchResult<u64>> {
         self.server_pid.map(resident_bytes)
