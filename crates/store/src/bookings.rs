@@ -21,7 +21,7 @@ use medibook_core::slots::Slot;
 use medibook_core::waitlist::{EntryState, OfferState};
 use medibook_core::{BookingError, BookingResult};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use crate::Database;
@@ -30,7 +30,7 @@ use crate::error::{StoreError, claim_error};
 use crate::notify::queue_appointment_messages;
 use crate::waitlist::{offer_free_slots, settle_offer_of_hold};
 
-pub(crate) type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = crate::WriteTx;
 
 pub(crate) const HOLD_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end, \
      expires_at, state, appointment_id, created_at";

@@ -46,6 +46,36 @@ pub use error::StoreError;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// A transaction that writes ([`Database::begin_write`]): used like the connection it runs on
+/// (`&mut *tx`); dropped without [`WriteTx::commit`], it rolls back. On SQLite it holds this
+/// process's write gate until it ends.
+#[derive(Debug)]
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, then lets the next writer in.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
 /// Which database engine a [`Database`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -60,6 +90,9 @@ pub enum Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite runs one writer at a time: this process's writers queue here, in order, instead
+    /// of polling SQLite's lock from its busy handler (which sleeps up to 100 ms a try).
+    write_gate: Arc<tokio::sync::Mutex<()>>,
     waitlist: WaitlistPolicy,
     /// How appointment messages are written; none are queued when unset (tools, some tests).
     notifications: Option<Arc<NotificationSettings>>,
@@ -113,6 +146,7 @@ impl Database {
         Ok(Self {
             pool,
             backend,
+            write_gate: Arc::new(tokio::sync::Mutex::new(())),
             waitlist: WaitlistPolicy::default(),
             notifications: None,
         })
@@ -175,12 +209,24 @@ impl Database {
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a read-check-write sequence inside it cannot interleave with
-    /// another writer, in this process or any other. Public so that a benchmark can time the
-    /// backend's bare commit rate with exactly the transactions the store uses.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    /// another writer, in this process or any other; this process's writers first queue for
+    /// the write gate, so they take turns without sleeping in SQLite's busy handler (writers of
+    /// other processes still meet at SQLite's lock, with its busy timeout). Public so that a
+    /// benchmark can time the backend's bare commit rate with exactly the transactions the
+    /// store uses.
+    pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let gate = Arc::clone(&self.write_gate).lock_owned().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _gate: Some(gate),
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _gate: None,
+            },
         })
     }
 
@@ -191,7 +237,7 @@ impl Database {
     /// SQLite the immediate transaction already excludes every other writer.
     pub(crate) async fn lock_agenda(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         doctor_id: DoctorId,
         patient_id: UserId,
     ) -> Result<(), StoreError> {
@@ -212,7 +258,7 @@ impl Database {
     /// patient but no doctor, such as joining a waitlist.
     pub(crate) async fn lock_patient(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         patient_id: UserId,
     ) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
@@ -228,7 +274,7 @@ impl Database {
     /// doctor but no single patient, such as the sweeper.
     pub(crate) async fn lock_doctor(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         doctor_id: DoctorId,
     ) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
