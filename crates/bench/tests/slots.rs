@@ -6,40 +6,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod common;
 
-use medibook_store::Database;
 use serde_json::Value;
 
 /// Doctors loaded by the smoke runs.
 const DOCTORS: u64 = 5;
 
-/// The `medibook` binary the benchmark starts, which cargo builds beside the bench binary.
-fn server_binary(bench: &str) -> PathBuf {
-    let dir = PathBuf::from(bench)
-        .parent()
-        .expect("the bench binary lives in a directory")
-        .to_path_buf();
-    let server = dir.join(format!("medibook{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        server.is_file(),
-        "no server binary at {}: build it first (`cargo build -p medibook`, or run the tests \
-         with --workspace)",
-        server.display()
-    );
-    server
-}
-
-/// Runs `medibook-bench [extra] slots …tiny… --json` and returns the final JSON line, raw.
-fn run_slots(extra: &[&str]) -> String {
-    let bench = env!("CARGO_BIN_EXE_medibook-bench");
-    server_binary(bench);
+/// Runs `medibook-bench slots …tiny… --json` (on `database_url` when given) and returns the
+/// final JSON line, raw (the key order is checked on the text).
+fn run_slots(database_url: Option<&str>) -> String {
     let doctors = DOCTORS.to_string();
-    let output = Command::new(bench)
-        .args(extra)
-        .args([
+    let (_, stdout) = common::run_bench(
+        &[
             "slots",
             "--doctors",
             &doctors,
@@ -51,16 +30,8 @@ fn run_slots(extra: &[&str]) -> String {
             "1",
             "--concurrency",
             "2",
-            "--json",
-        ])
-        .output()
-        .expect("the bench binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "medibook-bench failed ({}):\n{stdout}\n{stderr}",
-        output.status
+        ],
+        database_url,
     );
     assert!(
         stdout.contains("ratio to the HTTP floor"),
@@ -119,53 +90,15 @@ fn assert_sane(line: &str, backend: &str) {
 
 #[test]
 fn slots_lists_a_loaded_clinic_on_sqlite() {
-    let report = run_slots(&[]);
+    let report = run_slots(None);
     assert_sane(&report, "sqlite");
 }
 
 #[test]
 fn slots_lists_a_loaded_clinic_on_postgres() {
-    let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "MEDIBOOK_TEST_POSTGRES_URL must be set under CI=true"
-        );
-        eprintln!("skipping: MEDIBOOK_TEST_POSTGRES_URL is not set");
+    let Some(database) = common::FreshPostgres::create() else {
         return;
     };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_nanos();
-    let name = format!("medibook_test_bench_{}_{nanos}", std::process::id());
-    admin_sql(&admin_url, &format!("CREATE DATABASE {name}"));
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(base, _)| base);
-    let url = format!("{base}/{name}");
-    let outcome = std::panic::catch_unwind(|| run_slots(&["--database-url", &url]));
-    admin_sql(
-        &admin_url,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
-    assert_sane(&outcome.expect("the PostgreSQL run succeeds"), "postgres");
-}
-
-/// Runs one statement on the PostgreSQL server of `admin_url`.
-fn admin_sql(admin_url: &str, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
-        let admin = Database::connect(admin_url)
-            .await
-            .expect("postgres reachable");
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(admin.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        admin.close().await;
-    });
+    let report = run_slots(Some(&database.url));
+    assert_sane(&report, "postgres");
 }

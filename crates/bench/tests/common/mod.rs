@@ -43,6 +43,10 @@ pub fn run_bench(args: &[&str], database_url: Option<&str>) -> (Value, String) {
     (report, stdout)
 }
 
+#[allow(
+    dead_code,
+    reason = "not every test binary that shares this module checks the key order"
+)]
 /// The top-level keys of the JSON line (the last line of `stdout`), in the order printed.
 /// (`serde_json::Value` sorts its keys, so they are read from the text itself.)
 pub fn keys(stdout: &str) -> Vec<String> {
@@ -83,6 +87,7 @@ pub fn keys(stdout: &str) -> Vec<String> {
     keys
 }
 
+#[allow(dead_code, reason = "the fan-out smoke test runs on SQLite only")]
 /// A fresh, empty database (`medibook_test_bench_…`) on the server of
 /// `MEDIBOOK_TEST_POSTGRES_URL`, dropped when this is dropped.
 pub struct FreshPostgres {
@@ -92,6 +97,10 @@ pub struct FreshPostgres {
     name: String,
 }
 
+#[allow(
+    dead_code,
+    reason = "the fan-out smoke test runs on SQLite only"
+)]
 impl FreshPostgres {
     /// Creates the database, or returns `None` (outside CI) when no server is configured. Under
     /// `CI=true` a missing server is a failure, not a skip.
