@@ -97,10 +97,7 @@ pub struct FreshPostgres {
     name: String,
 }
 
-#[allow(
-    dead_code,
-    reason = "the fan-out smoke test runs on SQLite only"
-)]
+#[allow(dead_code, reason = "the fan-out smoke test runs on SQLite only")]
 impl FreshPostgres {
     /// Creates the database, or returns `None` (outside CI) when no server is configured. Under
     /// `CI=true` a missing server is a failure, not a skip.
