@@ -16,8 +16,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
@@ -28,14 +26,14 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpStream;
-use tokio::sync::{Barrier, Semaphore};
+use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 use crate::api::Doctor;
 use crate::error::{BenchError, BenchResult};
 use crate::report::millis;
 use crate::stats::LatencySummary;
-use crate::supply::{free_slots, sign_in_patients};
+use crate::supply::{at_most, free_slots, sign_in_patients};
 use crate::target::{Backend, Target};
 
 /// Days of slots searched for free ones.
@@ -220,34 +218,20 @@ type Connection = SendRequest<Full<Bytes>>;
 
 /// Opens `count` connections to `address`, each proven live by one `GET /healthz`.
 async fn open_connections(address: &str, count: usize) -> BenchResult<Vec<Connection>> {
-    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut opening: FuturesUnordered<_> = (0..count)
-        .map(|_| {
-            let permits = Arc::clone(&permits);
-            async move {
-                let _permit = permits
-                    .acquire()
-                    .await
-                    .map_err(|_| BenchError::Data("connection permits closed".into()))?;
-                let mut connection = connect(address).await?;
-                let request = request(Method::GET, address, "/healthz", None, Bytes::new())?;
-                let (status, _) = exchange(&mut connection, request).await?;
-                if status != 200 {
-                    return Err(BenchError::Unexpected {
-                        call: "GET /healthz".into(),
-                        status,
-                        body: String::new(),
-                    });
-                }
-                Ok(connection)
-            }
-        })
-        .collect();
-    let mut connections = Vec::with_capacity(count);
-    while let Some(connection) = opening.next().await {
-        connections.push(connection?);
-    }
-    Ok(connections)
+    at_most(CONNECT_CONCURRENCY, count, |_| async move {
+        let mut connection = connect(address).await?;
+        let request = request(Method::GET, address, "/healthz", None, Bytes::new())?;
+        let (status, _) = exchange(&mut connection, request).await?;
+        if status != 200 {
+            return Err(BenchError::Unexpected {
+                call: "GET /healthz".into(),
+                status,
+                body: String::new(),
+            });
+        }
+        Ok(connection)
+    })
+    .await
 }
 
 /// An HTTP/1.1 connection to `address`, its driver running on its own task.

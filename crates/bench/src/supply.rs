@@ -4,13 +4,9 @@
 //! the started server logs; free slots are read from the public slot listing, far enough ahead
 //! that no doctor's minimum notice refuses them.
 
-use std::sync::Arc;
-
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::Semaphore;
 
 use crate::api::{Api, Doctor};
 use crate::error::{BenchError, BenchResult};
@@ -28,24 +24,21 @@ pub async fn sign_in_patients(
     count: usize,
     concurrency: usize,
 ) -> BenchResult<Vec<String>> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut pending: FuturesUnordered<_> = (0..count)
-        .map(|_| {
-            let permits = Arc::clone(&permits);
-            async move {
-                let _permit = permits
-                    .acquire()
-                    .await
-                    .map_err(|_| BenchError::Data("sign-in permits closed".into()))?;
-                target.new_patient_token(label).await
-            }
-        })
-        .collect();
-    let mut tokens = Vec::with_capacity(count);
-    while let Some(token) = pending.next().await {
-        tokens.push(token?);
-    }
-    Ok(tokens)
+    at_most(concurrency, count, |_| target.new_patient_token(label)).await
+}
+
+/// Runs `task(0..count)`, at most `concurrency` at a time; the results in completion order, or
+/// the first error.
+pub async fn at_most<T, F, Fut>(concurrency: usize, count: usize, task: F) -> BenchResult<Vec<T>>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = BenchResult<T>>,
+{
+    stream::iter(0..count)
+        .map(task)
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await
 }
 
 /// A doctor and the starts of their free slots, soonest first.
