@@ -56,24 +56,30 @@ impl ApiError {
     }
 }
 
+/// The one table from domain errors to HTTP statuses, used by every door (the JSON API and the
+/// pages alike), so one failure never answers with two statuses.
+pub fn status_of(error: &BookingError) -> StatusCode {
+    match error {
+        BookingError::NotFound(_) | BookingError::HoldNotFound => StatusCode::NOT_FOUND,
+        BookingError::HoldExpired => StatusCode::GONE,
+        BookingError::SlotTaken
+        | BookingError::DayFull
+        | BookingError::LimitReached(_)
+        | BookingError::InvalidState(_) => StatusCode::CONFLICT,
+        BookingError::SlotUnavailable(_) | BookingError::Validation(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        BookingError::Unauthorized => StatusCode::UNAUTHORIZED,
+        BookingError::Forbidden => StatusCode::FORBIDDEN,
+        BookingError::OtpInvalid => StatusCode::BAD_REQUEST,
+        BookingError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        BookingError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<BookingError> for ApiError {
     fn from(error: BookingError) -> Self {
-        let status = match &error {
-            BookingError::NotFound(_) | BookingError::HoldNotFound => StatusCode::NOT_FOUND,
-            BookingError::HoldExpired => StatusCode::GONE,
-            BookingError::SlotTaken
-            | BookingError::DayFull
-            | BookingError::LimitReached(_)
-            | BookingError::InvalidState(_) => StatusCode::CONFLICT,
-            BookingError::SlotUnavailable(_) | BookingError::Validation(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            BookingError::Unauthorized => StatusCode::UNAUTHORIZED,
-            BookingError::Forbidden => StatusCode::FORBIDDEN,
-            BookingError::OtpInvalid => StatusCode::BAD_REQUEST,
-            BookingError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            BookingError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status_of(&error);
         let detail = match &error {
             BookingError::Storage(message) => {
                 tracing::error!(error = %message, "storage failure");

@@ -75,10 +75,13 @@ impl PageError {
 }
 
 impl From<BookingError> for PageError {
+    /// The status comes from the table every door shares ([`crate::error::status_of`]); only
+    /// the words are the pages' own.
     fn from(error: BookingError) -> Self {
+        let status = crate::error::status_of(&error);
         match error {
             BookingError::NotFound(what) => Self::new(
-                StatusCode::NOT_FOUND,
+                status,
                 format!("{} not found", capitalised(what)),
                 format!(
                     "We could not find that {what}. It may have been removed, or the link may \
@@ -86,37 +89,33 @@ impl From<BookingError> for PageError {
                 ),
             ),
             BookingError::Validation(message) | BookingError::SlotUnavailable(message) => {
-                Self::bad_request(sentence(&message))
+                Self::new(
+                    status,
+                    "Something in that link is not right",
+                    sentence(&message),
+                )
             }
             BookingError::RateLimited {
                 retry_after_seconds,
             } => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
+                status,
                 "Too many requests",
                 format!(
                     "Please wait {} and try again.",
                     crate::pages::format::wait_time(retry_after_seconds)
                 ),
             ),
-            BookingError::Unauthorized => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "Please sign in",
-                "Sign in to see this page.",
-            ),
-            BookingError::Forbidden => Self::new(
-                StatusCode::FORBIDDEN,
-                "Not allowed",
-                "Your account cannot open this page.",
-            ),
+            BookingError::Unauthorized => {
+                Self::new(status, "Please sign in", "Sign in to see this page.")
+            }
+            BookingError::Forbidden => {
+                Self::new(status, "Not allowed", "Your account cannot open this page.")
+            }
             BookingError::Storage(message) => {
                 tracing::error!(error = %message, "storage failure on a page");
                 Self::internal()
             }
-            other => Self::new(
-                StatusCode::CONFLICT,
-                "That did not work",
-                sentence(&other.to_string()),
-            ),
+            other => Self::new(status, "That did not work", sentence(&other.to_string())),
         }
     }
 }
@@ -183,12 +182,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn domain_errors_become_sentences_for_people() {
+    fn domain_errors_become_sentences_for_people_with_the_apis_status() {
         let page = PageError::from(BookingError::NotFound("doctor"));
         assert_eq!(page.status(), StatusCode::NOT_FOUND);
         assert_eq!(page.heading, "Doctor not found");
         let page = PageError::from(BookingError::validation("date is out of range"));
         assert_eq!(page.message, "Date is out of range.");
+        assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = PageError::from(BookingError::HoldNotFound);
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
         let page = PageError::from(BookingError::Storage("disk on fire".into()));
         assert!(!page.message.contains("disk"));
     }
