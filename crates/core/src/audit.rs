@@ -79,6 +79,8 @@ pub enum AuditAction {
     WaitlistLeave,
     /// A patient declined a waitlist offer.
     WaitlistDecline,
+    /// A freed slot was offered to a waiting patient.
+    WaitlistOffer,
 }
 
 impl AuditAction {
@@ -114,6 +116,7 @@ impl AuditAction {
             Self::WaitlistList => "waitlist.list",
             Self::WaitlistLeave => "waitlist.leave",
             Self::WaitlistDecline => "waitlist.decline",
+            Self::WaitlistOffer => "waitlist.offer",
         }
     }
 }
@@ -146,6 +149,12 @@ impl Actor {
             role: None,
             client_ip: None,
         }
+    }
+
+    /// The system itself, acting on its own account (offers to the waitlist, expiry sweeps).
+    /// Stored like the operator: no user, no address.
+    pub fn system() -> Self {
+        Self::operator()
     }
 }
 
@@ -261,6 +270,34 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+impl AuditEntry {
+    /// `event`, done by `actor` at `at`, as it is stored.
+    pub fn stamped(actor: &Actor, at: Timestamp, event: AuditEvent) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            at,
+            actor_user_id: actor.user_id,
+            actor_role: actor.role,
+            action: event.action.as_str().to_owned(),
+            subject_type: event.subject_type.to_owned(),
+            subject_id: event.subject_id,
+            patient_id: event.patient_id,
+            doctor_id: event.doctor_id,
+            client_ip: actor.client_ip.clone(),
+            detail: event
+                .detail
+                .map(|d| d.chars().take(MAX_DETAIL_CHARS).collect()),
+        }
+    }
+}
+
+/// Hears of audit entries once they are committed (the metrics count booking outcomes from
+/// them, whichever door the booking came through).
+pub trait AuditObserver: Send + Sync + 'static {
+    /// `entries` were committed.
+    fn committed(&self, entries: &[AuditEntry]);
+}
+
 /// Which entries to read; all filters are optional and combine with AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -315,21 +352,7 @@ impl AuditTrail {
         let at = self.clock.now();
         let entries: Vec<AuditEntry> = events
             .into_iter()
-            .map(|event| AuditEntry {
-                id: Uuid::now_v7(),
-                at,
-                actor_user_id: actor.user_id,
-                actor_role: actor.role,
-                action: event.action.as_str().to_owned(),
-                subject_type: event.subject_type.to_owned(),
-                subject_id: event.subject_id,
-                patient_id: event.patient_id,
-                doctor_id: event.doctor_id,
-                client_ip: actor.client_ip.clone(),
-                detail: event
-                    .detail
-                    .map(|d| d.chars().take(MAX_DETAIL_CHARS).collect()),
-            })
+            .map(|event| AuditEntry::stamped(actor, at, event))
             .collect();
         if entries.is_empty() {
             return Ok(());

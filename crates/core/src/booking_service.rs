@@ -2,8 +2,10 @@
 //!
 //! The service decides *what* may happen (the slot is on the doctor's grid, within notice and
 //! horizon, the caller owns the hold); the repository makes it happen atomically and the
-//! database guarantees that no two occupying reservations of a doctor overlap. Events are
-//! published only after the repository returned, i.e. after commit.
+//! database guarantees that no two occupying reservations of a doctor overlap. Each command
+//! carries its [`Actor`], and the repository writes the command's audit entry in the same
+//! transaction as the change. Events are published only after the repository returned, i.e.
+//! after commit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::audit::{Actor, AuditObserver};
 use crate::booking::{Appointment, Hold, Occupancy, Reason, SlotStatus};
 use crate::clinic::Doctor;
 use crate::clock::Clock;
@@ -75,6 +78,7 @@ pub struct BookingService {
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventBus>,
     policy: BookingPolicy,
+    observer: Option<Arc<dyn AuditObserver>>,
 }
 
 impl BookingService {
@@ -92,7 +96,14 @@ impl BookingService {
             clock,
             events,
             policy,
+            observer: None,
         }
+    }
+
+    /// The same service telling `observer` of the audit entries each command committed.
+    pub fn observed_by(mut self, observer: Arc<dyn AuditObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The policy in force.
@@ -231,10 +242,11 @@ impl BookingService {
             .collect())
     }
 
-    /// Holds the slot of `doctor_id` starting at `start` for `patient_id`. Repeating the request
-    /// while the hold lives returns the same hold (with `created` false).
+    /// Holds the slot of `doctor_id` starting at `start` for `patient_id`, asked by `actor`.
+    /// Repeating the request while the hold lives returns the same hold (with `created` false).
     pub async fn hold(
         &self,
+        actor: &Actor,
         patient_id: UserId,
         doctor_id: DoctorId,
         start: Timestamp,
@@ -287,6 +299,7 @@ impl BookingService {
                 .map_err(|_| BookingError::Storage("hold expiry overflows".into()))?,
             day_limit: rules.max_per_day.map(|max| DayLimit { day, max }),
             max_holds_per_patient: self.policy.max_holds_per_patient,
+            actor: actor.clone(),
         };
         let claimed = self.bookings.claim_hold(&claim, now).await?;
         self.publish_slots(&claimed.events);
@@ -320,9 +333,17 @@ impl BookingService {
     }
 
     /// Gives a hold back. Releasing twice is not an error.
-    pub async fn release(&self, patient_id: UserId, hold_id: HoldId) -> BookingResult<()> {
+    pub async fn release(
+        &self,
+        actor: &Actor,
+        patient_id: UserId,
+        hold_id: HoldId,
+    ) -> BookingResult<()> {
         let now = self.clock.now();
-        let events = self.bookings.release_hold(hold_id, patient_id, now).await?;
+        let events = self
+            .bookings
+            .release_hold(hold_id, patient_id, actor, now)
+            .await?;
         self.publish_slots(&events);
         Ok(())
     }
@@ -330,6 +351,7 @@ impl BookingService {
     /// Books the held slot. Confirming the same hold again returns the same appointment.
     pub async fn confirm(
         &self,
+        actor: &Actor,
         patient_id: UserId,
         hold_id: HoldId,
         reason: Reason,
@@ -343,6 +365,7 @@ impl BookingService {
             reason,
             max_active_appointments: self.policy.max_active_appointments,
             day_limit,
+            actor: actor.clone(),
         };
         let booked = self.bookings.confirm_hold(&confirmation, now).await?;
         self.publish_slots(&booked.events);
@@ -355,6 +378,7 @@ impl BookingService {
     /// Cancels the patient's appointment; its slot becomes free. Cancelling twice is not an error.
     pub async fn cancel(
         &self,
+        actor: &Actor,
         patient_id: UserId,
         appointment_id: AppointmentId,
     ) -> BookingResult<Appointment> {
@@ -365,6 +389,7 @@ impl BookingService {
                 appointment_id,
                 patient_id,
                 self.policy.late_cancellation,
+                actor,
                 now,
             )
             .await?;
@@ -379,6 +404,7 @@ impl BookingService {
     /// request returns the moved appointment and changes nothing.
     pub async fn reschedule(
         &self,
+        actor: &Actor,
         patient_id: UserId,
         appointment_id: AppointmentId,
         hold_id: HoldId,
@@ -389,6 +415,7 @@ impl BookingService {
             hold_id,
             patient_id,
             day_limit,
+            actor: actor.clone(),
         };
         let now = self.clock.now();
         let booked = self.bookings.reschedule_appointment(&request, now).await?;
@@ -423,9 +450,14 @@ impl BookingService {
         Ok(events.slots.len())
     }
 
-    /// Publishes what a change recorded, in order.
+    /// Publishes what a change recorded, in order, and tells the observer what it audited.
     fn publish_slots(&self, recorded: &Recorded) {
         publish_recorded(self.events.as_ref(), recorded);
+        if let Some(observer) = &self.observer
+            && !recorded.audit.is_empty()
+        {
+            observer.committed(&recorded.audit);
+        }
     }
 
     fn publish_appointment(&self, appointment: &Appointment) {

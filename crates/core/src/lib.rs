@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod booking_audit;
 pub mod booking_service;
 pub mod calendar_feeds;
 pub mod calendar_sync;

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::audit::{Actor, AuditEntry};
 use crate::booking::{Appointment, Hold, Occupancy, Reason};
 use crate::clinic::{Doctor, Specialty, SpecialtySummary};
 use crate::error::BookingResult;
@@ -15,14 +16,16 @@ use crate::schedule::TimeOff;
 use crate::slots::Slot;
 use crate::waitlist::WaitlistOffer;
 
-/// What one committed change recorded for listeners: slot changes in order, and the waitlist
-/// offers it made.
+/// What one committed change recorded for listeners: slot changes in order, the waitlist
+/// offers it made, and the audit entries it wrote (in the same transaction).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recorded {
     /// Slot changes, in order.
     pub slots: Vec<SlotEvent>,
     /// Offers made to waiting patients.
     pub offers: Vec<WaitlistOffer>,
+    /// Audit entries committed with the change.
+    pub audit: Vec<AuditEntry>,
 }
 
 impl Recorded {
@@ -30,6 +33,7 @@ impl Recorded {
     pub fn extend(&mut self, other: Recorded) {
         self.slots.extend(other.slots);
         self.offers.extend(other.offers);
+        self.audit.extend(other.audit);
     }
 
     /// Whether any slot became available.
@@ -87,6 +91,8 @@ pub struct HoldClaim {
     pub day_limit: Option<DayLimit>,
     /// How many unexpired holds one patient may have at once.
     pub max_holds_per_patient: u16,
+    /// Who asks, for the audit entry written with the hold.
+    pub actor: Actor,
 }
 
 /// A doctor's daily maximum of appointments and holds, for the calendar day of one slot.
@@ -124,6 +130,8 @@ pub struct Confirmation {
     pub max_active_appointments: u16,
     /// The doctor's daily maximum on the hold's day, checked if the lapsed hold must re-claim.
     pub day_limit: Option<DayLimit>,
+    /// Who asks, for the audit entry written with the appointment.
+    pub actor: Actor,
 }
 
 /// A request to move an appointment to the slot of a hold.
@@ -137,6 +145,8 @@ pub struct Reschedule {
     pub patient_id: UserId,
     /// The doctor's daily maximum on the new slot's day, checked if the lapsed hold must re-claim.
     pub day_limit: Option<DayLimit>,
+    /// Who asks, for the audit entry written with the move.
+    pub actor: Actor,
 }
 
 /// The result of a confirmation or a reschedule.
@@ -153,17 +163,23 @@ pub struct Booked {
 }
 
 /// Holds and appointments, with the no-double-booking invariant enforced by the database.
+///
+/// Each command is one transaction: the change, its slot events, outbox messages, waitlist
+/// offers and its audit entries (decided by [`crate::booking_audit`], stamped with the
+/// command's actor) commit together or not at all.
 #[async_trait]
 pub trait BookingRepository: Send + Sync + 'static {
     /// Claims a slot: frees expired holds overlapping it, checks that nothing occupies it and the
     /// limits allow it, and writes the hold; `SlotTaken` if anything occupies it.
     async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed>;
-    /// Releases the patient's hold; returns what was recorded (nothing if it was already
-    /// released or expired). A freed slot may be offered to the waitlist in the same step.
+    /// Releases the patient's hold; returns what was recorded (no slot change if it was
+    /// already released or expired). A freed slot may be offered to the waitlist in the same
+    /// step.
     async fn release_hold(
         &self,
         hold_id: HoldId,
         patient_id: UserId,
+        actor: &Actor,
         now: Timestamp,
     ) -> BookingResult<Recorded>;
     /// Turns a hold into an appointment (or returns the one it already became).
@@ -179,6 +195,7 @@ pub trait BookingRepository: Send + Sync + 'static {
         appointment_id: AppointmentId,
         patient_id: UserId,
         late_window: SignedDuration,
+        actor: &Actor,
         now: Timestamp,
     ) -> BookingResult<Booked>;
     /// Moves the patient's appointment to the slot of one of their holds, in one transaction.

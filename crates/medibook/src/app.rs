@@ -193,7 +193,8 @@ impl App {
             clock.clone(),
             publish.clone(),
             policy,
-        );
+        )
+        .observed_by(Arc::new(medibook_web::metrics::BookingCounters));
         let limiter = RateLimiter::new(store.clone(), clock.clone());
         let session_policy = SessionPolicy {
             access_lifetime: SignedDuration::from_mins(i64::from(settings.access_token_minutes)),

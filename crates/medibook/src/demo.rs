@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use jiff::ToSpan;
 use jiff::civil::Weekday::{self, Friday, Monday, Saturday, Thursday, Tuesday, Wednesday};
 use jiff::civil::{Date, Time};
+use medibook_core::audit::Actor;
 use medibook_core::booking::{Reason, SlotStatus};
 use medibook_core::booking_service::BookingService;
 use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
@@ -878,7 +879,12 @@ impl Visits<'_> {
         let reason = Reason::parse(self.reasons.choose(rng).copied().unwrap_or(FALLBACK_REASON))?;
         let index = patients.next_with_room().await?;
         let patient_id = patients.patients[index].0;
-        let hold = match self.bookings.hold(patient_id, self.doctor_id, start).await {
+        let operator = Actor::operator();
+        let hold = match self
+            .bookings
+            .hold(&operator, patient_id, self.doctor_id, start)
+            .await
+        {
             Ok(hold) => hold,
             Err(
                 BookingError::SlotTaken | BookingError::DayFull | BookingError::SlotUnavailable(_),
@@ -886,7 +892,7 @@ impl Visits<'_> {
             Err(other) => return Err(other),
         };
         self.bookings
-            .confirm(patient_id, hold.hold.id, reason)
+            .confirm(&operator, patient_id, hold.hold.id, reason)
             .await?;
         patients.patients[index].1 += 1;
         Ok(true)

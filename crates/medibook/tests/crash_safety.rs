@@ -226,6 +226,33 @@ async fn storm_kill_and_restart(database_url: &str) {
         findings,
         ["1 scheduled appointments without their claim at their own time"]
     );
+
+    // A change written without its audit entry is caught too (the trail itself refuses deletes,
+    // so the stray change is written beside it).
+    let database = Database::connect(database_url).await.unwrap();
+    let stray = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO holds (id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end,
+                            expires_at, state, appointment_id, created_at)
+         VALUES ($1, $2, $3, 0, 1, 0, 1, 1, 'released', NULL, 0)",
+    )
+    .bind(&stray)
+    .bind(&doctor.id)
+    .bind(&patients[0].id)
+    .execute(database.pool())
+    .await
+    .unwrap();
+    database.close().await;
+    let findings =
+        database_findings(database_url, &doctor.id, &patients, &acknowledged, &asked).await;
+    assert_eq!(
+        findings,
+        [
+            "1 scheduled appointments without their claim at their own time",
+            "1 holds without their hold.create audit entry",
+            "1 released holds without their hold.release audit entry",
+        ]
+    );
 }
 
 /// Each patient's slots for `round`: its own and the shared ones, in an order drawn from a
@@ -281,6 +308,30 @@ async fn book_plan(
             other => panic!("holding {start}: {other} {hold}"),
         }
         last_sent = Instant::now();
+        if gives_back(start) {
+            // Some holds are given back: releases race the crash too, and must be audited.
+            let released = http
+                .delete(format!(
+                    "{}/api/v1/holds/{}",
+                    storm.base,
+                    hold["id"].as_str().unwrap()
+                ))
+                .bearer_auth(token)
+                .send()
+                .await;
+            match answer(released).await {
+                None => {
+                    return ClientEnd {
+                        cut_off: true,
+                        last_sent,
+                    };
+                }
+                Some((status, body)) => {
+                    assert_eq!(status, StatusCode::NO_CONTENT, "releasing {start}: {body}");
+                }
+            }
+            continue;
+        }
         let booked = http
             .post(format!("{}/api/v1/appointments", storm.base))
             .bearer_auth(token)
@@ -308,6 +359,13 @@ async fn book_plan(
         cut_off: false,
         last_sent,
     }
+}
+
+/// Whether the storm gives the hold of the slot at `start` back instead of booking it (one in
+/// five of the doctor's half-hour slots, the same for every patient, so contested slots are
+/// freed and retaken).
+fn gives_back(start: Timestamp) -> bool {
+    (start.as_second() / 1800) % 5 == 2
 }
 
 /// The status and JSON body of a response, or `None` when no whole answer arrived.
@@ -432,6 +490,42 @@ const HALF_PRESENT: &[(&str, &str)] = &[
         "confirmed holds without their appointment",
         "SELECT COUNT(*) FROM holds h WHERE h.state = 'confirmed'
             AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.id = h.appointment_id)",
+    ),
+    // Every change commits with its audit entry, and no entry without its change.
+    (
+        "holds without their hold.create audit entry",
+        "SELECT COUNT(*) FROM holds h
+          WHERE NOT EXISTS (SELECT 1 FROM audit_log l
+                             WHERE l.action = 'hold.create' AND l.subject_id = h.id)
+            AND NOT EXISTS (SELECT 1 FROM waitlist_offers o WHERE o.hold_id = h.id)",
+    ),
+    (
+        "released holds without their hold.release audit entry",
+        "SELECT COUNT(*) FROM holds h WHERE h.state = 'released'
+            AND NOT EXISTS (SELECT 1 FROM audit_log l
+                             WHERE l.action = 'hold.release' AND l.subject_id = h.id)",
+    ),
+    (
+        "appointments without their appointment.create audit entry",
+        "SELECT COUNT(*) FROM appointments a
+          WHERE NOT EXISTS (SELECT 1 FROM audit_log l
+                             WHERE l.action = 'appointment.create' AND l.subject_id = a.id)",
+    ),
+    (
+        "cancelled appointments without their appointment.cancel audit entry",
+        "SELECT COUNT(*) FROM appointments a WHERE a.status = 'cancelled'
+            AND NOT EXISTS (SELECT 1 FROM audit_log l
+                             WHERE l.action = 'appointment.cancel' AND l.subject_id = a.id)",
+    ),
+    (
+        "hold.create audit entries of holds that were never stored",
+        "SELECT COUNT(*) FROM audit_log l WHERE l.action = 'hold.create'
+            AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.id = l.subject_id)",
+    ),
+    (
+        "appointment.create audit entries of appointments that were never stored",
+        "SELECT COUNT(*) FROM audit_log l WHERE l.action = 'appointment.create'
+            AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.id = l.subject_id)",
     ),
 ];
 

@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use medibook::app::{App, EventWiring, open_database};
 use medibook::delivery::LogCodeSender;
 use medibook::settings::Settings;
+use medibook_core::audit::Actor;
 use medibook_core::booking::SlotStatus;
 use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
 use medibook_core::clock::ManualClock;
@@ -45,9 +46,13 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
     } = pair;
 
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
-    let claimed = a.bookings.hold(patient.id, doctor, start).await.unwrap();
+    let claimed = a
+        .bookings
+        .hold(&Actor::operator(), patient.id, doctor, start)
+        .await
+        .unwrap();
     a.bookings
-        .release(patient.id, claimed.hold.id)
+        .release(&Actor::operator(), patient.id, claimed.hold.id)
         .await
         .unwrap();
 
@@ -237,11 +242,11 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another_through_redis() {
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
     let claimed = a
         .bookings
-        .hold(world.patient, world.doctor, start)
+        .hold(&Actor::operator(), world.patient, world.doctor, start)
         .await
         .unwrap();
     a.bookings
-        .release(world.patient, claimed.hold.id)
+        .release(&Actor::operator(), world.patient, claimed.hold.id)
         .await
         .unwrap();
 
@@ -274,7 +279,7 @@ async fn a_redis_subscriber_that_reconnects_catches_up_from_the_log() {
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
     let claimed = a
         .bookings
-        .hold(world.patient, world.doctor, start)
+        .hold(&Actor::operator(), world.patient, world.doctor, start)
         .await
         .unwrap();
     assert_eq!(
@@ -283,7 +288,7 @@ async fn a_redis_subscriber_that_reconnects_catches_up_from_the_log() {
     );
     silent
         .bookings
-        .release(world.patient, claimed.hold.id)
+        .release(&Actor::operator(), world.patient, claimed.hold.id)
         .await
         .unwrap();
     assert!(

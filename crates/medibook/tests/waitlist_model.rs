@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::civil::{Date, date};
 use jiff::{SignedDuration, Timestamp};
+use medibook_core::audit::Actor;
 use medibook_core::booking::{AppointmentStatus, Reason};
 use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
@@ -631,14 +632,14 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             let user = world.bookers[b];
             let held = world
                 .bookings
-                .hold(user, world.doctor, world.slots[slot])
+                .hold(&Actor::operator(), user, world.doctor, world.slots[slot])
                 .await;
             match (free, held) {
                 (true, Ok(claimed)) => {
                     ensure!(claimed.created, "a new hold should be created");
                     let booked = world
                         .bookings
-                        .confirm(user, claimed.hold.id, reason())
+                        .confirm(&Actor::operator(), user, claimed.hold.id, reason())
                         .await
                         .map_err(|e| format!("confirming a fresh hold failed: {e}"))?;
                     model.appointments.push(ModelAppointment {
@@ -681,7 +682,7 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             let free = model.slot_state(slot) == SlotState::Free;
             let held = world
                 .bookings
-                .hold(user, world.doctor, world.slots[slot])
+                .hold(&Actor::operator(), user, world.doctor, world.slots[slot])
                 .await;
             let hold = match (own_offer, free, held) {
                 (Some(o), _, Ok(claimed)) => {
@@ -716,7 +717,7 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             };
             let moved = world
                 .bookings
-                .reschedule(user, id, hold)
+                .reschedule(&Actor::operator(), user, id, hold)
                 .await
                 .map_err(|e| format!("reschedule failed: {e}"))?;
             ensure!(
@@ -735,7 +736,11 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             let appointment = &model.appointments[a];
             let cancelled = world
                 .bookings
-                .cancel(world.user(appointment.patient), appointment.id)
+                .cancel(
+                    &Actor::operator(),
+                    world.user(appointment.patient),
+                    appointment.id,
+                )
                 .await
                 .map_err(|e| format!("cancel failed: {e}"))?;
             ensure!(
@@ -762,7 +767,12 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             );
             let booked = world
                 .bookings
-                .confirm(world.waiters[p], offer.hold_id, reason())
+                .confirm(
+                    &Actor::operator(),
+                    world.waiters[p],
+                    offer.hold_id,
+                    reason(),
+                )
                 .await
                 .map_err(|e| format!("confirming the offer failed: {e}"))?;
             ensure!(

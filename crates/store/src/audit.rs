@@ -1,15 +1,18 @@
 //! The audit trail: insert and select only (the database refuses anything else).
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use medibook_core::BookingResult;
-use medibook_core::audit::{AuditEntry, AuditLog, AuditQuery};
+use medibook_core::audit::{Actor, AuditEntry, AuditEvent, AuditLog, AuditQuery};
 use medibook_core::identity::Role;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::Database;
+use medibook_core::ports::Recorded;
+
 use crate::columns::{micros, optional_parsed, parsed, placeholders, timestamp};
 use crate::error::StoreError;
+use crate::{Database, WriteTx};
 
 const AUDIT_COLUMNS: &str = "id, at, actor_user_id, actor_role, action, subject_type, subject_id, \
      patient_id, doctor_id, client_ip, detail";
@@ -45,37 +48,58 @@ enum Filter {
     Int(i64),
 }
 
+/// Writes `entries` inside the caller's transaction: a command's audit rows commit (or roll
+/// back) with the change they describe.
+pub(crate) async fn append_in(tx: &mut WriteTx, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "({})",
+                    placeholders(i * COLUMNS_PER_ROW + 1, COLUMNS_PER_ROW)
+                )
+            })
+            .collect();
+        let sql = format!("{INSERT_ENTRIES} {}", rows.join(", "));
+        let mut insert = sqlx::query(AssertSqlSafe(sql));
+        for entry in chunk {
+            insert = insert
+                .bind(entry.id.to_string())
+                .bind(micros(entry.at))
+                .bind(entry.actor_user_id.map(|id| id.to_string()))
+                .bind(entry.actor_role.map(|role| role.as_str().to_owned()))
+                .bind(entry.action.clone())
+                .bind(entry.subject_type.clone())
+                .bind(entry.subject_id.clone())
+                .bind(entry.patient_id.map(|id| id.to_string()))
+                .bind(entry.doctor_id.map(|id| id.to_string()))
+                .bind(entry.client_ip.clone())
+                .bind(entry.detail.clone());
+        }
+        insert.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Stamps `event` with `actor` and `now`, writes it inside `tx`, and notes it in `recorded`.
+pub(crate) async fn record_in(
+    tx: &mut WriteTx,
+    recorded: &mut Recorded,
+    actor: &Actor,
+    now: Timestamp,
+    event: AuditEvent,
+) -> Result<(), StoreError> {
+    let entry = AuditEntry::stamped(actor, now, event);
+    append_in(tx, std::slice::from_ref(&entry)).await?;
+    recorded.audit.push(entry);
+    Ok(())
+}
+
 #[async_trait]
 impl AuditLog for Database {
     async fn append(&self, entries: &[AuditEntry]) -> BookingResult<()> {
         let mut tx = self.begin_write().await?;
-        for chunk in entries.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "({})",
-                        placeholders(i * COLUMNS_PER_ROW + 1, COLUMNS_PER_ROW)
-                    )
-                })
-                .collect();
-            let sql = format!("{INSERT_ENTRIES} {}", rows.join(", "));
-            let mut insert = sqlx::query(AssertSqlSafe(sql));
-            for entry in chunk {
-                insert = insert
-                    .bind(entry.id.to_string())
-                    .bind(micros(entry.at))
-                    .bind(entry.actor_user_id.map(|id| id.to_string()))
-                    .bind(entry.actor_role.map(|role| role.as_str().to_owned()))
-                    .bind(entry.action.clone())
-                    .bind(entry.subject_type.clone())
-                    .bind(entry.subject_id.clone())
-                    .bind(entry.patient_id.map(|id| id.to_string()))
-                    .bind(entry.doctor_id.map(|id| id.to_string()))
-                    .bind(entry.client_ip.clone())
-                    .bind(entry.detail.clone());
-            }
-            insert.execute(&mut *tx).await.map_err(StoreError::from)?;
-        }
+        append_in(&mut tx, entries).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }

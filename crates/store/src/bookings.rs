@@ -8,9 +8,11 @@
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
+use medibook_core::audit::Actor;
 use medibook_core::booking::{
     Appointment, AppointmentStatus, Hold, HoldState, Occupancy, Reason, SlotStatus,
 };
+use medibook_core::booking_audit;
 use medibook_core::events::{SlotEvent, SlotEventLog};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use medibook_core::notifications::Change;
@@ -25,6 +27,7 @@ use sqlx::{Any, AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use crate::Database;
+use crate::audit::record_in;
 use crate::columns::{counter, micros, named, optional_parsed, parsed, placeholders, timestamp};
 use crate::error::{StoreError, claim_error};
 use crate::notify::queue_appointment_messages;
@@ -508,11 +511,14 @@ impl BookingRepository for Database {
             .map_err(StoreError::from)?;
         if let Some(row) = repeat {
             let hold = hold_from(&row)?;
+            let mut events = Recorded::default();
+            let entry = booking_audit::claimed(&hold, false);
+            record_in(&mut tx, &mut events, &claim.actor, now, entry).await?;
             commit(tx).await?;
             return Ok(Claimed {
                 hold,
                 created: false,
-                events: Recorded::default(),
+                events,
             });
         }
 
@@ -587,20 +593,23 @@ impl BookingRepository for Database {
         if events.freed_any() {
             events.extend(offer_free_slots(&mut tx, &self.offering(), claim.doctor_id, now).await?);
         }
+        let hold = Hold {
+            id: claim.hold_id,
+            doctor_id: claim.doctor_id,
+            patient_id: claim.patient_id,
+            start: claim.slot.start,
+            end: claim.slot.end,
+            expires_at: claim.expires_at,
+            state: HoldState::Active,
+            appointment_id: None,
+            created_at: now,
+        };
+        let entry = booking_audit::claimed(&hold, true);
+        record_in(&mut tx, &mut events, &claim.actor, now, entry).await?;
         tx.commit().await.map_err(claim_error)?;
 
         Ok(Claimed {
-            hold: Hold {
-                id: claim.hold_id,
-                doctor_id: claim.doctor_id,
-                patient_id: claim.patient_id,
-                start: claim.slot.start,
-                end: claim.slot.end,
-                expires_at: claim.expires_at,
-                state: HoldState::Active,
-                appointment_id: None,
-                created_at: now,
-            },
+            hold,
             created: true,
             events,
         })
@@ -610,24 +619,31 @@ impl BookingRepository for Database {
         &self,
         hold_id: HoldId,
         patient_id: UserId,
+        actor: &Actor,
         now: Timestamp,
     ) -> BookingResult<Recorded> {
         let mut tx = self.begin_write().await?;
         let hold = self.locked_hold(&mut tx, hold_id, patient_id).await?.hold;
+        let mut recorded = Recorded::default();
         match hold.state {
-            HoldState::Released | HoldState::Expired => return Ok(Recorded::default()),
+            // Already given back or lapsed: nothing changes, but the request is recorded.
+            HoldState::Released | HoldState::Expired => {}
             HoldState::Confirmed => {
                 return Err(BookingError::InvalidState(
                     "this hold became an appointment; cancel the appointment instead".into(),
                 ));
             }
-            HoldState::Active => {}
+            HoldState::Active => {
+                recorded
+                    .slots
+                    .push(release_active_hold(&mut tx, &hold, now).await?);
+                recorded.extend(
+                    offer_free_slots(&mut tx, &self.offering(), hold.doctor_id, now).await?,
+                );
+            }
         }
-        let mut recorded = Recorded::default();
-        recorded
-            .slots
-            .push(release_active_hold(&mut tx, &hold, now).await?);
-        recorded.extend(offer_free_slots(&mut tx, &self.offering(), hold.doctor_id, now).await?);
+        let entry = booking_audit::released(hold_id, patient_id);
+        record_in(&mut tx, &mut recorded, actor, now, entry).await?;
         commit(tx).await?;
         Ok(recorded)
     }
@@ -648,12 +664,15 @@ impl BookingRepository for Database {
                 let appointment = load_appointment(&mut tx, appointment_id)
                     .await?
                     .ok_or(BookingError::NotFound("appointment"))?;
+                let mut events = Recorded::default();
+                let entry = booking_audit::confirmed(&appointment, false);
+                record_in(&mut tx, &mut events, &confirmation.actor, now, entry).await?;
                 commit(tx).await?;
                 return Ok(Booked {
                     appointment,
                     changed: false,
                     moved_from: None,
-                    events: Recorded::default(),
+                    events,
                 });
             }
             (HoldState::Released | HoldState::Confirmed, _) => {
@@ -724,6 +743,8 @@ impl BookingRepository for Database {
             now,
         )
         .await?;
+        let entry = booking_audit::confirmed(&appointment, true);
+        record_in(&mut tx, &mut events, &confirmation.actor, now, entry).await?;
         commit(tx).await?;
 
         Ok(Booked {
@@ -739,6 +760,7 @@ impl BookingRepository for Database {
         appointment_id: AppointmentId,
         patient_id: UserId,
         late_window: SignedDuration,
+        actor: &Actor,
         now: Timestamp,
     ) -> BookingResult<Booked> {
         let mut tx = self.begin_write().await?;
@@ -746,11 +768,15 @@ impl BookingRepository for Database {
             .locked_appointment(&mut tx, appointment_id, patient_id)
             .await?;
         if !appointment.check_cancel(now)? {
+            let mut events = Recorded::default();
+            let entry = booking_audit::cancelled(&appointment, false);
+            record_in(&mut tx, &mut events, actor, now, entry).await?;
+            commit(tx).await?;
             return Ok(Booked {
                 appointment,
                 changed: false,
                 moved_from: None,
-                events: Recorded::default(),
+                events,
             });
         }
         let late = appointment.is_late_cancellation(now, late_window);
@@ -800,6 +826,8 @@ impl BookingRepository for Database {
             now,
         )
         .await?;
+        let entry = booking_audit::cancelled(&appointment, true);
+        record_in(&mut tx, &mut events, actor, now, entry).await?;
         commit(tx).await?;
         Ok(Booked {
             appointment,
@@ -819,6 +847,7 @@ impl BookingRepository for Database {
             hold_id,
             patient_id,
             day_limit,
+            ref actor,
         } = *request;
         let mut tx = self.begin_write().await?;
         // Locks the appointment's doctor and patient; a hold of another doctor is refused below.
@@ -832,12 +861,15 @@ impl BookingRepository for Database {
         let hold = &stored.hold;
         match (hold.state, hold.appointment_id) {
             (HoldState::Confirmed, Some(id)) if id == appointment_id => {
+                let mut events = Recorded::default();
+                let entry = booking_audit::rescheduled(&appointment, false);
+                record_in(&mut tx, &mut events, actor, now, entry).await?;
                 commit(tx).await?;
                 return Ok(Booked {
                     appointment,
                     changed: false,
                     moved_from: None,
-                    events: Recorded::default(),
+                    events,
                 });
             }
             (HoldState::Confirmed, _) => {
@@ -912,6 +944,8 @@ impl BookingRepository for Database {
             now,
         )
         .await?;
+        let entry = booking_audit::rescheduled(&appointment, true);
+        record_in(&mut tx, &mut events, actor, now, entry).await?;
         commit(tx).await?;
 
         Ok(Booked {

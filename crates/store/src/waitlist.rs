@@ -10,7 +10,9 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
+use medibook_core::audit::Actor;
 use medibook_core::booking::{HoldState, SlotStatus};
+use medibook_core::booking_audit;
 use medibook_core::clinic::Doctor;
 use medibook_core::delivery::OutboundMessage;
 use medibook_core::identity::{Email, Identifier, PhoneNumber};
@@ -28,6 +30,7 @@ use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use crate::Database;
+use crate::audit::record_in;
 use crate::bookings::{
     COUNT_CLAIMS_IN_DAY, INSERT_HOLD, INSERT_HOLD_CLAIM, Tx, count, exec, free_lapsed_claims,
     record_slot_event, release_active_hold,
@@ -226,6 +229,15 @@ pub(crate) async fn offer_free_slots(
             {
                 taken.insert(slot.start);
                 recorded.slots.push(event);
+                // The system makes the offer; the command that freed the slot has its own entry.
+                record_in(
+                    tx,
+                    &mut recorded,
+                    &Actor::system(),
+                    now,
+                    booking_audit::offered(&offer),
+                )
+                .await?;
                 recorded.offers.push(offer);
             }
             // Offered or not (it may have an open offer elsewhere), the waiter's turn is over.

@@ -7,9 +7,10 @@
 //!   route template such as `/api/v1/appointments/{id}`, never the raw path, so no ids end up in
 //!   labels; `unmatched` for the fallback) and `status` class (`2xx` …);
 //! - `medibook_holds_total`, `medibook_bookings_total`, `medibook_cancellations_total`,
-//!   `medibook_reschedules_total` (counted as their audit entries are written, by
-//!   [`CountingAuditLog`], so bookings through the API, the web pages and the staff consoles all
-//!   count, and a repeated request that changed nothing does not);
+//!   `medibook_reschedules_total` (counted as their audit entries commit: the booking commands
+//!   write theirs in their own transaction and tell [`BookingCounters`]; other entries pass
+//!   through [`CountingAuditLog`]; so bookings through the API, the web pages and the staff
+//!   consoles all count, and a repeated request that changed nothing does not);
 //! - `medibook_hold_conflicts_total` (any response with the problem code `slot_taken`, and the
 //!   pages' "taken" outcome);
 //! - `medibook_websocket_connections` (gauge of open live-feed connections);
@@ -25,7 +26,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use medibook_core::BookingResult;
-use medibook_core::audit::{AuditEntry, AuditLog, AuditQuery};
+use medibook_core::audit::{AuditEntry, AuditLog, AuditObserver, AuditQuery};
 
 use crate::AppState;
 
@@ -94,9 +95,29 @@ fn booking_outcome(action: &str) -> Option<&'static str> {
     }
 }
 
-/// The audit log, counting holds, bookings, cancellations and moves as their entries are
-/// written. Every change of a booking is audited, whichever surface made it, so this counts
-/// them all in one place; entries are counted only once they are stored.
+/// Adds the booking outcomes among `entries` to their counters.
+fn count_outcomes(entries: &[AuditEntry]) {
+    for counter in entries
+        .iter()
+        .filter_map(|entry| booking_outcome(&entry.action))
+    {
+        metrics::counter!(counter).increment(1);
+    }
+}
+
+/// Counts holds, bookings, cancellations and moves as the booking commands commit their audit
+/// entries (the booking service tells it after each commit).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BookingCounters;
+
+impl AuditObserver for BookingCounters {
+    fn committed(&self, entries: &[AuditEntry]) {
+        count_outcomes(entries);
+    }
+}
+
+/// The audit log, counting the booking outcomes among the entries written through it, once
+/// they are stored.
 pub struct CountingAuditLog {
     inner: Arc<dyn AuditLog>,
 }
@@ -112,12 +133,7 @@ impl CountingAuditLog {
 impl AuditLog for CountingAuditLog {
     async fn append(&self, entries: &[AuditEntry]) -> BookingResult<()> {
         self.inner.append(entries).await?;
-        for counter in entries
-            .iter()
-            .filter_map(|entry| booking_outcome(&entry.action))
-        {
-            metrics::counter!(counter).increment(1);
-        }
+        count_outcomes(entries);
         Ok(())
     }
 

@@ -148,16 +148,16 @@ pub async fn confirm(
     ApiJson(body): ApiJson<ConfirmRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let reason = Reason::parse(&body.reason)?;
+    let actor = Actor::user(user.id, user.role, client.key());
     let booked = state
         .bookings
-        .confirm(user.id, HoldId::from_uuid(body.hold_id), reason)
+        .confirm(&actor, user.id, HoldId::from_uuid(body.hold_id), reason)
         .await?;
-    let (status, action) = if booked.changed {
-        (StatusCode::CREATED, AuditAction::AppointmentCreate)
+    let status = if booked.changed {
+        StatusCode::CREATED
     } else {
-        (StatusCode::OK, AuditAction::AppointmentRead)
+        StatusCode::OK
     };
-    audit(&state, &user, &client, action, &booked.appointment).await?;
     Ok((status, Json(one(&state, booked.appointment).await?)))
 }
 
@@ -243,18 +243,11 @@ pub async fn cancel(
     client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AppointmentResponse>> {
+    let actor = Actor::user(user.id, user.role, client.key());
     let appointment = state
         .bookings
-        .cancel(user.id, AppointmentId::from_uuid(id))
+        .cancel(&actor, user.id, AppointmentId::from_uuid(id))
         .await?;
-    audit(
-        &state,
-        &user,
-        &client,
-        AuditAction::AppointmentCancel,
-        &appointment,
-    )
-    .await?;
     Ok(Json(one(&state, appointment).await?))
 }
 
@@ -277,21 +270,15 @@ pub async fn reschedule(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RescheduleRequest>,
 ) -> ApiResult<Json<AppointmentResponse>> {
+    let actor = Actor::user(user.id, user.role, client.key());
     let appointment = state
         .bookings
         .reschedule(
+            &actor,
             user.id,
             AppointmentId::from_uuid(id),
             HoldId::from_uuid(body.hold_id),
         )
         .await?;
-    audit(
-        &state,
-        &user,
-        &client,
-        AuditAction::AppointmentReschedule,
-        &appointment,
-    )
-    .await?;
     Ok(Json(one(&state, appointment).await?))
 }

@@ -80,22 +80,21 @@ pub async fn create(
     client: ClientIp,
     ApiJson(body): ApiJson<HoldRequest>,
 ) -> ApiResult<impl IntoResponse> {
+    let actor = Actor::user(user.id, user.role, client.key());
     let claimed = state
         .bookings
-        .hold(user.id, DoctorId::from_uuid(body.doctor_id), body.start)
-        .await?;
-    let (status, action) = if claimed.created {
-        (StatusCode::CREATED, AuditAction::HoldCreate)
-    } else {
-        (StatusCode::OK, AuditAction::HoldRead)
-    };
-    state
-        .audit
-        .record(
-            &Actor::user(user.id, user.role, client.key()),
-            AuditEvent::hold(action, &claimed.hold),
+        .hold(
+            &actor,
+            user.id,
+            DoctorId::from_uuid(body.doctor_id),
+            body.start,
         )
         .await?;
+    let status = if claimed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(HoldResponse::from(claimed.hold))))
 }
 
@@ -142,17 +141,10 @@ pub async fn release(
     client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
+    let actor = Actor::user(user.id, user.role, client.key());
     state
         .bookings
-        .release(user.id, HoldId::from_uuid(id))
-        .await?;
-    state
-        .audit
-        .record(
-            &Actor::user(user.id, user.role, client.key()),
-            AuditEvent::new(AuditAction::HoldRelease, "hold", Some(id.to_string()))
-                .with_patient(user.id),
-        )
+        .release(&actor, user.id, HoldId::from_uuid(id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,7 +19,7 @@ use crate::pages::booking::{AppointmentView, own_appointment};
 use crate::pages::browse::query_param;
 use crate::pages::doctor::picker_page;
 use crate::pages::error::{PageError, PageResult};
-use crate::pages::forms::{SameSite, audit};
+use crate::pages::forms::{SameSite, actor, audit};
 use crate::pages::{Layout, Section, SignedIn};
 
 #[derive(Template, WebTemplate)]
@@ -158,15 +158,12 @@ pub async fn cancel(
 ) -> PageResult<Response> {
     let person = signed_in.person;
     let (appointment, doctor) = own_appointment(&state, &person, &id).await?;
-    match state.bookings.cancel(person.auth.id, appointment.id).await {
+    match state
+        .bookings
+        .cancel(&actor(&person, &client), person.auth.id, appointment.id)
+        .await
+    {
         Ok(cancelled) => {
-            audit(
-                &state,
-                &person,
-                &client,
-                AuditEvent::appointment(AuditAction::AppointmentCancel, &cancelled),
-            )
-            .await?;
             let notice = if cancelled.late_cancellation {
                 "cancelled-late"
             } else {

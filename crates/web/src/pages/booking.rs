@@ -34,7 +34,7 @@ use crate::client::ClientIp;
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
-use crate::pages::forms::{PostedForm, audit};
+use crate::pages::forms::{PostedForm, actor, audit};
 use crate::pages::signin::encode_component;
 use crate::pages::viewer::Person;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
@@ -96,20 +96,13 @@ pub async fn hold(
         let back = picker_href(doctor_id, None, Some("unavailable"), reschedule);
         return Ok(Redirect::to(&back).into_response());
     };
-    match state.bookings.hold(person.auth.id, doctor_id, start).await {
+    let actor = actor(&person, &client);
+    match state
+        .bookings
+        .hold(&actor, person.auth.id, doctor_id, start)
+        .await
+    {
         Ok(claimed) => {
-            let action = if claimed.created {
-                AuditAction::HoldCreate
-            } else {
-                AuditAction::HoldRead
-            };
-            audit(
-                &state,
-                &person,
-                &client,
-                AuditEvent::hold(action, &claimed.hold),
-            )
-            .await?;
             let mut to = format!("/holds/{}", claimed.hold.id);
             if let Some(id) = reschedule {
                 to.push_str(&format!("?reschedule={id}"));
@@ -305,11 +298,17 @@ pub async fn confirm(
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
     let context = HoldContext::new(&state, &person, &uri, &hold, &doctor, reschedule);
     let result = match reschedule {
-        Some(appointment_id) => state
-            .bookings
-            .reschedule(person.auth.id, appointment_id, hold_id)
-            .await
-            .map(|a| (a, AuditAction::AppointmentReschedule)),
+        Some(appointment_id) => {
+            state
+                .bookings
+                .reschedule(
+                    &actor(&person, &client),
+                    person.auth.id,
+                    appointment_id,
+                    hold_id,
+                )
+                .await
+        }
         None => {
             let reason = match Reason::parse(form.get("reason")) {
                 Ok(reason) => reason,
@@ -326,27 +325,13 @@ pub async fn confirm(
             };
             state
                 .bookings
-                .confirm(person.auth.id, hold_id, reason)
+                .confirm(&actor(&person, &client), person.auth.id, hold_id, reason)
                 .await
-                .map(|booked| {
-                    let action = if booked.changed {
-                        AuditAction::AppointmentCreate
-                    } else {
-                        AuditAction::AppointmentRead
-                    };
-                    (booked.appointment, action)
-                })
+                .map(|booked| booked.appointment)
         }
     };
     match result {
-        Ok((appointment, action)) => {
-            audit(
-                &state,
-                &person,
-                &client,
-                AuditEvent::appointment(action, &appointment),
-            )
-            .await?;
+        Ok(appointment) => {
             let notice = if reschedule.is_some() {
                 "?notice=moved"
             } else {
@@ -383,18 +368,14 @@ pub async fn release(
     let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
     let hold = own_hold(&state, &person, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
-    match state.bookings.release(person.auth.id, hold_id).await {
+    match state
+        .bookings
+        .release(&actor(&person, &client), person.auth.id, hold_id)
+        .await
+    {
         Ok(()) | Err(BookingError::InvalidState(_)) => {}
         Err(other) => return Err(other.into()),
     }
-    audit(
-        &state,
-        &person,
-        &client,
-        AuditEvent::new(AuditAction::HoldRelease, "hold", Some(hold_id.to_string()))
-            .with_patient(person.auth.id),
-    )
-    .await?;
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
     let week = week_of(hold.start, doctor.time_zone.tz());
     Ok(Redirect::to(&picker_href(

@@ -117,6 +117,11 @@ impl<S: Send + Sync> FromRequest<S> for PostedForm {
     }
 }
 
+/// `person`, acting from `client`, as the audit trail names them.
+pub fn actor(person: &Person, client: &ClientIp) -> Actor {
+    Actor::user(person.auth.id, person.auth.role, client.key())
+}
+
 /// Writes an audit entry for `person`, as the API does for the same action.
 pub async fn audit(
     state: &AppState,
@@ -124,8 +129,7 @@ pub async fn audit(
     client: &ClientIp,
     event: AuditEvent,
 ) -> PageResult<()> {
-    let actor = Actor::user(person.auth.id, person.auth.role, client.key());
-    state.audit.record(&actor, event).await?;
+    state.audit.record(&actor(person, client), event).await?;
     Ok(())
 }
 
