@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod ports;
 pub mod preview;
+pub mod relay;
 pub mod schedule;
 pub mod search;
 pub mod sessions;

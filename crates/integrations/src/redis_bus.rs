@@ -34,8 +34,7 @@ use fred::prelude::{
 };
 use fred::types::Message;
 use medibook_core::events::{DomainEvent, EventBus};
-use medibook_store::Database;
-use medibook_store::relay::{Announcement, Republisher};
+use medibook_core::relay::{AnnouncedRecords, Announcement, Republisher};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -99,12 +98,12 @@ pub struct RedisRelay {
 impl RedisRelay {
     /// Connects to Redis (failing at once when it does not answer), subscribes, and starts
     /// both halves: announcing what is published on [`RedisRelay::bus`], and republishing on
-    /// `local` the slot events and offers of `store` that any instance announces. Runs until
+    /// `local` the slot events and offers of `records` that any instance announces. Runs until
     /// `stop` changes.
     pub async fn start(
         settings: &RedisSettings,
         local: Arc<dyn EventBus>,
-        store: Database,
+        records: Arc<dyn AnnouncedRecords>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, RedisBusError> {
         let builder = builder(&settings.url)?;
@@ -129,7 +128,7 @@ impl RedisRelay {
         let relaying = tokio::spawn(relay(
             subscriber,
             settings.channel.clone(),
-            Republisher::new(Arc::new(store.clone()), Arc::new(store), Arc::clone(&local)),
+            Republisher::new(records, Arc::clone(&local)),
             stop,
         ));
         let task = tokio::spawn(async move {
@@ -319,13 +318,19 @@ async fn relay(
         tokio::select! {
             message = messages.recv() => match message {
                 Ok(message) if *message.channel == *channel => match message.value.as_str() {
-                    Some(payload) => republisher.on_payload(&payload).await,
+                    Some(payload) => {
+                        if let Err(e) = republisher.on_payload(&payload).await {
+                            tracing::warn!(error = %e, "redis bus");
+                        }
+                    }
                     None => tracing::warn!("redis bus: an announcement that is not text"),
                 },
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "redis bus: fell behind the channel; catching up");
-                    republisher.catch_up().await;
+                    if let Err(e) = republisher.catch_up().await {
+                        tracing::warn!(error = %e, "redis bus: catching up");
+                    }
                 }
                 Err(RecvError::Closed) => break,
             },
@@ -336,7 +341,9 @@ async fn relay(
                         // The connection dropped again; its reconnect brings us back here.
                         tracing::warn!(error = %e, "redis bus: subscribing again failed");
                     }
-                    republisher.catch_up().await;
+                    if let Err(e) = republisher.catch_up().await {
+                        tracing::warn!(error = %e, "redis bus: catching up");
+                    }
                 }
                 Err(RecvError::Closed) => break,
             },
@@ -369,6 +376,28 @@ mod tests {
     impl EventBus for Recorded {
         fn publish(&self, event: DomainEvent) {
             self.0.lock().unwrap().push(event);
+        }
+    }
+
+    /// A store with nothing in it.
+    struct NothingRecorded;
+
+    #[async_trait::async_trait]
+    impl AnnouncedRecords for NothingRecorded {
+        async fn slot_events_after(
+            &self,
+            _doctor_id: DoctorId,
+            _after_seq: i64,
+            _limit: u32,
+        ) -> medibook_core::BookingResult<Vec<SlotEvent>> {
+            Ok(Vec::new())
+        }
+
+        async fn offer(
+            &self,
+            _id: medibook_core::ids::OfferId,
+        ) -> medibook_core::BookingResult<Option<medibook_core::waitlist::WaitlistOffer>> {
+            Ok(None)
         }
     }
 
@@ -414,9 +443,7 @@ mod tests {
         let started = RedisRelay::start(
             &settings,
             Arc::new(Recorded::default()),
-            Database::connect("sqlite::memory:")
-                .await
-                .expect("database"),
+            Arc::new(NothingRecorded),
             stopped,
         )
         .await;

@@ -551,14 +551,19 @@ async fn follow_through_redis(
     stop: watch::Receiver<bool>,
 ) -> Result<(EventWiring, tokio::task::JoinHandle<()>), StartError> {
     let local = InProcessBus::new(EVENT_BUFFER);
-    let relay = RedisRelay::start(redis, Arc::new(local.clone()), database.clone(), stop)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot use Redis at {} (REDIS_URL) for events between instances: {e}",
-                medibook_store::redact(&redis.url)
-            )
-        })?;
+    let relay = RedisRelay::start(
+        redis,
+        Arc::new(local.clone()),
+        Arc::new(database.clone()),
+        stop,
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "cannot use Redis at {} (REDIS_URL) for events between instances: {e}",
+            medibook_store::redact(&redis.url)
+        )
+    })?;
     tracing::info!(
         channel = %redis.channel,
         "other instances' events arrive through Redis pub/sub"

@@ -366,9 +366,14 @@ impl SharedSqlite {
     async fn instance_on_redis(&self, redis: &RedisSettings, stop: watch::Receiver<bool>) -> App {
         let database = open_database(&self.settings).await.unwrap();
         let local = InProcessBus::new(1024);
-        let relay = RedisRelay::start(redis, Arc::new(local.clone()), database.clone(), stop)
-            .await
-            .unwrap();
+        let relay = RedisRelay::start(
+            redis,
+            Arc::new(local.clone()),
+            Arc::new(database.clone()),
+            stop,
+        )
+        .await
+        .unwrap();
         let events = EventWiring {
             local,
             publish: Arc::new(relay.bus),
