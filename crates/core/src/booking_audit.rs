@@ -25,28 +25,24 @@ pub fn released(hold_id: HoldId, patient_id: UserId) -> AuditEvent {
 
 /// A hold was confirmed into `appointment`, or (`changed` false) a repeat was answered with it.
 pub fn confirmed(appointment: &Appointment, changed: bool) -> AuditEvent {
-    let action = if changed {
-        AuditAction::AppointmentCreate
-    } else {
-        AuditAction::AppointmentRead
-    };
-    AuditEvent::appointment(action, appointment)
+    changed_or_read(appointment, changed, AuditAction::AppointmentCreate)
 }
 
 /// An appointment was cancelled, or (`changed` false) a repeat was answered with it.
 pub fn cancelled(appointment: &Appointment, changed: bool) -> AuditEvent {
-    let action = if changed {
-        AuditAction::AppointmentCancel
-    } else {
-        AuditAction::AppointmentRead
-    };
-    AuditEvent::appointment(action, appointment)
+    changed_or_read(appointment, changed, AuditAction::AppointmentCancel)
 }
 
 /// An appointment was moved, or (`changed` false) a repeat was answered with it.
 pub fn rescheduled(appointment: &Appointment, changed: bool) -> AuditEvent {
+    changed_or_read(appointment, changed, AuditAction::AppointmentReschedule)
+}
+
+/// `action` on `appointment` if the command changed it; a repeat that changed nothing only
+/// showed the patient their appointment again, which is a read.
+fn changed_or_read(appointment: &Appointment, changed: bool, action: AuditAction) -> AuditEvent {
     let action = if changed {
-        AuditAction::AppointmentReschedule
+        action
     } else {
         AuditAction::AppointmentRead
     };

@@ -63,6 +63,12 @@ pub enum DomainEvent {
     },
     /// A waiting patient was offered a slot (for that patient's eyes only).
     WaitlistOffer(WaitlistOffer),
+    /// A doctor's profile, weekly schedule or time off changed (or a doctor was added): what
+    /// instances cache of that doctor is out of date.
+    Doctor {
+        /// Which doctor.
+        doctor_id: DoctorId,
+    },
 }
 
 /// Carries events to whoever listens (in process, or across instances).
@@ -71,13 +77,19 @@ pub trait EventBus: Send + Sync + 'static {
     fn publish(&self, event: DomainEvent);
 }
 
-/// Publishes what one committed change recorded: its slot changes in order, then its offers.
+/// Publishes what one committed change recorded: its slot changes in order, then its offers,
+/// then the doctors whose data it changed.
 pub fn publish_recorded(bus: &dyn EventBus, recorded: &Recorded) {
     for event in &recorded.slots {
         bus.publish(DomainEvent::Slot(*event));
     }
     for offer in &recorded.offers {
         bus.publish(DomainEvent::WaitlistOffer(*offer));
+    }
+    for doctor_id in &recorded.doctors {
+        bus.publish(DomainEvent::Doctor {
+            doctor_id: *doctor_id,
+        });
     }
 }
 

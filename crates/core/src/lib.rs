@@ -13,6 +13,7 @@ pub mod calendar_feeds;
 pub mod calendar_sync;
 pub mod catalogue;
 pub mod clinic;
+pub mod clinic_cache;
 pub mod clock;
 pub mod contact;
 pub mod delivery;

@@ -26,6 +26,8 @@ pub struct Recorded {
     pub offers: Vec<WaitlistOffer>,
     /// Audit entries committed with the change.
     pub audit: Vec<AuditEntry>,
+    /// Doctors whose profile, schedule or time off it changed.
+    pub doctors: Vec<DoctorId>,
 }
 
 impl Recorded {
@@ -34,6 +36,7 @@ impl Recorded {
         self.slots.extend(other.slots);
         self.offers.extend(other.offers);
         self.audit.extend(other.audit);
+        self.doctors.extend(other.doctors);
     }
 
     /// Whether any slot became available.

@@ -82,16 +82,29 @@ pub enum Announcement {
         /// Which offer.
         offer_id: OfferId,
     },
+    /// A doctor's profile, schedule or time off changed. Text form: `doctor:<doctor_id>`.
+    Doctor {
+        /// Which doctor.
+        doctor_id: DoctorId,
+    },
 }
 
 impl Announcement {
     /// Reads an announcement's text form; `None` for anything else.
     pub fn parse(payload: &str) -> Option<Self> {
         let (doctor, seq) = payload.split_once(':')?;
-        if doctor == "offer" {
-            return Some(Self::Offer {
-                offer_id: seq.parse().ok()?,
-            });
+        match doctor {
+            "offer" => {
+                return Some(Self::Offer {
+                    offer_id: seq.parse().ok()?,
+                });
+            }
+            "doctor" => {
+                return Some(Self::Doctor {
+                    doctor_id: seq.parse().ok()?,
+                });
+            }
+            _ => {}
         }
         Some(Self::Slot {
             doctor_id: doctor.parse().ok()?,
@@ -107,6 +120,9 @@ impl Announcement {
                 seq: slot.seq,
             }),
             DomainEvent::WaitlistOffer(offer) => Some(Self::Offer { offer_id: offer.id }),
+            DomainEvent::Doctor { doctor_id } => Some(Self::Doctor {
+                doctor_id: *doctor_id,
+            }),
             DomainEvent::Appointment { .. } => None,
         }
     }
@@ -118,6 +134,7 @@ impl fmt::Display for Announcement {
         match self {
             Self::Slot { doctor_id, seq } => write!(f, "{doctor_id}:{seq}"),
             Self::Offer { offer_id } => write!(f, "offer:{offer_id}"),
+            Self::Doctor { doctor_id } => write!(f, "doctor:{doctor_id}"),
         }
     }
 }
@@ -173,6 +190,9 @@ impl Republisher {
                 Ok(_) => {}
                 Err(e) => return Err(RelayError::Read(e)),
             },
+            Announcement::Doctor { doctor_id } => {
+                self.bus.publish(DomainEvent::Doctor { doctor_id });
+            }
         }
         Ok(())
     }
@@ -234,6 +254,12 @@ mod tests {
         assert_eq!(seq, 42);
         assert_eq!(Announcement::parse(text).unwrap().to_string(), text);
         assert!(Announcement::parse("nonsense").is_none());
+        let doctor = "doctor:0190a1b2-0000-7000-8000-000000000001";
+        assert!(matches!(
+            Announcement::parse(doctor),
+            Some(Announcement::Doctor { .. })
+        ));
+        assert_eq!(Announcement::parse(doctor).unwrap().to_string(), doctor);
         assert!(Announcement::parse("0190a1b2-0000-7000-8000-000000000001:x").is_none());
     }
 }

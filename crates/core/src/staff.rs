@@ -613,6 +613,9 @@ impl Staff {
         require_admin(member)?;
         let doctor = self.checked_doctor(DoctorId::generate(), profile).await?;
         self.clinic.add_doctor(&doctor).await?;
+        self.events.publish(DomainEvent::Doctor {
+            doctor_id: doctor.id,
+        });
         Ok(doctor)
     }
 

@@ -8,6 +8,7 @@ use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::calendar_feeds::{CalendarFeeds, CalendarSettings};
 use medibook_core::calendar_sync::GoogleCalendarSync;
 use medibook_core::catalogue::Catalogue;
+use medibook_core::clinic_cache::{CachedClinic, ForgettingBus};
 use medibook_core::clock::{Clock, SystemClock};
 use medibook_core::delivery::MessageChannel;
 use medibook_core::events::{EventBus, NoListeners};
@@ -133,6 +134,26 @@ impl EventWiring {
     }
 }
 
+/// Makes `clinic` forget doctors whose change reaches this instance's bus from elsewhere (the
+/// PostgreSQL or Redis relay), and everything when the bus says events were missed. Ends when
+/// the bus is dropped.
+fn forget_relayed_changes(events: &InProcessBus, clinic: Arc<CachedClinic>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // Built outside a runtime (a tool): nothing is relayed then.
+        return;
+    };
+    let mut heard = events.subscribe();
+    runtime.spawn(async move {
+        loop {
+            match heard.recv().await {
+                Ok(published) => clinic.on_event(published.event()),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => clinic.forget_all(),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
 /// How long a stopping server waits for live-feed connections to close.
 const FEED_DRAIN: Duration = Duration::from_secs(10);
 
@@ -181,6 +202,11 @@ impl App {
             publish,
         } = events;
         let store = Arc::new(database.clone());
+        // The read path's catalogue: doctors and time off in memory, forgotten when a change
+        // is published here (before anyone hears of it) or relayed from another instance.
+        let clinic = Arc::new(CachedClinic::new(store.clone(), clock.clone()));
+        let publish: Arc<dyn EventBus> = Arc::new(ForgettingBus::new(clinic.clone(), publish));
+        forget_relayed_changes(&events, clinic.clone());
         let policy = BookingPolicy {
             hold_duration: SignedDuration::from_mins(i64::from(settings.hold_minutes)),
             max_active_appointments: settings.max_active_appointments,
@@ -188,7 +214,7 @@ impl App {
             late_cancellation: settings.notifications().late_cancellation,
         };
         let bookings = BookingService::new(
-            store.clone(),
+            clinic.clone(),
             store.clone(),
             clock.clone(),
             publish.clone(),
@@ -232,7 +258,7 @@ impl App {
         let calendar = google.as_ref().map(|google| google.sync.clone());
         let (shutdown, shutting_down) = watch::channel(false);
         let state = AppState {
-            catalogue: Catalogue::new(store.clone()),
+            catalogue: Catalogue::new(clinic.clone()),
             bookings: bookings.clone(),
             waitlist: waitlist.clone(),
             signin: SignIn::new(

@@ -480,3 +480,77 @@ fn spawn_redis_server(port: u16) -> std::io::Result<Child> {
         .stderr(Stdio::null())
         .spawn()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_off_added_on_one_instance_closes_the_slots_another_lists() {
+    let Some(pair) = PostgresPair::start().await else {
+        return;
+    };
+    time_off_reaches_the_other_listing(&pair.a, &pair._b, pair.doctor).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_off_added_on_one_instance_closes_the_slots_another_lists_through_redis() {
+    let Some(url) = common::redis_url() else {
+        return;
+    };
+    let redis = RedisSettings {
+        url,
+        channel: common::fresh_redis_channel(),
+    };
+    let world = SharedSqlite::new().await;
+    let (_stop, stopped) = watch::channel(false);
+    let a = world.instance_on_redis(&redis, stopped.clone()).await;
+    let b = world.instance_on_redis(&redis, stopped).await;
+    time_off_reaches_the_other_listing(&a, &b, world.doctor).await;
+}
+
+/// B lists the doctor's Tuesday (and so caches the doctor and their time off); A adds time off
+/// over its morning; B's listing shows it without any cache lifetime passing (the clock
+/// stands still), because the change's event crossed to B and made it forget.
+async fn time_off_reaches_the_other_listing(a: &App, b: &App, doctor: DoctorId) {
+    let tuesday: jiff::civil::Date = "2027-03-02".parse().unwrap();
+    let listed = |app: &App| {
+        let bookings = app.bookings.clone();
+        async move { bookings.slots(doctor, tuesday, 1).await.unwrap().len() }
+    };
+    assert_eq!(listed(b).await, 6, "09:00 to 12:00 in half hours");
+    assert_eq!(listed(b).await, 6);
+
+    let admin = a
+        .staff
+        .promote_to_admin(&Identifier::Email(
+            Email::parse("admin@example.org").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let member = a.staff.member(admin.after.id).await.unwrap();
+    a.staff
+        .add_time_off(
+            &member,
+            Some(doctor),
+            "2027-03-02T09:00:00+01:00".parse().unwrap(),
+            "2027-03-02T10:00:00+01:00".parse().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(a).await,
+        4,
+        "the instance that changed it sees it at once"
+    );
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let slots = listed(b).await;
+        if slots == 4 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other instance still lists {slots} slots after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

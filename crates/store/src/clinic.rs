@@ -179,6 +179,7 @@ impl ClinicRepository for Database {
     async fn add_doctor(&self, doctor: &Doctor) -> BookingResult<()> {
         let schedule = serde_json::to_string(&doctor.schedule)
             .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(INSERT_DOCTOR)
             .bind(doctor.id.to_string())
             .bind(doctor.name.clone())
@@ -192,22 +193,28 @@ impl ClinicRepository for Database {
             .bind(doctor.time_zone.name().to_owned())
             .bind(schedule)
             .bind(micros(Timestamp::now()))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
+        self.announce_doctor_change(&mut tx, doctor.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 
     async fn add_time_off(&self, time_off: &TimeOff) -> BookingResult<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(INSERT_TIME_OFF)
             .bind(time_off.id.to_string())
             .bind(time_off.doctor_id.to_string())
             .bind(micros(time_off.start))
             .bind(micros(time_off.end))
             .bind(time_off.reason.clone())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
+        self.announce_doctor_change(&mut tx, time_off.doctor_id)
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use medibook_core::events::EventBus;
-use medibook_core::relay::Republisher;
+use medibook_core::ids::DoctorId;
+use medibook_core::relay::{Announcement, Republisher};
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -77,6 +78,27 @@ impl EventRelay {
                 }
             }
         }))
+    }
+}
+
+impl Database {
+    /// Tells every instance, at commit, that `doctor_id`'s profile, schedule or time off
+    /// changed (PostgreSQL; a single SQLite instance hears it from its own bus). Instances drop
+    /// what they cached of the doctor when they hear it.
+    pub(crate) async fn announce_doctor_change(
+        &self,
+        tx: &mut crate::WriteTx,
+        doctor_id: DoctorId,
+    ) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres {
+            let announcement = Announcement::Doctor { doctor_id };
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(announcement.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 }
 

@@ -167,6 +167,8 @@ impl Database {
         }
         let after = free_slots(&mut tx, doctor_id, days, now).await?;
         recorded.extend(record_grid_change(&mut tx, doctor_id, &before, &after, now).await?);
+        self.announce_doctor_change(&mut tx, doctor_id).await?;
+        recorded.doctors.push(doctor_id);
         if recorded.freed_any() {
             recorded.extend(
                 crate::waitlist::offer_free_slots(&mut tx, &self.offering(), doctor_id, now)

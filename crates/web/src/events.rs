@@ -86,7 +86,7 @@ impl Key {
         match event {
             DomainEvent::Slot(slot) => Some(Self::Slot(slot.doctor_id, slot.seq)),
             DomainEvent::WaitlistOffer(offer) => Some(Self::Offer(offer.id)),
-            DomainEvent::Appointment { .. } => None,
+            DomainEvent::Appointment { .. } | DomainEvent::Doctor { .. } => None,
         }
     }
 }

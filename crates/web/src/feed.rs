@@ -161,7 +161,7 @@ pub async fn connect(
     let settings = state.web.feed;
     upgrade
         // tungstenite's default 128 KiB read buffer is zero-filled before every read and was
-        // most of the memory and CPU per connection at 10,000 subscribers (see the README's
+        // most of the memory and CPU per connection at 10,000 subscribers (see docs/performance.md's
         // benchmarks); client messages are small.
         .read_buffer_size(READ_BUFFER_BYTES)
         // Each frame goes to the socket as it is queued: what a slow client has not taken
@@ -607,7 +607,7 @@ impl FeedSession {
                 Ok(published) => match published.event() {
                     DomainEvent::Slot(event) => self.on_live(event, published.slot_frame()),
                     DomainEvent::WaitlistOffer(offer) => self.on_offer(offer),
-                    DomainEvent::Appointment { .. } => {}
+                    DomainEvent::Appointment { .. } | DomainEvent::Doctor { .. } => {}
                 },
                 Err(RecvError::Lagged(_)) => {
                     // Offers may have been among the dropped events.
