@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, the core's dependency rule, and the whole test
+# Runs every check and test: formatting, lints, the workspace's dependency rules, and the whole test
 # suite on SQLite and PostgreSQL.
 #
 # PostgreSQL: tests use MEDIBOOK_TEST_POSTGRES_URL (a server where they may create databases).
@@ -29,8 +29,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== core dependency rule"
-scripts/check-core-deps.sh
+echo "== layering (dependency rules)"
+scripts/check-layering.sh
 echo "== compose.yaml"
 compose_env=(MEDIBOOK_SECRET=validation-only-secret-of-32-characters POSTGRES_PASSWORD=validation)
 if docker compose version >/dev/null 2>&1; then

@@ -36,9 +36,6 @@ pub enum BenchError {
     /// The server's data does not allow the benchmark (e.g. no doctor with free slots).
     #[error("{0}")]
     Data(String),
-    /// The benchmark's own database work (the commit-rate floor) failed.
-    #[error("database: {0}")]
-    Database(String),
     /// A local system call failed.
     #[error("{context}: {source}")]
     Io {

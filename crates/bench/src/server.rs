@@ -41,6 +41,7 @@ pub struct ServerCommand {
 #[derive(Debug)]
 pub struct ServerProcess {
     child: Child,
+    binary: PathBuf,
     address: SocketAddr,
     log: Arc<ServerLog>,
     /// Kept until the child is gone: it holds the child's database and secret.
@@ -80,6 +81,7 @@ impl ServerProcess {
         });
         Ok(Self {
             child,
+            binary: command.binary.clone(),
             address,
             log,
             data_dir,
@@ -101,6 +103,40 @@ impl ServerProcess {
     /// URL it was given), for benchmarks that load data into it.
     pub fn database_url(&self) -> &str {
         &self.database_url
+    }
+
+    /// Runs `medibook ARGS` (the server's own binary, with the same clean environment and data
+    /// directory) on `database_url` until it exits, and returns the JSON line it printed last:
+    /// how the benchmarks load data (`medibook seed`) and measure the database (`medibook
+    /// floor`) without a database driver of their own.
+    pub async fn run_tool(
+        &self,
+        args: &[&str],
+        database_url: &str,
+    ) -> BenchResult<serde_json::Value> {
+        let mut command = clean_command(&self.binary, self.data_dir.path());
+        command
+            .args(args)
+            .env("DATABASE_URL", database_url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let shown = format!("medibook {}", args.join(" "));
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .map_err(|e| BenchError::Server(format!("{shown}: {e}")))?
+            .map_err(|e| BenchError::io(format!("cannot run {}", self.binary.display()), e))?;
+        let shown = format!("medibook {}", args.join(" "));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(BenchError::Server(format!(
+                "{shown} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let line = stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(line)
+            .map_err(|e| BenchError::Data(format!("{shown} printed no JSON line ({e}): {line}")))
     }
 
     /// The child's process id.
@@ -158,13 +194,20 @@ impl Drop for ServerProcess {
 
 /// `medibook serve --demo` with a clean environment for `data_dir` and `address`.
 fn server_command(binary: &Path, data_dir: &Path, address: SocketAddr) -> Command {
-    let mut command = Command::new(binary);
+    let mut command = clean_command(binary, data_dir);
     command
         .args(["serve", "--demo"])
-        .current_dir(data_dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .env("MEDIBOOK_LISTEN", address.to_string());
+    command
+}
+
+/// `binary` in `data_dir`, with none of the caller's `MEDIBOOK_*`, `DATABASE_URL` or
+/// `RUST_LOG` settings: a development server's settings for that directory.
+fn clean_command(binary: &Path, data_dir: &Path) -> Command {
+    let mut command = Command::new(binary);
+    command.current_dir(data_dir).stdin(Stdio::null());
     for (key, _) in std::env::vars_os() {
         let inherited_setting = key.to_str().is_some_and(|key| {
             key.starts_with("MEDIBOOK_") || key == "DATABASE_URL" || key == "RUST_LOG"
@@ -174,7 +217,6 @@ fn server_command(binary: &Path, data_dir: &Path, address: SocketAddr) -> Comman
         }
     }
     command
-        .env("MEDIBOOK_LISTEN", address.to_string())
         .env("MEDIBOOK_DATA_DIR", data_dir)
         .env("MEDIBOOK_ENV", "development")
         .env("RUST_LOG", SERVER_LOG_FILTER)

@@ -2,8 +2,8 @@
 //! slots with a large clinic loaded, against how fast it answers `/healthz` — the HTTP floor of
 //! the same server, client and machine, measured in the same run with the same concurrency.
 //!
-//! With a server started here, the benchmark first loads the clinic of [`dataset`] into its
-//! database (1,000 doctors and a year of appointments by default). With `--url` it loads
+//! With a server started here, the benchmark first loads a generated clinic into its database
+//! with `medibook seed` (1,000 doctors and a year of appointments by default). With `--url` it loads
 //! nothing and measures the doctors that server lists, as they are: load them beforehand, for
 //! instance with an earlier run on the same PostgreSQL database (the loaded rows stay).
 //!
@@ -13,8 +13,6 @@
 //! While timing, a response counts only if it is a 200 whose body was read to the end; any
 //! other answer stops the benchmark. Phases alternate (`/healthz`, slots, `/healthz`, slots…) so
 //! that a noisy machine treats both alike.
-
-mod dataset;
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,8 +28,6 @@ use crate::error::{BenchError, BenchResult};
 use crate::report::{millis, round2};
 use crate::stats::LatencySummary;
 use crate::target::{Backend, Target};
-
-use self::dataset::{Shape, SplitMix};
 
 /// Listings read in full before timing, to check the data is visible.
 const CHECKED_LISTINGS: usize = 40;
@@ -119,23 +115,38 @@ pub async fn run(target: &Target, args: &SlotsArgs) -> BenchResult<SlotsReport> 
     let now = Timestamp::now();
     let (doctors, loaded) = match target.database_url() {
         Some(url) => {
-            let shape = Shape {
-                doctors: args.doctors,
-                weeks_back: args.weeks_back,
-                weeks_ahead: args.weeks_ahead,
-                seed: args.seed,
-            };
             eprintln!(
                 "slots: loading {} doctors, {} weeks back and {} ahead…",
-                shape.doctors, shape.weeks_back, shape.weeks_ahead
+                args.doctors, args.weeks_back, args.weeks_ahead
             );
-            let loaded = dataset::load(url, &shape, now).await?;
+            let (doctors, weeks_back, weeks_ahead, seed) = (
+                args.doctors.to_string(),
+                args.weeks_back.to_string(),
+                args.weeks_ahead.to_string(),
+                args.seed.to_string(),
+            );
+            let seeded = target
+                .run_tool(
+                    &[
+                        "seed",
+                        "--doctors",
+                        &doctors,
+                        "--weeks-back",
+                        &weeks_back,
+                        "--weeks-ahead",
+                        &weeks_ahead,
+                        "--seed",
+                        &seed,
+                    ],
+                    url,
+                )
+                .await?;
+            let loaded = Loaded::from_json(&seeded)?;
             eprintln!(
                 "slots: loaded {} appointments ({} occupying) in {:.1} s",
                 loaded.appointments, loaded.occupying, loaded.seconds
             );
-            let ids = loaded.doctors.iter().map(ToString::to_string).collect();
-            (ids, Some(loaded))
+            (loaded.doctors.clone(), Some(loaded))
         }
         None => {
             let listed: Vec<String> = target
@@ -461,5 +472,56 @@ impl fmt::Display for SlotsReport {
             "  ratio to the HTTP floor {:.3} (goal ≥ 0.5); slot p99 {:.2} ms (goal < 5 ms)",
             self.ratio_to_http_floor, self.p99_ms
         )
+    }
+}
+
+/// What `medibook seed` loaded (its JSON line).
+#[derive(Clone, Debug)]
+struct Loaded {
+    doctors: Vec<String>,
+    appointments: u64,
+    occupying: u64,
+    seconds: f64,
+}
+
+impl Loaded {
+    fn from_json(line: &serde_json::Value) -> BenchResult<Self> {
+        let missing = |key: &str| BenchError::Data(format!("medibook seed gave no {key}: {line}"));
+        let count = |key: &str| line[key].as_u64().ok_or_else(|| missing(key));
+        let doctors = line["doctors"]
+            .as_array()
+            .ok_or_else(|| missing("doctors"))?
+            .iter()
+            .map(|id| {
+                id.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| missing("doctors"))
+            })
+            .collect::<BenchResult<Vec<String>>>()?;
+        Ok(Self {
+            doctors,
+            appointments: count("appointments")?,
+            occupying: count("occupying")?,
+            seconds: line["seconds"].as_f64().ok_or_else(|| missing("seconds"))?,
+        })
+    }
+}
+
+/// A small, seedable pseudo-random generator (SplitMix64): the same requests for the same seed.
+#[derive(Debug)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// A number below `bound` (> 0).
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % bound.max(1)
     }
 }

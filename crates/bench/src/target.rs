@@ -163,6 +163,21 @@ impl Target {
         self.api.verify(&email, &code).await
     }
 
+    /// Runs `medibook ARGS` beside the server started here, on `database_url` (see
+    /// [`ServerProcess::run_tool`]); refused for a server at `--url`.
+    pub async fn run_tool(
+        &self,
+        args: &[&str],
+        database_url: &str,
+    ) -> BenchResult<serde_json::Value> {
+        match &self.server {
+            Some(server) => server.run_tool(args, database_url).await,
+            None => Err(BenchError::Usage(
+                "this needs a server started here (drop --url)".into(),
+            )),
+        }
+    }
+
     /// The data directory of a server started here.
     pub fn data_dir(&self) -> Option<&Path> {
         self.server.as_ref().map(ServerProcess::data_dir)

@@ -7,9 +7,9 @@
 //! doctors) and holding then confirming it, until the time or the count is up. Slots refused
 //! (a doctor's day full) are skipped and counted; anything else unexpected is an error.
 //!
-//! The floor: a loop of `BEGIN; INSERT one row; COMMIT` opened through `medibook-store`'s own
-//! [`Database::connect`] and [`Database::begin_write`], so it has the server's connection
-//! settings exactly — on SQLite the same pragmas (WAL, `synchronous = NORMAL`, `busy_timeout`)
+//! The floor: a loop of `BEGIN; INSERT one row; COMMIT` run by `medibook floor` (the server's
+//! own binary, through its store's connections and write transactions), so it has the server's
+//! connection settings exactly — on SQLite the same pragmas (WAL, `synchronous = NORMAL`, `busy_timeout`)
 //! and `BEGIN IMMEDIATE`, on a separate file in the server's data directory; on PostgreSQL the
 //! same database, in a scratch table dropped afterwards. It runs before the bookings, while the
 //! server is idle, once with one writer and once with C writers, and the floor is the higher
@@ -24,9 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use medibook_store::Database;
 use serde::Serialize;
-use sqlx::AssertSqlSafe;
 use tokio::task::JoinSet;
 
 use crate::api::{Api, ConfirmAttempt, HoldAttempt};
@@ -134,7 +132,7 @@ pub async fn run(target: &Target, args: &ThroughputArgs) -> BenchResult<Throughp
 
     let floor_time = Duration::from_secs(args.floor_seconds);
     eprintln!("throughput: database floor, one writer then {clients}…");
-    let floor = measure_floor(&floor_url, target.backend, clients, floor_time).await?;
+    let floor = measure_floor(target, &floor_url, clients, floor_time).await?;
 
     eprintln!(
         "throughput: {clients} patients booking for {} s…",
@@ -302,90 +300,30 @@ struct Floor {
     concurrent: f64,
 }
 
-/// Runs the floor loops on `url` with the store's connection settings, in a scratch table
-/// that is dropped afterwards.
+/// Runs `medibook floor` on `url`: one writer, then `writers`, each for `time`.
 async fn measure_floor(
+    target: &Target,
     url: &str,
-    backend: Backend,
     writers: usize,
     time: Duration,
 ) -> BenchResult<Floor> {
-    let database = Database::connect(url).await.map_err(database_error)?;
-    let table = match backend {
-        // The file is the benchmark's own; a plain name will do.
-        Backend::Sqlite | Backend::Remote => "bench_floor".to_owned(),
-        Backend::Postgres => format!("bench_floor_{}", uuid::Uuid::now_v7().simple()),
+    let writers = writers.to_string();
+    let seconds = time.as_secs().max(1).to_string();
+    let measured = target
+        .run_tool(
+            &["floor", "--writers", &writers, "--seconds", &seconds],
+            url,
+        )
+        .await?;
+    let rate = |key: &str| {
+        measured[key]
+            .as_f64()
+            .ok_or_else(|| BenchError::Data(format!("medibook floor gave no {key}: {measured}")))
     };
-    sqlx::query(AssertSqlSafe(format!(
-        "CREATE TABLE {table} (id TEXT PRIMARY KEY, doctor_id TEXT NOT NULL, \
-         start_at BIGINT NOT NULL, created_at BIGINT NOT NULL)"
-    )))
-    .execute(database.pool())
-    .await
-    .map_err(|e| BenchError::Database(format!("cannot create the floor table: {e}")))?;
-
-    let measured = async {
-        let serial = floor_loop(&database, &table, 1, time).await?;
-        let concurrent = floor_loop(&database, &table, writers, time).await?;
-        Ok::<_, BenchError>(Floor { serial, concurrent })
-    }
-    .await;
-    let dropped = sqlx::query(AssertSqlSafe(format!("DROP TABLE {table}")))
-        .execute(database.pool())
-        .await;
-    database.close().await;
-    let floor = measured?;
-    dropped.map_err(|e| BenchError::Database(format!("cannot drop {table}: {e}")))?;
-    Ok(floor)
-}
-
-/// `writers` tasks each committing one-row inserts for `time`; commits per second.
-async fn floor_loop(
-    database: &Database,
-    table: &str,
-    writers: usize,
-    time: Duration,
-) -> BenchResult<f64> {
-    let insert = Arc::new(format!(
-        "INSERT INTO {table} (id, doctor_id, start_at, created_at) VALUES ($1, $2, $3, $4)"
-    ));
-    let started = Instant::now();
-    let deadline = started + time;
-    let mut tasks = JoinSet::new();
-    for _ in 0..writers {
-        let database = database.clone();
-        let insert = Arc::clone(&insert);
-        tasks.spawn(async move {
-            let doctor_id = uuid::Uuid::now_v7().to_string();
-            let mut commits: u64 = 0;
-            while Instant::now() < deadline {
-                let mut tx = database.begin_write().await.map_err(database_error)?;
-                let now = Timestamp::now().as_microsecond();
-                sqlx::query(AssertSqlSafe(insert.as_str().to_owned()))
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(doctor_id.clone())
-                    .bind(now)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| BenchError::Database(format!("floor insert: {e}")))?;
-                tx.commit()
-                    .await
-                    .map_err(|e| BenchError::Database(format!("floor commit: {e}")))?;
-                commits += 1;
-            }
-            Ok::<_, BenchError>(commits)
-        });
-    }
-    let mut commits: u64 = 0;
-    while let Some(joined) = tasks.join_next().await {
-        commits += joined.map_err(|e| BenchError::Data(format!("a floor task failed: {e}")))??;
-    }
-    Ok(commits as f64 / started.elapsed().as_secs_f64().max(f64::EPSILON))
-}
-
-fn database_error(e: medibook_store::StoreError) -> BenchError {
-    BenchError::Database(e.to_string())
+    Ok(Floor {
+        serial: rate("serial_per_s")?,
+        concurrent: rate("concurrent_per_s")?,
+    })
 }
 
 impl fmt::Display for ThroughputReport {

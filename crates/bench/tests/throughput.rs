@@ -53,7 +53,7 @@ fn books_and_measures_the_floor_on_postgres() {
     };
     books_and_measures_the_floor(Some(&database.url));
     assert_eq!(
-        tables_named_like(&database.url, "bench_floor"),
+        tables_named_like(&database.url, "floor_"),
         0,
         "the floor's scratch table is dropped"
     );

@@ -67,6 +67,41 @@ impl Readiness for DatabaseReadiness {
     }
 }
 
+/// `medibook seed`: loads a generated clinic of `shape` into the configured database (migrated
+/// first) and prints what was loaded as one JSON line on standard output.
+pub async fn seed(settings: &Settings, shape: &crate::seed::Shape) -> Result<(), StartError> {
+    let database = open_database(settings).await?;
+    let seeded = crate::seed::seed(&database, shape, jiff::Timestamp::now()).await;
+    database.close().await;
+    let seeded = seeded?;
+    let line = serde_json::to_string(&seeded).map_err(|e| e.to_string())?;
+    println!("{line}");
+    Ok(())
+}
+
+/// `medibook floor`: the configured database's commit rate of single-row insert transactions
+/// through this server's connection settings, alone and with `writers` at once, each for
+/// `seconds`; one JSON line `{"serial_per_s":…,"concurrent_per_s":…,"writers":…}`.
+pub async fn floor(settings: &Settings, writers: usize, seconds: u64) -> Result<(), StartError> {
+    let database = open_database(settings).await?;
+    let time = Duration::from_secs(seconds);
+    let measured = async {
+        let serial = database.commit_floor(1, time).await?;
+        let concurrent = database.commit_floor(writers, time).await?;
+        Ok::<_, medibook_store::StoreError>((serial, concurrent))
+    }
+    .await;
+    database.close().await;
+    let (serial, concurrent) = measured.map_err(|e| format!("cannot measure the floor: {e}"))?;
+    let line = serde_json::json!({
+        "serial_per_s": serial,
+        "concurrent_per_s": concurrent,
+        "writers": writers,
+    });
+    println!("{line}");
+    Ok(())
+}
+
 /// `medibook backup FILE`: a consistent online copy of the SQLite database, checked with
 /// `PRAGMA integrity_check`. Does not migrate, so it is safe beside a running server of any
 /// version; PostgreSQL is refused with a pointer to `pg_dump`.

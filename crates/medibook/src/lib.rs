@@ -1,5 +1,6 @@
 //! The MediBook binary's library: settings, secrets, wiring of the concrete adapters, the
-//! development code sender, the Google Calendar wiring and the demo clinic. `main.rs` is only the command line.
+//! development code sender, the Google Calendar wiring, the demo clinic and the seeded benchmark
+//! clinic. `main.rs` is only the command line.
 
 pub mod admin;
 pub mod app;
@@ -7,4 +8,5 @@ pub mod calendar;
 pub mod delivery;
 pub mod demo;
 pub mod secrets;
+pub mod seed;
 pub mod settings;

@@ -39,6 +39,22 @@ enum Command {
         #[command(subcommand)]
         command: medibook::admin::AdminCommand,
     },
+    /// Load a large generated clinic (doctors, time off, weeks of appointments) into the
+    /// database, for benchmarks and load tests; prints one JSON line with the doctors' ids.
+    Seed {
+        #[command(flatten)]
+        shape: medibook::seed::Shape,
+    },
+    /// Measure the database's own commit rate (single-row insert transactions through this
+    /// server's connection settings), alone and with WRITERS at once; prints one JSON line.
+    Floor {
+        /// Concurrent writers of the second measurement.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        writers: u16,
+        /// Seconds each measurement lasts.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +82,10 @@ fn main() -> ExitCode {
             Command::Serve { demo } => medibook::app::serve(settings, demo).await,
             Command::Backup { file } => medibook::app::backup(&settings, &file).await,
             Command::Admin { command } => medibook::admin::run(&settings, command).await,
+            Command::Seed { shape } => medibook::app::seed(&settings, &shape).await,
+            Command::Floor { writers, seconds } => {
+                medibook::app::floor(&settings, usize::from(writers), seconds).await
+            }
             Command::Migrate => {
                 let database = medibook::app::open_database(&settings).await?;
                 database.close().await;

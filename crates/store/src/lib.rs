@@ -13,11 +13,13 @@
 mod audit;
 pub mod backup;
 mod bookings;
+pub mod bulk;
 mod calendar_feeds;
 mod clinic;
 mod columns;
 mod contact;
 mod error;
+mod floor;
 mod google;
 mod grid;
 mod identity;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use medibook_store::Database;
 use serde_json::Value;
 
 /// The bench binary cargo built for these tests.
@@ -133,20 +132,33 @@ impl Drop for FreshPostgres {
     }
 }
 
-/// Runs one statement on `url`, on a runtime of its own (the tests themselves are synchronous).
+/// Runs one statement on `url` with `psql` (the bench and its tests have no database driver
+/// of their own) and returns what it printed, unaligned and without headers.
+fn psql(url: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            url,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql runs (PostgreSQL's client is installed with the server)");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 fn execute(url: &str, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
-        let database = Database::connect(url).await.expect("postgres reachable");
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(database.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        database.close().await;
-    });
+    psql(url, sql);
 }
 
 /// How many tables of `url`'s database have names starting with `prefix`.
@@ -155,20 +167,18 @@ fn execute(url: &str, sql: &str) {
     reason = "not every test binary that shares this module counts tables"
 )]
 pub fn tables_named_like(url: &str, prefix: &str) -> i64 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
-        let database = Database::connect(url).await.expect("postgres reachable");
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name LIKE $1",
-        )
-        .bind(format!("{prefix}%"))
-        .fetch_one(database.pool())
-        .await
-        .expect("count tables");
-        database.close().await;
-        sqlx::Row::get::<i64, _>(&row, "n")
-    })
+    // Prefixes are plain identifiers chosen by the tests.
+    assert!(
+        prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    );
+    psql(
+        url,
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE '{prefix}%'"
+        ),
+    )
+    .parse()
+    .expect("a count")
 }

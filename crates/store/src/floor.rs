@@ -1,0 +1,76 @@
+//! The database's own limit: how many single-row `INSERT` transactions per second it commits
+//! through this store's connections (same pragmas, same write gate, same kind of
+//! transaction). Benchmarks divide booking throughput by it (`medibook floor`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use sqlx::AssertSqlSafe;
+use tokio::task::JoinSet;
+
+use crate::Database;
+use crate::error::StoreError;
+
+impl Database {
+    /// Commits per second of `writers` tasks each committing one-row inserts for `time`, in a
+    /// scratch table that is dropped afterwards.
+    pub async fn commit_floor(&self, writers: usize, time: Duration) -> Result<f64, StoreError> {
+        let table = format!("floor_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TABLE {table} (id TEXT PRIMARY KEY, doctor_id TEXT NOT NULL, \
+             start_at BIGINT NOT NULL, created_at BIGINT NOT NULL)"
+        )))
+        .execute(self.pool())
+        .await?;
+        let measured = self.floor_loop(&table, writers.max(1), time).await;
+        let dropped = sqlx::query(AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(self.pool())
+            .await;
+        let rate = measured?;
+        dropped?;
+        Ok(rate)
+    }
+
+    async fn floor_loop(
+        &self,
+        table: &str,
+        writers: usize,
+        time: Duration,
+    ) -> Result<f64, StoreError> {
+        let insert = Arc::new(format!(
+            "INSERT INTO {table} (id, doctor_id, start_at, created_at) VALUES ($1, $2, $3, $4)"
+        ));
+        let started = Instant::now();
+        let deadline = started + time;
+        let mut tasks = JoinSet::new();
+        for _ in 0..writers {
+            let database = self.clone();
+            let insert = Arc::clone(&insert);
+            tasks.spawn(async move {
+                let doctor_id = uuid::Uuid::now_v7().to_string();
+                let mut commits: u64 = 0;
+                while Instant::now() < deadline {
+                    let mut tx = database.begin_write().await?;
+                    let now = Timestamp::now().as_microsecond();
+                    sqlx::query(AssertSqlSafe(insert.as_str().to_owned()))
+                        .bind(uuid::Uuid::now_v7().to_string())
+                        .bind(doctor_id.clone())
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    commits += 1;
+                }
+                Ok::<_, StoreError>(commits)
+            });
+        }
+        let mut commits: u64 = 0;
+        while let Some(joined) = tasks.join_next().await {
+            commits +=
+                joined.map_err(|e| StoreError::Config(format!("a floor task failed: {e}")))??;
+        }
+        Ok(commits as f64 / started.elapsed().as_secs_f64().max(f64::EPSILON))
+    }
+}
