@@ -1,0 +1,85 @@
+//! The SQL of holds, appointments, the occupancy ledger and slot events, as constants, so each
+//! statement's text is written once and can be read in one place.
+
+pub(crate) const HOLD_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end, \
+     expires_at, state, appointment_id, created_at";
+pub(crate) const APPOINTMENT_COLUMNS: &str = "id, doctor_id, patient_id, start_at, end_at, status, \
+     reason, notes, origin_hold_id, created_at, updated_at, sequence, late_cancellation";
+
+pub(super) const LAPSED_HOLDS_OF_DOCTOR: &str = "
+    SELECT start_at, end_at FROM holds
+    WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2
+    ORDER BY start_at";
+pub(super) const RECORD_SLOT_EVENT: &str = "
+    INSERT INTO slot_events (doctor_id, seq, start_at, end_at, status, recorded_at)
+    SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM slot_events WHERE doctor_id = $1
+    RETURNING seq";
+pub(super) const REQUEUE_ENTRIES_OF_LAPSED_OFFERS: &str = "
+    UPDATE waitlist_entries SET state = 'waiting', updated_at = $2
+    WHERE state = 'offered'
+      AND id IN (SELECT entry_id FROM waitlist_offers
+                 WHERE doctor_id = $1 AND state = 'open' AND expires_at <= $2)";
+pub(super) const EXPIRE_LAPSED_OFFERS: &str = "
+    UPDATE waitlist_offers SET state = 'expired', updated_at = $2
+    WHERE doctor_id = $1 AND state = 'open' AND expires_at <= $2";
+pub(super) const EXPIRE_LAPSED_HOLDS_OF_DOCTOR: &str = "
+    UPDATE holds SET state = 'expired'
+    WHERE doctor_id = $1 AND state = 'active' AND expires_at <= $2";
+pub(super) const DELETE_LAPSED_CLAIMS_OF_DOCTOR: &str = "
+    DELETE FROM slot_claims
+    WHERE doctor_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2";
+pub(super) const COUNT_OVERLAPPING_CLAIMS: &str = "
+    SELECT COUNT(*) AS n FROM slot_claims
+    WHERE doctor_id = $1 AND claim_start < $2 AND claim_end > $3";
+pub(crate) const COUNT_CLAIMS_IN_DAY: &str = "
+    SELECT COUNT(*) AS n FROM slot_claims
+    WHERE doctor_id = $1 AND claim_start >= $2 AND claim_start < $3";
+pub(super) const COUNT_LIVE_HOLDS_OF_PATIENT: &str = "
+    SELECT COUNT(*) AS n FROM holds
+    WHERE patient_id = $1 AND state = 'active' AND expires_at > $2";
+pub(super) const COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT: &str = "
+    SELECT COUNT(*) AS n FROM appointments
+    WHERE patient_id = $1 AND status = 'scheduled' AND start_at > $2";
+pub(crate) const INSERT_HOLD: &str = "
+    INSERT INTO holds (id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end,
+                       expires_at, state, appointment_id, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9)";
+pub(crate) const INSERT_HOLD_CLAIM: &str = "
+    INSERT INTO slot_claims (id, doctor_id, claim_start, claim_end, hold_id, appointment_id, expires_at)
+    VALUES ($1, $2, $3, $4, $5, NULL, $6)";
+/// Live claims overlapping an interval that a hold request of `$5` cannot be answered with:
+/// appointments, and holds of anyone else. (A patient's own hold is left to the write path,
+/// which returns it again when the request is a repeat.)
+pub(super) const COUNT_CLAIMS_TAKEN_FROM_PATIENT: &str = "
+    SELECT COUNT(*) AS n FROM slot_claims c LEFT JOIN holds h ON h.id = c.hold_id
+    WHERE c.doctor_id = $1 AND c.claim_start < $2 AND c.claim_end > $3
+      AND (c.expires_at IS NULL OR c.expires_at > $4)
+      AND (c.appointment_id IS NOT NULL OR h.patient_id IS NULL OR h.patient_id <> $5)";
+pub(super) const CLAIM_OF_HOLD: &str = "SELECT id FROM slot_claims WHERE hold_id = $1";
+pub(super) const DELETE_CLAIM_OF_HOLD: &str =
+    "DELETE FROM slot_claims WHERE hold_id = $1 AND appointment_id IS NULL";
+pub(super) const DELETE_CLAIM_OF_APPOINTMENT: &str =
+    "DELETE FROM slot_claims WHERE appointment_id = $1";
+pub(super) const TURN_CLAIM_INTO_APPOINTMENT: &str = "
+    UPDATE slot_claims SET appointment_id = $1, expires_at = NULL WHERE hold_id = $2";
+pub(super) const SET_HOLD_STATE: &str = "UPDATE holds SET state = $1 WHERE id = $2";
+pub(super) const MARK_HOLD_CONFIRMED: &str =
+    "UPDATE holds SET state = 'confirmed', appointment_id = $1 WHERE id = $2";
+pub(super) const INSERT_APPOINTMENT: &str = "
+    INSERT INTO appointments (id, doctor_id, patient_id, start_at, end_at, status, reason, notes,
+                              origin_hold_id, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, NULL, $7, $8, $8)";
+pub(super) const CANCEL_APPOINTMENT: &str = "
+    UPDATE appointments SET status = 'cancelled', updated_at = $1, sequence = sequence + 1,
+                            late_cancellation = $2
+    WHERE id = $3";
+pub(super) const MOVE_APPOINTMENT: &str = "
+    UPDATE appointments SET start_at = $1, end_at = $2, updated_at = $3, sequence = sequence + 1
+    WHERE id = $4";
+pub(super) const SLOT_EVENTS_AFTER: &str = "
+    SELECT seq, start_at, end_at, status FROM slot_events
+    WHERE doctor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+pub(super) const LATEST_SLOT_SEQ: &str =
+    "SELECT COALESCE(MAX(seq), 0) AS seq FROM slot_events WHERE doctor_id = $1";
+pub(super) const DOCTORS_WITH_LAPSED_HOLDS: &str =
+    "SELECT DISTINCT doctor_id FROM holds WHERE state = 'active' AND expires_at <= $1";
