@@ -1,0 +1,13 @@
+//! The waitlist tables and the offering of free slots to waiters.
+//!
+//! [`offer_free_slots`] runs inside the transaction of every change that frees a slot (under
+//! the doctor's lock), so a freed slot goes to the first waiter before anyone else can hold it.
+//! Each offer is made inside a savepoint: should an offer fail, the change that freed the slot
+//! still commits and the slot simply stays free.
+
+mod offering;
+mod queries;
+mod repository;
+mod rows;
+
+pub(crate) use offering::{Offering, offer_free_slots, settle_offer_of_hold};
