@@ -1,0 +1,300 @@
+//! Wiring: the concrete adapters behind the core services, and the server's life cycle.
+
+mod commands;
+mod metrics_export;
+mod server;
+mod workers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use medibook_core::booking_service::{BookingPolicy, BookingService};
+use medibook_core::calendar_feeds::{CalendarFeeds, CalendarSettings};
+use medibook_core::calendar_sync::GoogleCalendarSync;
+use medibook_core::catalogue::Catalogue;
+use medibook_core::clinic_cache::{CachedClinic, ForgettingBus};
+use medibook_core::clock::Clock;
+use medibook_core::events::EventBus;
+use medibook_core::limits::{RateLimit, RateLimiter};
+use medibook_core::outbox::OutboxRepository;
+use medibook_core::ports::CodeSender;
+use medibook_core::sessions::{SessionPolicy, Sessions};
+use medibook_core::signin::{SignIn, SignInLimits};
+use medibook_core::waitlist::{WaitlistPolicy, WaitlistService};
+use medibook_store::Database;
+use medibook_web::events::InProcessBus;
+use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
+use tokio::sync::{Notify, watch};
+
+use crate::secrets::ServerKeys;
+use crate::settings::Settings;
+
+pub use commands::{backup, floor, seed};
+use metrics_export::metrics_endpoint;
+pub use server::{message_channel, production_guard, serve};
+pub use workers::{deliver_outbox, sweep_expired_holds};
+
+/// A failure to start, with a message saying what is misconfigured.
+pub type StartError = String;
+
+/// A connected, migrated database with the services built on it.
+pub struct App {
+    /// The HTTP application.
+    pub router: axum::Router,
+    /// The database.
+    pub database: Database,
+    /// Booking use cases (also used by the sweeper and the demo seeder).
+    pub bookings: BookingService,
+    /// The waitlist.
+    pub waitlist: WaitlistService,
+    /// Committed events, for in-process subscribers.
+    pub events: InProcessBus,
+    /// Rate limits (the sweeper prunes their counters).
+    pub limiter: RateLimiter,
+    /// Doctor and admin use cases (also used by the demo seeder for its staff accounts).
+    pub staff: medibook_core::staff::Staff,
+    /// Google Calendar sync, when a Google client is configured.
+    pub calendar: Option<GoogleCalendarSync>,
+    /// Wakes the calendar worker (after a connect).
+    pub calendar_wake: Arc<Notify>,
+    /// Set to `true` to close the live feed's connections (1001, going away) before stopping.
+    pub shutdown: Arc<watch::Sender<bool>>,
+}
+
+struct DatabaseReadiness(Database);
+
+#[async_trait::async_trait]
+impl Readiness for DatabaseReadiness {
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| e.to_string())
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> Result<Database, StartError> {
+    let url = settings.database_url();
+    let database = Database::connect(&url)
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", medibook_store::redact(&url)))?;
+    database
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot migrate database: {e}"))?;
+    Ok(database)
+}
+
+/// Where committed events go.
+#[derive(Clone)]
+pub struct EventWiring {
+    /// This process's bus, which the live feed reads.
+    pub local: InProcessBus,
+    /// The bus the domain publishes on: `local` itself, or a bus that also announces to other
+    /// instances (Redis).
+    pub publish: Arc<dyn EventBus>,
+}
+
+impl EventWiring {
+    /// Events stay in this process (other instances, if any, learn of them another way).
+    pub fn in_process() -> Self {
+        let local = InProcessBus::new(EVENT_BUFFER);
+        Self {
+            publish: Arc::new(local.clone()),
+            local,
+        }
+    }
+}
+
+/// Makes `clinic` forget doctors whose change reaches this instance's bus from elsewhere (the
+/// PostgreSQL or Redis relay), and everything when the bus says events were missed. Ends when
+/// the bus is dropped.
+fn forget_relayed_changes(events: &InProcessBus, clinic: Arc<CachedClinic>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // Built outside a runtime (a tool): nothing is relayed then.
+        return;
+    };
+    let mut heard = events.subscribe();
+    runtime.spawn(async move {
+        loop {
+            match heard.recv().await {
+                Ok(published) => clinic.on_event(published.event()),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => clinic.forget_all(),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// How long a stopping server waits for live-feed connections to close.
+const FEED_DRAIN: Duration = Duration::from_secs(10);
+
+/// Events buffered per slow in-process subscriber.
+const EVENT_BUFFER: usize = 1024;
+
+impl App {
+    /// Builds the application over an open database, with events kept in this process.
+    pub fn build(
+        settings: &Settings,
+        database: Database,
+        secret: &[u8],
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn CodeSender>,
+    ) -> Self {
+        Self::build_with_events(
+            settings,
+            database,
+            secret,
+            clock,
+            sender,
+            EventWiring::in_process(),
+        )
+    }
+
+    /// Builds the application over an open database, publishing committed events as `events`
+    /// says.
+    pub fn build_with_events(
+        settings: &Settings,
+        database: Database,
+        secret: &[u8],
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn CodeSender>,
+        events: EventWiring,
+    ) -> Self {
+        let keys = ServerKeys::derive(secret);
+        let waitlist_policy = WaitlistPolicy {
+            offer_window: SignedDuration::from_mins(i64::from(settings.waitlist_offer_minutes)),
+            max_entries_per_patient: settings.max_waitlist_entries,
+        };
+        let database = database
+            .with_waitlist_policy(waitlist_policy)
+            .with_notifications(settings.notifications());
+        let EventWiring {
+            local: events,
+            publish,
+        } = events;
+        let store = Arc::new(database.clone());
+        // The read path's catalogue: doctors and time off in memory, forgotten when a change
+        // is published here (before anyone hears of it) or relayed from another instance.
+        let clinic = Arc::new(CachedClinic::new(store.clone(), clock.clone()));
+        let publish: Arc<dyn EventBus> = Arc::new(ForgettingBus::new(clinic.clone(), publish));
+        forget_relayed_changes(&events, clinic.clone());
+        let policy = BookingPolicy {
+            hold_duration: SignedDuration::from_mins(i64::from(settings.hold_minutes)),
+            max_active_appointments: settings.max_active_appointments,
+            max_holds_per_patient: settings.max_holds_per_patient,
+            late_cancellation: settings.notifications().late_cancellation,
+        };
+        let bookings = BookingService::new(
+            clinic.clone(),
+            store.clone(),
+            clock.clone(),
+            publish.clone(),
+            policy,
+        )
+        .observed_by(Arc::new(medibook_web::metrics::BookingCounters));
+        let limiter = RateLimiter::new(store.clone(), clock.clone());
+        let session_policy = SessionPolicy {
+            access_lifetime: SignedDuration::from_mins(i64::from(settings.access_token_minutes)),
+            idle_timeout: SignedDuration::from_mins(i64::from(settings.session_idle_minutes)),
+            absolute_lifetime: SignedDuration::from_hours(i64::from(settings.session_max_hours)),
+        };
+        let signin_limits = SignInLimits {
+            per_identifier: RateLimit::per_hour(settings.codes_per_identifier_per_hour),
+            per_ip: RateLimit::per_hour(settings.codes_per_ip_per_hour),
+        };
+        let waitlist = WaitlistService::new(
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            publish.clone(),
+            waitlist_policy,
+        );
+        let staff = medibook_core::staff::Staff::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            publish.clone(),
+        );
+        let calendar_wake = Arc::new(Notify::new());
+        let google = crate::calendar::google_calendar(
+            settings,
+            &database,
+            &keys.calendar_key,
+            clock.clone(),
+            calendar_wake.clone(),
+        )
+        .unwrap_or_else(|e| panic!("invalid Google Calendar settings: {e}"));
+        let calendar = google.as_ref().map(|google| google.sync.clone());
+        let (shutdown, shutting_down) = watch::channel(false);
+        let state = AppState {
+            catalogue: Catalogue::new(clinic.clone()),
+            bookings: bookings.clone(),
+            waitlist: waitlist.clone(),
+            signin: SignIn::new(
+                store.clone(),
+                sender,
+                clock.clone(),
+                &keys.code_key,
+                limiter.clone(),
+                signin_limits,
+            ),
+            sessions: Sessions::new(store.clone(), clock.clone(), session_policy),
+            identities: store.clone(),
+            staff: staff.clone(),
+            contact: medibook_core::contact::ContactDesk::new(
+                store.clone(),
+                limiter.clone(),
+                medibook_core::contact::FORMS_PER_CLIENT,
+                clock.clone(),
+            ),
+            audit: medibook_core::audit::AuditTrail::new(
+                Arc::new(medibook_web::metrics::CountingAuditLog::new(store.clone())),
+                clock.clone(),
+            ),
+            outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),
+            web: WebSettings {
+                secure_cookies: settings.secure_cookies,
+                trust_forwarded_for: settings.trust_proxy,
+                feed: settings.feed(),
+            },
+            tokens: TokenKeys::new(
+                &keys.token_key,
+                session_policy.access_lifetime,
+                clock.clone(),
+            ),
+            readiness: Arc::new(DatabaseReadiness(database.clone())),
+            events: events.clone(),
+            event_log: store.clone(),
+            google,
+            calendar: CalendarFeeds::new(
+                store.clone(),
+                clock.clone(),
+                keys.feed_key,
+                CalendarSettings {
+                    public_url: settings.public_url(),
+                    clinic_name: settings.clinic_name.clone(),
+                },
+            ),
+            metrics: metrics_endpoint(settings, outbox_reader(&database)),
+            shutdown: shutting_down,
+        };
+        Self {
+            router: medibook_web::router(state),
+            database,
+            bookings,
+            waitlist,
+            events,
+            limiter,
+            staff,
+            calendar,
+            calendar_wake,
+            shutdown: Arc::new(shutdown),
+        }
+    }
+}
+
+fn outbox_reader(database: &Database) -> Arc<dyn OutboxRepository> {
+    Arc::new(database.clone())
+}

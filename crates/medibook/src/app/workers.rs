@@ -1,0 +1,85 @@
+//! The background workers `serve` runs: outbox delivery and the sweeper of expired holds.
+
+use std::time::Duration;
+
+use medibook_core::booking_service::BookingService;
+use medibook_core::limits::RateLimiter;
+use medibook_core::outbox::OutboxWorker;
+use tokio::sync::watch;
+
+/// How often the outbox worker deletes finished messages past their retention.
+const OUTBOX_PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Delivers due outbox messages every `every` until told to stop, and deletes finished
+/// messages past their retention every [`OUTBOX_PURGE_EVERY`] (the first time one period
+/// after start).
+pub async fn deliver_outbox(
+    worker: OutboxWorker,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    // The first round comes one period after start, when the server is up.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_purge = tokio::time::Instant::now() + every;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if tokio::time::Instant::now() >= next_purge {
+                    next_purge = tokio::time::Instant::now() + OUTBOX_PURGE_EVERY;
+                    match worker.purge_finished().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "deleted finished outbox messages past their retention"),
+                        Err(e) => tracing::warn!(error = %e, "deleting old outbox messages failed"),
+                    }
+                }
+                // Rounds follow each other at once while they come back full (a burst).
+                loop {
+                    match worker.deliver_due().await {
+                        Ok(round) => {
+                            if round.retried + round.failed > 0 {
+                                tracing::warn!(?round, "some messages could not be delivered yet");
+                            }
+                            if !round.was_full() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "delivering the outbox failed");
+                            break;
+                        }
+                    }
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// Expires lapsed holds every `every` until told to stop, and forgets old rate-limit windows.
+/// Expired holds stop occupying their slot at `expires_at` regardless; the sweeper tidies state
+/// and announces the freed slots.
+pub async fn sweep_expired_holds(
+    bookings: BookingService,
+    limiter: RateLimiter,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                match bookings.sweep_expired_holds().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(expired = n, "swept expired holds"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+                }
+                if let Err(e) = limiter.prune().await {
+                    tracing::warn!(error = %e, "pruning rate-limit counters failed");
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
