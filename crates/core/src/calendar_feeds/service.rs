@@ -1,22 +1,12 @@
-//! Calendar files and private calendar feeds: one appointment as an `.ics` file, and secret,
-//! revocable feed URLs that calendar apps (Google, Apple, Outlook) subscribe to without signing
-//! in: a patient's appointments, and a doctor's agenda.
-//!
-//! A feed's token is the HMAC of (kind, person, generation) under a key of its own, derived
-//! from the server secret: the same URL comes back every time it is asked for, until revoked.
-//! Storage keeps only the SHA-256 of the token, to find the feed of a request; the token itself
-//! is never stored, so a copy of the database opens no feed. Revoking raises the generation and
-//! forgets the hash, so the old URL stops working at once and the next request derives a new one.
+//! [`CalendarFeeds`], the service behind the calendar pages: one appointment as a file, and
+//! handing out, opening and revoking a person's feed links.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use hmac::{Hmac, Mac};
-use jiff::{SignedDuration, Timestamp};
-use sha2::{Digest, Sha256};
+use jiff::SignedDuration;
+use sha2::Sha256;
 
-use crate::booking::Appointment;
 use crate::clock::Clock;
 use crate::error::{BookingError, BookingResult};
 use crate::ical::{self, CalendarEvent};
@@ -24,207 +14,12 @@ use crate::identity::{Role, User};
 use crate::ids::{AppointmentId, DoctorId, UserId};
 use crate::signin::hex_string;
 
-/// How far back a feed reaches: appointments that started within these days stay in it.
-pub const FEED_PAST_DAYS: i64 = 30;
-/// Most events one feed carries (the soonest first from [`FEED_PAST_DAYS`] ago).
-pub const FEED_MAX_EVENTS: u32 = 2000;
-/// Length of a feed token: 32 bytes in lowercase hex.
-const TOKEN_HEX_CHARS: usize = 64;
-
-/// Which feed of a person.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FeedKind {
-    /// The person's own appointments, as a patient.
-    Appointments,
-    /// The agenda of the doctor profile linked to the person.
-    Agenda,
-}
-
-impl FeedKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Appointments => "appointments",
-            Self::Agenda => "agenda",
-        }
-    }
-
-    /// The kind with the stored name `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "appointments" => Some(Self::Appointments),
-            "agenda" => Some(Self::Agenda),
-            _ => None,
-        }
-    }
-}
-
-/// The secret part of a feed URL.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FeedToken(String);
-
-impl FeedToken {
-    /// A token as it appears in a URL, if it has a token's shape (64 lowercase hex digits).
-    pub fn parse(text: &str) -> Option<Self> {
-        let shaped = text.len() == TOKEN_HEX_CHARS
-            && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        shaped.then(|| Self(text.to_owned()))
-    }
-
-    /// The token, for the URL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// What storage keeps to find the feed: the SHA-256 of the token, in hex.
-    pub fn lookup_hash(&self) -> String {
-        hex_string(&Sha256::digest(self.0.as_bytes()))
-    }
-}
-
-impl std::fmt::Debug for FeedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FeedToken(…)")
-    }
-}
-
-/// A feed's stored state: its generation and the hash of its live token (`None` once revoked,
-/// until the next token of the new generation is handed out).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FeedState {
-    /// Raised by every revocation.
-    pub generation: u32,
-    /// SHA-256 of the live token.
-    pub token_hash: Option<String>,
-}
-
-/// Whose feed a token opens, with the person's role and doctor profile as stored now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FeedOwner {
-    /// The person.
-    pub user_id: UserId,
-    /// Which of their feeds.
-    pub kind: FeedKind,
-    /// Their role now.
-    pub role: Role,
-    /// Their doctor profile now, if linked.
-    pub doctor_id: Option<DoctorId>,
-}
-
-/// One appointment of a feed, with the names its event shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FeedEntry {
-    /// The appointment.
-    pub appointment: Appointment,
-    /// Its doctor's name.
-    pub doctor_name: String,
-    /// Its doctor's specialty.
-    pub specialty: Option<String>,
-    /// Its patient's display name, if given.
-    pub patient_name: Option<String>,
-}
-
-/// What the calendar files and feeds need from storage.
-#[async_trait]
-pub trait CalendarFeedRepository: Send + Sync + 'static {
-    /// The state of `user_id`'s feed of `kind`, if it was ever handed out.
-    async fn feed_state(&self, user_id: UserId, kind: FeedKind)
-    -> BookingResult<Option<FeedState>>;
-    /// Stores `token_hash` as the live token of generation `generation` (creating the feed at
-    /// that generation if it has none yet); changes nothing if the feed is at another
-    /// generation or already has a live token.
-    async fn activate_feed(
-        &self,
-        user_id: UserId,
-        kind: FeedKind,
-        generation: u32,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> BookingResult<()>;
-    /// Revokes the live token, if any: raises the generation and forgets the hash.
-    async fn revoke_feed(
-        &self,
-        user_id: UserId,
-        kind: FeedKind,
-        now: Timestamp,
-    ) -> BookingResult<()>;
-    /// The feed whose live token hashes to `token_hash`, with its owner as stored now.
-    async fn feed_owner(&self, token_hash: &str) -> BookingResult<Option<FeedOwner>>;
-    /// A patient's appointments starting at or after `since`, by start, at most `limit`, with
-    /// their doctors' names and specialties (one query).
-    async fn patient_feed(
-        &self,
-        patient_id: UserId,
-        since: Timestamp,
-        limit: u32,
-    ) -> BookingResult<Vec<FeedEntry>>;
-    /// A doctor's appointments starting at or after `since`, by start, at most `limit`, with
-    /// their patients' names (one query).
-    async fn doctor_feed(
-        &self,
-        doctor_id: DoctorId,
-        since: Timestamp,
-        limit: u32,
-    ) -> BookingResult<Vec<FeedEntry>>;
-    /// One appointment of `patient_id` with its doctor's name and specialty; `None` if there
-    /// is no such appointment or it is someone else's.
-    async fn patient_appointment(
-        &self,
-        patient_id: UserId,
-        appointment_id: AppointmentId,
-    ) -> BookingResult<Option<FeedEntry>>;
-}
-
-/// What calendar files say about the clinic and where it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CalendarSettings {
-    /// Where people reach the site (no trailing slash): links in events, feed URLs.
-    pub public_url: String,
-    /// The clinic's name: the events' location.
-    pub clinic_name: String,
-}
-
-/// The URLs of one feed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FeedLink {
-    /// `https://…/calendar/<token>.ics`.
-    pub url: String,
-    /// The same with the `webcal://` scheme, which opens the calendar app to subscribe.
-    pub webcal_url: String,
-}
-
-/// A person's feeds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FeedLinks {
-    /// Their appointments.
-    pub appointments: FeedLink,
-    /// Their doctor profile's agenda, for a person linked to one.
-    pub agenda: Option<FeedLink>,
-}
-
-/// An opened feed: its calendar text, and whose data it showed (for the audit trail).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenedFeed {
-    /// Whose feed.
-    pub owner: FeedOwner,
-    /// The doctor whose agenda it is, for an agenda feed.
-    pub doctor_id: Option<DoctorId>,
-    /// The patients whose appointments it shows.
-    pub patients: BTreeSet<UserId>,
-    /// How many events it has.
-    pub events: usize,
-    /// The `VCALENDAR` text.
-    pub calendar: String,
-}
-
-/// One appointment's calendar file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppointmentFile {
-    /// The appointment.
-    pub appointment: Appointment,
-    /// The `VCALENDAR` text.
-    pub calendar: String,
-}
+use super::repository::{CalendarFeedRepository, FeedEntry};
+use super::tokens::{FeedKind, FeedToken};
+use super::{
+    AppointmentFile, CalendarSettings, FEED_MAX_EVENTS, FEED_PAST_DAYS, FeedLink, FeedLinks,
+    OpenedFeed,
+};
 
 /// The calendar files and feeds.
 #[derive(Clone)]
@@ -433,6 +228,10 @@ mod tests {
     use std::sync::Mutex;
     use std::task::{Context, Poll, Waker};
 
+    use async_trait::async_trait;
+    use jiff::Timestamp;
+
+    use super::super::repository::{FeedOwner, FeedState};
     use super::*;
     use crate::clock::ManualClock;
 
@@ -665,38 +464,11 @@ mod tests {
     }
 
     #[test]
-    fn only_64_lowercase_hex_digits_are_tokens() {
-        let good = "0123456789abcdef".repeat(4);
-        assert!(FeedToken::parse(&good).is_some());
-        assert!(FeedToken::parse(&good.to_uppercase()).is_none());
-        assert!(FeedToken::parse(&good[1..]).is_none());
-        assert!(FeedToken::parse(&format!("{good}0")).is_none());
-        assert!(FeedToken::parse(&good.replace('a', "g")).is_none());
-        assert!(FeedToken::parse("").is_none());
-    }
-
-    #[test]
-    fn the_lookup_hash_is_the_sha256_of_the_token() {
-        let token = FeedToken::parse(&"ab".repeat(32)).unwrap();
-        assert_eq!(token.lookup_hash().len(), 64);
-        assert_ne!(token.lookup_hash(), token.as_str());
-        assert_eq!(format!("{token:?}"), "FeedToken(…)");
-    }
-
-    #[test]
     fn agendas_belong_to_staff_linked_to_a_doctor_profile() {
         let doctor = Some(DoctorId::generate());
         assert_eq!(agenda_of(Role::Doctor, doctor), doctor);
         assert_eq!(agenda_of(Role::Admin, doctor), doctor);
         assert_eq!(agenda_of(Role::Patient, doctor), None);
         assert_eq!(agenda_of(Role::Doctor, None), None);
-    }
-
-    #[test]
-    fn feed_kinds_round_trip_their_stored_names() {
-        for kind in [FeedKind::Appointments, FeedKind::Agenda] {
-            assert_eq!(FeedKind::parse(kind.as_str()), Some(kind));
-        }
-        assert_eq!(FeedKind::parse("other"), None);
     }
 }
