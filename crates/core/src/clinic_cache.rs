@@ -85,6 +85,29 @@ impl CachedClinic {
     fn fresh(&self, filled: Timestamp, now: Timestamp) -> bool {
         now.duration_since(filled) < ENTRY_LIFETIME
     }
+
+    /// Answers from `cached` if it has a fresh entry; else awaits `read` and lets `keep` store
+    /// its answer, unless an invalidation came while it was read (the generation moved on).
+    async fn read_through<T>(
+        &self,
+        cached: impl FnOnce(&Entries) -> Option<T>,
+        read: impl Future<Output = BookingResult<T>>,
+        keep: impl FnOnce(&mut Entries, &T),
+    ) -> BookingResult<T> {
+        let generation = {
+            let entries = self.entries();
+            if let Some(hit) = cached(&entries) {
+                return Ok(hit);
+            }
+            entries.generation
+        };
+        let answer = read.await?;
+        let mut entries = self.entries();
+        if entries.generation == generation {
+            keep(&mut entries, &answer);
+        }
+        Ok(answer)
+    }
 }
 
 #[async_trait]
@@ -99,42 +122,33 @@ impl ClinicRepository for CachedClinic {
 
     async fn doctors(&self) -> BookingResult<Vec<Doctor>> {
         let now = self.clock.now();
-        let generation = {
-            let entries = self.entries();
-            if let Some((filled, everyone)) = &entries.everyone
-                && self.fresh(*filled, now)
-            {
-                return Ok(everyone.clone());
-            }
-            entries.generation
-        };
-        let everyone = self.inner.doctors().await?;
-        let mut entries = self.entries();
-        if entries.generation == generation {
-            entries.everyone = Some((now, everyone.clone()));
-        }
-        Ok(everyone)
+        self.read_through(
+            |entries| {
+                let (filled, everyone) = entries.everyone.as_ref()?;
+                self.fresh(*filled, now).then(|| everyone.clone())
+            },
+            self.inner.doctors(),
+            |entries, everyone| entries.everyone = Some((now, everyone.clone())),
+        )
+        .await
     }
 
     async fn doctor(&self, id: DoctorId) -> BookingResult<Option<Doctor>> {
         let now = self.clock.now();
-        let generation = {
-            let entries = self.entries();
-            if let Some((filled, doctor)) = entries.doctors.get(&id)
-                && self.fresh(*filled, now)
-            {
-                return Ok(Some(doctor.clone()));
-            }
-            entries.generation
-        };
-        let doctor = self.inner.doctor(id).await?;
-        if let Some(doctor) = &doctor {
-            let mut entries = self.entries();
-            if entries.generation == generation {
-                entries.doctors.insert(id, (now, doctor.clone()));
-            }
-        }
-        Ok(doctor)
+        self.read_through(
+            |entries| {
+                let (filled, doctor) = entries.doctors.get(&id)?;
+                self.fresh(*filled, now).then(|| Some(doctor.clone()))
+            },
+            self.inner.doctor(id),
+            |entries, doctor| {
+                // "Not found" is not kept: a doctor added elsewhere is found at once.
+                if let Some(doctor) = doctor {
+                    entries.doctors.insert(id, (now, doctor.clone()));
+                }
+            },
+        )
+        .await
     }
 
     async fn time_off(
