@@ -18,8 +18,9 @@ use crate::audit::{Actor, AuditObserver};
 use crate::booking::{Appointment, Hold, Occupancy, Reason, SlotStatus};
 use crate::clinic::Doctor;
 use crate::clock::Clock;
+use crate::contention::{ClaimInTheWay, SlotContention};
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, EventBus, publish_recorded};
+use crate::events::{DomainEvent, EventBus, EventFollower, publish_recorded};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use crate::ports::{
     Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
@@ -79,6 +80,8 @@ pub struct BookingService {
     events: Arc<dyn EventBus>,
     policy: BookingPolicy,
     observer: Option<Arc<dyn AuditObserver>>,
+    /// What this instance knows of taken slots; `None` asks the database every time.
+    contention: Option<Arc<SlotContention>>,
 }
 
 impl BookingService {
@@ -97,7 +100,18 @@ impl BookingService {
             events,
             policy,
             observer: None,
+            contention: None,
         }
+    }
+
+    /// The same service answering losers of a race for a slot from `contention` (what this
+    /// instance knows of taken slots). The caller must keep it in step with every slot event
+    /// this instance publishes or hears of (it is an [`crate::events::EventFollower`]: wrap the
+    /// bus in a [`crate::events::FollowedBus`] and feed it relayed events); this service also
+    /// tells it of its own.
+    pub fn with_contention(mut self, contention: Arc<SlotContention>) -> Self {
+        self.contention = Some(contention);
+        self
     }
 
     /// The same service telling `observer` of the audit entries each command committed.
@@ -301,8 +315,47 @@ impl BookingService {
             max_holds_per_patient: self.policy.max_holds_per_patient,
             actor: actor.clone(),
         };
+        // With a contention fast path, requests for one slot take turns on this instance, and
+        // once one has learnt that a claim refuses this patient the rest are answered from
+        // memory (see `crate::contention`); the database alone decides a win.
+        let contention = self.contention.as_deref();
+        let _turn = match contention {
+            Some(contention) => Some(contention.turn(doctor_id, slot.start).await),
+            None => None,
+        };
+        if contention.is_some_and(|c| c.refuses(doctor_id, claim.claim, patient_id, now)) {
+            return Err(BookingError::SlotTaken);
+        }
+        if let Some(in_the_way) = self
+            .bookings
+            .claim_in_the_way(doctor_id, claim.claim, patient_id, now)
+            .await?
+        {
+            if let Some(contention) = contention {
+                contention.remember(doctor_id, in_the_way, now);
+            }
+            return Err(BookingError::SlotTaken);
+        }
         let claimed = self.bookings.claim_hold(&claim, now).await?;
         self.publish_slots(&claimed.events);
+        let seq = claimed
+            .events
+            .slots
+            .iter()
+            .filter(|event| event.doctor_id == doctor_id)
+            .map(|event| event.seq)
+            .max();
+        if let (Some(contention), Some(seq)) = (contention, seq) {
+            let (start, end) = claim.claim;
+            let own = ClaimInTheWay {
+                start,
+                end,
+                holder: Some(patient_id),
+                expires_at: Some(claimed.hold.expires_at),
+                seq,
+            };
+            contention.remember(doctor_id, own, now);
+        }
         Ok(claimed)
     }
 
@@ -452,6 +505,11 @@ impl BookingService {
 
     /// Publishes what a change recorded, in order, and tells the observer what it audited.
     fn publish_slots(&self, recorded: &Recorded) {
+        if let Some(contention) = &self.contention {
+            for event in &recorded.slots {
+                contention.follow(&DomainEvent::Slot(*event));
+            }
+        }
         publish_recorded(self.events.as_ref(), recorded);
         if let Some(observer) = &self.observer
             && !recorded.audit.is_empty()

@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::clinic::{Doctor, Specialty, SpecialtySummary};
 use crate::clock::Clock;
 use crate::error::BookingResult;
-use crate::events::{DomainEvent, EventBus};
+use crate::events::{DomainEvent, EventFollower};
 use crate::ids::{DoctorId, SpecialtyId};
 use crate::ports::ClinicRepository;
 use crate::schedule::TimeOff;
@@ -224,25 +224,13 @@ impl ClinicRepository for CachedClinic {
     }
 }
 
-/// A bus that makes the cache forget a changed doctor *before* passing the event on, so the
-/// instance that made a change never serves the old data to a request that starts after the
-/// change's response.
-pub struct ForgettingBus {
-    cache: Arc<CachedClinic>,
-    inner: Arc<dyn EventBus>,
-}
-
-impl ForgettingBus {
-    /// Publishes on `inner` after telling `cache`.
-    pub fn new(cache: Arc<CachedClinic>, inner: Arc<dyn EventBus>) -> Self {
-        Self { cache, inner }
+impl EventFollower for CachedClinic {
+    fn follow(&self, event: &DomainEvent) {
+        self.on_event(event);
     }
-}
 
-impl EventBus for ForgettingBus {
-    fn publish(&self, event: DomainEvent) {
-        self.cache.on_event(&event);
-        self.inner.publish(event);
+    fn missed_some(&self) {
+        self.forget_all();
     }
 }
 
@@ -253,6 +241,7 @@ mod tests {
     use super::*;
     use crate::clinic::{Fee, Zone};
     use crate::clock::ManualClock;
+    use crate::events::{EventBus, FollowedBus, NoListeners};
     use crate::ids::TimeOffId;
     use crate::schedule::{BookingRules, WeeklyHours, WeeklySchedule};
 
@@ -476,13 +465,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_forgetting_bus_forgets_before_anyone_hears() {
+    async fn the_followed_bus_forgets_before_anyone_hears() {
         let inner = Arc::new(Counted::default());
         let anna = doctor("Dr. Anna");
         inner.add_doctor(&anna).await.unwrap();
         let (cache, _) = cache_over(&inner);
         cache.doctor(anna.id).await.unwrap();
-        let bus = ForgettingBus::new(cache.clone(), Arc::new(crate::events::NoListeners));
+        let bus = FollowedBus::new(vec![cache.clone()], Arc::new(NoListeners));
         bus.publish(DomainEvent::Doctor { doctor_id: anna.id });
         cache.doctor(anna.id).await.unwrap();
         assert_eq!(inner.doctor_reads.load(Ordering::SeqCst), 2);

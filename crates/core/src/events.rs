@@ -77,6 +77,42 @@ pub trait EventBus: Send + Sync + 'static {
     fn publish(&self, event: DomainEvent);
 }
 
+/// Keeps derived state (a cache, what is known of taken slots) in step with committed changes:
+/// told of each event this instance publishes, before anyone else hears of it, and of each
+/// event relayed from other instances.
+pub trait EventFollower: Send + Sync + 'static {
+    /// Follows one event.
+    fn follow(&self, event: &DomainEvent);
+    /// Events may have been missed (a lagging subscriber): nothing derived can be trusted.
+    fn missed_some(&self);
+}
+
+/// A bus that tells its followers of each event before publishing it on the bus it wraps, so
+/// this instance's own next request never sees state an event it published has outdated.
+pub struct FollowedBus {
+    followers: Vec<std::sync::Arc<dyn EventFollower>>,
+    inner: std::sync::Arc<dyn EventBus>,
+}
+
+impl FollowedBus {
+    /// Publishes on `inner` after telling each of `followers`.
+    pub fn new(
+        followers: Vec<std::sync::Arc<dyn EventFollower>>,
+        inner: std::sync::Arc<dyn EventBus>,
+    ) -> Self {
+        Self { followers, inner }
+    }
+}
+
+impl EventBus for FollowedBus {
+    fn publish(&self, event: DomainEvent) {
+        for follower in &self.followers {
+            follower.follow(&event);
+        }
+        self.inner.publish(event);
+    }
+}
+
 /// Publishes what one committed change recorded: its slot changes in order, then its offers,
 /// then the doctors whose data it changed.
 pub fn publish_recorded(bus: &dyn EventBus, recorded: &Recorded) {

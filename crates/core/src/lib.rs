@@ -16,6 +16,7 @@ pub mod clinic;
 pub mod clinic_cache;
 pub mod clock;
 pub mod contact;
+pub mod contention;
 pub mod delivery;
 pub mod error;
 pub mod events;

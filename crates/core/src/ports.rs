@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::audit::{Actor, AuditEntry};
 use crate::booking::{Appointment, Hold, Occupancy, Reason};
 use crate::clinic::{Doctor, Specialty, SpecialtySummary};
+use crate::contention::ClaimInTheWay;
 use crate::error::BookingResult;
 use crate::events::SlotEvent;
 use crate::identity::{Identifier, User};
@@ -172,6 +173,18 @@ pub struct Booked {
 /// command's actor) commit together or not at all.
 #[async_trait]
 pub trait BookingRepository: Send + Sync + 'static {
+    /// A live claim on the doctor's agenda overlapping `claim` that refuses `patient_id` (any
+    /// claim but the patient's own hold), if there is one, with the doctor's latest slot event
+    /// sequence number, read in one plain statement without taking any write lock: a loser of a
+    /// race for a slot is answered from it without queueing behind the writers. Claims only go
+    /// away by release or expiry, so what it finds was in the way when read.
+    async fn claim_in_the_way(
+        &self,
+        doctor_id: DoctorId,
+        claim: (Timestamp, Timestamp),
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Option<ClaimInTheWay>>;
     /// Claims a slot: frees expired holds overlapping it, checks that nothing occupies it and the
     /// limits allow it, and writes the hold; `SlotTaken` if anything occupies it.
     async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed>;

@@ -124,6 +124,7 @@ struct PostgresPair {
     a: App,
     doctor: DoctorId,
     patient: medibook_core::identity::User,
+    other: medibook_core::ids::UserId,
     received: broadcast::Receiver<Published>,
     _b: App,
     _stop: watch::Sender<bool>,
@@ -154,6 +155,7 @@ impl PostgresPair {
             )
             .await
             .unwrap();
+        let other = other_patient(&database_a, clock.as_ref()).await;
         let build = |database| {
             App::build(
                 &settings,
@@ -175,6 +177,7 @@ impl PostgresPair {
             a,
             doctor,
             patient,
+            other,
             received,
             _b: b,
             _stop: stop,
@@ -182,6 +185,21 @@ impl PostgresPair {
             _postgres: postgres,
         })
     }
+}
+
+/// A second patient, to race the first.
+async fn other_patient(
+    database: &medibook_store::Database,
+    clock: &ManualClock,
+) -> medibook_core::ids::UserId {
+    database
+        .user_for(
+            &Identifier::Email(Email::parse("grace@example.org").unwrap()),
+            medibook_core::clock::Clock::now(clock),
+        )
+        .await
+        .unwrap()
+        .id
 }
 
 async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
@@ -330,6 +348,7 @@ struct SharedSqlite {
     clock: Arc<ManualClock>,
     doctor: DoctorId,
     patient: medibook_core::ids::UserId,
+    other: medibook_core::ids::UserId,
     _dir: tempfile::TempDir,
 }
 
@@ -353,11 +372,13 @@ impl SharedSqlite {
             .await
             .unwrap()
             .id;
+        let other = other_patient(&database, clock.as_ref()).await;
         Self {
             settings,
             clock,
             doctor,
             patient,
+            other,
             _dir: dir,
         }
     }
@@ -551,6 +572,70 @@ async fn time_off_reaches_the_other_listing(a: &App, b: &App, doctor: DoctorId) 
             tokio::time::Instant::now() < deadline,
             "the other instance still lists {slots} slots after 10 s"
         );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_released_on_one_instance_is_free_on_another_that_refused_it() {
+    let Some(pair) = PostgresPair::start().await else {
+        return;
+    };
+    let patients = (pair.patient.id, pair.other);
+    release_reaches_the_other_fast_path(&pair.a, &pair._b, pair.doctor, patients).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_released_on_one_instance_is_free_on_another_that_refused_it_through_redis() {
+    let Some(url) = common::redis_url() else {
+        return;
+    };
+    let redis = RedisSettings {
+        url,
+        channel: common::fresh_redis_channel(),
+    };
+    let world = SharedSqlite::new().await;
+    let (_stop, stopped) = watch::channel(false);
+    let a = world.instance_on_redis(&redis, stopped.clone()).await;
+    let b = world.instance_on_redis(&redis, stopped).await;
+    let patients = (world.patient, world.other);
+    release_reaches_the_other_fast_path(&a, &b, world.doctor, patients).await;
+}
+
+/// Ada holds a slot through A; Grace, asking through B, is refused, and B now knows the slot
+/// is taken (its contention fast path). Ada releases through A; B hears of it and gives Grace
+/// the slot, although the clock stands still (so nothing B learnt lapsed on its own).
+async fn release_reaches_the_other_fast_path(
+    a: &App,
+    b: &App,
+    doctor: DoctorId,
+    (ada, grace): (medibook_core::ids::UserId, medibook_core::ids::UserId),
+) {
+    let start: Timestamp = "2027-03-02T10:00:00+01:00".parse().unwrap();
+    let actor = Actor::operator();
+    let held = a.bookings.hold(&actor, ada, doctor, start).await.unwrap();
+    for _ in 0..3 {
+        let refused = b.bookings.hold(&actor, grace, doctor, start).await;
+        assert!(
+            matches!(refused, Err(medibook_core::BookingError::SlotTaken)),
+            "{refused:?}"
+        );
+    }
+    a.bookings.release(&actor, ada, held.hold.id).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match b.bookings.hold(&actor, grace, doctor, start).await {
+            Ok(claimed) => {
+                assert!(claimed.created);
+                break;
+            }
+            Err(medibook_core::BookingError::SlotTaken) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the other instance still refuses the released slot after 10 s"
+            ),
+            Err(other) => panic!("{other:?}"),
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -3,11 +3,15 @@
 
 use std::sync::{Arc, OnceLock};
 
+use medibook_core::contention::SlotContention;
 use medibook_core::outbox::OutboxRepository;
 use medibook_web::metrics::{MetricsEndpoint, MetricsExport};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::settings::Settings;
+
+/// Hold requests for a taken slot answered without a database round trip.
+pub const REFUSED_FROM_MEMORY: &str = "medibook_holds_refused_from_memory_total";
 
 /// Request-latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -49,19 +53,26 @@ fn prometheus() -> Option<PrometheusHandle> {
 pub(super) fn metrics_endpoint(
     settings: &Settings,
     outbox: Arc<dyn OutboxRepository>,
+    contention: Arc<SlotContention>,
 ) -> Option<MetricsEndpoint> {
     let token = settings.metrics_token.clone().filter(|t| !t.is_empty())?;
     let handle = prometheus()?;
     Some(MetricsEndpoint {
         token,
-        export: Arc::new(PrometheusExport { handle, outbox }),
+        export: Arc::new(PrometheusExport {
+            handle,
+            outbox,
+            contention,
+        }),
     })
 }
 
-/// The Prometheus exposition, with the outbox depth read at scrape time (one query).
+/// The Prometheus exposition, with the outbox depth read at scrape time (one query) and the
+/// count of hold requests the contention fast path refused from memory.
 struct PrometheusExport {
     handle: PrometheusHandle,
     outbox: Arc<dyn OutboxRepository>,
+    contention: Arc<SlotContention>,
 }
 
 #[async_trait::async_trait]
@@ -74,6 +85,7 @@ impl MetricsExport for PrometheusExport {
             }
             Err(e) => tracing::warn!(error = %e, "cannot count pending outbox messages"),
         }
+        metrics::counter!(REFUSED_FROM_MEMORY).absolute(self.contention.refused_from_memory());
         self.handle.render()
     }
 }

@@ -13,9 +13,10 @@ use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::calendar_feeds::{CalendarFeeds, CalendarSettings};
 use medibook_core::calendar_sync::GoogleCalendarSync;
 use medibook_core::catalogue::Catalogue;
-use medibook_core::clinic_cache::{CachedClinic, ForgettingBus};
+use medibook_core::clinic_cache::CachedClinic;
 use medibook_core::clock::Clock;
-use medibook_core::events::EventBus;
+use medibook_core::contention::SlotContention;
+use medibook_core::events::{EventBus, EventFollower, FollowedBus};
 use medibook_core::limits::{RateLimit, RateLimiter};
 use medibook_core::outbox::OutboxRepository;
 use medibook_core::ports::CodeSender;
@@ -105,10 +106,10 @@ impl EventWiring {
     }
 }
 
-/// Makes `clinic` forget doctors whose change reaches this instance's bus from elsewhere (the
-/// PostgreSQL or Redis relay), and everything when the bus says events were missed. Ends when
-/// the bus is dropped.
-fn forget_relayed_changes(events: &InProcessBus, clinic: Arc<CachedClinic>) {
+/// Keeps `followers` (the clinic cache, what is known of taken slots) in step with the events
+/// that reach this instance's bus from elsewhere (the PostgreSQL or Redis relay), and makes
+/// them drop everything when the bus says events were missed. Ends when the bus is dropped.
+fn follow_relayed_changes(events: &InProcessBus, followers: Vec<Arc<dyn EventFollower>>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         // Built outside a runtime (a tool): nothing is relayed then.
         return;
@@ -117,8 +118,16 @@ fn forget_relayed_changes(events: &InProcessBus, clinic: Arc<CachedClinic>) {
     runtime.spawn(async move {
         loop {
             match heard.recv().await {
-                Ok(published) => clinic.on_event(published.event()),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => clinic.forget_all(),
+                Ok(published) => {
+                    for follower in &followers {
+                        follower.follow(published.event());
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    for follower in &followers {
+                        follower.missed_some();
+                    }
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
@@ -173,11 +182,14 @@ impl App {
             publish,
         } = events;
         let store = Arc::new(database.clone());
-        // The read path's catalogue: doctors and time off in memory, forgotten when a change
-        // is published here (before anyone hears of it) or relayed from another instance.
+        // The read path's catalogue (doctors and time off in memory) and the contention fast
+        // path (what is known of taken slots) follow each change published here, before anyone
+        // hears of it, and each change relayed from another instance.
         let clinic = Arc::new(CachedClinic::new(store.clone(), clock.clone()));
-        let publish: Arc<dyn EventBus> = Arc::new(ForgettingBus::new(clinic.clone(), publish));
-        forget_relayed_changes(&events, clinic.clone());
+        let contention = Arc::new(SlotContention::new());
+        let followers: Vec<Arc<dyn EventFollower>> = vec![clinic.clone(), contention.clone()];
+        let publish: Arc<dyn EventBus> = Arc::new(FollowedBus::new(followers.clone(), publish));
+        follow_relayed_changes(&events, followers);
         let policy = BookingPolicy {
             hold_duration: SignedDuration::from_mins(i64::from(settings.hold_minutes)),
             max_active_appointments: settings.max_active_appointments,
@@ -191,6 +203,7 @@ impl App {
             publish.clone(),
             policy,
         )
+        .with_contention(contention.clone())
         .observed_by(Arc::new(medibook_web::metrics::BookingCounters));
         let limiter = RateLimiter::new(store.clone(), clock.clone());
         let session_policy = SessionPolicy {
@@ -277,7 +290,7 @@ impl App {
                     clinic_name: settings.clinic_name.clone(),
                 },
             ),
-            metrics: metrics_endpoint(settings, outbox_reader(&database)),
+            metrics: metrics_endpoint(settings, outbox_reader(&database), contention),
             shutdown: shutting_down,
         };
         Self {

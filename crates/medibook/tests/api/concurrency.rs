@@ -13,15 +13,66 @@ use reqwest::StatusCode;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use crate::backend_tests;
+use medibook::settings::Settings;
+
+use crate::backend_tests_with;
 use crate::harness::{Reply, TestApp, tuesday};
 
-backend_tests!(
+backend_tests_with!(with_metrics;
     fifty_concurrent_holds_on_one_slot_have_exactly_one_winner,
+    losers_of_a_race_are_answered_without_the_database,
+    a_slot_released_after_a_race_is_free_for_the_next_patient_at_once,
     random_concurrent_patients_never_double_book_or_fail_with_5xx,
     racing_confirm_against_release_of_one_hold_keeps_the_booking_claimed,
     racing_cancel_against_reschedule_of_one_appointment_stays_consistent,
 );
+
+/// The bearer token `/metrics` wants in these scenarios.
+const METRICS_TOKEN: &str = "a scraper's token";
+
+fn with_metrics(settings: &mut Settings) {
+    settings.metrics_token = Some(METRICS_TOKEN.into());
+}
+
+/// How many hold requests the server refused from memory so far (a Prometheus counter).
+async fn refused_from_memory(app: &TestApp) -> u64 {
+    let exposition = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix("medibook_holds_refused_from_memory_total "))
+        .map_or(0, |value| value.trim().parse().expect("a count"))
+}
+
+/// The patients of `tokens` ask for the slot at `start` at the same instant; returns their
+/// replies, in the order of `tokens`.
+async fn race_for_slot(app: &Arc<TestApp>, tokens: &[String], start: &str) -> Vec<Reply> {
+    let barrier = Arc::new(Barrier::new(tokens.len()));
+    let mut requests = JoinSet::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let (app, barrier, start, token) = (
+            app.clone(),
+            barrier.clone(),
+            start.to_owned(),
+            token.clone(),
+        );
+        requests.spawn(async move {
+            barrier.wait().await;
+            (i, app.hold(&token, app.doctor, &start).await)
+        });
+    }
+    let mut replies = requests.join_all().await;
+    replies.sort_by_key(|(i, _)| *i);
+    replies.into_iter().map(|(_, reply)| reply).collect()
+}
 
 /// Signs in `count` patients (`patient0@…`, `patient1@…`), one after the other, and returns
 /// their tokens.
@@ -98,17 +149,8 @@ async fn fifty_concurrent_holds_on_one_slot_have_exactly_one_winner(app: TestApp
     let tokens = sign_in_patients(&app, 50).await;
     let app = Arc::new(app);
     let start = tuesday("09:30");
-    // Every request waits at the barrier, so all fifty reach the server together.
-    let barrier = Arc::new(Barrier::new(tokens.len()));
-    let mut requests = JoinSet::new();
-    for token in tokens {
-        let (app, barrier, start) = (app.clone(), barrier.clone(), start.clone());
-        requests.spawn(async move {
-            barrier.wait().await;
-            app.hold(&token, app.doctor, &start).await
-        });
-    }
-    let replies = requests.join_all().await;
+    // Every request waits at a barrier, so all fifty reach the server together.
+    let replies = race_for_slot(&app, &tokens, &start).await;
 
     let winners = replies
         .iter()
@@ -125,6 +167,55 @@ async fn fifty_concurrent_holds_on_one_slot_have_exactly_one_winner(app: TestApp
         app.slot_status(app.doctor, &start).await.as_deref(),
         Some("held")
     );
+}
+
+/// Once the database has given the slot to one patient, the instance knows it is taken: the
+/// other forty-nine are told so from memory, one after the other, without a database round
+/// trip each (the database stays the only judge of the win).
+async fn losers_of_a_race_are_answered_without_the_database(app: TestApp) {
+    let tokens = sign_in_patients(&app, 50).await;
+    let app = Arc::new(app);
+    let before = refused_from_memory(&app).await;
+    let replies = race_for_slot(&app, &tokens, &tuesday("10:00")).await;
+
+    let conflicts = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT)
+        .count();
+    assert_eq!(conflicts, 49, "everyone but the winner is refused");
+    assert_eq!(refused_from_memory(&app).await - before, 49);
+    // The winner asking again gets their hold back, not a refusal.
+    let winner = replies
+        .iter()
+        .position(|r| r.status == StatusCode::CREATED)
+        .expect("a winner");
+    let again = app
+        .hold(&tokens[winner], app.doctor, &tuesday("10:00"))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.id(), replies[winner].id());
+}
+
+/// What the instance learnt in a race never outlives the hold: released, the slot goes to the
+/// next patient who asks.
+async fn a_slot_released_after_a_race_is_free_for_the_next_patient_at_once(app: TestApp) {
+    let tokens = sign_in_patients(&app, 10).await;
+    let app = Arc::new(app);
+    let start = tuesday("10:30");
+    let replies = race_for_slot(&app, &tokens, &start).await;
+    let winner = replies
+        .iter()
+        .position(|r| r.status == StatusCode::CREATED)
+        .expect("a winner");
+    let hold_id = replies[winner].id();
+    let released = app
+        .delete(&tokens[winner], &format!("/api/v1/holds/{hold_id}"))
+        .await;
+    assert!(released.status.is_success(), "{}", released.body);
+
+    let next = &tokens[(winner + 1) % tokens.len()];
+    let reply = app.hold(next, app.doctor, &start).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
 }
 
 /// What a patient of the random workload remembers: ids it was given, fresh or stale.

@@ -50,11 +50,17 @@ pub(crate) const INSERT_HOLD_CLAIM: &str = "
 /// Live claims overlapping an interval that a hold request of `$5` cannot be answered with:
 /// appointments, and holds of anyone else. (A patient's own hold is left to the write path,
 /// which returns it again when the request is a repeat.)
-pub(super) const COUNT_CLAIMS_TAKEN_FROM_PATIENT: &str = "
-    SELECT COUNT(*) AS n FROM slot_claims c LEFT JOIN holds h ON h.id = c.hold_id
+/// A live claim overlapping `[$3, $2)` that refuses patient `$5` (anything but their own hold),
+/// with the doctor's latest slot event, in one statement (one snapshot on both backends).
+pub(super) const CLAIM_IN_THE_WAY: &str = "
+    SELECT c.claim_start, c.claim_end, c.expires_at,
+           CASE WHEN c.appointment_id IS NULL THEN h.patient_id END AS holder,
+           (SELECT COALESCE(MAX(e.seq), 0) FROM slot_events e WHERE e.doctor_id = $1) AS seq
+    FROM slot_claims c LEFT JOIN holds h ON h.id = c.hold_id
     WHERE c.doctor_id = $1 AND c.claim_start < $2 AND c.claim_end > $3
       AND (c.expires_at IS NULL OR c.expires_at > $4)
-      AND (c.appointment_id IS NOT NULL OR h.patient_id IS NULL OR h.patient_id <> $5)";
+      AND (c.appointment_id IS NOT NULL OR h.patient_id IS NULL OR h.patient_id <> $5)
+    LIMIT 1";
 pub(super) const CLAIM_OF_HOLD: &str = "SELECT id FROM slot_claims WHERE hold_id = $1";
 pub(super) const DELETE_CLAIM_OF_HOLD: &str =
     "DELETE FROM slot_claims WHERE hold_id = $1 AND appointment_id IS NULL";

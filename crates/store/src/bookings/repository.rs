@@ -8,6 +8,7 @@ use medibook_core::booking::{
     Appointment, AppointmentStatus, Hold, HoldState, Occupancy, SlotStatus,
 };
 use medibook_core::booking_audit;
+use medibook_core::contention::ClaimInTheWay;
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use medibook_core::notifications::Change;
 use medibook_core::ports::{
@@ -23,42 +24,60 @@ use super::ledger::{
     record_slot_event, release_active_hold,
 };
 use super::queries::{
-    CANCEL_APPOINTMENT, COUNT_CLAIMS_TAKEN_FROM_PATIENT, COUNT_LIVE_HOLDS_OF_PATIENT,
-    COUNT_OVERLAPPING_CLAIMS, COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT, DELETE_CLAIM_OF_APPOINTMENT,
-    DOCTORS_WITH_LAPSED_HOLDS, HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD, INSERT_HOLD_CLAIM,
-    MOVE_APPOINTMENT,
+    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, COUNT_LIVE_HOLDS_OF_PATIENT, COUNT_OVERLAPPING_CLAIMS,
+    COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT, DELETE_CLAIM_OF_APPOINTMENT, DOCTORS_WITH_LAPSED_HOLDS,
+    HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD, INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
 };
 use super::rows::{hold_from, load_appointment, load_hold};
 use crate::Database;
 use crate::audit::record_in;
-use crate::columns::{micros, parsed};
+use crate::columns::{micros, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, claim_error};
 use crate::notify::queue_appointment_messages;
 use crate::waitlist::offer_free_slots;
 
 #[async_trait]
 impl BookingRepository for Database {
-    async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed> {
-        // When many patients ask for one slot at once, all but one lose. Losers are answered
-        // from a plain read, without queueing for the write lock (SQLite) or the doctor's row
-        // lock (PostgreSQL) behind each other: a live claim someone else made is already
-        // visible, and claims only go away by release or expiry, so `SlotTaken` was true when
-        // read. Everyone else goes on to the serialised check below, which alone decides.
-        let (claim_start, claim_end) = claim.claim;
-        let taken: i64 = sqlx::query(COUNT_CLAIMS_TAKEN_FROM_PATIENT)
-            .bind(claim.doctor_id.to_string())
+    async fn claim_in_the_way(
+        &self,
+        doctor_id: DoctorId,
+        (claim_start, claim_end): (Timestamp, Timestamp),
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<Option<ClaimInTheWay>> {
+        let row = sqlx::query(CLAIM_IN_THE_WAY)
+            .bind(doctor_id.to_string())
             .bind(micros(claim_end))
             .bind(micros(claim_start))
             .bind(micros(now))
-            .bind(claim.patient_id.to_string())
-            .fetch_one(self.pool())
+            .bind(patient_id.to_string())
+            .fetch_optional(self.pool())
             .await
-            .and_then(|row| row.try_get("n"))
             .map_err(StoreError::from)?;
-        if taken > 0 {
-            return Err(BookingError::SlotTaken);
-        }
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let expires_at: Option<i64> = row.try_get("expires_at").map_err(StoreError::from)?;
+        let expires_at = expires_at
+            .map(|value| {
+                Timestamp::from_microsecond(value)
+                    .map_err(|e| StoreError::Corrupt(format!("expires_at: {e}")))
+            })
+            .transpose()?;
+        Ok(Some(ClaimInTheWay {
+            start: timestamp(&row, "claim_start")?,
+            end: timestamp(&row, "claim_end")?,
+            holder: optional_parsed(&row, "holder")?,
+            expires_at,
+            seq: row.try_get("seq").map_err(StoreError::from)?,
+        }))
+    }
 
+    async fn claim_hold(&self, claim: &HoldClaim, now: Timestamp) -> BookingResult<Claimed> {
+        // Losers of a race are answered by `claim_in_the_way`, which the service asks first
+        // without any lock; whoever gets here goes on to the serialised check, which alone
+        // decides.
+        let (claim_start, claim_end) = claim.claim;
         let mut tx = self.begin_write().await?;
         self.lock_agenda(&mut tx, claim.doctor_id, claim.patient_id)
             .await?;
