@@ -10,6 +10,7 @@
 //! `BEGIN IMMEDIATE` transaction (one writer at a time, across processes) that checks for overlap
 //! before inserting, with a unique index as a backstop.
 
+mod appointment_messages;
 mod audit;
 pub mod backup;
 mod bookings;
@@ -21,12 +22,11 @@ mod contact;
 mod error;
 mod floor;
 mod google;
-mod grid;
 mod identity;
 mod limits;
-mod notify;
 mod outbox;
 pub mod relay;
+mod schedule_edits;
 mod sessions;
 mod staff;
 mod waitlist;

@@ -18,7 +18,7 @@ use crate::Database;
 use crate::bookings::{Tx, appointment_from};
 use crate::columns::{counter, micros, named, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, is_conflict};
-use crate::grid::{days_to_compare, free_slots, load_doctor, record_grid_change};
+use crate::schedule_edits::{days_to_compare, free_slots, load_doctor, record_grid_change};
 
 const SET_SCHEDULE: &str = "UPDATE doctors SET schedule = $1 WHERE id = $2";
 const UPDATE_DOCTOR: &str = "

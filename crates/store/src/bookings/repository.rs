@@ -33,7 +33,7 @@ use crate::Database;
 use crate::audit::record_in;
 use crate::columns::{micros, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, claim_error};
-use crate::notify::queue_appointment_messages;
+use crate::appointment_messages::queue_appointment_messages;
 use crate::waitlist::offer_free_slots;
 
 #[async_trait]

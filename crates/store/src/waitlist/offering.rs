@@ -33,7 +33,7 @@ use crate::bookings::{
 };
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
-use crate::grid::{load_doctor, occupancy_between, time_off_between};
+use crate::schedule_edits::{load_doctor, occupancy_between, time_off_between};
 use crate::outbox::enqueue_query;
 
 /// Records what became of the open offer carried by a hold (if the hold carries one) and of its
