@@ -30,10 +30,10 @@ use super::queries::{
 };
 use super::rows::{hold_from, load_appointment, load_hold};
 use crate::Database;
+use crate::appointment_messages::queue_appointment_messages;
 use crate::audit::record_in;
 use crate::columns::{micros, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, claim_error};
-use crate::appointment_messages::queue_appointment_messages;
 use crate::waitlist::offer_free_slots;
 
 #[async_trait]

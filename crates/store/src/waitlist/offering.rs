@@ -33,8 +33,8 @@ use crate::bookings::{
 };
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
-use crate::schedule_edits::{load_doctor, occupancy_between, time_off_between};
 use crate::outbox::enqueue_query;
+use crate::schedule_edits::{load_doctor, occupancy_between, time_off_between};
 
 /// Records what became of the open offer carried by a hold (if the hold carries one) and of its
 /// entry, inside the transaction that settles the hold.
