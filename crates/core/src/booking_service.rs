@@ -14,11 +14,12 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::agenda_cache::AgendaCache;
 use crate::audit::{Actor, AuditObserver};
 use crate::booking::{Appointment, Hold, Occupancy, Reason, SlotStatus};
 use crate::clinic::Doctor;
 use crate::clock::Clock;
-use crate::contention::{ClaimInTheWay, SlotContention};
+use crate::contention::{ClaimInTheWay, SlotContention, Turn};
 use crate::error::{BookingError, BookingResult};
 use crate::events::{DomainEvent, EventBus, EventFollower, publish_recorded};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
@@ -57,6 +58,10 @@ impl Default for BookingPolicy {
 /// Most days one slot listing may cover.
 pub const MAX_LISTING_DAYS: u16 = 31;
 
+/// Most days ahead of a doctor's claims kept in the agenda cache (a longer horizon's later weeks
+/// are read from the database when listed).
+const MAX_KEPT_DAYS: u16 = 92;
+
 /// How far ahead the "next free slot" of a doctor is looked for.
 const NEXT_FREE_LOOKAHEAD_DAYS: u16 = 28;
 
@@ -82,6 +87,9 @@ pub struct BookingService {
     observer: Option<Arc<dyn AuditObserver>>,
     /// What this instance knows of taken slots; `None` asks the database every time.
     contention: Option<Arc<SlotContention>>,
+    /// The doctors' coming claims in memory, for single-doctor listings; `None` reads them
+    /// from the database every time.
+    agendas: Option<Arc<AgendaCache>>,
 }
 
 impl BookingService {
@@ -101,14 +109,20 @@ impl BookingService {
             policy,
             observer: None,
             contention: None,
+            agendas: None,
         }
     }
 
-    /// The same service answering losers of a race for a slot from `contention` (what this
-    /// instance knows of taken slots). The caller must keep it in step with every slot event
-    /// this instance publishes or hears of (it is an [`crate::events::EventFollower`]: wrap the
-    /// bus in a [`crate::events::FollowedBus`] and feed it relayed events); this service also
-    /// tells it of its own.
+    /// The same service listing one doctor's slots from `agendas` (their claims, kept in
+    /// memory), which the caller must keep in step with every slot event as for
+    /// [`Self::with_contention`]; this service also tells it of its own.
+    pub fn with_agenda_cache(mut self, agendas: Arc<AgendaCache>) -> Self {
+        self.agendas = Some(agendas);
+        self
+    }
+
+    /// The same service letting requests for one slot take turns in `contention`, so that one
+    /// database answer serves the requests that were waiting for it.
     pub fn with_contention(mut self, contention: Arc<SlotContention>) -> Self {
         self.contention = Some(contention);
         self
@@ -196,7 +210,13 @@ impl BookingService {
         let (from, to) = listing_window(first, days)?;
         let ids: Vec<DoctorId> = doctors.iter().map(|d| d.id).collect();
         let time_off = self.clinic.time_off(&ids, from, to).await?;
-        let occupancy = self.bookings.occupancy(&ids, from, to, now).await?;
+        let occupancy = match (&self.agendas, doctors) {
+            (Some(agendas), [doctor]) => {
+                self.cached_occupancy(agendas, doctor, (from, to), now)
+                    .await?
+            }
+            _ => self.bookings.occupancy(&ids, from, to, now).await?,
+        };
 
         let mut listings = Vec::with_capacity(doctors.len());
         for doctor in doctors {
@@ -217,6 +237,38 @@ impl BookingService {
             ));
         }
         Ok(listings)
+    }
+
+    /// What occupies one doctor's `[from, to)` at `now`, from the agenda cache when it covers
+    /// the window. A miss within the bookable weeks reads and keeps the doctor's claims from
+    /// two days ago to two days past the horizon, so that the doctor's other weeks are served
+    /// from memory too; a window outside them is read as asked and not kept.
+    async fn cached_occupancy(
+        &self,
+        agendas: &AgendaCache,
+        doctor: &Doctor,
+        (from, to): (Timestamp, Timestamp),
+        now: Timestamp,
+    ) -> BookingResult<Vec<Occupancy>> {
+        if let Some(hit) = agendas.occupancy(doctor.id, (from, to), now) {
+            return Ok(hit);
+        }
+        let margin = SignedDuration::from_hours(48);
+        let kept_days = doctor.schedule.rules.horizon_days.min(MAX_KEPT_DAYS);
+        let horizon = SignedDuration::from_hours(24 * i64::from(kept_days));
+        let wide = (
+            now.saturating_sub(margin).unwrap_or(now),
+            now.saturating_add(horizon)
+                .and_then(|end| end.saturating_add(margin))
+                .unwrap_or(now),
+        );
+        if from < wide.0 || to > wide.1 {
+            return self.bookings.occupancy(&[doctor.id], from, to, now).await;
+        }
+        let agenda = self.bookings.agenda(doctor.id, wide.0, wide.1).await?;
+        let occupancy = agenda.occupancy(doctor.id, (from, to), now);
+        agendas.keep(doctor.id, wide, agenda, now);
+        Ok(occupancy)
     }
 
     /// Listings of one doctor under setups that need not be saved (a proposed schedule, an extra
@@ -315,46 +367,41 @@ impl BookingService {
             max_holds_per_patient: self.policy.max_holds_per_patient,
             actor: actor.clone(),
         };
-        // With a contention fast path, requests for one slot take turns on this instance, and
-        // once one has learnt that a claim refuses this patient the rest are answered from
-        // memory (see `crate::contention`); the database alone decides a win.
-        let contention = self.contention.as_deref();
-        let _turn = match contention {
+        // With a contention fast path, requests for one slot take turns on this instance, and a
+        // request answers "taken" from what a database operation that began after it arrived
+        // learnt (see `crate::contention`); the database alone decides a win.
+        let turn = match self.contention.as_deref() {
             Some(contention) => Some(contention.turn(doctor_id, slot.start).await),
             None => None,
         };
-        if contention.is_some_and(|c| c.refuses(doctor_id, claim.claim, patient_id, now)) {
+        if turn
+            .as_ref()
+            .is_some_and(|turn| turn.refused(claim.claim, patient_id))
+        {
             return Err(BookingError::SlotTaken);
         }
+        let read = turn.as_ref().map(Turn::begin);
         if let Some(in_the_way) = self
             .bookings
             .claim_in_the_way(doctor_id, claim.claim, patient_id, now)
             .await?
         {
-            if let Some(contention) = contention {
-                contention.remember(doctor_id, in_the_way, now);
+            if let (Some(turn), Some(read)) = (&turn, read) {
+                turn.learn(read, in_the_way);
             }
             return Err(BookingError::SlotTaken);
         }
+        let write = turn.as_ref().map(Turn::begin);
         let claimed = self.bookings.claim_hold(&claim, now).await?;
         self.publish_slots(&claimed.events);
-        let seq = claimed
-            .events
-            .slots
-            .iter()
-            .filter(|event| event.doctor_id == doctor_id)
-            .map(|event| event.seq)
-            .max();
-        if let (Some(contention), Some(seq)) = (contention, seq) {
+        if let (Some(turn), Some(write)) = (&turn, write) {
             let (start, end) = claim.claim;
             let own = ClaimInTheWay {
                 start,
                 end,
                 holder: Some(patient_id),
-                expires_at: Some(claimed.hold.expires_at),
-                seq,
             };
-            contention.remember(doctor_id, own, now);
+            turn.learn(write, own);
         }
         Ok(claimed)
     }
@@ -505,9 +552,9 @@ impl BookingService {
 
     /// Publishes what a change recorded, in order, and tells the observer what it audited.
     fn publish_slots(&self, recorded: &Recorded) {
-        if let Some(contention) = &self.contention {
+        if let Some(agendas) = &self.agendas {
             for event in &recorded.slots {
-                contention.follow(&DomainEvent::Slot(*event));
+                agendas.follow(&DomainEvent::Slot(*event));
             }
         }
         publish_recorded(self.events.as_ref(), recorded);

@@ -1,33 +1,31 @@
-//! The contention fast path: when many patients ask for one slot, an instance that already
-//! knows the slot is taken answers `SlotTaken` without asking the database.
+//! The contention fast path: when many patients ask for one slot at once, one database answer
+//! serves all the requests that were already waiting for it.
 //!
-//! The database stays the only authority for a win. This module may only ever say "taken",
-//! and only what the database said or would say:
+//! Requests for one slot take turns on an instance ([`SlotContention::turn`]). Each database
+//! operation a turn makes on the slot (the read of what stands in the way, or the claim that
+//! wins it) is numbered when it begins, and what it learns (a claim that refuses other
+//! patients) is kept with that number. A later turn may answer `SlotTaken` from it **only if
+//! that request arrived before the operation began**: the request was then in flight over the
+//! whole operation, so it can take effect at the operation's own instant, when the slot was
+//! taken. A request that arrived later asks the database itself, and its operation serves the
+//! requests that queued meanwhile. So a burst of N requests for one slot makes one database
+//! operation per wave of arrivals instead of N, and every answer is one the database gave while
+//! the request was in flight: linearizable, across any number of instances, with nothing to
+//! invalidate. What a slot's queue learnt is gone when its last request leaves.
 //!
-//! - An instance lets one request per slot at a time go to the database ([`SlotContention::turn`]);
-//!   requests for the same slot wait for its outcome instead of all reading at once.
-//! - What it learns (a claim in the way, seen by a loser's read, or the winner's own hold) is
-//!   kept with the doctor's event sequence number at which it was true. Any later slot event of
-//!   that doctor overlapping it drops it; a fact older than an event already seen is not kept
-//!   (the event might have changed it). Sequence numbers are the database's, gap-free per
-//!   doctor, so the order in which events reach this instance does not matter.
-//! - A fact lapses with its hold, and after [`FACT_LIFETIME`] in any case, which bounds how long
-//!   an instance whose relay missed a release can refuse a slot that became free.
-//! - A claim of the asking patient's own hold never refuses them (a repeated request gets the
-//!   same hold back from the database).
+//! The database stays the only authority for a win: this module only ever answers "taken", a
+//! claim of the asking patient's own hold never refuses them (their repeated request gets the
+//! same hold back from the database), and an appointment's claim refuses everyone, as the
+//! database does.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::lock::{Mutex as TurnLock, OwnedMutexGuard};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
-use crate::events::{DomainEvent, EventFollower};
 use crate::ids::{DoctorId, UserId};
-
-/// How long a fact about a claim is used without news of its doctor.
-pub const FACT_LIFETIME: SignedDuration = SignedDuration::from_secs(15);
 
 /// A live claim on a doctor's agenda that refuses a patient, as the database saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,61 +37,91 @@ pub struct ClaimInTheWay {
     /// The patient whose own hold this is (it does not refuse them); `None` for an appointment,
     /// which refuses everyone.
     pub holder: Option<UserId>,
-    /// When the claim lapses; `None` for an appointment.
-    pub expires_at: Option<Timestamp>,
-    /// The doctor's latest slot event when this was read.
-    pub seq: i64,
 }
 
 impl ClaimInTheWay {
-    fn overlaps(&self, start: Timestamp, end: Timestamp) -> bool {
-        self.start < end && start < self.end
+    fn refuses(&self, (start, end): (Timestamp, Timestamp), patient_id: UserId) -> bool {
+        self.start < end && start < self.end && self.holder != Some(patient_id)
     }
-
-    fn refuses(&self, patient_id: UserId) -> bool {
-        self.holder != Some(patient_id)
-    }
-}
-
-/// A fact and when it stops being used.
-#[derive(Clone, Copy, Debug)]
-struct Fact {
-    claim: ClaimInTheWay,
-    until: Timestamp,
-}
-
-#[derive(Default)]
-struct State {
-    /// The highest slot event sequence number seen of each doctor.
-    seen: HashMap<DoctorId, i64>,
-    facts: HashMap<DoctorId, Vec<Fact>>,
-    /// The queue of each slot asked for right now.
-    queues: HashMap<SlotKey, Queue>,
 }
 
 /// A doctor's slot, by its start.
 type SlotKey = (DoctorId, Timestamp);
 
-/// The requests for one slot: one lock, and how many requests hold or wait for it.
+/// The requests for one slot right now.
 struct Queue {
+    /// How many requests hold or wait for a turn.
     sharing: usize,
     lock: Arc<TurnLock<()>>,
+    /// How many database operations on the slot have begun.
+    begun: u64,
+    /// The latest claim learnt, with the number of the operation that learnt it.
+    learnt: Option<(u64, ClaimInTheWay)>,
 }
 
-/// What this instance knows of taken slots, and the queue of requests per slot.
+/// The queues of the slots asked for right now on this instance.
 #[derive(Default)]
 pub struct SlotContention {
-    state: Mutex<State>,
-    /// How many requests were refused from memory, without a database round trip.
+    queues: Mutex<HashMap<SlotKey, Queue>>,
+    /// How many requests were refused without a database operation of their own.
     refused_from_memory: AtomicU64,
 }
 
-/// A request's turn to ask the database about one slot; the next request for the slot waits
-/// until it is dropped.
+/// A request's turn at one slot; the next request for the slot waits until it is dropped.
 pub struct Turn<'a> {
     contention: &'a SlotContention,
     key: SlotKey,
+    /// How many operations had begun when this request arrived.
+    arrival: u64,
     _guard: OwnedMutexGuard<()>,
+}
+
+/// A database operation a turn began; what it learns may answer the requests queued before it.
+#[derive(Clone, Copy, Debug)]
+pub struct Operation(u64);
+
+impl Turn<'_> {
+    /// Whether an operation that began after this request arrived learnt a claim that refuses
+    /// `patient_id` the time `[start, end)`.
+    pub fn refused(&self, claim: (Timestamp, Timestamp), patient_id: UserId) -> bool {
+        let queues = self.contention.queues();
+        let refused = queues
+            .get(&self.key)
+            .and_then(|queue| queue.learnt)
+            .is_some_and(|(operation, learnt)| {
+                operation > self.arrival && learnt.refuses(claim, patient_id)
+            });
+        drop(queues);
+        if refused {
+            self.contention
+                .refused_from_memory
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        refused
+    }
+
+    /// Numbers a database operation on the slot, just before it is sent.
+    pub fn begin(&self) -> Operation {
+        let mut queues = self.contention.queues();
+        let queue = queues
+            .get_mut(&self.key)
+            .map(|queue| {
+                queue.begun += 1;
+                queue.begun
+            })
+            .unwrap_or_default();
+        Operation(queue)
+    }
+
+    /// Keeps what `operation` learnt stands in the way.
+    pub fn learn(&self, operation: Operation, claim: ClaimInTheWay) {
+        let mut queues = self.contention.queues();
+        if let Some(queue) = queues.get_mut(&self.key)
+            && queue.learnt.is_none_or(|(known, _)| known < operation.0)
+        {
+            queue.learnt = Some((operation.0, claim));
+        }
+    }
 }
 
 impl Drop for Turn<'_> {
@@ -118,26 +146,28 @@ impl Drop for Waiting<'_> {
 }
 
 impl SlotContention {
-    /// Knows nothing yet.
+    /// No queues yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn queues(&self) -> MutexGuard<'_, HashMap<SlotKey, Queue>> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Waits for this request's turn at the slot of `doctor_id` starting at `start`.
     pub async fn turn(&self, doctor_id: DoctorId, start: Timestamp) -> Turn<'_> {
         let key = (doctor_id, start);
-        let lock = {
-            let mut state = self.state();
-            let queue = state.queues.entry(key).or_insert_with(|| Queue {
+        let (lock, arrival) = {
+            let mut queues = self.queues();
+            let queue = queues.entry(key).or_insert_with(|| Queue {
                 sharing: 0,
                 lock: Arc::new(TurnLock::new(())),
+                begun: 0,
+                learnt: None,
             });
             queue.sharing += 1;
-            queue.lock.clone()
+            (queue.lock.clone(), queue.begun)
         };
         let mut waiting = Waiting {
             contention: self,
@@ -149,98 +179,38 @@ impl SlotContention {
         Turn {
             contention: self,
             key,
+            arrival,
             _guard: guard,
         }
     }
 
-    /// One request left the queue of `key`; the last one removes it.
+    /// One request left the queue of `key`; the last one removes it, with what it learnt.
     fn leave(&self, key: SlotKey) {
-        let mut state = self.state();
-        if let Some(queue) = state.queues.get_mut(&key) {
+        let mut queues = self.queues();
+        if let Some(queue) = queues.get_mut(&key) {
             queue.sharing -= 1;
             if queue.sharing == 0 {
-                state.queues.remove(&key);
+                queues.remove(&key);
             }
         }
     }
 
-    /// Whether a claim this instance knows of refuses `patient_id` the time `[start, end)` at
-    /// `now`.
-    pub fn refuses(
-        &self,
-        doctor_id: DoctorId,
-        (start, end): (Timestamp, Timestamp),
-        patient_id: UserId,
-        now: Timestamp,
-    ) -> bool {
-        let mut state = self.state();
-        let Some(facts) = state.facts.get_mut(&doctor_id) else {
-            return false;
-        };
-        facts.retain(|fact| fact.until > now);
-        let refused = facts
-            .iter()
-            .any(|fact| fact.claim.overlaps(start, end) && fact.claim.refuses(patient_id));
-        if refused {
-            self.refused_from_memory.fetch_add(1, Ordering::Relaxed);
-        }
-        refused
-    }
-
-    /// How many requests [`Self::refuses`] refused so far (exported as a metric).
+    /// How many requests were refused from what an earlier turn learnt (exported as a metric).
     pub fn refused_from_memory(&self) -> u64 {
         self.refused_from_memory.load(Ordering::Relaxed)
     }
 
-    /// Keeps what the database said stands in the way on `doctor_id`'s agenda, unless an event
-    /// newer than it was already seen.
-    pub fn remember(&self, doctor_id: DoctorId, claim: ClaimInTheWay, now: Timestamp) {
-        let mut until = now.saturating_add(FACT_LIFETIME).unwrap_or(now);
-        if let Some(expires_at) = claim.expires_at {
-            until = until.min(expires_at);
-        }
-        if until <= now {
-            return;
-        }
-        let mut state = self.state();
-        if state
-            .seen
-            .get(&doctor_id)
-            .is_some_and(|seen| *seen > claim.seq)
-        {
-            return;
-        }
-        let facts = state.facts.entry(doctor_id).or_default();
-        facts.retain(|fact| fact.until > now);
-        facts.push(Fact { claim, until });
+    /// How many requests hold or wait for a turn at the slot of `doctor_id` starting at
+    /// `start` right now.
+    pub fn waiting(&self, doctor_id: DoctorId, start: Timestamp) -> usize {
+        self.queues()
+            .get(&(doctor_id, start))
+            .map_or(0, |queue| queue.sharing)
     }
 
-    /// Forgets everything it knows (when events may have been missed).
-    pub fn forget_all(&self) {
-        self.state().facts.clear();
-    }
-}
-
-impl EventFollower for SlotContention {
-    fn follow(&self, event: &DomainEvent) {
-        let DomainEvent::Slot(slot) = event else {
-            return;
-        };
-        let mut state = self.state();
-        let seen = state.seen.entry(slot.doctor_id).or_insert(0);
-        *seen = (*seen).max(slot.seq);
-        if let Some(facts) = state.facts.get_mut(&slot.doctor_id) {
-            facts.retain(|fact| {
-                fact.claim.seq >= slot.seq || !fact.claim.overlaps(slot.start, slot.end)
-            });
-            if facts.is_empty() {
-                state.facts.remove(&slot.doctor_id);
-            }
-        }
-    }
-
-    fn missed_some(&self) {
-        self.forget_all();
+    /// How many slots have requests queued right now.
+    pub fn queued_slots(&self) -> usize {
+        self.queues().len()
     }
 }
 
@@ -249,120 +219,95 @@ mod tests {
     use futures_util::FutureExt;
 
     use super::*;
-    use crate::booking::SlotStatus;
-    use crate::events::SlotEvent;
 
     fn at(minutes: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + minutes * 60).unwrap()
     }
 
-    fn second(seconds: i64) -> Timestamp {
-        at(0)
-            .saturating_add(SignedDuration::from_secs(seconds))
-            .unwrap()
-    }
-
-    fn held_by(patient: UserId, seq: i64) -> ClaimInTheWay {
+    fn held_by(patient: UserId) -> ClaimInTheWay {
         ClaimInTheWay {
             start: at(60),
             end: at(90),
             holder: Some(patient),
-            expires_at: Some(second(10)),
-            seq,
         }
     }
 
-    fn event(doctor_id: DoctorId, seq: i64, start: i64, status: SlotStatus) -> DomainEvent {
-        DomainEvent::Slot(SlotEvent {
-            doctor_id,
-            seq,
-            start: at(start),
-            end: at(start + 30),
-            status,
-        })
+    const SLOT: (i64, i64) = (60, 90);
+
+    fn slot() -> (Timestamp, Timestamp) {
+        (at(SLOT.0), at(SLOT.1))
     }
 
-    #[test]
-    fn a_known_hold_refuses_others_but_not_its_holder() {
+    #[tokio::test]
+    async fn a_request_queued_before_an_operation_is_answered_by_it() {
         let contention = SlotContention::new();
         let (doctor, holder, other) =
             (DoctorId::generate(), UserId::generate(), UserId::generate());
-        contention.remember(doctor, held_by(holder, 3), at(0));
-        assert!(contention.refuses(doctor, (at(60), at(90)), other, second(1)));
-        assert!(contention.refuses(doctor, (at(75), at(105)), other, second(1)));
-        assert!(!contention.refuses(doctor, (at(60), at(90)), holder, second(1)));
-        assert!(!contention.refuses(doctor, (at(90), at(120)), other, second(1)));
-        assert!(!contention.refuses(DoctorId::generate(), (at(60), at(90)), other, second(1)));
+        let first = contention.turn(doctor, at(60)).await;
+        // Queued while the first request's operation has not begun.
+        let mut second = Box::pin(contention.turn(doctor, at(60)));
+        assert!((&mut second).now_or_never().is_none());
+
+        let operation = first.begin();
+        first.learn(operation, held_by(holder));
+        drop(first);
+        let second = second.await;
+        assert!(second.refused(slot(), other));
+        assert!(
+            !second.refused(slot(), holder),
+            "a hold never refuses its holder"
+        );
+        assert!(
+            !second.refused((at(90), at(120)), other),
+            "another time is not refused"
+        );
+        assert_eq!(contention.refused_from_memory(), 1);
     }
 
-    #[test]
-    fn an_appointment_refuses_everyone() {
+    #[tokio::test]
+    async fn a_request_that_arrived_after_an_operation_began_asks_again() {
         let contention = SlotContention::new();
         let doctor = DoctorId::generate();
+        let first = contention.turn(doctor, at(60)).await;
+        let operation = first.begin();
+        // Arrives while the operation runs: the slot may have been freed since it read.
+        let mut late = Box::pin(contention.turn(doctor, at(60)));
+        assert!((&mut late).now_or_never().is_none());
+        first.learn(operation, held_by(UserId::generate()));
+        drop(first);
+        let late = late.await;
+        assert!(!late.refused(slot(), UserId::generate()));
+        assert_eq!(contention.refused_from_memory(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_appointment_refuses_everyone_queued_before_it_was_read() {
+        let contention = SlotContention::new();
+        let doctor = DoctorId::generate();
+        let first = contention.turn(doctor, at(60)).await;
+        let mut second = Box::pin(contention.turn(doctor, at(60)));
+        assert!((&mut second).now_or_never().is_none());
+        let operation = first.begin();
         let booked = ClaimInTheWay {
             holder: None,
-            expires_at: None,
-            ..held_by(UserId::generate(), 1)
+            ..held_by(UserId::generate())
         };
-        contention.remember(doctor, booked, at(0));
-        assert!(contention.refuses(doctor, (at(60), at(90)), UserId::generate(), second(1)));
+        first.learn(operation, booked);
+        drop(first);
+        assert!(second.await.refused(slot(), UserId::generate()));
     }
 
-    #[test]
-    fn a_fact_lapses_with_its_hold_and_after_its_lifetime() {
+    #[tokio::test]
+    async fn nothing_learnt_outlives_the_queue() {
         let contention = SlotContention::new();
         let doctor = DoctorId::generate();
-        let other = UserId::generate();
-        contention.remember(doctor, held_by(UserId::generate(), 1), at(0));
-        assert!(contention.refuses(doctor, (at(60), at(90)), other, second(9)));
-        assert!(!contention.refuses(doctor, (at(60), at(90)), other, second(10)));
-
-        let booked = ClaimInTheWay {
-            holder: None,
-            expires_at: None,
-            ..held_by(UserId::generate(), 1)
-        };
-        contention.remember(doctor, booked, at(0));
-        let lifetime = at(0).saturating_add(FACT_LIFETIME).unwrap();
-        let just_before = lifetime
-            .saturating_sub(SignedDuration::from_secs(1))
-            .unwrap();
-        assert!(contention.refuses(doctor, (at(60), at(90)), other, just_before));
-        assert!(!contention.refuses(doctor, (at(60), at(90)), other, lifetime));
-    }
-
-    #[test]
-    fn a_later_event_of_the_slot_drops_the_fact() {
-        let contention = SlotContention::new();
-        let doctor = DoctorId::generate();
-        let other = UserId::generate();
-        contention.remember(doctor, held_by(UserId::generate(), 4), at(0));
-
-        // Older news, or news of another slot, changes nothing.
-        contention.follow(&event(doctor, 4, 60, SlotStatus::Available));
-        contention.follow(&event(doctor, 5, 120, SlotStatus::Available));
-        assert!(contention.refuses(doctor, (at(60), at(90)), other, second(1)));
-
-        contention.follow(&event(doctor, 6, 60, SlotStatus::Available));
-        assert!(!contention.refuses(doctor, (at(60), at(90)), other, second(1)));
-    }
-
-    #[test]
-    fn a_fact_read_before_an_event_already_seen_is_not_kept() {
-        let contention = SlotContention::new();
-        let doctor = DoctorId::generate();
-        contention.follow(&event(doctor, 7, 60, SlotStatus::Available));
-        contention.remember(doctor, held_by(UserId::generate(), 6), at(0));
-        assert!(!contention.refuses(doctor, (at(60), at(90)), UserId::generate(), second(1)));
-    }
-
-    #[test]
-    fn missed_events_forget_everything() {
-        let contention = SlotContention::new();
-        let doctor = DoctorId::generate();
-        contention.remember(doctor, held_by(UserId::generate(), 1), at(0));
-        contention.missed_some();
-        assert!(!contention.refuses(doctor, (at(60), at(90)), UserId::generate(), second(1)));
+        let first = contention.turn(doctor, at(60)).await;
+        let operation = first.begin();
+        first.learn(operation, held_by(UserId::generate()));
+        drop(first);
+        assert_eq!(contention.queued_slots(), 0);
+        let next = contention.turn(doctor, at(60)).await;
+        assert!(!next.refused(slot(), UserId::generate()));
     }
 
     #[tokio::test]
@@ -382,7 +327,7 @@ mod tests {
         assert!(!waiter.is_finished());
         drop(first);
         waiter.await.unwrap();
-        assert!(contention.state().queues.is_empty());
+        assert_eq!(contention.queued_slots(), 0);
     }
 
     #[tokio::test]
@@ -392,6 +337,6 @@ mod tests {
         let first = contention.turn(doctor, at(60)).await;
         assert!(contention.turn(doctor, at(60)).now_or_never().is_none());
         drop(first);
-        assert!(contention.state().queues.is_empty());
+        assert_eq!(contention.queued_slots(), 0);
     }
 }

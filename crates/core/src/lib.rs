@@ -5,6 +5,7 @@
 //! This crate does no I/O of its own; `medibook-store`, `medibook-web` and the binary provide
 //! the adapters.
 
+pub mod agenda_cache;
 pub mod audit;
 pub mod booking;
 pub mod booking_audit;

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::agenda_cache::Agenda;
 use crate::audit::{Actor, AuditEntry};
 use crate::booking::{Appointment, Hold, Occupancy, Reason};
 use crate::clinic::{Doctor, Specialty, SpecialtySummary};
@@ -174,10 +175,10 @@ pub struct Booked {
 #[async_trait]
 pub trait BookingRepository: Send + Sync + 'static {
     /// A live claim on the doctor's agenda overlapping `claim` that refuses `patient_id` (any
-    /// claim but the patient's own hold), if there is one, with the doctor's latest slot event
-    /// sequence number, read in one plain statement without taking any write lock: a loser of a
-    /// race for a slot is answered from it without queueing behind the writers. Claims only go
-    /// away by release or expiry, so what it finds was in the way when read.
+    /// claim but the patient's own hold), if there is one, read in one plain statement without
+    /// taking any write lock: a loser of a race for a slot is answered from it without queueing
+    /// behind the writers. Claims only go away by release or expiry, so what it finds was in
+    /// the way when read.
     async fn claim_in_the_way(
         &self,
         doctor_id: DoctorId,
@@ -234,6 +235,14 @@ pub trait BookingRepository: Send + Sync + 'static {
         to: Timestamp,
         now: Timestamp,
     ) -> BookingResult<Vec<Occupancy>>;
+    /// The doctor's claims overlapping `[from, to)`, lapsed or not, with the doctor's latest slot
+    /// event sequence number, read in one statement (for [`crate::agenda_cache`]).
+    async fn agenda(
+        &self,
+        doctor_id: DoctorId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> BookingResult<Agenda>;
     /// Marks holds that lapsed by `now` as expired and frees their slots (offering them to the
     /// waitlist); returns what was recorded.
     async fn expire_holds(&self, now: Timestamp) -> BookingResult<Recorded>;

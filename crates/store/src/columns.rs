@@ -22,6 +22,20 @@ pub(crate) fn timestamp(row: &AnyRow, column: &str) -> Result<Timestamp, StoreEr
     Timestamp::from_microsecond(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
+/// Reads a nullable instant column.
+pub(crate) fn optional_instant(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<Timestamp>, StoreError> {
+    let value: Option<i64> = row.try_get(column)?;
+    value
+        .map(|value| {
+            Timestamp::from_microsecond(value)
+                .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+        })
+        .transpose()
+}
+
 /// Reads a non-negative counter column.
 pub(crate) fn counter(row: &AnyRow, column: &str) -> Result<u32, StoreError> {
     let value: i64 = row.try_get(column)?;

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use medibook_core::agenda_cache::AgendaCache;
 use medibook_core::contention::SlotContention;
 use medibook_core::outbox::OutboxRepository;
 use medibook_web::metrics::{MetricsEndpoint, MetricsExport};
@@ -10,8 +11,11 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::settings::Settings;
 
-/// Hold requests for a taken slot answered without a database round trip.
+/// Hold requests for a taken slot answered from a database operation another request made.
 pub const REFUSED_FROM_MEMORY: &str = "medibook_holds_refused_from_memory_total";
+
+/// Slot listings answered from the agenda cache, without a database round trip.
+pub const LISTINGS_FROM_MEMORY: &str = "medibook_listings_from_memory_total";
 
 /// Request-latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -54,6 +58,7 @@ pub(super) fn metrics_endpoint(
     settings: &Settings,
     outbox: Arc<dyn OutboxRepository>,
     contention: Arc<SlotContention>,
+    agendas: Option<Arc<AgendaCache>>,
 ) -> Option<MetricsEndpoint> {
     let token = settings.metrics_token.clone().filter(|t| !t.is_empty())?;
     let handle = prometheus()?;
@@ -63,16 +68,18 @@ pub(super) fn metrics_endpoint(
             handle,
             outbox,
             contention,
+            agendas,
         }),
     })
 }
 
-/// The Prometheus exposition, with the outbox depth read at scrape time (one query) and the
-/// count of hold requests the contention fast path refused from memory.
+/// The Prometheus exposition, with the outbox depth read at scrape time (one query), and the
+/// counts of hold requests refused and slot listings answered from memory.
 struct PrometheusExport {
     handle: PrometheusHandle,
     outbox: Arc<dyn OutboxRepository>,
     contention: Arc<SlotContention>,
+    agendas: Option<Arc<AgendaCache>>,
 }
 
 #[async_trait::async_trait]
@@ -86,6 +93,9 @@ impl MetricsExport for PrometheusExport {
             Err(e) => tracing::warn!(error = %e, "cannot count pending outbox messages"),
         }
         metrics::counter!(REFUSED_FROM_MEMORY).absolute(self.contention.refused_from_memory());
+        if let Some(agendas) = &self.agendas {
+            metrics::counter!(LISTINGS_FROM_MEMORY).absolute(agendas.hits());
+        }
         self.handle.render()
     }
 }

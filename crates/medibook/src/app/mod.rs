@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::SignedDuration;
+use medibook_core::agenda_cache::AgendaCache;
 use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::calendar_feeds::{CalendarFeeds, CalendarSettings};
 use medibook_core::calendar_sync::GoogleCalendarSync;
@@ -23,7 +24,7 @@ use medibook_core::ports::CodeSender;
 use medibook_core::sessions::{SessionPolicy, Sessions};
 use medibook_core::signin::{SignIn, SignInLimits};
 use medibook_core::waitlist::{WaitlistPolicy, WaitlistService};
-use medibook_store::Database;
+use medibook_store::{Backend, Database};
 use medibook_web::events::InProcessBus;
 use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
 use tokio::sync::{Notify, watch};
@@ -93,6 +94,9 @@ pub struct EventWiring {
     /// The bus the domain publishes on: `local` itself, or a bus that also announces to other
     /// instances (Redis).
     pub publish: Arc<dyn EventBus>,
+    /// Whether other instances share the database and announce their changes here (Redis).
+    /// A SQLite instance without such a relay is alone with its database.
+    pub shared: bool,
 }
 
 impl EventWiring {
@@ -102,6 +106,7 @@ impl EventWiring {
         Self {
             publish: Arc::new(local.clone()),
             local,
+            shared: false,
         }
     }
 }
@@ -180,16 +185,25 @@ impl App {
         let EventWiring {
             local: events,
             publish,
+            shared,
         } = events;
         let store = Arc::new(database.clone());
-        // The read path's catalogue (doctors and time off in memory) and the contention fast
-        // path (what is known of taken slots) follow each change published here, before anyone
-        // hears of it, and each change relayed from another instance.
+        // The read path's catalogue (doctors and time off in memory) and, on a lone instance,
+        // the doctors' coming claims (for listings) follow each change published here, before
+        // anyone hears of it, and each change relayed from another instance. Only a lone
+        // instance (SQLite, no relay) lists slots from memory: with several, another could
+        // change claims without this one hearing of it at once, so listings read the database
+        // and stay linearizable across instances.
         let clinic = Arc::new(CachedClinic::new(store.clone(), clock.clone()));
-        let contention = Arc::new(SlotContention::new());
-        let followers: Vec<Arc<dyn EventFollower>> = vec![clinic.clone(), contention.clone()];
+        let mut followers: Vec<Arc<dyn EventFollower>> = vec![clinic.clone()];
+        let lone = database.backend() == Backend::Sqlite && !shared;
+        let agendas = lone.then(|| Arc::new(AgendaCache::new()));
+        if let Some(agendas) = &agendas {
+            followers.push(agendas.clone());
+        }
         let publish: Arc<dyn EventBus> = Arc::new(FollowedBus::new(followers.clone(), publish));
         follow_relayed_changes(&events, followers);
+        let contention = Arc::new(SlotContention::new());
         let policy = BookingPolicy {
             hold_duration: SignedDuration::from_mins(i64::from(settings.hold_minutes)),
             max_active_appointments: settings.max_active_appointments,
@@ -205,6 +219,10 @@ impl App {
         )
         .with_contention(contention.clone())
         .observed_by(Arc::new(medibook_web::metrics::BookingCounters));
+        let bookings = match &agendas {
+            Some(agendas) => bookings.with_agenda_cache(agendas.clone()),
+            None => bookings,
+        };
         let limiter = RateLimiter::new(store.clone(), clock.clone());
         let session_policy = SessionPolicy {
             access_lifetime: SignedDuration::from_mins(i64::from(settings.access_token_minutes)),
@@ -290,7 +308,7 @@ impl App {
                     clinic_name: settings.clinic_name.clone(),
                 },
             ),
-            metrics: metrics_endpoint(settings, outbox_reader(&database), contention),
+            metrics: metrics_endpoint(settings, outbox_reader(&database), contention, agendas),
             shutdown: shutting_down,
         };
         Self {

@@ -222,6 +222,7 @@ async fn follow_through_redis(
     let events = EventWiring {
         local,
         publish: Arc::new(relay.bus),
+        shared: true,
     };
     Ok((events, relay.task))
 }
