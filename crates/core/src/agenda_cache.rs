@@ -23,7 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::booking::{Occupancy, SlotStatus};
 use crate::events::{DomainEvent, EventFollower};
-use crate::ids::{DoctorId, UserId};
+use crate::ids::DoctorId;
 
 /// How long an entry is used without news of its doctor.
 pub const AGENDA_LIFETIME: SignedDuration = SignedDuration::from_secs(10);
@@ -42,14 +42,6 @@ pub struct AgendaClaim {
     pub status: SlotStatus,
     /// When a hold lapses; `None` for an appointment.
     pub expires_at: Option<Timestamp>,
-    /// The patient whose hold this is; `None` for an appointment.
-    pub holder: Option<UserId>,
-}
-
-impl AgendaClaim {
-    fn live(&self, now: Timestamp) -> bool {
-        self.expires_at.is_none_or(|expires_at| expires_at > now)
-    }
 }
 
 /// A doctor's claims overlapping a window, with the doctor's latest slot event when read.
@@ -71,7 +63,8 @@ impl Agenda {
     ) -> Vec<Occupancy> {
         self.claims
             .iter()
-            .filter(|c| c.start < to && c.end > from && c.live(now))
+            .filter(|c| c.start < to && c.end > from)
+            .filter(|c| c.expires_at.is_none_or(|expires_at| expires_at > now))
             .map(|c| Occupancy {
                 doctor_id,
                 start: c.start,
@@ -79,19 +72,6 @@ impl Agenda {
                 status: c.status,
             })
             .collect()
-    }
-
-    /// Whether a live claim overlapping `[start, end)` refuses `patient_id` at `now` (any claim
-    /// but the patient's own hold), as the database would answer a hold.
-    pub fn refuses(
-        &self,
-        (start, end): (Timestamp, Timestamp),
-        patient_id: UserId,
-        now: Timestamp,
-    ) -> bool {
-        self.claims
-            .iter()
-            .any(|c| c.start < end && start < c.end && c.live(now) && c.holder != Some(patient_id))
     }
 }
 
@@ -114,8 +94,6 @@ pub struct AgendaCache {
     state: Mutex<State>,
     /// How many listings were answered from memory.
     hits: AtomicU64,
-    /// How many holds were refused from memory.
-    refused: AtomicU64,
 }
 
 impl AgendaCache {
@@ -128,61 +106,27 @@ impl AgendaCache {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Answers `read` from the doctor's kept agenda, if a fresh entry covers `[from, to)`.
-    fn read<T>(
-        &self,
-        doctor_id: DoctorId,
-        (from, to): (Timestamp, Timestamp),
-        now: Timestamp,
-        read: impl FnOnce(&Agenda) -> T,
-    ) -> Option<T> {
-        let state = self.state();
-        let entry = state.entries.get(&doctor_id)?;
-        let (start, end) = entry.window;
-        let fresh = now.duration_since(entry.filled) < AGENDA_LIFETIME;
-        (fresh && start <= from && to <= end).then(|| read(&entry.agenda))
-    }
-
     /// What occupies the doctor's `[from, to)` at `now`, if a fresh entry covers it.
     pub fn occupancy(
         &self,
         doctor_id: DoctorId,
-        window: (Timestamp, Timestamp),
+        (from, to): (Timestamp, Timestamp),
         now: Timestamp,
     ) -> Option<Vec<Occupancy>> {
-        let occupancy = self.read(doctor_id, window, now, |agenda| {
-            agenda.occupancy(doctor_id, window, now)
-        })?;
-        self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(occupancy)
-    }
-
-    /// Whether a live claim refuses `patient_id` the time `claim` of the doctor at `now` (see
-    /// [`Agenda::refuses`]), if a fresh entry covers it.
-    pub fn refuses(
-        &self,
-        doctor_id: DoctorId,
-        claim: (Timestamp, Timestamp),
-        patient_id: UserId,
-        now: Timestamp,
-    ) -> Option<bool> {
-        let refused = self.read(doctor_id, claim, now, |agenda| {
-            agenda.refuses(claim, patient_id, now)
-        })?;
-        if refused {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+        let state = self.state();
+        let entry = state.entries.get(&doctor_id)?;
+        let (start, end) = entry.window;
+        let fresh = now.duration_since(entry.filled) < AGENDA_LIFETIME;
+        if !(fresh && start <= from && to <= end) {
+            return None;
         }
-        Some(refused)
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry.agenda.occupancy(doctor_id, (from, to), now))
     }
 
     /// How many times [`Self::occupancy`] answered from memory (exported as a metric).
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
-    }
-
-    /// How many times [`Self::refuses`] refused a hold (exported as a metric).
-    pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
     }
 
     /// Keeps the doctor's agenda over `window`, read at `now`, unless an event newer than it
@@ -268,11 +212,6 @@ mod tests {
             .unwrap()
     }
 
-    /// The patient holding the slot at 120 in [`agenda`].
-    fn holder() -> UserId {
-        UserId::from_uuid(uuid::Uuid::from_u128(7))
-    }
-
     fn agenda(seq: i64) -> Agenda {
         Agenda {
             claims: vec![
@@ -281,14 +220,12 @@ mod tests {
                     end: at(90),
                     status: SlotStatus::Booked,
                     expires_at: None,
-                    holder: None,
                 },
                 AgendaClaim {
                     start: at(120),
                     end: at(150),
                     status: SlotStatus::Held,
                     expires_at: Some(second(5)),
-                    holder: Some(holder()),
                 },
             ],
             seq,
@@ -335,44 +272,6 @@ mod tests {
                 .occupancy(DoctorId::generate(), (at(0), at(200)), second(1))
                 .is_none()
         );
-    }
-
-    #[test]
-    fn a_kept_agenda_refuses_holds_as_the_database_would() {
-        let cache = AgendaCache::new();
-        let doctor = DoctorId::generate();
-        let someone = UserId::generate();
-        cache.keep(doctor, (at(0), at(1000)), agenda(3), at(0));
-        let booked = (at(60), at(90));
-        let held = (at(120), at(150));
-        assert_eq!(
-            cache.refuses(doctor, booked, someone, second(1)),
-            Some(true)
-        );
-        assert_eq!(
-            cache.refuses(doctor, booked, holder(), second(1)),
-            Some(true)
-        );
-        assert_eq!(cache.refuses(doctor, held, someone, second(1)), Some(true));
-        assert_eq!(
-            cache.refuses(doctor, held, holder(), second(1)),
-            Some(false),
-            "a hold never refuses its holder"
-        );
-        assert_eq!(
-            cache.refuses(doctor, held, someone, second(5)),
-            Some(false),
-            "lapsed"
-        );
-        assert_eq!(
-            cache.refuses(doctor, (at(200), at(230)), someone, second(1)),
-            Some(false)
-        );
-        assert_eq!(
-            cache.refuses(doctor, (at(990), at(1020)), someone, second(1)),
-            None
-        );
-        assert_eq!(cache.refused(), 3);
     }
 
     #[test]

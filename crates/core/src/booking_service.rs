@@ -62,17 +62,6 @@ pub const MAX_LISTING_DAYS: u16 = 31;
 /// are read from the database when listed).
 const MAX_KEPT_DAYS: u16 = 92;
 
-/// The weeks of a doctor's claims the agenda cache keeps at `now`: from two days ago to two days
-/// past the booking horizon (at most [`MAX_KEPT_DAYS`]); `None` at the end of time.
-fn kept_window(doctor: &Doctor, now: Timestamp) -> Option<(Timestamp, Timestamp)> {
-    let margin = SignedDuration::from_hours(48);
-    let kept_days = doctor.schedule.rules.horizon_days.min(MAX_KEPT_DAYS);
-    let horizon = SignedDuration::from_hours(24 * i64::from(kept_days));
-    let start = now.checked_sub(margin).ok()?;
-    let end = now.checked_add(horizon).ok()?.checked_add(margin).ok()?;
-    Some((start, end))
-}
-
 /// How far ahead the "next free slot" of a doctor is looked for.
 const NEXT_FREE_LOOKAHEAD_DAYS: u16 = 28;
 
@@ -251,68 +240,35 @@ impl BookingService {
     }
 
     /// What occupies one doctor's `[from, to)` at `now`, from the agenda cache when it covers
-    /// the window (reading and keeping the doctor's claims on a miss, see
-    /// [`Self::read_agenda`]); a window outside the kept weeks is read as asked.
+    /// the window. A miss within the bookable weeks reads and keeps the doctor's claims from
+    /// two days ago to two days past the horizon, so that the doctor's other weeks are served
+    /// from memory too; a window outside them is read as asked and not kept.
     async fn cached_occupancy(
-        &self,
-        agendas: &AgendaCache,
-        doctor: &Doctor,
-        window: (Timestamp, Timestamp),
-        now: Timestamp,
-    ) -> BookingResult<Vec<Occupancy>> {
-        if let Some(hit) = agendas.occupancy(doctor.id, window, now) {
-            return Ok(hit);
-        }
-        match self.read_agenda(agendas, doctor, window, now).await? {
-            Some(occupancy) => Ok(occupancy),
-            None => {
-                let (from, to) = window;
-                self.bookings.occupancy(&[doctor.id], from, to, now).await
-            }
-        }
-    }
-
-    /// Whether a live claim refuses `patient_id` the doctor's time `claim` at `now`, as this
-    /// lone instance knows the doctor's agenda (reading and keeping it on a miss); `None` when
-    /// the time lies outside the kept weeks.
-    async fn agenda_refuses(
-        &self,
-        agendas: &AgendaCache,
-        doctor: &Doctor,
-        claim: (Timestamp, Timestamp),
-        patient_id: UserId,
-        now: Timestamp,
-    ) -> BookingResult<Option<bool>> {
-        if let Some(known) = agendas.refuses(doctor.id, claim, patient_id, now) {
-            return Ok(Some(known));
-        }
-        let Some(window) = kept_window(doctor, now).filter(|w| w.0 <= claim.0 && claim.1 <= w.1)
-        else {
-            return Ok(None);
-        };
-        let agenda = self.bookings.agenda(doctor.id, window.0, window.1).await?;
-        let refused = agenda.refuses(claim, patient_id, now);
-        agendas.keep(doctor.id, window, agenda, now);
-        Ok(Some(refused))
-    }
-
-    /// Reads and keeps the doctor's claims over the kept weeks (two days ago to two days past
-    /// the horizon), so that the doctor's other weeks are served from memory too, and returns
-    /// what occupies `[from, to)` of them; `None` when the window lies outside those weeks.
-    async fn read_agenda(
         &self,
         agendas: &AgendaCache,
         doctor: &Doctor,
         (from, to): (Timestamp, Timestamp),
         now: Timestamp,
-    ) -> BookingResult<Option<Vec<Occupancy>>> {
-        let Some(window) = kept_window(doctor, now).filter(|w| w.0 <= from && to <= w.1) else {
-            return Ok(None);
-        };
-        let agenda = self.bookings.agenda(doctor.id, window.0, window.1).await?;
+    ) -> BookingResult<Vec<Occupancy>> {
+        if let Some(hit) = agendas.occupancy(doctor.id, (from, to), now) {
+            return Ok(hit);
+        }
+        let margin = SignedDuration::from_hours(48);
+        let kept_days = doctor.schedule.rules.horizon_days.min(MAX_KEPT_DAYS);
+        let horizon = SignedDuration::from_hours(24 * i64::from(kept_days));
+        let wide = (
+            now.saturating_sub(margin).unwrap_or(now),
+            now.saturating_add(horizon)
+                .and_then(|end| end.saturating_add(margin))
+                .unwrap_or(now),
+        );
+        if from < wide.0 || to > wide.1 {
+            return self.bookings.occupancy(&[doctor.id], from, to, now).await;
+        }
+        let agenda = self.bookings.agenda(doctor.id, wide.0, wide.1).await?;
         let occupancy = agenda.occupancy(doctor.id, (from, to), now);
-        agendas.keep(doctor.id, window, agenda, now);
-        Ok(Some(occupancy))
+        agendas.keep(doctor.id, wide, agenda, now);
+        Ok(occupancy)
     }
 
     /// Listings of one doctor under setups that need not be saved (a proposed schedule, an extra
@@ -413,7 +369,7 @@ impl BookingService {
         };
         // With a contention fast path, requests for one slot take turns on this instance, and a
         // request answers "taken" from what a database operation that began after it arrived
-        // learnt (see `crate::contention`).
+        // learnt (see `crate::contention`); the database alone decides a win.
         let turn = match self.contention.as_deref() {
             Some(contention) => Some(contention.turn(doctor_id, slot.start).await),
             None => None,
@@ -424,31 +380,16 @@ impl BookingService {
         {
             return Err(BookingError::SlotTaken);
         }
-        // A lone instance knows the doctor's claims (`crate::agenda_cache`): a slot it knows is
-        // taken is refused without a database round trip, and one it knows is free goes
-        // straight to the claim. The database alone decides a win.
-        let known = match &self.agendas {
-            Some(agendas) => {
-                self.agenda_refuses(agendas, &doctor, claim.claim, patient_id, now)
-                    .await?
+        let read = turn.as_ref().map(Turn::begin);
+        if let Some(in_the_way) = self
+            .bookings
+            .claim_in_the_way(doctor_id, claim.claim, patient_id, now)
+            .await?
+        {
+            if let (Some(turn), Some(read)) = (&turn, read) {
+                turn.learn(read, in_the_way);
             }
-            None => None,
-        };
-        if known == Some(true) {
             return Err(BookingError::SlotTaken);
-        }
-        if known.is_none() {
-            let read = turn.as_ref().map(Turn::begin);
-            if let Some(in_the_way) = self
-                .bookings
-                .claim_in_the_way(doctor_id, claim.claim, patient_id, now)
-                .await?
-            {
-                if let (Some(turn), Some(read)) = (&turn, read) {
-                    turn.learn(read, in_the_way);
-                }
-                return Err(BookingError::SlotTaken);
-            }
         }
         let write = turn.as_ref().map(Turn::begin);
         let claimed = self.bookings.claim_hold(&claim, now).await?;

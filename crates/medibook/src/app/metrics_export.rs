@@ -11,8 +11,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::settings::Settings;
 
-/// Hold requests for a taken slot answered without a database operation of their own (from a
-/// lone instance's agenda cache, or from another request's operation on the slot).
+/// Hold requests for a taken slot answered from a database operation another request made.
 pub const REFUSED_FROM_MEMORY: &str = "medibook_holds_refused_from_memory_total";
 
 /// Slot listings answered from the agenda cache, without a database round trip.
@@ -93,12 +92,10 @@ impl MetricsExport for PrometheusExport {
             }
             Err(e) => tracing::warn!(error = %e, "cannot count pending outbox messages"),
         }
-        let mut refused = self.contention.refused_from_memory();
+        metrics::counter!(REFUSED_FROM_MEMORY).absolute(self.contention.refused_from_memory());
         if let Some(agendas) = &self.agendas {
             metrics::counter!(LISTINGS_FROM_MEMORY).absolute(agendas.hits());
-            refused += agendas.refused();
         }
-        metrics::counter!(REFUSED_FROM_MEMORY).absolute(refused);
         self.handle.render()
     }
 }

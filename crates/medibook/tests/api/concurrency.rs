@@ -22,7 +22,6 @@ backend_tests_with!(with_metrics;
     fifty_concurrent_holds_on_one_slot_have_exactly_one_winner,
     the_winner_of_a_race_asking_again_gets_their_hold_back,
     a_listing_kept_in_memory_shows_each_change_at_once,
-    a_lone_instance_refuses_a_slot_it_knows_is_taken_without_the_database,
     a_slot_released_after_a_race_is_free_for_the_next_patient_at_once,
     random_concurrent_patients_never_double_book_or_fail_with_5xx,
     racing_confirm_against_release_of_one_hold_keeps_the_booking_claimed,
@@ -244,37 +243,6 @@ async fn a_listing_kept_in_memory_shows_each_change_at_once(app: TestApp) {
         app.slot_status(app.doctor, &ten).await.as_deref(),
         Some("available")
     );
-}
-
-/// A lone instance (SQLite without Redis) knows the doctor's claims once it has read them: Bob,
-/// asking for the slot Ada holds after Grace was refused, is refused from memory, while Ada
-/// asking again still gets her hold back. On PostgreSQL, where other instances may change
-/// claims, each of them asks the database.
-async fn a_lone_instance_refuses_a_slot_it_knows_is_taken_without_the_database(app: TestApp) {
-    let from_memory = "medibook_holds_refused_from_memory_total";
-    let ten = tuesday("10:00");
-    let [ada, grace, bob] = ["ada", "grace", "bob"].map(|name| format!("{name}@example.org"));
-    let (ada, grace, bob) = (
-        app.sign_in(&ada).await,
-        app.sign_in(&grace).await,
-        app.sign_in(&bob).await,
-    );
-    let held = app.hold(&ada, app.doctor, &ten).await;
-    assert_eq!(held.status, StatusCode::CREATED, "{}", held.body);
-    let refused = app.hold(&grace, app.doctor, &ten).await;
-    assert_eq!(refused.problem_code(), "slot_taken");
-
-    let before = counter(&app, from_memory).await;
-    let refused = app.hold(&bob, app.doctor, &ten).await;
-    assert_eq!(refused.problem_code(), "slot_taken");
-    let again = app.hold(&ada, app.doctor, &ten).await;
-    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
-    assert_eq!(again.id(), held.id());
-    let refused_from_memory = counter(&app, from_memory).await - before;
-    match app.backend {
-        Backend::Sqlite => assert_eq!(refused_from_memory, 1, "Bob was refused from memory"),
-        Backend::Postgres => assert_eq!(refused_from_memory, 0, "each asked the database"),
-    }
 }
 
 /// What the instance learnt in a race never outlives the hold: released, the slot goes to the

@@ -51,16 +51,14 @@ pub(crate) const INSERT_HOLD_CLAIM: &str = "
 /// appointments, and holds of anyone else. (A patient's own hold is left to the write path,
 /// which returns it again when the request is a repeat.)
 /// The doctor `$1`'s claims overlapping `[$3, $2)`, lapsed or not, with the doctor's latest slot
-/// event and the patient of each hold, in one statement (one snapshot on both backends); one row
-/// with null claim columns when there are none.
+/// event, in one statement (one snapshot on both backends); one row with null claim columns when
+/// there are none.
 pub(super) const AGENDA: &str = "
     SELECT s.seq, c.claim_start, c.claim_end, c.expires_at,
-           CASE WHEN c.appointment_id IS NULL THEN 0 ELSE 1 END AS booked,
-           CASE WHEN c.appointment_id IS NULL THEN h.patient_id END AS holder
+           CASE WHEN c.appointment_id IS NULL THEN 0 ELSE 1 END AS booked
     FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM slot_events WHERE doctor_id = $1) s
     LEFT JOIN slot_claims c
-      ON c.doctor_id = $1 AND c.claim_start < $2 AND c.claim_end > $3
-    LEFT JOIN holds h ON h.id = c.hold_id";
+      ON c.doctor_id = $1 AND c.claim_start < $2 AND c.claim_end > $3";
 /// A live claim overlapping `[$3, $2)` that refuses patient `$5` (anything but their own hold).
 pub(super) const CLAIM_IN_THE_WAY: &str = "
     SELECT c.claim_start, c.claim_end,

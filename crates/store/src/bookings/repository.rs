@@ -588,7 +588,6 @@ impl BookingRepository for Database {
                     SlotStatus::Held
                 },
                 expires_at: optional_instant(row, "expires_at")?,
-                holder: optional_parsed(row, "holder")?,
             });
         }
         Ok(agenda)
