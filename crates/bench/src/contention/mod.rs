@@ -13,37 +13,33 @@
 //! winner's hold, and releases it; `--rounds` repeats on other slots of the same doctor.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use tokio::net::TcpStream;
-use tokio::sync::Barrier;
-use tokio::task::JoinSet;
+use serde::Serialize;
 
 use crate::api::Doctor;
 use crate::error::{BenchError, BenchResult};
 use crate::report::millis;
 use crate::stats::LatencySummary;
-use crate::supply::{at_most, free_slots, sign_in_patients};
+use crate::supply::{free_slots, sign_in_patients};
 use crate::target::{Backend, Target};
+
+mod round;
+mod wire;
+
+use round::*;
+use wire::*;
 
 /// Days of slots searched for free ones.
 const SLOT_SEARCH_DAYS: u16 = 14;
 /// File descriptors this process needs besides one per client (runtime, HTTP client, log).
 const SPARE_FILES: u64 = 64;
 /// Connections being opened at once (the listen backlog is finite).
-const CONNECT_CONCURRENCY: usize = 200;
+pub(super) const CONNECT_CONCURRENCY: usize = 200;
 /// Errors described in the human summary.
-const ERRORS_SHOWN: usize = 3;
+pub(super) const ERRORS_SHOWN: usize = 3;
 
 /// Options of `medibook-bench contention`.
 #[derive(Clone, Debug, clap::Args)]
@@ -212,273 +208,6 @@ const ZERO_SUMMARY: LatencySummary = LatencySummary {
     p99: Duration::ZERO,
     max: Duration::ZERO,
 };
-
-/// One client's HTTP/1.1 connection, used for one request at a time.
-type Connection = SendRequest<Full<Bytes>>;
-
-/// Opens `count` connections to `address`, each proven live by one `GET /healthz`.
-async fn open_connections(address: &str, count: usize) -> BenchResult<Vec<Connection>> {
-    at_most(CONNECT_CONCURRENCY, count, |_| async move {
-        let mut connection = connect(address).await?;
-        let request = request(Method::GET, address, "/healthz", None, Bytes::new())?;
-        let (status, _) = exchange(&mut connection, request).await?;
-        if status != 200 {
-            return Err(BenchError::Unexpected {
-                call: "GET /healthz".into(),
-                status,
-                body: String::new(),
-            });
-        }
-        Ok(connection)
-    })
-    .await
-}
-
-/// An HTTP/1.1 connection to `address`, its driver running on its own task.
-async fn connect(address: &str) -> BenchResult<Connection> {
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| BenchError::io(format!("cannot connect to {address}"), e))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| BenchError::io("cannot set TCP_NODELAY", e))?;
-    let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| BenchError::Feed(format!("HTTP/1.1 handshake failed: {e}")))?;
-    // The driver ends with the connection; its error shows up in the next request's.
-    tokio::spawn(async move {
-        let _ = driver.await;
-    });
-    Ok(sender)
-}
-
-/// A request to `path` with the headers a browser's fetch would send.
-fn request(
-    method: Method,
-    address: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Bytes,
-) -> BenchResult<Request<Full<Bytes>>> {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(hyper::header::HOST, address);
-    if let Some(token) = token {
-        builder = builder
-            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(hyper::header::CONTENT_TYPE, "application/json");
-    }
-    builder
-        .body(Full::new(body))
-        .map_err(|e| BenchError::Usage(format!("cannot build a request: {e}")))
-}
-
-/// Sends `request` on `connection` and reads the whole response.
-async fn exchange(
-    connection: &mut Connection,
-    request: Request<Full<Bytes>>,
-) -> BenchResult<(u16, Bytes)> {
-    let failed = |e: &dyn fmt::Display| BenchError::Feed(format!("HTTP/1.1 exchange failed: {e}"));
-    connection.ready().await.map_err(|e| failed(&e))?;
-    let response = connection
-        .send_request(request)
-        .await
-        .map_err(|e| failed(&e))?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| failed(&e))?
-        .to_bytes();
-    Ok((status, body))
-}
-
-/// One client's hold request and what came of it.
-#[derive(Debug)]
-struct Outcome {
-    client: usize,
-    sent_at: Instant,
-    answered_at: Instant,
-    answer: Answer,
-}
-
-/// How the server answered one hold request.
-#[derive(Debug)]
-enum Answer {
-    /// 201, with the hold's id.
-    Won(String),
-    /// A clean `409 slot_taken` problem document.
-    Taken,
-    /// Anything else, described.
-    Failed(String),
-}
-
-/// One round: every client holds `start` at once. Returns every outcome and the instant the
-/// barrier let them go.
-async fn contend(
-    connections: &mut Vec<Connection>,
-    tokens: &[String],
-    address: &str,
-    doctor: &Doctor,
-    start: Timestamp,
-    timeout: Duration,
-) -> BenchResult<(Vec<Outcome>, Instant)> {
-    let body = Bytes::from(
-        serde_json::to_vec(&json!({ "doctor_id": doctor.id, "start": start }))
-            .map_err(|e| BenchError::Data(format!("cannot encode a hold request: {e}")))?,
-    );
-    let barrier = Arc::new(Barrier::new(connections.len() + 1));
-    let mut tasks = JoinSet::new();
-    for (client, (mut connection, token)) in connections.drain(..).zip(tokens).enumerate() {
-        let hold = request(
-            Method::POST,
-            address,
-            "/api/v1/holds",
-            Some(token),
-            body.clone(),
-        )?;
-        let warm_up = request(
-            Method::GET,
-            address,
-            "/api/v1/me",
-            Some(token),
-            Bytes::new(),
-        )?;
-        let barrier = Arc::clone(&barrier);
-        tasks.spawn(async move {
-            // A patient who is about to click "hold" has just loaded a page: their session was
-            // seen within the minute, so the hold does not also refresh it (a write). The answer
-            // also proves the connection is live before joining the others.
-            let ready = match exchange(&mut connection, warm_up).await {
-                Ok((200, _)) => Ok(()),
-                Ok((status, body)) => Err(format!(
-                    "GET /api/v1/me answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                )),
-                Err(e) => Err(e.to_string()),
-            };
-            barrier.wait().await;
-            let sent_at = Instant::now();
-            let answer = match ready {
-                Err(e) => Answer::Failed(format!("before sending: {e}")),
-                Ok(()) => {
-                    match tokio::time::timeout(timeout, exchange(&mut connection, hold)).await {
-                        Err(_) => Answer::Failed(format!("no answer within {timeout:?}")),
-                        Ok(Err(e)) => Answer::Failed(e.to_string()),
-                        Ok(Ok((status, body))) => classify(status, &body),
-                    }
-                }
-            };
-            let outcome = Outcome {
-                client,
-                sent_at,
-                answered_at: Instant::now(),
-                answer,
-            };
-            (outcome, connection)
-        });
-    }
-    barrier.wait().await;
-    let released_at = Instant::now();
-
-    let mut outcomes = Vec::with_capacity(tokens.len());
-    let mut returned = Vec::with_capacity(tokens.len());
-    while let Some(joined) = tasks.join_next().await {
-        let (outcome, connection) =
-            joined.map_err(|e| BenchError::Data(format!("a client task failed: {e}")))?;
-        returned.push((outcome.client, connection));
-        outcomes.push(outcome);
-    }
-    // Give every client its own connection back, in client order, for the next round.
-    returned.sort_by_key(|(client, _)| *client);
-    connections.extend(returned.into_iter().map(|(_, connection)| connection));
-    // The barrier's release is noted after waking; a client may have sent a little earlier.
-    let released_at = outcomes
-        .iter()
-        .map(|outcome| outcome.sent_at)
-        .min()
-        .map_or(released_at, |first| first.min(released_at));
-    Ok((outcomes, released_at))
-}
-
-/// The fields of a hold or problem answer the benchmark reads.
-#[derive(Debug, Deserialize)]
-struct Answered {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-}
-
-/// What a hold answer means: 201 wins, a `409` problem with `slot_taken` is a clean conflict,
-/// anything else is an error.
-fn classify(status: u16, body: &[u8]) -> Answer {
-    let parsed = serde_json::from_slice::<Answered>(body).ok();
-    match (status, parsed) {
-        (201, Some(Answered { id: Some(id), .. })) => Answer::Won(id),
-        (
-            409,
-            Some(Answered {
-                code: Some(code), ..
-            }),
-        ) if code == "slot_taken" => Answer::Taken,
-        _ => Answer::Failed(format!(
-            "{status}: {}",
-            String::from_utf8_lossy(body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        )),
-    }
-}
-
-/// Outcomes and latencies over the rounds.
-#[derive(Debug, Default)]
-struct Tally {
-    winners: usize,
-    conflicts: usize,
-    errors: usize,
-    latencies: Vec<Duration>,
-    since_release: Vec<Duration>,
-    slowest_round: Duration,
-    error_samples: Vec<String>,
-}
-
-impl Tally {
-    /// Counts one round; returns its winner, if exactly one client won.
-    fn add(&mut self, outcomes: &[Outcome], released_at: Instant) -> Option<(usize, String)> {
-        let mut winners = Vec::new();
-        for outcome in outcomes {
-            self.latencies.push(
-                outcome
-                    .answered_at
-                    .saturating_duration_since(outcome.sent_at),
-            );
-            let since_release = outcome.answered_at.saturating_duration_since(released_at);
-            self.since_release.push(since_release);
-            self.slowest_round = self.slowest_round.max(since_release);
-            match &outcome.answer {
-                Answer::Won(hold_id) => {
-                    self.winners += 1;
-                    winners.push((outcome.client, hold_id.clone()));
-                }
-                Answer::Taken => self.conflicts += 1,
-                Answer::Failed(reason) => {
-                    self.errors += 1;
-                    if self.error_samples.len() < ERRORS_SHOWN {
-                        self.error_samples.push(reason.clone());
-                    }
-                }
-            }
-        }
-        match winners.as_slice() {
-            [winner] => Some(winner.clone()),
-            _ => None,
-        }
-    }
-}
 
 /// Checks through the API that the slot at `start` is held, and held by the winner's active
 /// hold; then releases it. `false` when there was no single winner or the API disagrees.
