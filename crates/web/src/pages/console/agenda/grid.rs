@@ -2,9 +2,9 @@
 //! matter, an appointment as one cell spanning its rows, free time, breaks and time off merged
 //! down the column.
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 use medibook_core::booking::AppointmentStatus;
 use medibook_core::clinic::Doctor;
 use medibook_core::schedule::TimeOff;

@@ -7,16 +7,13 @@
 //! transaction as the change. Events are published only after the repository returned, i.e.
 //! after commit.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 
 use crate::agenda_cache::AgendaCache;
 use crate::audit::{Actor, AuditObserver};
-use crate::booking::{Appointment, Hold, Occupancy, Reason, SlotStatus};
+use crate::booking::{Appointment, Hold, Reason};
 use crate::clinic::Doctor;
 use crate::clock::Clock;
 use crate::contention::{ClaimInTheWay, SlotContention, Turn};
@@ -27,8 +24,11 @@ use crate::ports::{
     Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
     Recorded, Reschedule,
 };
-use crate::schedule::TimeOff;
-use crate::slots::{SlotGrid, day_bounds, last_date};
+use crate::slots::{SlotGrid, day_bounds};
+
+mod listing;
+
+pub use listing::{MAX_LISTING_DAYS, SlotView, doctor_listing};
 
 /// Limits and durations of the booking process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,27 +53,6 @@ impl Default for BookingPolicy {
             late_cancellation: SignedDuration::from_hours(24),
         }
     }
-}
-
-/// Most days one slot listing may cover.
-pub const MAX_LISTING_DAYS: u16 = 31;
-
-/// Most days ahead of a doctor's claims kept in the agenda cache (a longer horizon's later weeks
-/// are read from the database when listed).
-const MAX_KEPT_DAYS: u16 = 92;
-
-/// How far ahead the "next free slot" of a doctor is looked for.
-const NEXT_FREE_LOOKAHEAD_DAYS: u16 = 28;
-
-/// A slot with its status, as patients see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct SlotView {
-    /// Start of the visit.
-    pub start: Timestamp,
-    /// End of the visit.
-    pub end: Timestamp,
-    /// Whether it can be held.
-    pub status: SlotStatus,
 }
 
 /// The booking use cases.
@@ -149,163 +128,6 @@ impl BookingService {
             .doctor(id)
             .await?
             .ok_or(BookingError::NotFound("doctor"))
-    }
-
-    /// The bookable slots of a doctor on `days` dates from `first` (dates in the doctor's
-    /// zone), with their status. Slots before the minimum notice or beyond the horizon are left
-    /// out, and so are free slots of a day that reached the doctor's daily maximum.
-    pub async fn slots(
-        &self,
-        doctor_id: DoctorId,
-        first: Date,
-        days: u16,
-    ) -> BookingResult<Vec<SlotView>> {
-        if !(1..=MAX_LISTING_DAYS).contains(&days) {
-            return Err(BookingError::validation(format!(
-                "days must be between 1 and {MAX_LISTING_DAYS}"
-            )));
-        }
-        let doctor = self.doctor(doctor_id).await?;
-        let mut listing = self.listings(&[doctor], first, days).await?;
-        Ok(listing.pop().map(|(_, slots)| slots).unwrap_or_default())
-    }
-
-    /// The next free slot of each doctor within four weeks, with one query per kind of data
-    /// for all of them.
-    pub async fn next_free_slots(
-        &self,
-        doctors: &[Doctor],
-    ) -> BookingResult<HashMap<DoctorId, SlotView>> {
-        let now = self.clock.now();
-        let mut next = HashMap::new();
-        let Some(first) = doctors
-            .iter()
-            .map(|d| d.time_zone.tz().to_datetime(now).date())
-            .min()
-        else {
-            return Ok(next);
-        };
-        for (doctor_id, slots) in self
-            .listings(doctors, first, NEXT_FREE_LOOKAHEAD_DAYS)
-            .await?
-        {
-            if let Some(slot) = slots
-                .into_iter()
-                .find(|s| s.status == SlotStatus::Available)
-            {
-                next.insert(doctor_id, slot);
-            }
-        }
-        Ok(next)
-    }
-
-    /// Slot listings of several doctors over the same dates.
-    async fn listings(
-        &self,
-        doctors: &[Doctor],
-        first: Date,
-        days: u16,
-    ) -> BookingResult<Vec<(DoctorId, Vec<SlotView>)>> {
-        let now = self.clock.now();
-        let (from, to) = listing_window(first, days)?;
-        let ids: Vec<DoctorId> = doctors.iter().map(|d| d.id).collect();
-        let time_off = self.clinic.time_off(&ids, from, to).await?;
-        let occupancy = match (&self.agendas, doctors) {
-            (Some(agendas), [doctor]) => {
-                self.cached_occupancy(agendas, doctor, (from, to), now)
-                    .await?
-            }
-            _ => self.bookings.occupancy(&ids, from, to, now).await?,
-        };
-
-        let mut listings = Vec::with_capacity(doctors.len());
-        for doctor in doctors {
-            let own_time_off: Vec<_> = time_off
-                .iter()
-                .filter(|t| t.doctor_id == doctor.id)
-                .cloned()
-                .collect();
-            let mut own_occupancy: Vec<Occupancy> = occupancy
-                .iter()
-                .filter(|o| o.doctor_id == doctor.id)
-                .copied()
-                .collect();
-            own_occupancy.sort_by_key(|o| o.start);
-            listings.push((
-                doctor.id,
-                doctor_listing(doctor, &own_time_off, &own_occupancy, first, days, now),
-            ));
-        }
-        Ok(listings)
-    }
-
-    /// What occupies one doctor's `[from, to)` at `now`, from the agenda cache when it covers
-    /// the window. A miss within the bookable weeks reads and keeps the doctor's claims from
-    /// two days ago to two days past the horizon, so that the doctor's other weeks are served
-    /// from memory too; a window outside them is read as asked and not kept.
-    async fn cached_occupancy(
-        &self,
-        agendas: &AgendaCache,
-        doctor: &Doctor,
-        (from, to): (Timestamp, Timestamp),
-        now: Timestamp,
-    ) -> BookingResult<Vec<Occupancy>> {
-        if let Some(hit) = agendas.occupancy(doctor.id, (from, to), now) {
-            return Ok(hit);
-        }
-        let margin = SignedDuration::from_hours(48);
-        let kept_days = doctor.schedule.rules.horizon_days.min(MAX_KEPT_DAYS);
-        let horizon = SignedDuration::from_hours(24 * i64::from(kept_days));
-        let wide = (
-            now.saturating_sub(margin).unwrap_or(now),
-            now.saturating_add(horizon)
-                .and_then(|end| end.saturating_add(margin))
-                .unwrap_or(now),
-        );
-        if from < wide.0 || to > wide.1 {
-            return self.bookings.occupancy(&[doctor.id], from, to, now).await;
-        }
-        let agenda = self.bookings.agenda(doctor.id, wide.0, wide.1).await?;
-        let occupancy = agenda.occupancy(doctor.id, (from, to), now);
-        agendas.keep(doctor.id, wide, agenda, now);
-        Ok(occupancy)
-    }
-
-    /// Listings of one doctor under setups that need not be saved (a proposed schedule, an extra
-    /// period of time off), one per `(doctor, time_off)` variant, over `days` dates from
-    /// `first`. Each variant's `time_off` replaces the stored one; the doctor's occupancy (holds
-    /// and appointments) is read once, as [`Self::slots`] reads it, and shared by all variants.
-    /// Every variant must be the same doctor.
-    pub async fn listings_for(
-        &self,
-        variants: &[(&Doctor, &[TimeOff])],
-        first: Date,
-        days: u16,
-    ) -> BookingResult<Vec<Vec<SlotView>>> {
-        if !(1..=MAX_LISTING_DAYS).contains(&days) {
-            return Err(BookingError::validation(format!(
-                "days must be between 1 and {MAX_LISTING_DAYS}"
-            )));
-        }
-        let Some((doctor, _)) = variants.first() else {
-            return Ok(Vec::new());
-        };
-        if variants.iter().any(|(other, _)| other.id != doctor.id) {
-            return Err(BookingError::validation(
-                "listings to compare must be of one doctor",
-            ));
-        }
-        let now = self.clock.now();
-        let (from, to) = listing_window(first, days)?;
-        let mut occupancy = self.bookings.occupancy(&[doctor.id], from, to, now).await?;
-        occupancy.retain(|o| o.doctor_id == doctor.id);
-        occupancy.sort_by_key(|o| o.start);
-        Ok(variants
-            .iter()
-            .map(|(variant, time_off)| {
-                doctor_listing(variant, time_off, &occupancy, first, days, now)
-            })
-            .collect())
     }
 
     /// Holds the slot of `doctor_id` starting at `start` for `patient_id`, asked by `actor`.
@@ -573,102 +395,4 @@ impl BookingService {
             status: appointment.status,
         });
     }
-}
-
-/// The bookable slots of one doctor on `days` dates from `first` (dates in the doctor's zone)
-/// with their status, as seen at `now`: slots before the minimum notice or beyond the horizon are
-/// left out, and so are free slots of a day that reached the doctor's daily maximum.
-/// `time_off` and `occupancy` must be the doctor's, and `occupancy` sorted by start.
-pub fn doctor_listing(
-    doctor: &Doctor,
-    time_off: &[TimeOff],
-    occupancy: &[Occupancy],
-    first: Date,
-    days: u16,
-    now: Timestamp,
-) -> Vec<SlotView> {
-    let rules = &doctor.schedule.rules;
-    let tz = doctor.time_zone.tz();
-    let grid = SlotGrid::new(&doctor.schedule, tz, time_off);
-    let (earliest, latest) = rules.bookable_window(now);
-    let mut views = Vec::new();
-    let mut day = first;
-    for _ in 0..days {
-        let day_slots = grid.for_day(day);
-        let full = match (rules.max_per_day, grid.day_bounds(day)) {
-            (Some(max), Some((day_start, day_end))) => {
-                let taken = occupancy
-                    .iter()
-                    .filter(|o| o.start >= day_start && o.start < day_end)
-                    .count();
-                taken >= usize::from(max)
-            }
-            _ => false,
-        };
-        for slot in day_slots {
-            if slot.start < earliest || slot.start > latest {
-                continue;
-            }
-            let status = status_of(&slot.claim(rules), occupancy);
-            if full && status == SlotStatus::Available {
-                continue;
-            }
-            views.push(SlotView {
-                start: slot.start,
-                end: slot.end,
-                status,
-            });
-        }
-        match day.tomorrow() {
-            Ok(next) => day = next,
-            Err(_) => break,
-        }
-    }
-    views
-}
-
-/// The instants whose occupancy and time off a listing of `days` dates from `first` needs: one
-/// window wide enough for every doctor's zone (UTC offsets stay within a day) and for buffers
-/// around the first and last slot.
-fn listing_window(first: Date, days: u16) -> BookingResult<(Timestamp, Timestamp)> {
-    let invalid_window = || BookingError::validation("date is out of range");
-    let last = last_date(first, days).ok_or_else(invalid_window)?;
-    let from = first
-        .yesterday()
-        .ok()
-        .and_then(utc_midnight)
-        .ok_or_else(invalid_window)?;
-    let to = last
-        .tomorrow()
-        .ok()
-        .and_then(utc_midnight)
-        .ok_or_else(invalid_window)?;
-    Ok((from, to))
-}
-
-fn utc_midnight(date: Date) -> Option<Timestamp> {
-    date.to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|zoned| zoned.timestamp())
-}
-
-/// The status of a slot whose agenda interval is `claim`, given occupancy sorted by start:
-/// booked beats held beats available.
-fn status_of(claim: &(Timestamp, Timestamp), occupancy: &[Occupancy]) -> SlotStatus {
-    let (start, end) = *claim;
-    // A doctor's occupancy never overlaps itself, so sorted by start it is sorted by end too.
-    let first_candidate = occupancy.partition_point(|o| o.end <= start);
-    let mut status = SlotStatus::Available;
-    for o in occupancy[first_candidate..]
-        .iter()
-        .take_while(|o| o.start < end)
-    {
-        if o.end > start {
-            if o.status == SlotStatus::Booked {
-                return SlotStatus::Booked;
-            }
-            status = SlotStatus::Held;
-        }
-    }
-    status
 }
