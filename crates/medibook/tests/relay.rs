@@ -243,18 +243,9 @@ async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_reaches_the_bus_of_another_through_redis() {
-    let Some(url) = common::redis_url() else {
+    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
         return;
     };
-    let redis = RedisSettings {
-        url,
-        channel: common::fresh_redis_channel(),
-    };
-    // Redis works on SQLite too: two processes sharing one database file.
-    let world = SharedSqlite::new().await;
-    let (_stop, stopped) = watch::channel(false);
-    let a = world.instance_on_redis(&redis, stopped.clone()).await;
-    let b = world.instance_on_redis(&redis, stopped).await;
     let mut received = b.events.subscribe();
 
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
@@ -340,6 +331,35 @@ async fn slot_changes(
         }
     }
     seen
+}
+
+/// Two instances on one SQLite database file whose events cross through the Redis server of
+/// `MEDIBOOK_TEST_REDIS_URL` (Redis works on SQLite too: processes sharing one file).
+struct RedisPair {
+    world: SharedSqlite,
+    a: App,
+    b: App,
+    _stop: watch::Sender<bool>,
+}
+
+impl RedisPair {
+    /// Starts both, or returns `None` (outside CI) when no Redis server is configured.
+    async fn start() -> Option<Self> {
+        let redis = RedisSettings {
+            url: common::redis_url()?,
+            channel: common::fresh_redis_channel(),
+        };
+        let world = SharedSqlite::new().await;
+        let (stop, stopped) = watch::channel(false);
+        let a = world.instance_on_redis(&redis, stopped.clone()).await;
+        let b = world.instance_on_redis(&redis, stopped).await;
+        Some(Self {
+            world,
+            a,
+            b,
+            _stop: stop,
+        })
+    }
 }
 
 /// One SQLite database file with a doctor and a patient, that instances open separately.
@@ -513,17 +533,9 @@ async fn time_off_added_on_one_instance_closes_the_slots_another_lists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_off_added_on_one_instance_closes_the_slots_another_lists_through_redis() {
-    let Some(url) = common::redis_url() else {
+    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
         return;
     };
-    let redis = RedisSettings {
-        url,
-        channel: common::fresh_redis_channel(),
-    };
-    let world = SharedSqlite::new().await;
-    let (_stop, stopped) = watch::channel(false);
-    let a = world.instance_on_redis(&redis, stopped.clone()).await;
-    let b = world.instance_on_redis(&redis, stopped).await;
     time_off_reaches_the_other_listing(&a, &b, world.doctor).await;
 }
 
@@ -589,17 +601,9 @@ async fn a_slot_released_on_one_instance_is_free_at_once_on_another_that_refused
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_released_on_one_instance_is_free_at_once_on_another_that_refused_it_through_redis()
 {
-    let Some(url) = common::redis_url() else {
+    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
         return;
     };
-    let redis = RedisSettings {
-        url,
-        channel: common::fresh_redis_channel(),
-    };
-    let world = SharedSqlite::new().await;
-    let (_stop, stopped) = watch::channel(false);
-    let a = world.instance_on_redis(&redis, stopped.clone()).await;
-    let b = world.instance_on_redis(&redis, stopped).await;
     let patients = (world.patient, world.other);
     release_reaches_the_other_fast_path(&a, &b, world.doctor, patients).await;
 }
@@ -639,17 +643,9 @@ async fn a_hold_on_one_instance_shows_at_once_in_the_listing_of_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_shows_at_once_in_the_listing_of_another_through_redis() {
-    let Some(url) = common::redis_url() else {
+    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
         return;
     };
-    let redis = RedisSettings {
-        url,
-        channel: common::fresh_redis_channel(),
-    };
-    let world = SharedSqlite::new().await;
-    let (_stop, stopped) = watch::channel(false);
-    let a = world.instance_on_redis(&redis, stopped.clone()).await;
-    let b = world.instance_on_redis(&redis, stopped).await;
     hold_reaches_the_other_listing(&a, &b, world.doctor, world.patient).await;
 }
 

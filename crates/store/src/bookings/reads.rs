@@ -1,18 +1,23 @@
 //! Reads straight from the pool, outside any write transaction: a hold, an appointment, a
-//! patient's appointments, the claims in a window, and the doctor's slot event log.
+//! patient's appointments, the claims in a window (as occupancy, or as a doctor's agenda), and
+//! the doctor's slot event log.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use medibook_core::BookingResult;
+use medibook_core::agenda_cache::{Agenda, AgendaClaim};
 use medibook_core::booking::{Appointment, Hold, Occupancy, SlotStatus};
 use medibook_core::events::{SlotEvent, SlotEventLog};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
+use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::queries::{APPOINTMENT_COLUMNS, HOLD_COLUMNS, LATEST_SLOT_SEQ, SLOT_EVENTS_AFTER};
+use super::queries::{
+    AGENDA, APPOINTMENT_COLUMNS, HOLD_COLUMNS, LATEST_SLOT_SEQ, SLOT_EVENTS_AFTER,
+};
 use super::rows::{appointment_from, hold_from};
 use crate::Database;
-use crate::columns::{micros, named, parsed, placeholders, timestamp};
+use crate::columns::{micros, named, optional_instant, parsed, placeholders, timestamp};
 use crate::error::StoreError;
 
 #[async_trait]
@@ -131,19 +136,56 @@ impl Database {
                 .await
                 .map_err(StoreError::from)?;
             for row in &rows {
-                let booked: i64 = row.try_get("booked").map_err(StoreError::from)?;
                 found.push(Occupancy {
                     doctor_id: parsed(row, "doctor_id")?,
                     start: timestamp(row, "claim_start")?,
                     end: timestamp(row, "claim_end")?,
-                    status: if booked == 1 {
-                        SlotStatus::Booked
-                    } else {
-                        SlotStatus::Held
-                    },
+                    status: claim_status(row)?,
                 });
             }
         }
         Ok(found)
     }
+
+    /// The doctor's claims overlapping `[from, to)`, lapsed or not, with the doctor's latest
+    /// slot event and the patient of each hold, in one statement.
+    pub(super) async fn read_agenda(
+        &self,
+        doctor_id: DoctorId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> BookingResult<Agenda> {
+        let rows = sqlx::query(AGENDA)
+            .bind(doctor_id.to_string())
+            .bind(micros(to))
+            .bind(micros(from))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let mut agenda = Agenda::default();
+        for row in &rows {
+            agenda.seq = row.try_get("seq").map_err(StoreError::from)?;
+            let start: Option<i64> = row.try_get("claim_start").map_err(StoreError::from)?;
+            if start.is_none() {
+                continue;
+            }
+            agenda.claims.push(AgendaClaim {
+                start: timestamp(row, "claim_start")?,
+                end: timestamp(row, "claim_end")?,
+                status: claim_status(row)?,
+                expires_at: optional_instant(row, "expires_at")?,
+            });
+        }
+        Ok(agenda)
+    }
+}
+
+/// `Booked` for the claim of an appointment, `Held` for a hold's (the query's `booked` column).
+fn claim_status(row: &AnyRow) -> Result<SlotStatus, StoreError> {
+    let booked: i64 = row.try_get("booked")?;
+    Ok(if booked == 1 {
+        SlotStatus::Booked
+    } else {
+        SlotStatus::Held
+    })
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use medibook_core::agenda_cache::{Agenda, AgendaClaim};
+use medibook_core::agenda_cache::Agenda;
 use medibook_core::audit::Actor;
 use medibook_core::booking::{
     Appointment, AppointmentStatus, Hold, HoldState, Occupancy, SlotStatus,
@@ -17,7 +17,7 @@ use medibook_core::ports::{
 };
 use medibook_core::slots::Slot;
 use medibook_core::{BookingError, BookingResult};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::ledger::{
@@ -25,16 +25,15 @@ use super::ledger::{
     record_slot_event, release_active_hold,
 };
 use super::queries::{
-    AGENDA, CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, COUNT_LIVE_HOLDS_OF_PATIENT,
-    COUNT_OVERLAPPING_CLAIMS, COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT, DELETE_CLAIM_OF_APPOINTMENT,
-    DOCTORS_WITH_LAPSED_HOLDS, HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD, INSERT_HOLD_CLAIM,
-    MOVE_APPOINTMENT,
+    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, COUNT_LIVE_HOLDS_OF_PATIENT, COUNT_OVERLAPPING_CLAIMS,
+    COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT, DELETE_CLAIM_OF_APPOINTMENT, DOCTORS_WITH_LAPSED_HOLDS,
+    HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD, INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
 };
 use super::rows::{hold_from, load_appointment, load_hold};
 use crate::Database;
 use crate::appointment_messages::queue_appointment_messages;
 use crate::audit::record_in;
-use crate::columns::{micros, optional_instant, optional_parsed, parsed, timestamp};
+use crate::columns::{micros, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, claim_error};
 use crate::waitlist::offer_free_slots;
 
@@ -564,33 +563,7 @@ impl BookingRepository for Database {
         from: Timestamp,
         to: Timestamp,
     ) -> BookingResult<Agenda> {
-        let rows = sqlx::query(AGENDA)
-            .bind(doctor_id.to_string())
-            .bind(micros(to))
-            .bind(micros(from))
-            .fetch_all(self.pool())
-            .await
-            .map_err(StoreError::from)?;
-        let mut agenda = Agenda::default();
-        for row in &rows {
-            agenda.seq = row.try_get("seq").map_err(StoreError::from)?;
-            let start: Option<i64> = row.try_get("claim_start").map_err(StoreError::from)?;
-            if start.is_none() {
-                continue;
-            }
-            let booked: i64 = row.try_get("booked").map_err(StoreError::from)?;
-            agenda.claims.push(AgendaClaim {
-                start: timestamp(row, "claim_start")?,
-                end: timestamp(row, "claim_end")?,
-                status: if booked == 1 {
-                    SlotStatus::Booked
-                } else {
-                    SlotStatus::Held
-                },
-                expires_at: optional_instant(row, "expires_at")?,
-            });
-        }
-        Ok(agenda)
+        self.read_agenda(doctor_id, from, to).await
     }
 
     async fn expire_holds(&self, now: Timestamp) -> BookingResult<Recorded> {
