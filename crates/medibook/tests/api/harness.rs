@@ -78,7 +78,8 @@ pub struct TestApp {
     pub limited_doctor: DoctorId,
     settings: Settings,
     _dir: tempfile::TempDir,
-    postgres_cleanup: Option<(String, String)>,
+    /// The throw-away PostgreSQL database, dropped with the app.
+    _postgres: Option<crate::common::FreshPostgres>,
     /// The first instance's booking service, for what the server does in the background
     /// (sweeping expired holds).
     pub bookings: BookingService,
@@ -145,25 +146,13 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut postgres_cleanup = None;
+    let mut postgres = None;
     let database_url = match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
         Backend::Postgres => {
-            let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("MEDIBOOK_TEST_POSTGRES_URL must be set under CI=true");
-                }
-                eprintln!("skipping: MEDIBOOK_TEST_POSTGRES_URL is not set");
-                return None;
-            };
-            let name = format!("medibook_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("postgres reachable");
-            sqlx_execute(&admin, &format!("CREATE DATABASE {name}")).await;
-            admin.close().await;
-            let url = replace_database(&admin_url, &name);
-            postgres_cleanup = Some((admin_url, name));
+            let fresh = crate::common::FreshPostgres::create().await?;
+            let url = fresh.url.clone();
+            postgres = Some(fresh);
             url
         }
     };
@@ -224,7 +213,7 @@ pub async fn spawn_app_with(
         limited_doctor: limited.id,
         settings,
         _dir: dir,
-        postgres_cleanup,
+        _postgres: postgres,
         bookings,
         calendar,
     })
@@ -255,56 +244,6 @@ async fn start_server(
         std::future::pending(),
     ));
     (format!("http://{address}"), app.bookings, app.calendar)
-}
-
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let without_db = match base.rfind('/') {
-        Some(i) if i > "postgres://".len() => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{without_db}/{name}?{q}"),
-        None => format!("{without_db}/{name}"),
-    }
-}
-
-async fn sqlx_execute(database: &Database, sql: &str) {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(database.pool())
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres_cleanup.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                if let Ok(admin) = Database::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(admin.pool())
-                    .await;
-                    admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// A response's status and JSON body (`Value::Null` when empty).
