@@ -18,7 +18,7 @@ use crate::clinic::Doctor;
 use crate::clock::Clock;
 use crate::contention::{ClaimInTheWay, SlotContention, Turn};
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, EventBus, EventFollower, publish_recorded};
+use crate::events::{DomainEvent, EventBus, publish_recorded};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use crate::ports::{
     Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
@@ -93,8 +93,9 @@ impl BookingService {
     }
 
     /// The same service listing one doctor's slots from `agendas` (their claims, kept in
-    /// memory), which the caller must keep in step with every slot event as for
-    /// [`Self::with_contention`]; this service also tells it of its own.
+    /// memory). The caller keeps it in step with every slot event: it must be one of the
+    /// followers of the [`crate::events::FollowedBus`] this service publishes on (so it hears
+    /// of each change before anyone else does) and be fed the events relayed from elsewhere.
     pub fn with_agenda_cache(mut self, agendas: Arc<AgendaCache>) -> Self {
         self.agendas = Some(agendas);
         self
@@ -374,11 +375,6 @@ impl BookingService {
 
     /// Publishes what a change recorded, in order, and tells the observer what it audited.
     fn publish_slots(&self, recorded: &Recorded) {
-        if let Some(agendas) = &self.agendas {
-            for event in &recorded.slots {
-                agendas.follow(&DomainEvent::Slot(*event));
-            }
-        }
         publish_recorded(self.events.as_ref(), recorded);
         if let Some(observer) = &self.observer
             && !recorded.audit.is_empty()
