@@ -25,6 +25,7 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditEvent};
 use crate::booking::{Occupancy, SlotStatus};
 use crate::booking_service::doctor_listing;
 use crate::clinic::Doctor;
@@ -268,13 +269,15 @@ pub fn offer_message(doctor: &Doctor, offer: &WaitlistOffer) -> (String, String)
 /// transactions that free slots; these are the waitlist's own operations.
 #[async_trait]
 pub trait WaitlistRepository: Send + Sync + 'static {
-    /// Adds the entry, unless the patient already waits for the same target and window (that
-    /// entry is returned with `false`); `LimitReached` beyond `max_entries` active entries.
+    /// Adds the entry with its `audit` entries, unless the patient already waits for the same
+    /// target and window (that entry is returned with `false`, and nothing is written);
+    /// `LimitReached` beyond `max_entries` active entries.
     async fn join(
         &self,
         entry: &NewEntry,
         max_entries: u16,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<(WaitlistEntry, bool)>;
     /// The patient's active entries (waiting or offered), in queue order, with open offers.
     async fn entries_of(&self, patient_id: UserId) -> BookingResult<Vec<WaitlistEntry>>;
@@ -283,20 +286,23 @@ pub trait WaitlistRepository: Send + Sync + 'static {
     /// One offer.
     async fn offer(&self, id: OfferId) -> BookingResult<Option<WaitlistOffer>>;
     /// Takes the patient's entry off the waitlist, declining its open offer (whose slot passes
-    /// on). Leaving twice is not an error.
+    /// on), writing `audit` with it. Leaving twice is not an error (and writes nothing).
     async fn leave(
         &self,
         id: WaitlistEntryId,
         patient_id: UserId,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Recorded>;
     /// Declines the patient's open offer: its hold is released, the entry waits again and the
-    /// slot passes on. Declining twice is not an error.
+    /// slot passes on; `audit` is written with it. Declining twice is not an error (and writes
+    /// nothing).
     async fn decline(
         &self,
         id: OfferId,
         patient_id: UserId,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Recorded>;
     /// Offers the doctor's free slots to matching waiters, first come first served.
     async fn offer_free_slots(
@@ -304,6 +310,22 @@ pub trait WaitlistRepository: Send + Sync + 'static {
         doctor_id: DoctorId,
         now: Timestamp,
     ) -> BookingResult<Recorded>;
+}
+
+/// The audit entry of `action` on a waitlist entry: the patient's, and the doctor's when it
+/// waits for one doctor.
+pub fn entry_event(
+    action: AuditAction,
+    id: WaitlistEntryId,
+    patient_id: UserId,
+    target: WaitTarget,
+) -> AuditEvent {
+    let event =
+        AuditEvent::new(action, "waitlist_entry", Some(id.to_string())).with_patient(patient_id);
+    match target {
+        WaitTarget::Doctor(id) => event.with_doctor(id),
+        WaitTarget::Specialty(_) => event,
+    }
 }
 
 /// A request to join the waitlist, before checks.
@@ -359,6 +381,7 @@ impl WaitlistService {
     pub async fn join(
         &self,
         patient_id: UserId,
+        actor: &Actor,
         request: JoinRequest,
     ) -> BookingResult<(WaitlistEntry, bool)> {
         let now = self.clock.now();
@@ -390,9 +413,19 @@ impl WaitlistService {
             from: request.from,
             to: request.to,
         };
+        let audit = [AuditEntry::stamped(
+            actor,
+            now,
+            entry_event(
+                AuditAction::WaitlistJoin,
+                entry.id,
+                entry.patient_id,
+                entry.target,
+            ),
+        )];
         let (entry, created) = self
             .waitlist
-            .join(&entry, self.policy.max_entries_per_patient, now)
+            .join(&entry, self.policy.max_entries_per_patient, now, &audit)
             .await?;
         if !created {
             return Ok((entry, false));
@@ -453,22 +486,47 @@ impl WaitlistService {
         }
     }
 
-    /// Leaves the waitlist; an open offer of the entry is declined and passes on.
-    pub async fn leave(&self, patient_id: UserId, id: WaitlistEntryId) -> BookingResult<()> {
-        let recorded = self
-            .waitlist
-            .leave(id, patient_id, self.clock.now())
-            .await?;
+    /// Leaves the waitlist; an open offer of the entry is declined and passes on. Another
+    /// patient's entry is `NotFound`.
+    pub async fn leave(
+        &self,
+        patient_id: UserId,
+        actor: &Actor,
+        id: WaitlistEntryId,
+    ) -> BookingResult<()> {
+        let entry = self.entry_of(patient_id, id).await?;
+        let now = self.clock.now();
+        let audit = [AuditEntry::stamped(
+            actor,
+            now,
+            entry_event(
+                AuditAction::WaitlistLeave,
+                entry.id,
+                patient_id,
+                entry.target,
+            ),
+        )];
+        let recorded = self.waitlist.leave(id, patient_id, now, &audit).await?;
         publish_recorded(self.events.as_ref(), &recorded);
         Ok(())
     }
 
     /// Declines an offer; the slot passes to the next waiter and the entry waits again.
-    pub async fn decline(&self, patient_id: UserId, id: OfferId) -> BookingResult<()> {
-        let recorded = self
-            .waitlist
-            .decline(id, patient_id, self.clock.now())
-            .await?;
+    pub async fn decline(
+        &self,
+        patient_id: UserId,
+        actor: &Actor,
+        id: OfferId,
+    ) -> BookingResult<()> {
+        let now = self.clock.now();
+        let event = AuditEvent::new(
+            AuditAction::WaitlistDecline,
+            "waitlist_offer",
+            Some(id.to_string()),
+        )
+        .with_patient(patient_id);
+        let audit = [AuditEntry::stamped(actor, now, event)];
+        let recorded = self.waitlist.decline(id, patient_id, now, &audit).await?;
         publish_recorded(self.events.as_ref(), &recorded);
         Ok(())
     }

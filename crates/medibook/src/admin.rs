@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use medibook_core::audit::{Actor, AuditAction, AuditEvent, AuditTrail};
 use medibook_core::clock::{Clock, SystemClock};
 use medibook_core::events::NoListeners;
 use medibook_core::identity::{Email, Identifier, PhoneNumber, User};
@@ -81,23 +80,11 @@ pub async fn add_admin(database: &Database, identifier: &Identifier) -> Result<U
         clock.clone(),
         Arc::new(NoListeners),
     );
+    // The change and its audit entry (the operator, "(command line)") commit together.
     let change = staff
         .promote_to_admin(identifier)
         .await
         .map_err(|e| format!("cannot make {} an admin: {e}", describe(identifier)))?;
-    AuditTrail::new(store, clock)
-        .record(
-            &Actor::operator(),
-            AuditEvent::new(
-                AuditAction::RoleChange,
-                "user",
-                Some(change.after.id.to_string()),
-            )
-            .with_patient(change.after.id)
-            .with_detail(format!("{} (command line)", change.describe())),
-        )
-        .await
-        .map_err(|e| format!("cannot record the change in the audit trail: {e}"))?;
     Ok(change.after)
 }
 

@@ -216,7 +216,7 @@ async fn storm_kill_and_restart(database_url: &str) {
     let database = Database::connect(database_url).await.unwrap();
     sqlx::query("DELETE FROM slot_claims WHERE appointment_id = $1")
         .bind(&acknowledged[0].appointment)
-        .execute(database.pool())
+        .execute(&mut database.open_writing_connection().await.unwrap())
         .await
         .unwrap();
     database.close().await;
@@ -239,7 +239,7 @@ async fn storm_kill_and_restart(database_url: &str) {
     .bind(&stray)
     .bind(&doctor.id)
     .bind(&patients[0].id)
-    .execute(database.pool())
+    .execute(&mut database.open_writing_connection().await.unwrap())
     .await
     .unwrap();
     database.close().await;

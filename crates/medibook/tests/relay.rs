@@ -96,6 +96,7 @@ async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
         .waitlist
         .join(
             patient.id,
+            &Actor::system(),
             medibook_core::waitlist::JoinRequest {
                 target: medibook_core::waitlist::WaitTarget::Doctor(doctor),
                 from: Some(tuesday),
@@ -562,6 +563,7 @@ async fn time_off_reaches_the_other_listing(a: &App, b: &App, doctor: DoctorId) 
     a.staff
         .add_time_off(
             &member,
+            &Actor::operator(),
             Some(doctor),
             "2027-03-02T09:00:00+01:00".parse().unwrap(),
             "2027-03-02T10:00:00+01:00".parse().unwrap(),

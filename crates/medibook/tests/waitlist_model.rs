@@ -554,7 +554,7 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             let active = model.active_entry_of(p);
             let (entry, created) = world
                 .waitlist
-                .join(world.waiters[p], world.join_request())
+                .join(world.waiters[p], &Actor::system(), world.join_request())
                 .await
                 .map_err(|e| format!("join failed: {e}"))?;
             if let Some(i) = active {
@@ -594,7 +594,11 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             let Some(i) = model.latest_entry_of(p) else {
                 let left = world
                     .waitlist
-                    .leave(world.waiters[p], WaitlistEntryId::generate())
+                    .leave(
+                        world.waiters[p],
+                        &Actor::system(),
+                        WaitlistEntryId::generate(),
+                    )
                     .await;
                 ensure!(
                     left.as_ref().is_err_and(|e| e.code() == "not_found"),
@@ -604,7 +608,7 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             };
             world
                 .waitlist
-                .leave(world.waiters[p], model.entries[i].id)
+                .leave(world.waiters[p], &Actor::system(), model.entries[i].id)
                 .await
                 .map_err(|e| format!("leave failed: {e}"))?;
             match model.entries[i].state {
@@ -794,7 +798,7 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
                 let offer = open_offer_via_api(world, p).await?;
                 world
                     .waitlist
-                    .decline(world.waiters[p], offer.id)
+                    .decline(world.waiters[p], &Actor::system(), offer.id)
                     .await
                     .map_err(|e| format!("decline failed: {e}"))?;
                 // A lapsed offer expires rather than being declined.
@@ -805,7 +809,10 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             } else if let Some(o) = model.latest_offer_of(p) {
                 // Declining a settled offer again changes nothing; a booked one is refused.
                 let id = offer_id(world, model, o).await?;
-                let declined = world.waitlist.decline(world.waiters[p], id).await;
+                let declined = world
+                    .waitlist
+                    .decline(world.waiters[p], &Actor::system(), id)
+                    .await;
                 match model.offers[o].state {
                     OfferState::Accepted => ensure!(
                         declined

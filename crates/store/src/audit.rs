@@ -95,12 +95,30 @@ pub(crate) async fn record_in(
     Ok(())
 }
 
+impl Database {
+    /// Runs one statement that writes and, if it changed anything, writes `audit` with it, in
+    /// one transaction.
+    pub(crate) async fn execute_audited(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        audit: &[AuditEntry],
+    ) -> Result<sqlx::any::AnyQueryResult, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = query.execute(&mut *tx).await?;
+        if done.rows_affected() > 0 {
+            append_in(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+}
+
 #[async_trait]
 impl AuditLog for Database {
     async fn append(&self, entries: &[AuditEntry]) -> BookingResult<()> {
         let mut tx = self.begin_write().await?;
         append_in(&mut tx, entries).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 

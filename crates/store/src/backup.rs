@@ -73,12 +73,16 @@ impl Database {
             .to_str()
             .ok_or_else(|| BackupError::PathNotUtf8(target.to_owned()))?;
         // The file name is bound as a parameter (VACUUM INTO takes an expression), so no quoting
-        // of the path is needed and none can go wrong.
-        sqlx::query("VACUUM INTO ?")
+        // of the path is needed and none can go wrong. It runs on a connection of its own: the
+        // readers' connections are `query_only`, which refuses `VACUUM INTO`; it only reads
+        // this database, so the writer goes on meanwhile.
+        let mut conn = self.open_writing_connection().await?;
+        let copied = sqlx::query("VACUUM INTO ?")
             .bind(name)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .execute(&mut conn)
+            .await;
+        let _ = sqlx::Connection::close(conn).await;
+        copied.map_err(StoreError::from)?;
         let problems = integrity_problems(target).await?;
         if !problems.is_empty() {
             return Err(BackupError::Corrupt {
@@ -139,7 +143,7 @@ mod tests {
         sqlx::query(
             "INSERT INTO specialties (id, name, created_at) VALUES ('s1', 'Cardiology', 0)",
         )
-        .execute(database.pool())
+        .execute(&mut database.open_writing_connection().await.unwrap())
         .await
         .unwrap();
         // A quote in the name would break a naively quoted `VACUUM INTO '...'`.

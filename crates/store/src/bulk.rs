@@ -9,7 +9,6 @@
 //! time off go through the ordinary repository calls.
 
 use jiff::Timestamp;
-use sqlx::pool::PoolConnection;
 use sqlx::{Any, AssertSqlSafe, Executor, Transaction};
 
 use crate::error::StoreError;
@@ -52,7 +51,7 @@ pub struct BookedRun {
 
 /// A connection with the staging tables, loading runs in transactions of the caller's size.
 pub struct BulkLoader {
-    conn: PoolConnection<Any>,
+    conn: sqlx::AnyConnection,
     backend: Backend,
     expand: Expansion,
     patients: u32,
@@ -68,7 +67,7 @@ impl Database {
         created_at: Timestamp,
     ) -> Result<BulkLoader, StoreError> {
         let backend = self.backend();
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.open_writing_connection().await?;
         for statement in [
             "CREATE TEMPORARY TABLE bench_runs (
                  run_no BIGINT NOT NULL, doctor_id TEXT NOT NULL, first_start BIGINT NOT NULL,
@@ -110,7 +109,7 @@ impl BulkLoader {
     pub async fn load(&mut self, runs: &[BookedRun], now: Timestamp) -> Result<(), StoreError> {
         let first_run = self.next_run;
         self.next_run += i64::try_from(runs.len()).unwrap_or(i64::MAX);
-        let mut tx: Transaction<'_, Any> = sqlx::Connection::begin(&mut *self.conn).await?;
+        let mut tx: Transaction<'_, Any> = sqlx::Connection::begin(&mut self.conn).await?;
         stage_runs(&mut tx, runs, first_run).await?;
         for sql in [
             &self.expand.holds,

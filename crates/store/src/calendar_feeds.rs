@@ -13,6 +13,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::Database;
+use crate::WriteStatement;
 use crate::bookings::appointment_from;
 use crate::columns::{counter, micros, named, optional_parsed, parsed};
 use crate::error::StoreError;
@@ -118,9 +119,8 @@ impl CalendarFeedRepository for Database {
             .bind(i64::from(generation))
             .bind(token_hash.to_owned())
             .bind(micros(now))
-            .execute(self.pool())
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -134,9 +134,8 @@ impl CalendarFeedRepository for Database {
             .bind(micros(now))
             .bind(user_id.to_string())
             .bind(kind.as_str())
-            .execute(self.pool())
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 

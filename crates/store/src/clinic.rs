@@ -10,9 +10,10 @@ use medibook_core::schedule::{TimeOff, WeeklySchedule};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::Database;
+use crate::WriteStatement;
 use crate::columns::{micros, parsed, placeholders, timestamp};
 use crate::error::StoreError;
+use crate::{Database, WriteTx};
 
 const SELECT_SPECIALTIES: &str = "
     SELECT s.id, s.name, COUNT(d.id) AS doctor_count
@@ -170,34 +171,16 @@ impl ClinicRepository for Database {
             .bind(specialty.id.to_string())
             .bind(specialty.name.clone())
             .bind(micros(Timestamp::now()))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
     async fn add_doctor(&self, doctor: &Doctor) -> BookingResult<()> {
-        let schedule = serde_json::to_string(&doctor.schedule)
-            .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(INSERT_DOCTOR)
-            .bind(doctor.id.to_string())
-            .bind(doctor.name.clone())
-            .bind(doctor.specialty_id.to_string())
-            .bind(doctor.qualification.clone())
-            .bind(i64::from(doctor.years_experience))
-            .bind(doctor.bio.clone())
-            .bind(doctor.fee.amount_minor)
-            .bind(doctor.fee.currency.clone())
-            .bind(doctor.photo_url.clone())
-            .bind(doctor.time_zone.name().to_owned())
-            .bind(schedule)
-            .bind(micros(Timestamp::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        insert_doctor(&mut tx, doctor).await?;
         self.announce_doctor_change(&mut tx, doctor.id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -214,7 +197,7 @@ impl ClinicRepository for Database {
             .map_err(StoreError::from)?;
         self.announce_doctor_change(&mut tx, time_off.doctor_id)
             .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -226,4 +209,26 @@ impl ClinicRepository for Database {
             .map_err(StoreError::from)?;
         Ok(n == 0)
     }
+}
+
+/// Inserts a doctor profile inside `tx`.
+pub(crate) async fn insert_doctor(tx: &mut WriteTx, doctor: &Doctor) -> Result<(), StoreError> {
+    let schedule = serde_json::to_string(&doctor.schedule)
+        .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
+    sqlx::query(INSERT_DOCTOR)
+        .bind(doctor.id.to_string())
+        .bind(doctor.name.clone())
+        .bind(doctor.specialty_id.to_string())
+        .bind(doctor.qualification.clone())
+        .bind(i64::from(doctor.years_experience))
+        .bind(doctor.bio.clone())
+        .bind(doctor.fee.amount_minor)
+        .bind(doctor.fee.currency.clone())
+        .bind(doctor.photo_url.clone())
+        .bind(doctor.time_zone.name().to_owned())
+        .bind(schedule)
+        .bind(micros(Timestamp::now()))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

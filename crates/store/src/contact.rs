@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::Database;
+use crate::WriteStatement;
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
 
@@ -38,9 +39,8 @@ impl ContactRepository for Database {
             .bind(message.email.as_str().to_owned())
             .bind(message.message.clone())
             .bind(micros(message.received_at))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 

@@ -9,6 +9,10 @@ pub enum StoreError {
     /// The database refused or failed a statement.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The shared commit of a batch of SQLite writes failed (or a statement aborted the
+    /// batch's transaction), so this command's changes are not stored.
+    #[error("database error in a batched commit: {0}")]
+    Batch(std::sync::Arc<sqlx::Error>),
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -13,6 +13,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::Database;
+use crate::WriteStatement;
 use crate::columns::{micros, named, parsed, timestamp};
 use crate::error::StoreError;
 
@@ -137,16 +138,15 @@ impl GoogleConnections for Database {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn take_connect_state(&self, state_hash: &str) -> BookingResult<Option<PendingConnect>> {
         let row = sqlx::query(TAKE_STATE)
             .bind(state_hash.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_returning_optional(self)
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -177,7 +177,7 @@ impl GoogleConnections for Database {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -208,9 +208,8 @@ impl GoogleConnections for Database {
             .bind(reason.to_owned())
             .bind(micros(now))
             .bind(person_id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -224,9 +223,8 @@ impl GoogleConnections for Database {
             .bind(error.map(str::to_owned))
             .bind(micros(now))
             .bind(person_id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -239,7 +237,7 @@ impl GoogleConnections for Database {
                 .await
                 .map_err(StoreError::from)?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -269,9 +267,8 @@ impl GoogleConnections for Database {
             .bind(micros(synced.start))
             .bind(micros(synced.end))
             .bind(micros(now))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, Row};
 use subtle::ConstantTimeEq;
 
 use crate::Database;
+use crate::WriteStatement;
 use crate::columns::{micros, named, optional_parsed, parsed, timestamp};
 use crate::error::StoreError;
 
@@ -86,9 +87,8 @@ impl IdentityRepository for Database {
             .bind(code_hash.to_owned())
             .bind(micros(expires_at))
             .bind(micros(now))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -126,7 +126,7 @@ impl IdentityRepository for Database {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(if matches && result.rows_affected() == 1 {
             CodeCheck::Accepted
         } else {
@@ -148,9 +148,8 @@ impl IdentityRepository for Database {
             .bind(email)
             .bind(phone)
             .bind(micros(now))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         self.user_by_identifier(identifier)
             .await?
             .ok_or_else(|| StoreError::Corrupt("user vanished after insert".into()).into())
@@ -160,9 +159,8 @@ impl IdentityRepository for Database {
         sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
             .bind(name.to_owned())
             .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 

@@ -30,6 +30,7 @@ mod schedule_edits;
 mod sessions;
 mod staff;
 mod waitlist;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -44,23 +45,35 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use error::StoreError;
+pub use writer::WriterCounts;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A transaction that writes ([`Database::begin_write`]): used like the connection it runs on
-/// (`&mut *tx`); dropped without [`WriteTx::commit`], it rolls back. On SQLite it holds this
-/// process's write gate until it ends.
+/// (`&mut *tx`); dropped without [`WriteTx::commit`], it rolls back. On SQLite it is one
+/// command's savepoint in the writer's current batch ([`writer`]).
 #[derive(Debug)]
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    inner: WriteInner,
+}
+
+#[derive(Debug)]
+enum WriteInner {
+    /// PostgreSQL: a transaction of its own on a pooled connection.
+    Pooled(Transaction<'static, Any>),
+    /// SQLite: a turn on the one writer's connection.
+    Batched(writer::Lease),
 }
 
 impl WriteTx {
-    /// Commits, then lets the next writer in.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    /// Commits: on PostgreSQL at once; on SQLite returns once the batch holding this
+    /// command's changes has committed.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            WriteInner::Pooled(tx) => Ok(tx.commit().await?),
+            WriteInner::Batched(lease) => lease.commit().await,
+        }
     }
 }
 
@@ -68,13 +81,19 @@ impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
 
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        match &self.inner {
+            WriteInner::Pooled(tx) => tx,
+            WriteInner::Batched(lease) => lease.connection_ref(),
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        match &mut self.inner {
+            WriteInner::Pooled(tx) => tx,
+            WriteInner::Batched(lease) => lease.connection(),
+        }
     }
 }
 
@@ -90,11 +109,15 @@ pub enum Backend {
 /// A connection pool to the clinic's database; implements every repository port.
 #[derive(Clone, Debug)]
 pub struct Database {
+    /// On SQLite the readers' pool (its connections are `query_only`); on PostgreSQL every
+    /// connection.
     pool: AnyPool,
     backend: Backend,
-    /// SQLite runs one writer at a time: this process's writers queue here, in order, instead
-    /// of polling SQLite's lock from its busy handler (which sleeps up to 100 ms a try).
-    write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's one writer, through which every write of this process goes (none on
+    /// PostgreSQL, whose writers run concurrently on the pool).
+    writer: Option<writer::SqliteWriter>,
+    /// How to open a writing SQLite connection (the writer's, migrations', bulk loads').
+    write_options: Option<Arc<AnyConnectOptions>>,
     waitlist: WaitlistPolicy,
     /// How appointment messages are written; none are queued when unset (tools, some tests).
     notifications: Option<Arc<NotificationSettings>>,
@@ -129,26 +152,27 @@ impl Database {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the single writer; NORMAL is durable in
-                        // WAL mode except for the last commits on power loss (not on crash).
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA busy_timeout = 10000",
-                        ] {
-                            conn.execute(pragma).await?;
-                        }
+                        apply_sqlite_pragmas(conn).await?;
+                        // Readers only: every write goes through the writer.
+                        conn.execute("PRAGMA query_only = ON").await?;
                     }
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let (writer, write_options) = match backend {
+            Backend::Sqlite => (
+                Some(writer::SqliteWriter::start(options.clone()).await?),
+                Some(Arc::new(options)),
+            ),
+            Backend::Postgres => (None, None),
+        };
         Ok(Self {
             pool,
             backend,
-            write_gate: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
+            write_options,
             waitlist: WaitlistPolicy::default(),
             notifications: None,
         })
@@ -157,10 +181,25 @@ impl Database {
     /// Applies the embedded migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => {
+                let mut conn = self.open_writing_connection().await?;
+                let migrated = SQLITE_MIGRATIONS.run(&mut conn).await;
+                let _ = sqlx::Connection::close(conn).await;
+                migrated?;
+            }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// A SQLite connection that may write, of its own, for work that cannot run as a command
+    /// of the writer (migrations, bulk loads, the commit floor, tests that plant rows); it meets the writer at
+    /// SQLite's lock. On PostgreSQL, a connection to the same database.
+    pub async fn open_writing_connection(&self) -> Result<sqlx::AnyConnection, StoreError> {
+        match &self.write_options {
+            Some(options) => writer::open(options).await,
+            None => Ok(self.pool.acquire().await?.detach()),
+        }
     }
 
     /// The same database with another waitlist policy (the offer window is applied by the
@@ -198,38 +237,38 @@ impl Database {
         &self.pool
     }
 
+    /// SQLite's writer: how many commits it made and how many commands they held (none on
+    /// PostgreSQL).
+    pub fn writer_counts(&self) -> Option<WriterCounts> {
+        self.writer.as_ref().map(writer::SqliteWriter::counts)
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
-    /// Closes all connections.
+    /// Closes all connections (the writer's once its batch in progress has committed).
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a read-check-write sequence inside it cannot interleave with
-    /// another writer, in this process or any other; this process's writers first queue for
-    /// the write gate, so they take turns without sleeping in SQLite's busy handler (writers of
-    /// other processes still meet at SQLite's lock, with its busy timeout). Public so that a
-    /// benchmark can time the backend's bare commit rate with exactly the transactions the
-    /// store uses.
+    /// Starts a transaction that will write. On SQLite it is a turn on the one writer's
+    /// connection, inside its current batch's `BEGIN IMMEDIATE` transaction, so a
+    /// read-check-write sequence inside it cannot interleave with another writer, in this
+    /// process or any other; this process's writers queue for their turns in order, without
+    /// sleeping in SQLite's busy handler (writers of other processes still meet at SQLite's
+    /// lock, with its busy timeout).
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => {
-                let gate = Arc::clone(&self.write_gate).lock_owned().await;
-                WriteTx {
-                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _gate: Some(gate),
-                }
-            }
-            Backend::Postgres => WriteTx {
-                tx: self.pool.begin().await?,
-                _gate: None,
-            },
-        })
+        let inner = match &self.writer {
+            Some(writer) => WriteInner::Batched(writer.lease().await?),
+            None => WriteInner::Pooled(self.pool.begin().await?),
+        };
+        Ok(WriteTx { inner })
     }
 
     /// Serialises writers on one doctor's agenda and one patient's bookings for the rest of
@@ -287,6 +326,72 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// A statement that writes, run on its own: on SQLite as a command of the writer, on
+/// PostgreSQL on the pool (autocommit). Every write outside a [`WriteTx`] goes through it, so
+/// SQLite's readers' pool can stay read-only.
+pub(crate) trait WriteStatement<'q> {
+    /// Runs the statement, returning what it changed.
+    async fn write_on(self, database: &Database) -> Result<sqlx::any::AnyQueryResult, StoreError>;
+    /// Runs the statement, returning its one row (`… RETURNING`).
+    async fn write_returning(self, database: &Database) -> Result<sqlx::any::AnyRow, StoreError>;
+    /// Runs the statement, returning its row if it touched one (`… RETURNING`).
+    async fn write_returning_optional(
+        self,
+        database: &Database,
+    ) -> Result<Option<sqlx::any::AnyRow>, StoreError>;
+}
+
+impl<'q> WriteStatement<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    async fn write_on(self, database: &Database) -> Result<sqlx::any::AnyQueryResult, StoreError> {
+        if database.writer.is_none() {
+            return Ok(self.execute(&database.pool).await?);
+        }
+        let mut tx = database.begin_write().await?;
+        let done = self.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn write_returning(self, database: &Database) -> Result<sqlx::any::AnyRow, StoreError> {
+        if database.writer.is_none() {
+            return Ok(self.fetch_one(&database.pool).await?);
+        }
+        let mut tx = database.begin_write().await?;
+        let row = self.fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn write_returning_optional(
+        self,
+        database: &Database,
+    ) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
+        if database.writer.is_none() {
+            return Ok(self.fetch_optional(&database.pool).await?);
+        }
+        let mut tx = database.begin_write().await?;
+        let row = self.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+}
+
+/// The pragmas of every SQLite connection: WAL lets readers run beside the single writer;
+/// NORMAL is durable in WAL mode except for the last commits on power loss (not on crash).
+pub(crate) async fn apply_sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<(), sqlx::Error> {
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 10000",
+    ] {
+        conn.execute(pragma).await?;
+    }
+    Ok(())
 }
 
 /// The SQLite URL with `mode=rwc` so a missing file is created.

@@ -7,6 +7,7 @@ use medibook_core::limits::RateCounter;
 use sqlx::Row;
 
 use crate::Database;
+use crate::WriteStatement;
 use crate::columns::micros;
 use crate::error::StoreError;
 
@@ -22,19 +23,17 @@ impl RateCounter for Database {
         let hits: i64 = sqlx::query(HIT)
             .bind(key.to_owned())
             .bind(micros(window_start))
-            .fetch_one(&self.pool)
+            .write_returning(self)
             .await
-            .and_then(|row| row.try_get("hits"))
-            .map_err(StoreError::from)?;
+            .and_then(|row| row.try_get("hits").map_err(StoreError::from))?;
         Ok(u64::try_from(hits).unwrap_or(0))
     }
 
     async fn prune(&self, before: Timestamp) -> BookingResult<u64> {
         let result = sqlx::query(PRUNE)
             .bind(micros(before))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(result.rows_affected())
     }
 }

@@ -14,6 +14,7 @@ use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use crate::Database;
+use crate::WriteStatement;
 use crate::columns::{counter, micros, named, optional_parsed, timestamp};
 use crate::error::StoreError;
 
@@ -166,10 +167,7 @@ pub(crate) fn enqueue_query(
 #[async_trait]
 impl OutboxRepository for Database {
     async fn enqueue(&self, message: &NewMessage, now: Timestamp) -> BookingResult<bool> {
-        let result = enqueue_query(message, now)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+        let result = enqueue_query(message, now).write_on(self).await?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -194,9 +192,8 @@ impl OutboxRepository for Database {
                 .bind(lease_end)
                 .bind(id.clone())
                 .bind(seen)
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::from)?;
+                .write_on(self)
+                .await?;
             if taken.rows_affected() == 1 {
                 claimed.push(queued_from(row)?);
             }
@@ -208,9 +205,8 @@ impl OutboxRepository for Database {
         sqlx::query(MARK_SENT)
             .bind(micros(now))
             .bind(id.to_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -219,9 +215,8 @@ impl OutboxRepository for Database {
             .bind(micros(retry_at))
             .bind(error.to_owned())
             .bind(id.to_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -230,9 +225,8 @@ impl OutboxRepository for Database {
             .bind(micros(now))
             .bind(error.to_owned())
             .bind(id.to_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -303,9 +297,8 @@ impl OutboxRepository for Database {
         let result = sqlx::query(PURGE_FINISHED)
             .bind(micros(created_before))
             .bind(i64::from(limit))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(result.rows_affected())
     }
 }

@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::Database;
+use crate::WriteStatement;
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
 
@@ -65,9 +66,8 @@ impl SessionRepository for Database {
             .bind(micros(session.created_at))
             .bind(micros(session.last_seen_at))
             .bind(micros(session.expires_at))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -99,9 +99,8 @@ impl SessionRepository for Database {
             .bind(micros(now))
             .bind(id.to_string())
             .bind(old_hash.to_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -109,9 +108,8 @@ impl SessionRepository for Database {
         sqlx::query(TOUCH_SESSION)
             .bind(micros(now))
             .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 
@@ -119,9 +117,8 @@ impl SessionRepository for Database {
         sqlx::query(REVOKE_SESSION)
             .bind(micros(now))
             .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .write_on(self)
+            .await?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use medibook_core::audit::AuditEntry;
 use medibook_core::booking::AppointmentStatus;
 use medibook_core::clinic::{Doctor, Specialty};
 use medibook_core::identity::{Email, PhoneNumber, Role, User};
@@ -15,7 +16,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::Database;
+use crate::audit::append_in;
 use crate::bookings::{Tx, appointment_from};
+use crate::clinic::insert_doctor;
 use crate::columns::{counter, micros, named, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, is_conflict};
 use crate::schedule_edits::{days_to_compare, free_slots, load_doctor, record_grid_change};
@@ -125,11 +128,10 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// A taken unique value (specialty name, linked doctor profile) as a validation error.
-fn unique_error(error: sqlx::Error, message: &str) -> BookingError {
-    if is_conflict(&error) {
-        BookingError::validation(message)
-    } else {
-        StoreError::Database(error).into()
+fn unique_error(error: StoreError, message: &str) -> BookingError {
+    match error {
+        StoreError::Database(error) if is_conflict(&error) => BookingError::validation(message),
+        other => other.into(),
     }
 }
 
@@ -147,6 +149,7 @@ impl Database {
         doctor_id: DoctorId,
         new_horizon: Option<u16>,
         now: Timestamp,
+        audit: &[AuditEntry],
         edit: F,
     ) -> BookingResult<Option<Recorded>>
     where
@@ -165,6 +168,8 @@ impl Database {
         if !edit(&mut tx).await? {
             return Ok(None);
         }
+        append_in(&mut tx, audit).await?;
+        recorded.audit.extend_from_slice(audit);
         let after = free_slots(&mut tx, doctor_id, days, now).await?;
         recorded.extend(record_grid_change(&mut tx, doctor_id, &before, &after, now).await?);
         self.announce_doctor_change(&mut tx, doctor_id).await?;
@@ -175,7 +180,7 @@ impl Database {
                     .await?,
             );
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(Some(recorded))
     }
 }
@@ -187,10 +192,11 @@ impl StaffRepository for Database {
         doctor_id: DoctorId,
         schedule: &WeeklySchedule,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<Recorded>> {
         let horizon = schedule.rules.horizon_days;
         let json = schedule_json(schedule)?;
-        self.edit_grid(doctor_id, Some(horizon), now, |tx| {
+        self.edit_grid(doctor_id, Some(horizon), now, audit, |tx| {
             Box::pin(async move {
                 let result = sqlx::query(SET_SCHEDULE)
                     .bind(json)
@@ -207,12 +213,13 @@ impl StaffRepository for Database {
         &self,
         doctor: &Doctor,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<Recorded>> {
         let schedule = schedule_json(&doctor.schedule)?;
         let doctor = doctor.clone();
         let doctor_id = doctor.id;
         let horizon = doctor.schedule.rules.horizon_days;
-        self.edit_grid(doctor_id, Some(horizon), now, |tx| {
+        self.edit_grid(doctor_id, Some(horizon), now, audit, |tx| {
             Box::pin(async move {
                 let result = sqlx::query(UPDATE_DOCTOR)
                     .bind(doctor.name.clone())
@@ -234,10 +241,24 @@ impl StaffRepository for Database {
         .await
     }
 
-    async fn insert_time_off(&self, time_off: &TimeOff, now: Timestamp) -> BookingResult<Recorded> {
+    async fn create_doctor(&self, doctor: &Doctor, audit: &[AuditEntry]) -> BookingResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_doctor(&mut tx, doctor).await?;
+        self.announce_doctor_change(&mut tx, doctor.id).await?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_time_off(
+        &self,
+        time_off: &TimeOff,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<Recorded> {
         let time_off = time_off.clone();
         let recorded = self
-            .edit_grid(time_off.doctor_id, None, now, |tx| {
+            .edit_grid(time_off.doctor_id, None, now, audit, |tx| {
                 Box::pin(async move {
                     sqlx::query(INSERT_TIME_OFF)
                         .bind(time_off.id.to_string())
@@ -281,11 +302,12 @@ impl StaffRepository for Database {
         &self,
         id: TimeOffId,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<Recorded>> {
         let Some(time_off) = self.time_off_by_id(id).await? else {
             return Ok(None);
         };
-        self.edit_grid(time_off.doctor_id, None, now, |tx| {
+        self.edit_grid(time_off.doctor_id, None, now, audit, |tx| {
             Box::pin(async move {
                 let result = sqlx::query(DELETE_TIME_OFF)
                     .bind(id.to_string())
@@ -334,33 +356,42 @@ impl StaffRepository for Database {
         appointment_id: AppointmentId,
         status: AppointmentStatus,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<bool> {
-        let result = sqlx::query(RECORD_OUTCOME)
+        let query = sqlx::query(RECORD_OUTCOME)
             .bind(status.as_str().to_owned())
             .bind(micros(now))
-            .bind(appointment_id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from)?;
+            .bind(appointment_id.to_string());
+        let result = self.execute_audited(query, audit).await?;
         Ok(result.rows_affected() == 1)
     }
 
-    async fn create_specialty(&self, specialty: &Specialty, now: Timestamp) -> BookingResult<()> {
-        sqlx::query(INSERT_SPECIALTY)
+    async fn create_specialty(
+        &self,
+        specialty: &Specialty,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<()> {
+        let query = sqlx::query(INSERT_SPECIALTY)
             .bind(specialty.id.to_string())
             .bind(specialty.name.clone())
-            .bind(micros(now))
-            .execute(&self.pool)
+            .bind(micros(now));
+        self.execute_audited(query, audit)
             .await
             .map_err(|e| unique_error(e, "a specialty with this name already exists"))?;
         Ok(())
     }
 
-    async fn rename_specialty(&self, specialty: &Specialty) -> BookingResult<bool> {
-        let result = sqlx::query(RENAME_SPECIALTY)
+    async fn rename_specialty(
+        &self,
+        specialty: &Specialty,
+        audit: &[AuditEntry],
+    ) -> BookingResult<bool> {
+        let query = sqlx::query(RENAME_SPECIALTY)
             .bind(specialty.name.clone())
-            .bind(specialty.id.to_string())
-            .execute(&self.pool)
+            .bind(specialty.id.to_string());
+        let result = self
+            .execute_audited(query, audit)
             .await
             .map_err(|e| unique_error(e, "a specialty with this name already exists"))?;
         Ok(result.rows_affected() == 1)
@@ -409,16 +440,15 @@ impl StaffRepository for Database {
         user_id: UserId,
         role: Role,
         doctor_id: Option<DoctorId>,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<User>> {
-        let result = sqlx::query(SET_ROLE)
+        let query = sqlx::query(SET_ROLE)
             .bind(role.as_str().to_owned())
             .bind(doctor_id.map(|id| id.to_string()))
-            .bind(user_id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| {
-                unique_error(e, "this doctor profile is already linked to another user")
-            })?;
+            .bind(user_id.to_string());
+        let result = self.execute_audited(query, audit).await.map_err(|e| {
+            unique_error(e, "this doctor profile is already linked to another user")
+        })?;
         if result.rows_affected() == 0 {
             return Ok(None);
         }

@@ -1,10 +1,12 @@
 //! What only an admin does: keep the specialties, add and edit doctor profiles, find users and
 //! give them roles.
 
+use super::trail;
 use super::{
     MAX_BIO_CHARS, MAX_NAME_CHARS, MAX_PHOTO_URL_CHARS, MAX_QUALIFICATION_CHARS,
     MAX_USER_QUERY_CHARS, Staff, StaffMember, USER_SEARCH_LIMIT, require_admin,
 };
+use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::clinic::{Doctor, Fee, Specialty, Zone};
 use crate::contact::text_field;
 use crate::error::{BookingError, BookingResult};
@@ -89,6 +91,7 @@ impl Staff {
     pub async fn add_specialty(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         name: &str,
     ) -> BookingResult<Specialty> {
         require_admin(member)?;
@@ -96,9 +99,13 @@ impl Staff {
             id: SpecialtyId::generate(),
             name: self.free_specialty_name(name, None).await?,
         };
-        self.staff
-            .create_specialty(&specialty, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        let audit = trail::stamped(
+            actor,
+            now,
+            vec![trail::specialty(AuditAction::SpecialtyCreate, &specialty)],
+        );
+        self.staff.create_specialty(&specialty, now, &audit).await?;
         Ok(specialty)
     }
 
@@ -106,6 +113,7 @@ impl Staff {
     pub async fn rename_specialty(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         id: SpecialtyId,
         name: &str,
     ) -> BookingResult<Specialty> {
@@ -118,7 +126,12 @@ impl Staff {
             id,
             name: self.free_specialty_name(name, Some(id)).await?,
         };
-        if !self.staff.rename_specialty(&specialty).await? {
+        let audit = trail::stamped(
+            actor,
+            self.clock.now(),
+            vec![trail::specialty(AuditAction::SpecialtyUpdate, &specialty)],
+        );
+        if !self.staff.rename_specialty(&specialty, &audit).await? {
             return Err(BookingError::NotFound("specialty"));
         }
         Ok(specialty)
@@ -148,11 +161,17 @@ impl Staff {
     pub async fn add_doctor(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         profile: DoctorProfile,
     ) -> BookingResult<Doctor> {
         require_admin(member)?;
         let doctor = self.checked_doctor(DoctorId::generate(), profile).await?;
-        self.clinic.add_doctor(&doctor).await?;
+        let audit = trail::stamped(
+            actor,
+            self.clock.now(),
+            vec![AuditEvent::doctor(AuditAction::DoctorCreate, doctor.id)],
+        );
+        self.staff.create_doctor(&doctor, &audit).await?;
         self.events.publish(DomainEvent::Doctor {
             doctor_id: doctor.id,
         });
@@ -163,10 +182,12 @@ impl Staff {
     pub async fn update_doctor(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         id: DoctorId,
         changes: DoctorChanges,
     ) -> BookingResult<Doctor> {
         require_admin(member)?;
+        let schedule_changed = changes.schedule.is_some();
         let current = self
             .clinic
             .doctor(id)
@@ -187,7 +208,13 @@ impl Staff {
             schedule: changes.schedule.unwrap_or(current.schedule),
         };
         let doctor = self.checked_doctor(id, profile).await?;
-        let Some(recorded) = self.staff.update_doctor(&doctor, self.clock.now()).await? else {
+        let now = self.clock.now();
+        let audit = trail::stamped(
+            actor,
+            now,
+            trail::doctor_updated(doctor.id, schedule_changed),
+        );
+        let Some(recorded) = self.staff.update_doctor(&doctor, now, &audit).await? else {
             return Err(BookingError::NotFound("doctor"));
         };
         publish_recorded(self.events.as_ref(), &recorded);
@@ -280,6 +307,7 @@ impl Staff {
     pub async fn set_role(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         user_id: UserId,
         role: Role,
         doctor_id: Option<DoctorId>,
@@ -290,7 +318,8 @@ impl Staff {
                 "you cannot change your own role; ask another admin".into(),
             ));
         }
-        self.change_role(user_id, role, doctor_id).await
+        self.change_role(user_id, role, doctor_id, Some((actor, "")))
+            .await
     }
 
     /// Makes the user with `identifier` an admin, creating the account if needed. For the
@@ -300,7 +329,13 @@ impl Staff {
             .identities
             .user_for(identifier, self.clock.now())
             .await?;
-        self.change_role(user.id, Role::Admin, user.doctor_id).await
+        self.change_role(
+            user.id,
+            Role::Admin,
+            user.doctor_id,
+            Some((&Actor::operator(), " (command line)")),
+        )
+        .await
     }
 
     /// Gives the user with `identifier` a role (and doctor profile), creating the account if
@@ -316,14 +351,17 @@ impl Staff {
             .identities
             .user_for(identifier, self.clock.now())
             .await?;
-        self.change_role(user.id, role, doctor_id).await
+        self.change_role(user.id, role, doctor_id, None).await
     }
 
+    /// Changes a role; `audited` is who did it and a note for the description, for an entry
+    /// written with the change (the installation's own grants are not audited).
     async fn change_role(
         &self,
         user_id: UserId,
         role: Role,
         doctor_id: Option<DoctorId>,
+        audited: Option<(&Actor, &str)>,
     ) -> BookingResult<RoleChange> {
         let before = self
             .identities
@@ -352,11 +390,30 @@ impl Staff {
             }
             (Role::Admin, None) => None,
         };
+        let expected = RoleChange {
+            after: User {
+                role,
+                doctor_id,
+                ..before.clone()
+            },
+            before,
+        };
+        let audit = match audited {
+            Some((actor, via)) => trail::stamped(
+                actor,
+                self.clock.now(),
+                vec![trail::role_changed(&expected, via)],
+            ),
+            None => Vec::new(),
+        };
         let after = self
             .staff
-            .set_role(user_id, role, doctor_id)
+            .set_role(user_id, role, doctor_id, &audit)
             .await?
             .ok_or(BookingError::NotFound("user"))?;
-        Ok(RoleChange { before, after })
+        Ok(RoleChange {
+            before: expected.before,
+            after,
+        })
     }
 }

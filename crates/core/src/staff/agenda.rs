@@ -4,7 +4,8 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::{MAX_TIME_OFF_DAYS, MAX_TIME_OFF_REASON_CHARS, Staff, StaffMember};
+use super::{MAX_TIME_OFF_DAYS, MAX_TIME_OFF_REASON_CHARS, Staff, StaffMember, trail};
+use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::booking::{Appointment, AppointmentStatus};
 use crate::booking_service::MAX_LISTING_DAYS;
 use crate::clinic::Doctor;
@@ -118,14 +119,21 @@ impl Staff {
     pub async fn set_schedule(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         requested: Option<DoctorId>,
         schedule: WeeklySchedule,
     ) -> BookingResult<Doctor> {
         let doctor = self.doctor_in_scope(member, requested).await?;
         let schedule = schedule.validate()?;
+        let now = self.clock.now();
+        let audit = trail::stamped(
+            actor,
+            now,
+            vec![AuditEvent::doctor(AuditAction::ScheduleUpdate, doctor.id)],
+        );
         let recorded = self
             .staff
-            .set_schedule(doctor.id, &schedule, self.clock.now())
+            .set_schedule(doctor.id, &schedule, now, &audit)
             .await?
             .ok_or(BookingError::NotFound("doctor"))?;
         publish_recorded(self.events.as_ref(), &recorded);
@@ -148,6 +156,7 @@ impl Staff {
     pub async fn add_time_off(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         requested: Option<DoctorId>,
         start: Timestamp,
         end: Timestamp,
@@ -173,10 +182,13 @@ impl Staff {
             end,
             reason,
         };
-        let recorded = self
-            .staff
-            .insert_time_off(&time_off, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        let audit = trail::stamped(
+            actor,
+            now,
+            vec![trail::time_off(AuditAction::TimeOffCreate, &time_off)],
+        );
+        let recorded = self.staff.insert_time_off(&time_off, now, &audit).await?;
         publish_recorded(self.events.as_ref(), &recorded);
         Ok(time_off)
     }
@@ -185,6 +197,7 @@ impl Staff {
     pub async fn remove_time_off(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         id: TimeOffId,
     ) -> BookingResult<TimeOff> {
         let time_off = self
@@ -193,9 +206,15 @@ impl Staff {
             .await?
             .filter(|t| member.may_act_for(t.doctor_id))
             .ok_or(BookingError::NotFound("time off"))?;
+        let now = self.clock.now();
+        let audit = trail::stamped(
+            actor,
+            now,
+            vec![trail::time_off(AuditAction::TimeOffDelete, &time_off)],
+        );
         let recorded = self
             .staff
-            .delete_time_off(id, self.clock.now())
+            .delete_time_off(id, now, &audit)
             .await?
             .ok_or(BookingError::NotFound("time off"))?;
         publish_recorded(self.events.as_ref(), &recorded);
@@ -232,10 +251,12 @@ impl Staff {
     }
 
     /// Records how a visit went. Only the appointment's own doctor (or an admin) may, and only
-    /// once it has started; recording the same outcome twice changes nothing.
+    /// once it has started; recording the same outcome twice changes nothing (and is not
+    /// audited again).
     pub async fn record_outcome(
         &self,
         member: &StaffMember,
+        actor: &Actor,
         appointment_id: AppointmentId,
         outcome: Outcome,
     ) -> BookingResult<Appointment> {
@@ -249,9 +270,15 @@ impl Staff {
         if !check_outcome(&appointment, outcome, now)? {
             return Ok(appointment);
         }
+        let updated = Appointment {
+            status: outcome.status(),
+            updated_at: now,
+            ..appointment
+        };
+        let audit = trail::stamped(actor, now, vec![trail::outcome_recorded(&updated, outcome)]);
         if !self
             .staff
-            .record_outcome(appointment_id, outcome.status(), now)
+            .record_outcome(appointment_id, outcome.status(), now, &audit)
             .await?
         {
             // Someone changed it meanwhile: judge again against what is stored now.
@@ -263,11 +290,6 @@ impl Staff {
             check_outcome(&current, outcome, now)?;
             return Ok(current);
         }
-        let updated = Appointment {
-            status: outcome.status(),
-            updated_at: now,
-            ..appointment
-        };
         self.events.publish(DomainEvent::Appointment {
             appointment_id: updated.id,
             doctor_id: updated.doctor_id,

@@ -10,12 +10,14 @@
 mod administration;
 mod agenda;
 mod member;
+mod trail;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use crate::audit::AuditEntry;
 use crate::booking::AppointmentStatus;
 use crate::clinic::{Doctor, Specialty};
 use crate::clock::Clock;
@@ -48,6 +50,9 @@ pub const USER_SEARCH_LIMIT: u32 = 100;
 pub const MAX_USER_QUERY_CHARS: usize = 100;
 
 /// What the staff use cases need from storage beyond the catalogue and booking ports.
+///
+/// Every command takes the `audit` entries that describe it and writes them in its own
+/// transaction when (and only when) the change is made.
 #[async_trait]
 pub trait StaffRepository: Send + Sync + 'static {
     /// Replaces a doctor's weekly schedule; `None` if there is no such doctor, else the slots
@@ -57,6 +62,7 @@ pub trait StaffRepository: Send + Sync + 'static {
         doctor_id: DoctorId,
         schedule: &WeeklySchedule,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<Recorded>>;
     /// Rewrites a doctor's profile; `None` if there is no such doctor, else the slots a changed
     /// schedule or time zone opened and closed.
@@ -64,9 +70,17 @@ pub trait StaffRepository: Send + Sync + 'static {
         &self,
         doctor: &Doctor,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<Recorded>>;
+    /// Adds a doctor profile.
+    async fn create_doctor(&self, doctor: &Doctor, audit: &[AuditEntry]) -> BookingResult<()>;
     /// Adds time off; returns the free slots it closed.
-    async fn insert_time_off(&self, time_off: &TimeOff, now: Timestamp) -> BookingResult<Recorded>;
+    async fn insert_time_off(
+        &self,
+        time_off: &TimeOff,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<Recorded>;
     /// A doctor's time off that ends after `ending_after`, by start.
     async fn time_off_of(
         &self,
@@ -81,6 +95,7 @@ pub trait StaffRepository: Send + Sync + 'static {
         &self,
         id: TimeOffId,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<Recorded>>;
     /// A doctor's appointments starting in `[from, to)` with their patients' contacts and
     /// histories with the clinic (read for all patients at once), by start.
@@ -97,11 +112,21 @@ pub trait StaffRepository: Send + Sync + 'static {
         appointment_id: AppointmentId,
         status: AppointmentStatus,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<bool>;
     /// Adds a specialty; a taken name is a `Validation` error.
-    async fn create_specialty(&self, specialty: &Specialty, now: Timestamp) -> BookingResult<()>;
+    async fn create_specialty(
+        &self,
+        specialty: &Specialty,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<()>;
     /// Renames a specialty; `false` if there is none; a taken name is a `Validation` error.
-    async fn rename_specialty(&self, specialty: &Specialty) -> BookingResult<bool>;
+    async fn rename_specialty(
+        &self,
+        specialty: &Specialty,
+        audit: &[AuditEntry],
+    ) -> BookingResult<bool>;
     /// Users whose email, phone or name contains `query` (all users without one), newest
     /// first, at most `limit`.
     async fn find_users(&self, query: Option<&str>, limit: u32) -> BookingResult<Vec<User>>;
@@ -112,6 +137,7 @@ pub trait StaffRepository: Send + Sync + 'static {
         user_id: UserId,
         role: Role,
         doctor_id: Option<DoctorId>,
+        audit: &[AuditEntry],
     ) -> BookingResult<Option<User>>;
 }
 

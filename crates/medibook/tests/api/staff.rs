@@ -118,7 +118,7 @@ pub async fn set_role_in_database(
         .bind(role.to_owned())
         .bind(doctor.map(|d| d.to_string()))
         .bind(email.to_owned())
-        .execute(app.database.pool())
+        .execute(&mut app.database.open_writing_connection().await.unwrap())
         .await
         .expect("role update");
     assert_eq!(result.rows_affected(), 1, "no user {email}");
@@ -1094,7 +1094,9 @@ async fn the_database_refuses_to_update_or_delete_audit_entries(app: TestApp) {
         "DELETE FROM audit_log",
         "DELETE FROM audit_log WHERE action = 'hold.create'",
     ] {
-        let result = sqlx::query(statement).execute(app.database.pool()).await;
+        let result = sqlx::query(statement)
+            .execute(&mut app.database.open_writing_connection().await.unwrap())
+            .await;
         let error = result.expect_err(statement).to_string();
         assert!(
             error.contains("append-only"),

@@ -185,7 +185,7 @@ impl BookingRepository for Database {
         };
         let entry = booking_audit::claimed(&hold, true);
         record_in(&mut tx, &mut events, &claim.actor, now, entry).await?;
-        tx.commit().await.map_err(claim_error)?;
+        tx.commit().await.map_err(BookingError::from)?;
 
         Ok(Claimed {
             hold,

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use medibook_core::audit::AuditEntry;
 use medibook_core::booking::HoldState;
 use medibook_core::ids::{DoctorId, OfferId, UserId, WaitlistEntryId};
 use medibook_core::ports::Recorded;
@@ -19,6 +20,7 @@ use super::queries::{
 };
 use super::rows::{entry_from, offer_from, target_columns};
 use crate::Database;
+use crate::audit::append_in;
 use crate::bookings::{Tx, count, exec, free_lapsed_claims, release_active_hold};
 use crate::columns::micros;
 use crate::error::StoreError;
@@ -97,6 +99,7 @@ impl WaitlistRepository for Database {
         entry: &NewEntry,
         max_entries: u16,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<(WaitlistEntry, bool)> {
         let mut tx = self.begin_write().await?;
         self.lock_patient(&mut tx, entry.patient_id).await?;
@@ -126,7 +129,7 @@ impl WaitlistRepository for Database {
         if let Some(row) = existing {
             let mut found = entry_from(&row)?;
             found.offer = self.open_offer_of_entry(&mut tx, found.id).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             return Ok((found, false));
         }
         let active = count(
@@ -151,7 +154,8 @@ impl WaitlistRepository for Database {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        tx.commit().await.map_err(StoreError::from)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok((
             WaitlistEntry {
                 id: entry.id,
@@ -236,6 +240,7 @@ impl WaitlistRepository for Database {
         id: WaitlistEntryId,
         patient_id: UserId,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Recorded> {
         // An entry may gain an offer between reading it and taking the doctor's lock; a few
         // rounds settle it (each round either finishes or saw the entry change).
@@ -266,7 +271,8 @@ impl WaitlistRepository for Database {
                     recorded.extend(
                         offer_free_slots(&mut tx, &self.offering(), offer.doctor_id, now).await?,
                     );
-                    tx.commit().await.map_err(StoreError::from)?;
+                    append_in(&mut tx, audit).await?;
+                    tx.commit().await?;
                     return Ok(recorded);
                 }
                 None => {
@@ -280,7 +286,8 @@ impl WaitlistRepository for Database {
                         .await
                         .map_err(StoreError::from)?;
                     if left.rows_affected() == 1 {
-                        tx.commit().await.map_err(StoreError::from)?;
+                        append_in(&mut tx, audit).await?;
+                        tx.commit().await?;
                         return Ok(Recorded::default());
                     }
                 }
@@ -296,6 +303,7 @@ impl WaitlistRepository for Database {
         id: OfferId,
         patient_id: UserId,
         now: Timestamp,
+        audit: &[AuditEntry],
     ) -> BookingResult<Recorded> {
         let Some(offer) = self.offer(id).await?.filter(|o| o.patient_id == patient_id) else {
             return Err(BookingError::NotFound("offer"));
@@ -318,7 +326,8 @@ impl WaitlistRepository for Database {
         }
         let mut recorded = self.decline_in(&mut tx, &offer, now).await?;
         recorded.extend(offer_free_slots(&mut tx, &self.offering(), offer.doctor_id, now).await?);
-        tx.commit().await.map_err(StoreError::from)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(recorded)
     }
 
@@ -331,7 +340,7 @@ impl WaitlistRepository for Database {
         self.lock_doctor(&mut tx, doctor_id).await?;
         let mut recorded = free_lapsed_claims(&mut tx, doctor_id, now).await?;
         recorded.extend(offer_free_slots(&mut tx, &self.offering(), doctor_id, now).await?);
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(recorded)
     }
 }

@@ -308,13 +308,11 @@ pub async fn set_schedule(
 ) -> ApiResult<Json<WeeklySchedule>> {
     let doctor = state
         .staff
-        .set_schedule(&caller.member, scope.requested(), schedule)
-        .await?;
-    state
-        .audit
-        .record(
+        .set_schedule(
+            &caller.member,
             &actor(&caller, &client),
-            AuditEvent::doctor(AuditAction::ScheduleUpdate, doctor.id),
+            scope.requested(),
+            schedule,
         )
         .await?;
     Ok(Json(doctor.schedule))
@@ -369,18 +367,11 @@ pub async fn add_time_off(
         .staff
         .add_time_off(
             &caller.member,
+            &actor(&caller, &client),
             scope.requested(),
             body.start,
             body.end,
             body.reason.as_deref(),
-        )
-        .await?;
-    state
-        .audit
-        .record(
-            &actor(&caller, &client),
-            AuditEvent::doctor(AuditAction::TimeOffCreate, time_off.doctor_id)
-                .with_detail(format!("time off {}", time_off.id)),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(time_off.into())))
@@ -401,16 +392,12 @@ pub async fn remove_time_off(
     client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let removed = state
-        .staff
-        .remove_time_off(&caller.member, TimeOffId::from_uuid(id))
-        .await?;
     state
-        .audit
-        .record(
+        .staff
+        .remove_time_off(
+            &caller.member,
             &actor(&caller, &client),
-            AuditEvent::doctor(AuditAction::TimeOffDelete, removed.doctor_id)
-                .with_detail(format!("time off {}", removed.id)),
+            TimeOffId::from_uuid(id),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -506,17 +493,11 @@ async fn record_outcome(
 ) -> ApiResult<Json<DoctorAppointmentResponse>> {
     let appointment = state
         .staff
-        .record_outcome(&caller.member, AppointmentId::from_uuid(id), outcome)
-        .await?;
-    let action = match outcome {
-        Outcome::Completed => AuditAction::AppointmentComplete,
-        Outcome::NoShow => AuditAction::AppointmentNoShow,
-    };
-    state
-        .audit
-        .record(
+        .record_outcome(
+            &caller.member,
             &actor(&caller, &client),
-            AuditEvent::appointment(action, &appointment),
+            AppointmentId::from_uuid(id),
+            outcome,
         )
         .await?;
     Ok(Json(appointment.into()))

@@ -117,16 +117,6 @@ impl From<WaitlistEntry> for EntryResponse {
     }
 }
 
-/// The audit entry for `action` on `entry`.
-pub(crate) fn entry_event(action: AuditAction, entry: &WaitlistEntry) -> AuditEvent {
-    let event = AuditEvent::new(action, "waitlist_entry", Some(entry.id.to_string()))
-        .with_patient(entry.patient_id);
-    match entry.target {
-        WaitTarget::Doctor(id) => event.with_doctor(id),
-        WaitTarget::Specialty(_) => event,
-    }
-}
-
 /// Joins the waitlist of a doctor or of a specialty. If a matching slot is free already it is
 /// offered at once (see `offer`). Joining again with the same choice returns the same entry.
 #[utoipa::path(post, path = "/api/v1/waitlist", tag = "waitlist",
@@ -159,18 +149,12 @@ pub async fn join(
         .waitlist
         .join(
             user.id,
+            &Actor::user(user.id, user.role, client.key()),
             JoinRequest {
                 target,
                 from: body.from,
                 to: body.to,
             },
-        )
-        .await?;
-    state
-        .audit
-        .record(
-            &Actor::user(user.id, user.role, client.key()),
-            entry_event(AuditAction::WaitlistJoin, &entry),
         )
         .await?;
     let status = if created {
@@ -240,16 +224,12 @@ pub async fn leave(
     client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let entry = state
-        .waitlist
-        .entry_of(user.id, WaitlistEntryId::from_uuid(id))
-        .await?;
-    state.waitlist.leave(user.id, entry.id).await?;
     state
-        .audit
-        .record(
+        .waitlist
+        .leave(
+            user.id,
             &Actor::user(user.id, user.role, client.key()),
-            entry_event(AuditAction::WaitlistLeave, &entry),
+            WaitlistEntryId::from_uuid(id),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -273,18 +253,10 @@ pub async fn decline(
 ) -> ApiResult<StatusCode> {
     state
         .waitlist
-        .decline(user.id, OfferId::from_uuid(id))
-        .await?;
-    state
-        .audit
-        .record(
+        .decline(
+            user.id,
             &Actor::user(user.id, user.role, client.key()),
-            AuditEvent::new(
-                AuditAction::WaitlistDecline,
-                "waitlist_offer",
-                Some(id.to_string()),
-            )
-            .with_patient(user.id),
+            OfferId::from_uuid(id),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -17,12 +17,11 @@ use medibook_core::ids::{DoctorId, OfferId, WaitlistEntryId};
 use medibook_core::waitlist::{EntryState, JoinRequest, OfferState, WaitTarget};
 
 use crate::AppState;
-use crate::api::waitlist::entry_event;
 use crate::client::ClientIp;
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
-use crate::pages::forms::{PostedForm, SameSite, audit};
+use crate::pages::forms::{PostedForm, SameSite, actor, audit};
 use crate::pages::signin::encode_component;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
 
@@ -84,14 +83,10 @@ pub async fn join(
         from: None,
         to: None,
     };
-    let (entry, _created) = state.waitlist.join(person.auth.id, request).await?;
-    audit(
-        &state,
-        &person,
-        &client,
-        entry_event(AuditAction::WaitlistJoin, &entry),
-    )
-    .await?;
+    state
+        .waitlist
+        .join(person.auth.id, &actor(&person, &client), request)
+        .await?;
     Ok(Redirect::to("/waitlist?notice=joined").into_response())
 }
 
@@ -188,19 +183,11 @@ pub async fn leave(
 ) -> PageResult<Response> {
     let person = &signed_in.person;
     let id = WaitlistEntryId::from_uuid(page_id(&id)?);
-    let entry = state
+    state
         .waitlist
-        .entry_of(person.auth.id, id)
+        .leave(person.auth.id, &actor(person, &client), id)
         .await
         .map_err(not_found)?;
-    state.waitlist.leave(person.auth.id, entry.id).await?;
-    audit(
-        &state,
-        person,
-        &client,
-        entry_event(AuditAction::WaitlistLeave, &entry),
-    )
-    .await?;
     Ok(Redirect::to("/waitlist?notice=left").into_response())
 }
 
@@ -214,7 +201,11 @@ pub async fn decline(
 ) -> PageResult<Response> {
     let person = &signed_in.person;
     let id = OfferId::from_uuid(page_id(&id)?);
-    match state.waitlist.decline(person.auth.id, id).await {
+    match state
+        .waitlist
+        .decline(person.auth.id, &actor(person, &client), id)
+        .await
+    {
         Ok(()) => {}
         Err(BookingError::InvalidState(_)) => {
             return Err(PageError::new(
@@ -226,17 +217,5 @@ pub async fn decline(
         }
         Err(other) => return Err(not_found(other)),
     }
-    audit(
-        &state,
-        person,
-        &client,
-        AuditEvent::new(
-            AuditAction::WaitlistDecline,
-            "waitlist_offer",
-            Some(id.to_string()),
-        )
-        .with_patient(person.auth.id),
-    )
-    .await?;
     Ok(Redirect::to("/waitlist?notice=declined").into_response())
 }

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::clinic::{Doctor, Specialty};
 use medibook_core::ids::{DoctorId, SpecialtyId};
 use medibook_core::schedule::WeeklySchedule;
@@ -175,18 +174,7 @@ pub async fn add_specialty(
 ) -> ApiResult<(StatusCode, Json<SpecialtyView>)> {
     let specialty = state
         .staff
-        .add_specialty(&caller.0.member, &body.name)
-        .await?;
-    state
-        .audit
-        .record(
-            &actor(&caller, &client),
-            AuditEvent::new(
-                AuditAction::SpecialtyCreate,
-                "specialty",
-                Some(specialty.id.to_string()),
-            ),
-        )
+        .add_specialty(&caller.0.member, &actor(&caller, &client), &body.name)
         .await?;
     Ok((StatusCode::CREATED, Json(specialty.into())))
 }
@@ -211,17 +199,11 @@ pub async fn rename_specialty(
 ) -> ApiResult<Json<SpecialtyView>> {
     let specialty = state
         .staff
-        .rename_specialty(&caller.0.member, SpecialtyId::from_uuid(id), &body.name)
-        .await?;
-    state
-        .audit
-        .record(
+        .rename_specialty(
+            &caller.0.member,
             &actor(&caller, &client),
-            AuditEvent::new(
-                AuditAction::SpecialtyUpdate,
-                "specialty",
-                Some(specialty.id.to_string()),
-            ),
+            SpecialtyId::from_uuid(id),
+            &body.name,
         )
         .await?;
     Ok(Json(specialty.into()))
@@ -255,13 +237,9 @@ pub async fn add_doctor(
         time_zone: body.time_zone,
         schedule: body.schedule,
     };
-    let doctor = state.staff.add_doctor(&caller.0.member, profile).await?;
-    state
-        .audit
-        .record(
-            &actor(&caller, &client),
-            AuditEvent::doctor(AuditAction::DoctorCreate, doctor.id),
-        )
+    let doctor = state
+        .staff
+        .add_doctor(&caller.0.member, &actor(&caller, &client), profile)
         .await?;
     Ok((StatusCode::CREATED, Json(doctor.into())))
 }
@@ -284,7 +262,6 @@ pub async fn update_doctor(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<DoctorPatch>,
 ) -> ApiResult<Json<AdminDoctorResponse>> {
-    let schedule_changed = body.schedule.is_some();
     let (fee_minor, currency) = match body.fee {
         Some(fee) => (Some(fee.amount_minor), Some(fee.currency)),
         None => (None, None),
@@ -305,15 +282,12 @@ pub async fn update_doctor(
     };
     let doctor = state
         .staff
-        .update_doctor(&caller.0.member, DoctorId::from_uuid(id), changes)
-        .await?;
-    let mut events = vec![AuditEvent::doctor(AuditAction::DoctorUpdate, doctor.id)];
-    if schedule_changed {
-        events.push(AuditEvent::doctor(AuditAction::ScheduleUpdate, doctor.id));
-    }
-    state
-        .audit
-        .record_all(&actor(&caller, &client), events)
+        .update_doctor(
+            &caller.0.member,
+            &actor(&caller, &client),
+            DoctorId::from_uuid(id),
+            changes,
+        )
         .await?;
     Ok(Json(doctor.into()))
 }

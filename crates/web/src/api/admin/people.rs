@@ -126,18 +126,11 @@ pub async fn set_role(
         .staff
         .set_role(
             &caller.0.member,
+            &actor(&caller, &client),
             UserId::from_uuid(id),
             body.role,
             body.doctor_id.map(DoctorId::from_uuid),
         )
         .await?;
-    let (before, after) = (&change.before, &change.after);
-    let mut event = AuditEvent::new(AuditAction::RoleChange, "user", Some(after.id.to_string()))
-        .with_patient(after.id)
-        .with_detail(change.describe());
-    if let Some(doctor) = after.doctor_id.or(before.doctor_id) {
-        event = event.with_doctor(doctor);
-    }
-    state.audit.record(&actor(&caller, &client), event).await?;
     Ok(Json(change.after.into()))
 }

@@ -81,16 +81,24 @@ pub fn admin_layout(admin: &AdminViewer, title: impl Into<String>, uri: &Uri) ->
     Layout::new(&admin.0.viewer(), title, Section::AdminConsole, uri)
 }
 
-/// Writes audit entries for `admin`'s action exactly as the admin API does: the actor's role
-/// is the one stored now (the one that let them in), not the one in their token.
+/// Who `admin` is in the audit trail, exactly as for the admin API: the actor's role is the
+/// one stored now (the one that let them in), not the one in their token.
+pub fn actor(admin: &AdminViewer, client: &ClientIp) -> Actor {
+    Actor::user(admin.0.person.auth.id, admin.0.member.role, client.key())
+}
+
+/// Writes audit entries for what `admin` read (changes are audited by the staff service, in
+/// their own transactions).
 pub async fn record(
     state: &AppState,
     admin: &AdminViewer,
     client: &ClientIp,
     events: Vec<AuditEvent>,
 ) -> PageResult<()> {
-    let actor = Actor::user(admin.0.person.auth.id, admin.0.member.role, client.key());
-    state.audit.record_all(&actor, events).await?;
+    state
+        .audit
+        .record_all(&actor(admin, client), events)
+        .await?;
     Ok(())
 }
 

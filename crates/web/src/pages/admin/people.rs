@@ -20,7 +20,7 @@ use medibook_core::staff::MAX_USER_QUERY_CHARS;
 use crate::AppState;
 use crate::client::ClientIp;
 use crate::pages::admin::doctors::edit_href;
-use crate::pages::admin::{ConsolePage, admin_layout, console_nav, record};
+use crate::pages::admin::{ConsolePage, actor, admin_layout, console_nav, record};
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::forms::{PostedForm, SameSite};
@@ -269,7 +269,13 @@ pub async fn set_role(
         (Some(role), Ok(doctor_id)) => {
             state
                 .staff
-                .set_role(&admin.0.member, user_id, role, doctor_id)
+                .set_role(
+                    &admin.0.member,
+                    &actor(&admin, &client),
+                    user_id,
+                    role,
+                    doctor_id,
+                )
                 .await
         }
         (None, _) => Err(BookingError::validation("choose a role")),
@@ -277,15 +283,7 @@ pub async fn set_role(
     };
     match result {
         Ok(change) => {
-            let (before, after) = (&change.before, &change.after);
-            let mut event =
-                AuditEvent::new(AuditAction::RoleChange, "user", Some(after.id.to_string()))
-                    .with_patient(after.id)
-                    .with_detail(change.describe());
-            if let Some(doctor) = after.doctor_id.or(before.doctor_id) {
-                event = event.with_doctor(doctor);
-            }
-            record(&state, &admin, &client, vec![event]).await?;
+            let after = &change.after;
             Ok(Redirect::to(&format!(
                 "/admin/people?q={}&notice=role-saved&user={}",
                 encode_component(&query),

@@ -9,13 +9,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
-use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::ids::SpecialtyId;
 use medibook_core::staff::MAX_NAME_CHARS;
 
 use crate::AppState;
 use crate::client::ClientIp;
-use crate::pages::admin::{ConsolePage, admin_layout, console_nav, record};
+use crate::pages::admin::{ConsolePage, actor, admin_layout, console_nav};
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::error::PageResult;
 use crate::pages::format;
@@ -128,21 +127,12 @@ pub async fn add(
     PostedForm(form): PostedForm,
 ) -> PageResult<Response> {
     let typed = form.get("name");
-    match state.staff.add_specialty(&admin.0.member, typed).await {
-        Ok(specialty) => {
-            record(
-                &state,
-                &admin,
-                &client,
-                vec![AuditEvent::new(
-                    AuditAction::SpecialtyCreate,
-                    "specialty",
-                    Some(specialty.id.to_string()),
-                )],
-            )
-            .await?;
-            Ok(Redirect::to("/admin/specialties?notice=added").into_response())
-        }
+    match state
+        .staff
+        .add_specialty(&admin.0.member, &actor(&admin, &client), typed)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/admin/specialties?notice=added").into_response()),
         Err(error) => {
             let Some(message) = refusal(typed, &error) else {
                 return Err(error.into());
@@ -171,23 +161,10 @@ pub async fn rename(
     let typed = form.get("name");
     match state
         .staff
-        .rename_specialty(&admin.0.member, id, typed)
+        .rename_specialty(&admin.0.member, &actor(&admin, &client), id, typed)
         .await
     {
-        Ok(specialty) => {
-            record(
-                &state,
-                &admin,
-                &client,
-                vec![AuditEvent::new(
-                    AuditAction::SpecialtyUpdate,
-                    "specialty",
-                    Some(specialty.id.to_string()),
-                )],
-            )
-            .await?;
-            Ok(Redirect::to("/admin/specialties?notice=renamed").into_response())
-        }
+        Ok(_) => Ok(Redirect::to("/admin/specialties?notice=renamed").into_response()),
         Err(error) => {
             let Some(message) = refusal(typed, &error) else {
                 return Err(error.into());

@@ -215,15 +215,23 @@ pub fn refusal(error: BookingError) -> PageError {
     }
 }
 
-/// Writes one entry per action for `staff` (as the API's handlers do).
+/// Who `staff` is in the audit trail (as for the API's handlers).
+pub fn actor(staff: &StaffViewer, client: &ClientIp) -> Actor {
+    Actor::user(staff.person.auth.id, staff.member.role, client.key())
+}
+
+/// Writes one entry per read for `staff` (changes are audited by the staff service, in their
+/// own transactions).
 pub async fn audit_all(
     state: &AppState,
     staff: &StaffViewer,
     client: &ClientIp,
     events: Vec<AuditEvent>,
 ) -> PageResult<()> {
-    let actor = Actor::user(staff.person.auth.id, staff.member.role, client.key());
-    state.audit.record_all(&actor, events).await?;
+    state
+        .audit
+        .record_all(&actor(staff, client), events)
+        .await?;
     Ok(())
 }
 

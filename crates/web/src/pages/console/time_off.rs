@@ -28,7 +28,7 @@ use crate::client::ClientIp;
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::console::hours::parse_time;
 use crate::pages::console::{
-    Console, PreviewView, Problem, Scope, Tab, audit_all, chooser, preview, refusal,
+    Console, PreviewView, Problem, Scope, Tab, actor, audit_all, chooser, preview, refusal,
 };
 use crate::pages::error::{PageError, PageResult, sentence};
 use crate::pages::format;
@@ -420,6 +420,7 @@ pub async fn submit(
             .staff
             .add_time_off(
                 &staff.member,
+                &actor(&staff, &client),
                 scope.requested,
                 start,
                 end,
@@ -427,17 +428,7 @@ pub async fn submit(
             )
             .await
         {
-            Ok(added) => {
-                audit_all(
-                    &state,
-                    &staff,
-                    &client,
-                    vec![
-                        AuditEvent::doctor(AuditAction::TimeOffCreate, added.doctor_id)
-                            .with_detail(format!("time off {}", added.id)),
-                    ],
-                )
-                .await?;
+            Ok(_) => {
                 let to = scope.href("/doctor/time-off", &[("notice", "added")]);
                 Ok(Redirect::to(&to).into_response())
             }
@@ -489,9 +480,9 @@ pub async fn remove(
 ) -> PageResult<Response> {
     let scope = Scope::from_query(raw.as_deref())?;
     let id = TimeOffId::from_uuid(page_id(&id)?);
-    let removed = state
+    state
         .staff
-        .remove_time_off(&staff.member, id)
+        .remove_time_off(&staff.member, &actor(&staff, &client), id)
         .await
         .map_err(|error| match error {
             BookingError::NotFound(_) => PageError::new(
@@ -502,16 +493,6 @@ pub async fn remove(
             .with_link(scope.href("/doctor/time-off", &[]), "Time off"),
             other => other.into(),
         })?;
-    audit_all(
-        &state,
-        &staff,
-        &client,
-        vec![
-            AuditEvent::doctor(AuditAction::TimeOffDelete, removed.doctor_id)
-                .with_detail(format!("time off {}", removed.id)),
-        ],
-    )
-    .await?;
     let to = scope.href("/doctor/time-off", &[("notice", "removed")]);
     Ok(Redirect::to(&to).into_response())
 }

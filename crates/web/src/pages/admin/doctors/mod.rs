@@ -17,7 +17,6 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::time;
 use medibook_core::BookingError;
-use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::clinic::{Doctor, SpecialtySummary};
 use medibook_core::ids::DoctorId;
 use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedule};
@@ -25,7 +24,7 @@ use medibook_core::staff::{DoctorChanges, DoctorProfile};
 
 use crate::AppState;
 use crate::client::ClientIp;
-use crate::pages::admin::{ConsolePage, FieldErrors, admin_layout, console_nav, record};
+use crate::pages::admin::{ConsolePage, FieldErrors, actor, admin_layout, console_nav};
 use crate::pages::browse::{doctor_href, page_id, query_param, specialty_names};
 use crate::pages::error::{PageResult, sentence};
 use crate::pages::format;
@@ -334,17 +333,14 @@ pub async fn create(
         time_zone: checked.time_zone,
         schedule: default_schedule(),
     };
-    let doctor = match state.staff.add_doctor(&admin.0.member, profile).await {
+    let doctor = match state
+        .staff
+        .add_doctor(&admin.0.member, &actor(&admin, &client), profile)
+        .await
+    {
         Ok(doctor) => doctor,
         Err(error) => return page.refused_by_core(error),
     };
-    record(
-        &state,
-        &admin,
-        &client,
-        vec![AuditEvent::doctor(AuditAction::DoctorCreate, doctor.id)],
-    )
-    .await?;
     Ok(Redirect::to(&format!("{}?notice=created", edit_href(doctor.id))).into_response())
 }
 
@@ -415,19 +411,12 @@ pub async fn update(
     };
     let updated = match state
         .staff
-        .update_doctor(&admin.0.member, doctor.id, changes)
+        .update_doctor(&admin.0.member, &actor(&admin, &client), doctor.id, changes)
         .await
     {
         Ok(updated) => updated,
         Err(error) => return page.refused_by_core(error),
     };
-    record(
-        &state,
-        &admin,
-        &client,
-        vec![AuditEvent::doctor(AuditAction::DoctorUpdate, updated.id)],
-    )
-    .await?;
     Ok(Redirect::to(&format!("{}?notice=saved", edit_href(updated.id))).into_response())
 }
 

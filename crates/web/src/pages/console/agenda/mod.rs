@@ -31,7 +31,7 @@ use crate::AppState;
 use crate::client::ClientIp;
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::console::{
-    Console, Scope, Tab, agenda_patients, agenda_read_events, audit_all, chooser, refusal,
+    Console, Scope, Tab, actor, agenda_patients, agenda_read_events, audit_all, chooser, refusal,
 };
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
@@ -259,19 +259,16 @@ async fn record(
 ) -> PageResult<Response> {
     let id = AppointmentId::from_uuid(page_id(&id)?);
     let back = form.value("back");
-    match state.staff.record_outcome(&staff.member, id, outcome).await {
-        Ok(appointment) => {
-            let (action, notice) = match outcome {
-                Outcome::Completed => (AuditAction::AppointmentComplete, "completed"),
-                Outcome::NoShow => (AuditAction::AppointmentNoShow, "no-show"),
+    match state
+        .staff
+        .record_outcome(&staff.member, &actor(&staff, &client), id, outcome)
+        .await
+    {
+        Ok(_) => {
+            let notice = match outcome {
+                Outcome::Completed => "completed",
+                Outcome::NoShow => "no-show",
             };
-            audit_all(
-                &state,
-                &staff,
-                &client,
-                vec![AuditEvent::appointment(action, &appointment)],
-            )
-            .await?;
             Ok(Redirect::to(&back_with(back, notice)).into_response())
         }
         Err(BookingError::InvalidState(message)) => {

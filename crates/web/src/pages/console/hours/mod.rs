@@ -29,7 +29,7 @@ use crate::AppState;
 use crate::client::ClientIp;
 use crate::pages::browse::query_param;
 use crate::pages::console::{
-    Console, PreviewView, Problem, Scope, Tab, audit_all, chooser, preview, refusal,
+    Console, PreviewView, Problem, Scope, Tab, actor, audit_all, chooser, preview, refusal,
 };
 use crate::pages::error::{PageResult, sentence};
 use crate::pages::forms::PostedForm;
@@ -153,17 +153,15 @@ pub async fn submit(
     if fields.get("intent") == "save" {
         return match state
             .staff
-            .set_schedule(&staff.member, scope.requested, schedule)
+            .set_schedule(
+                &staff.member,
+                &actor(&staff, &client),
+                scope.requested,
+                schedule,
+            )
             .await
         {
-            Ok(saved) => {
-                audit_all(
-                    &state,
-                    &staff,
-                    &client,
-                    vec![AuditEvent::doctor(AuditAction::ScheduleUpdate, saved.id)],
-                )
-                .await?;
+            Ok(_) => {
                 let to = scope.href("/doctor/hours", &[("notice", "saved")]);
                 Ok(Redirect::to(&to).into_response())
             }
