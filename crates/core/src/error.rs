@@ -57,6 +57,13 @@ pub enum BookingError {
 }
 
 impl BookingError {
+    /// A patient already holds `max` slots.
+    pub fn hold_limit(max: u16) -> Self {
+        Self::LimitReached(format!(
+            "you can hold at most {max} slots at a time; release or confirm one first"
+        ))
+    }
+
     /// The stable machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@
 //! makes them atomic.
 
 mod ledger;
+mod one_call;
 mod queries;
 mod reads;
 mod repository;

@@ -69,6 +69,11 @@ impl BookingRepository for Database {
         // Losers of a race are answered by `claim_in_the_way`, which the service asks first
         // without any lock; whoever gets here goes on to the serialised check, which alone
         // decides.
+        if self.backend() == crate::Backend::Postgres
+            && let Some(claimed) = self.claim_hold_in_one_call(claim, now).await?
+        {
+            return Ok(claimed);
+        }
         let (claim_start, claim_end) = claim.claim;
         let mut tx = self.begin_write().await?;
         self.lock_agenda(&mut tx, claim.doctor_id, claim.patient_id)
@@ -110,10 +115,7 @@ impl BookingRepository for Database {
         )
         .await?;
         if live_holds >= i64::from(claim.max_holds_per_patient) {
-            return Err(BookingError::LimitReached(format!(
-                "you can hold at most {} slots at a time; release or confirm one first",
-                claim.max_holds_per_patient
-            )));
+            return Err(BookingError::hold_limit(claim.max_holds_per_patient));
         }
 
         let overlapping = count(
