@@ -334,8 +334,6 @@ impl Database {
 pub(crate) trait WriteStatement<'q> {
     /// Runs the statement, returning what it changed.
     async fn write_on(self, database: &Database) -> Result<sqlx::any::AnyQueryResult, StoreError>;
-    /// Runs the statement, returning its one row (`… RETURNING`).
-    async fn write_returning(self, database: &Database) -> Result<sqlx::any::AnyRow, StoreError>;
     /// Runs the statement, returning its row if it touched one (`… RETURNING`).
     async fn write_returning_optional(
         self,
@@ -352,16 +350,6 @@ impl<'q> WriteStatement<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArgume
         let done = self.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done)
-    }
-
-    async fn write_returning(self, database: &Database) -> Result<sqlx::any::AnyRow, StoreError> {
-        if database.writer.is_none() {
-            return Ok(self.fetch_one(&database.pool).await?);
-        }
-        let mut tx = database.begin_write().await?;
-        let row = self.fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(row)
     }
 
     async fn write_returning_optional(

@@ -23,8 +23,9 @@ impl RateCounter for Database {
         let hits: i64 = sqlx::query(HIT)
             .bind(key.to_owned())
             .bind(micros(window_start))
-            .write_returning(self)
-            .await
+            .write_returning_optional(self)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the counter returned no row".into()))
             .and_then(|row| row.try_get("hits").map_err(StoreError::from))?;
         Ok(u64::try_from(hits).unwrap_or(0))
     }

@@ -34,9 +34,23 @@ pub(super) const COUNT_OVERLAPPING_CLAIMS: &str = "
 pub(crate) const COUNT_CLAIMS_IN_DAY: &str = "
     SELECT COUNT(*) AS n FROM slot_claims
     WHERE doctor_id = $1 AND claim_start >= $2 AND claim_start < $3";
-pub(super) const COUNT_LIVE_HOLDS_OF_PATIENT: &str = "
-    SELECT COUNT(*) AS n FROM holds
-    WHERE patient_id = $1 AND state = 'active' AND expires_at > $2";
+/// Everything a hold request of patient `$1` for doctor `$2`'s slot starting `$3` checks at
+/// `$4`, in one statement: a live hold of theirs for it (a repeat), whether the doctor has lapsed
+/// holds to free first, the patient's live holds, claims overlapping `[$6, $5)`, and claims
+/// starting within the day `[$7, $8)`.
+pub(super) const HOLD_CHECKS: &str = "
+    SELECT
+      (SELECT COUNT(*) FROM (SELECT 1 FROM holds
+         WHERE patient_id = $1 AND doctor_id = $2 AND start_at = $3
+           AND state = 'active' AND expires_at > $4 LIMIT 1) r) AS repeats,
+      (SELECT COUNT(*) FROM (SELECT 1 FROM holds
+         WHERE doctor_id = $2 AND state = 'active' AND expires_at <= $4 LIMIT 1) l) AS lapsed,
+      (SELECT COUNT(*) FROM holds
+         WHERE patient_id = $1 AND state = 'active' AND expires_at > $4) AS live_holds,
+      (SELECT COUNT(*) FROM slot_claims
+         WHERE doctor_id = $2 AND claim_start < $5 AND claim_end > $6) AS overlapping,
+      (SELECT COUNT(*) FROM slot_claims
+         WHERE doctor_id = $2 AND claim_start >= $7 AND claim_start < $8) AS day_claims";
 pub(super) const COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT: &str = "
     SELECT COUNT(*) AS n FROM appointments
     WHERE patient_id = $1 AND status = 'scheduled' AND start_at > $2";

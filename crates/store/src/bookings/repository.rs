@@ -17,17 +17,18 @@ use medibook_core::ports::{
 };
 use medibook_core::slots::Slot;
 use medibook_core::{BookingError, BookingResult};
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
+use super::Tx;
 use super::ledger::{
-    book_hold, check_day_limit, commit, count, ensure_hold_claim, exec, free_lapsed_claims,
-    record_slot_event, release_active_hold,
+    book_hold, commit, count, ensure_hold_claim, exec, free_lapsed_claims, record_slot_event,
+    release_active_hold,
 };
 use super::queries::{
-    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, COUNT_LIVE_HOLDS_OF_PATIENT, COUNT_OVERLAPPING_CLAIMS,
-    COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT, DELETE_CLAIM_OF_APPOINTMENT, DOCTORS_WITH_LAPSED_HOLDS,
-    HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD, INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
+    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT,
+    DELETE_CLAIM_OF_APPOINTMENT, DOCTORS_WITH_LAPSED_HOLDS, HOLD_CHECKS, HOLD_COLUMNS,
+    INSERT_APPOINTMENT, INSERT_HOLD, INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
 };
 use super::rows::{hold_from, load_appointment, load_hold};
 use crate::Database;
@@ -79,60 +80,55 @@ impl BookingRepository for Database {
         self.lock_agenda(&mut tx, claim.doctor_id, claim.patient_id)
             .await?;
 
+        // One statement asks everything the claim checks; on the common path (no repeat, no
+        // lapsed holds to free) nothing else is read before the inserts.
+        let mut checks = hold_checks(&mut tx, claim, now).await?;
+
         // A repeated request (say, a retry after a lost response) gets the same hold back.
-        let sql = format!(
-            "SELECT {HOLD_COLUMNS} FROM holds
-             WHERE patient_id = $1 AND doctor_id = $2 AND start_at = $3
-               AND state = 'active' AND expires_at > $4"
-        );
-        let repeat = sqlx::query(AssertSqlSafe(sql))
-            .bind(claim.patient_id.to_string())
-            .bind(claim.doctor_id.to_string())
-            .bind(micros(claim.slot.start))
-            .bind(micros(now))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        if let Some(row) = repeat {
-            let hold = hold_from(&row)?;
-            let mut events = Recorded::default();
-            let entry = booking_audit::claimed(&hold, false);
-            record_in(&mut tx, &mut events, &claim.actor, now, entry).await?;
-            commit(tx).await?;
-            return Ok(Claimed {
-                hold,
-                created: false,
-                events,
-            });
+        if checks.repeats > 0 {
+            let sql = format!(
+                "SELECT {HOLD_COLUMNS} FROM holds
+                 WHERE patient_id = $1 AND doctor_id = $2 AND start_at = $3
+                   AND state = 'active' AND expires_at > $4"
+            );
+            let repeat = sqlx::query(AssertSqlSafe(sql))
+                .bind(claim.patient_id.to_string())
+                .bind(claim.doctor_id.to_string())
+                .bind(micros(claim.slot.start))
+                .bind(micros(now))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            if let Some(row) = repeat {
+                let hold = hold_from(&row)?;
+                let mut events = Recorded::default();
+                let entry = booking_audit::claimed(&hold, false);
+                record_in(&mut tx, &mut events, &claim.actor, now, entry).await?;
+                commit(tx).await?;
+                return Ok(Claimed {
+                    hold,
+                    created: false,
+                    events,
+                });
+            }
         }
 
-        let mut events = free_lapsed_claims(&mut tx, claim.doctor_id, now).await?;
-
-        let live_holds = count(
-            &mut tx,
-            COUNT_LIVE_HOLDS_OF_PATIENT,
-            vec![claim.patient_id.to_string().into(), micros(now).into()],
-        )
-        .await?;
-        if live_holds >= i64::from(claim.max_holds_per_patient) {
+        let mut events = Recorded::default();
+        if checks.lapsed > 0 {
+            events = free_lapsed_claims(&mut tx, claim.doctor_id, now).await?;
+            checks = hold_checks(&mut tx, claim, now).await?;
+        }
+        if checks.live_holds >= i64::from(claim.max_holds_per_patient) {
             return Err(BookingError::hold_limit(claim.max_holds_per_patient));
         }
-
-        let overlapping = count(
-            &mut tx,
-            COUNT_OVERLAPPING_CLAIMS,
-            vec![
-                claim.doctor_id.to_string().into(),
-                micros(claim_end).into(),
-                micros(claim_start).into(),
-            ],
-        )
-        .await?;
-        if overlapping > 0 {
+        if checks.overlapping > 0 {
             return Err(BookingError::SlotTaken);
         }
-
-        check_day_limit(&mut tx, claim.doctor_id, claim.day_limit).await?;
+        if let Some(limit) = claim.day_limit
+            && checks.day_claims >= i64::from(limit.max)
+        {
+            return Err(BookingError::DayFull);
+        }
 
         exec(
             &mut tx,
@@ -587,4 +583,42 @@ impl BookingRepository for Database {
         }
         Ok(events)
     }
+}
+
+/// What [`HOLD_CHECKS`] found for a claim.
+struct HoldChecks {
+    repeats: i64,
+    lapsed: i64,
+    live_holds: i64,
+    overlapping: i64,
+    day_claims: i64,
+}
+
+async fn hold_checks(
+    tx: &mut Tx,
+    claim: &HoldClaim,
+    now: Timestamp,
+) -> Result<HoldChecks, StoreError> {
+    let (claim_start, claim_end) = claim.claim;
+    let (day_start, day_end) = claim
+        .day_limit
+        .map_or((0, 0), |limit| (micros(limit.day.0), micros(limit.day.1)));
+    let row = sqlx::query(HOLD_CHECKS)
+        .bind(claim.patient_id.to_string())
+        .bind(claim.doctor_id.to_string())
+        .bind(micros(claim.slot.start))
+        .bind(micros(now))
+        .bind(micros(claim_end))
+        .bind(micros(claim_start))
+        .bind(day_start)
+        .bind(day_end)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(HoldChecks {
+        repeats: row.try_get("repeats")?,
+        lapsed: row.try_get("lapsed")?,
+        live_holds: row.try_get("live_holds")?,
+        overlapping: row.try_get("overlapping")?,
+        day_claims: row.try_get("day_claims")?,
+    })
 }
