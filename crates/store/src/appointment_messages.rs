@@ -14,7 +14,7 @@ use sqlx::Row;
 use crate::bookings::Tx;
 use crate::columns::micros;
 use crate::error::StoreError;
-use crate::outbox::{WITHDRAW_REMINDERS, enqueue_query};
+use crate::outbox::{WITHDRAW_REMINDERS, enqueue_all_in};
 
 const FACTS: &str = "
     SELECT d.name AS doctor_name, d.time_zone, s.name AS specialty, u.email, u.phone
@@ -70,8 +70,6 @@ pub(crate) async fn queue_appointment_messages(
             .transpose()
             .map_err(corrupt)?,
     };
-    for message in appointment_messages(change, &facts, settings, now) {
-        enqueue_query(&message, now).execute(&mut **tx).await?;
-    }
-    Ok(())
+    let messages = appointment_messages(change, &facts, settings, now);
+    enqueue_all_in(tx, &messages, now).await
 }

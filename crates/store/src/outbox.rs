@@ -18,14 +18,13 @@ use crate::WriteStatement;
 use crate::columns::{counter, micros, named, optional_parsed, timestamp};
 use crate::error::StoreError;
 
-const ENQUEUE: &str = "
+const ENQUEUE_INTO: &str = "
     INSERT INTO outbox (id, idempotency_key, recipient_kind, recipient, subject, body, sensitive,
                         status, attempts, next_attempt_at, expires_at, last_error, created_at,
                         finished_at, kind, appointment_id, attachment_name, attachment_type,
-                        attachment)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, NULL, $10, NULL, $11, $12, $13, $14,
-            $15)
-    ON CONFLICT (idempotency_key) DO NOTHING";
+                        attachment)";
+/// Values bound per queued message.
+const COLUMNS_PER_MESSAGE: usize = 15;
 /// Due messages, one-time codes first: someone is waiting for those on the sign-in page, so a
 /// burst of reminders never holds them up.
 const DUE: &str = "
@@ -141,12 +140,57 @@ pub(crate) fn enqueue_query(
     message: &NewMessage,
     now: Timestamp,
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    bind_message(sqlx::query(AssertSqlSafe(enqueue_sql(1))), message, now)
+}
+
+/// The insert of `rows` messages; a repeated idempotency key is skipped.
+fn enqueue_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| {
+            let p = |k: usize| format!("${}", i * COLUMNS_PER_MESSAGE + k);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {}, 'pending', 0, {}, {}, NULL, {}, NULL, {}, {}, {}, {}, {})",
+                p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12),
+                p(13), p(14), p(15)
+            )
+        })
+        .collect();
+    format!(
+        "{ENQUEUE_INTO} VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
+        values.join(", ")
+    )
+}
+
+/// Queues `messages` inside the caller's transaction in one statement (a repeated idempotency
+/// key is skipped, as by [`enqueue_query`]).
+pub(crate) async fn enqueue_all_in(
+    tx: &mut crate::WriteTx,
+    messages: &[NewMessage],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    // 15 × 60 = 900 parameters, below SQLite's and PostgreSQL's limits.
+    for chunk in messages.chunks(60) {
+        let mut insert = sqlx::query(AssertSqlSafe(enqueue_sql(chunk.len())));
+        for message in chunk {
+            insert = bind_message(insert, message, now);
+        }
+        insert.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Binds one message's values, in the order of [`enqueue_sql`]'s placeholders.
+fn bind_message<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    message: &NewMessage,
+    now: Timestamp,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     let (recipient_kind, recipient) = match &message.message.to {
         Identifier::Email(email) => ("email", email.as_str().to_owned()),
         Identifier::Phone(phone) => ("phone", phone.as_str().to_owned()),
     };
     let attachment = message.message.attachment.as_ref();
-    sqlx::query(ENQUEUE)
+    query
         .bind(Uuid::now_v7().to_string())
         .bind(message.idempotency_key.clone())
         .bind(recipient_kind)

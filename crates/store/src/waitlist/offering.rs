@@ -33,7 +33,7 @@ use crate::bookings::{
 };
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
-use crate::outbox::enqueue_query;
+use crate::outbox::enqueue_all_in;
 use crate::schedule_edits::{load_doctor, occupancy_between, time_off_between};
 
 /// Records what became of the open offer carried by a hold (if the hold carries one) and of its
@@ -368,26 +368,28 @@ async fn queue_offer_messages(
             PhoneNumber::parse(&phone).map_err(corrupt)?,
         ));
     }
-    for to in recipients {
-        let channel = match &to {
-            Identifier::Email(_) => "email",
-            Identifier::Phone(_) => "phone",
-        };
-        let message = NewMessage {
-            idempotency_key: format!("waitlist-offer:{}:{channel}", offer.id),
-            message: OutboundMessage {
-                to,
-                subject: subject.clone(),
-                body: body.clone(),
-                attachment: None,
-            },
-            expires_at: Some(offer.expires_at),
-            sensitive: false,
-            kind: MessageKind::WaitlistOffer,
-            appointment_id: None,
-            due_at: None,
-        };
-        enqueue_query(&message, now).execute(&mut **tx).await?;
-    }
-    Ok(())
+    let messages: Vec<NewMessage> = recipients
+        .into_iter()
+        .map(|to| {
+            let channel = match &to {
+                Identifier::Email(_) => "email",
+                Identifier::Phone(_) => "phone",
+            };
+            NewMessage {
+                idempotency_key: format!("waitlist-offer:{}:{channel}", offer.id),
+                message: OutboundMessage {
+                    to,
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    attachment: None,
+                },
+                expires_at: Some(offer.expires_at),
+                sensitive: false,
+                kind: MessageKind::WaitlistOffer,
+                appointment_id: None,
+                due_at: None,
+            }
+        })
+        .collect();
+    enqueue_all_in(tx, &messages, now).await
 }
