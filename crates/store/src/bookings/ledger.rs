@@ -269,10 +269,12 @@ pub(crate) async fn check_day_limit(
 
 /// Gives the hold's claim to the appointment (it now occupies the slot for good), marks the hold
 /// used, and records the slot as booked. Shared by confirm and reschedule.
+/// `carries_offer` false skips settling a waitlist offer the caller knows the hold has none of.
 pub(super) async fn book_hold(
     tx: &mut Tx,
     hold: &Hold,
     appointment_id: AppointmentId,
+    carries_offer: bool,
     now: Timestamp,
 ) -> Result<SlotEvent, StoreError> {
     let args = || {
@@ -283,14 +285,16 @@ pub(super) async fn book_hold(
     };
     exec(tx, TURN_CLAIM_INTO_APPOINTMENT, args()).await?;
     exec(tx, MARK_HOLD_CONFIRMED, args()).await?;
-    settle_offer_of_hold(
-        tx,
-        hold.id,
-        OfferState::Accepted,
-        EntryState::Fulfilled,
-        now,
-    )
-    .await?;
+    if carries_offer {
+        settle_offer_of_hold(
+            tx,
+            hold.id,
+            OfferState::Accepted,
+            EntryState::Fulfilled,
+            now,
+        )
+        .await?;
+    }
     record_slot_event(
         tx,
         hold.doctor_id,

@@ -51,9 +51,6 @@ pub(super) const HOLD_CHECKS: &str = "
          WHERE doctor_id = $2 AND claim_start < $5 AND claim_end > $6) AS overlapping,
       (SELECT COUNT(*) FROM slot_claims
          WHERE doctor_id = $2 AND claim_start >= $7 AND claim_start < $8) AS day_claims";
-pub(super) const COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT: &str = "
-    SELECT COUNT(*) AS n FROM appointments
-    WHERE patient_id = $1 AND status = 'scheduled' AND start_at > $2";
 pub(crate) const INSERT_HOLD: &str = "
     INSERT INTO holds (id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end,
                        expires_at, state, appointment_id, created_at)
@@ -83,6 +80,17 @@ pub(super) const CLAIM_IN_THE_WAY: &str = "
       AND (c.appointment_id IS NOT NULL OR h.patient_id IS NULL OR h.patient_id <> $5)
     LIMIT 1";
 pub(super) const CLAIM_OF_HOLD: &str = "SELECT id FROM slot_claims WHERE hold_id = $1";
+/// What confirming hold `$1` of patient `$2` for doctor `$3` checks at `$4`, in one statement:
+/// whether the doctor has lapsed holds to free first, whether the hold still has its claim,
+/// the patient's upcoming appointments, and whether the hold carries a waitlist offer.
+pub(super) const CONFIRM_CHECKS: &str = "
+    SELECT
+      (SELECT COUNT(*) FROM (SELECT 1 FROM holds
+         WHERE doctor_id = $3 AND state = 'active' AND expires_at <= $4 LIMIT 1) l) AS lapsed,
+      (SELECT COUNT(*) FROM slot_claims WHERE hold_id = $1) AS claimed,
+      (SELECT COUNT(*) FROM appointments
+         WHERE patient_id = $2 AND status = 'scheduled' AND start_at > $4) AS upcoming,
+      (SELECT COUNT(*) FROM waitlist_offers WHERE hold_id = $1) AS offers";
 pub(super) const DELETE_CLAIM_OF_HOLD: &str =
     "DELETE FROM slot_claims WHERE hold_id = $1 AND appointment_id IS NULL";
 pub(super) const DELETE_CLAIM_OF_APPOINTMENT: &str =

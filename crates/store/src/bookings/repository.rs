@@ -22,13 +22,13 @@ use uuid::Uuid;
 
 use super::Tx;
 use super::ledger::{
-    book_hold, commit, count, ensure_hold_claim, exec, free_lapsed_claims, record_slot_event,
+    book_hold, commit, ensure_hold_claim, exec, free_lapsed_claims, record_slot_event,
     release_active_hold,
 };
 use super::queries::{
-    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT,
-    DELETE_CLAIM_OF_APPOINTMENT, DOCTORS_WITH_LAPSED_HOLDS, HOLD_CHECKS, HOLD_COLUMNS,
-    INSERT_APPOINTMENT, INSERT_HOLD, INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
+    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, CONFIRM_CHECKS, DELETE_CLAIM_OF_APPOINTMENT,
+    DOCTORS_WITH_LAPSED_HOLDS, HOLD_CHECKS, HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD,
+    INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
 };
 use super::rows::{hold_from, load_appointment, load_hold};
 use crate::Database;
@@ -258,23 +258,29 @@ impl BookingRepository for Database {
             (HoldState::Active | HoldState::Expired, _) => {}
         }
 
-        let mut events = ensure_hold_claim(&mut tx, &stored, confirmation.day_limit, now).await?;
-
-        let upcoming = count(
-            &mut tx,
-            COUNT_UPCOMING_APPOINTMENTS_OF_PATIENT,
-            vec![
-                confirmation.patient_id.to_string().into(),
-                micros(now).into(),
-            ],
-        )
-        .await?;
-        if upcoming >= i64::from(confirmation.max_active_appointments) {
+        // One statement asks what the confirmation checks; only a hold that lost its claim (or a
+        // doctor with lapsed holds to free) takes the longer way through `ensure_hold_claim`.
+        let checks = sqlx::query(CONFIRM_CHECKS)
+            .bind(hold.id.to_string())
+            .bind(confirmation.patient_id.to_string())
+            .bind(hold.doctor_id.to_string())
+            .bind(micros(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let checked = |column: &str| -> Result<i64, StoreError> { Ok(checks.try_get(column)?) };
+        let mut events = if checked("lapsed")? == 0 && checked("claimed")? > 0 {
+            Recorded::default()
+        } else {
+            ensure_hold_claim(&mut tx, &stored, confirmation.day_limit, now).await?
+        };
+        if checked("upcoming")? >= i64::from(confirmation.max_active_appointments) {
             return Err(BookingError::LimitReached(format!(
                 "you can have at most {} upcoming appointments",
                 confirmation.max_active_appointments
             )));
         }
+        let carries_offer = checked("offers")? > 0;
 
         let appointment_id = confirmation.appointment_id;
         exec(
@@ -294,7 +300,7 @@ impl BookingRepository for Database {
         .await?;
         events
             .slots
-            .push(book_hold(&mut tx, hold, appointment_id, now).await?);
+            .push(book_hold(&mut tx, hold, appointment_id, carries_offer, now).await?);
         if events.freed_any() {
             events.extend(offer_free_slots(&mut tx, &self.offering(), hold.doctor_id, now).await?);
         }
@@ -498,7 +504,7 @@ impl BookingRepository for Database {
         .await?;
         events
             .slots
-            .push(book_hold(&mut tx, hold, appointment_id, now).await?);
+            .push(book_hold(&mut tx, hold, appointment_id, true, now).await?);
         // The old time is free now that the move is certain: offer it to the waitlist.
         events
             .extend(offer_free_slots(&mut tx, &self.offering(), appointment.doctor_id, now).await?);

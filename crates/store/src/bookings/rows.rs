@@ -96,6 +96,11 @@ impl Database {
             .await?
             .filter(owned)
             .ok_or(BookingError::HoldNotFound)?;
+        if self.backend() == crate::Backend::Sqlite {
+            // The writer's immediate transaction already excludes every other writer: what was
+            // read is what is locked.
+            return Ok(first);
+        }
         self.lock_agenda(tx, first.hold.doctor_id, patient_id)
             .await?;
         load_hold(tx, hold_id)
@@ -117,6 +122,10 @@ impl Database {
             .await?
             .filter(owned)
             .ok_or(BookingError::NotFound("appointment"))?;
+        if self.backend() == crate::Backend::Sqlite {
+            // As for `locked_hold`: nothing can change it under this transaction.
+            return Ok(first);
+        }
         self.lock_agenda(tx, first.doctor_id, patient_id).await?;
         load_appointment(tx, appointment_id)
             .await?
