@@ -57,6 +57,48 @@ pub enum BookingError {
 }
 
 impl BookingError {
+    /// A patient already has `max` upcoming appointments.
+    pub fn appointment_limit(max: u16) -> Self {
+        Self::LimitReached(format!("you can have at most {max} upcoming appointments"))
+    }
+
+    /// A patient already waits on `max` waitlists.
+    pub fn waitlist_limit(max: u16) -> Self {
+        Self::LimitReached(format!(
+            "you can be on at most {max} waitlists at a time; leave one first"
+        ))
+    }
+
+    /// A hold that became an appointment cannot be released.
+    pub fn hold_became_appointment() -> Self {
+        Self::InvalidState("this hold became an appointment; cancel the appointment instead".into())
+    }
+
+    /// A hold already used for another appointment cannot be used again.
+    pub fn hold_already_used() -> Self {
+        Self::InvalidState("this hold was already used for another appointment".into())
+    }
+
+    /// An appointment moves only to a slot of its own doctor.
+    pub fn reschedule_to_another_doctor() -> Self {
+        Self::validation("an appointment can only be moved to another slot of the same doctor")
+    }
+
+    /// A waitlist offer that was booked cannot be declined.
+    pub fn offer_already_booked() -> Self {
+        Self::InvalidState("this offer was booked; cancel the appointment instead".into())
+    }
+
+    /// Another specialty has this name.
+    pub fn specialty_name_taken() -> Self {
+        Self::validation("a specialty with this name already exists")
+    }
+
+    /// The doctor profile is linked to another user.
+    pub fn doctor_profile_taken() -> Self {
+        Self::validation("this doctor profile is already linked to another user")
+    }
+
     /// A patient already holds `max` slots.
     pub fn hold_limit(max: u16) -> Self {
         Self::LimitReached(format!(

@@ -245,7 +245,11 @@ pub fn offerable_slots(
 }
 
 /// The email or SMS telling a patient about an offer.
-pub fn offer_message(doctor: &Doctor, offer: &WaitlistOffer) -> (String, String) {
+pub fn offer_message(
+    doctor: &Doctor,
+    offer: &WaitlistOffer,
+    public_url: Option<&str>,
+) -> (String, String) {
     let tz = doctor.time_zone.tz();
     let start = tz.to_datetime(offer.start);
     let until = tz.to_datetime(offer.expires_at);
@@ -262,6 +266,10 @@ pub fn offer_message(doctor: &Doctor, offer: &WaitlistOffer) -> (String, String)
         zone = doctor.time_zone.name(),
         until_time = until.time().strftime("%H:%M"),
     );
+    let body = match public_url {
+        Some(url) => format!("{body}\n\nSee the offer: {url}/waitlist"),
+        None => body,
+    };
     (subject, body)
 }
 

@@ -215,8 +215,22 @@ impl ClinicRepository for Database {
 pub(crate) async fn insert_doctor(tx: &mut WriteTx, doctor: &Doctor) -> Result<(), StoreError> {
     let schedule = serde_json::to_string(&doctor.schedule)
         .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
-    sqlx::query(INSERT_DOCTOR)
-        .bind(doctor.id.to_string())
+    let insert = sqlx::query(INSERT_DOCTOR).bind(doctor.id.to_string());
+    bind_profile(insert, doctor, schedule)
+        .bind(micros(Timestamp::now()))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Binds a doctor's profile, name to schedule, in the order `INSERT_DOCTOR` and `UPDATE_DOCTOR`
+/// both take it.
+pub(crate) fn bind_profile<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    doctor: &Doctor,
+    schedule_json: String,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
         .bind(doctor.name.clone())
         .bind(doctor.specialty_id.to_string())
         .bind(doctor.qualification.clone())
@@ -226,9 +240,5 @@ pub(crate) async fn insert_doctor(tx: &mut WriteTx, doctor: &Doctor) -> Result<(
         .bind(doctor.fee.currency.clone())
         .bind(doctor.photo_url.clone())
         .bind(doctor.time_zone.name().to_owned())
-        .bind(schedule)
-        .bind(micros(Timestamp::now()))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+        .bind(schedule_json)
 }

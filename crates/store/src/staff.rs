@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::Database;
 use crate::audit::append_in;
 use crate::bookings::{Tx, appointment_from};
-use crate::clinic::insert_doctor;
+use crate::clinic::{bind_profile, insert_doctor};
 use crate::columns::{counter, micros, named, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, is_conflict};
 use crate::schedule_edits::{days_to_compare, free_slots, load_doctor, record_grid_change};
@@ -128,9 +128,10 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// A taken unique value (specialty name, linked doctor profile) as a validation error.
-fn unique_error(error: StoreError, message: &str) -> BookingError {
+/// A unique-constraint conflict as the domain's `refusal`; other failures as storage errors.
+fn unique_error(error: StoreError, refusal: fn() -> BookingError) -> BookingError {
     match error {
-        StoreError::Database(error) if is_conflict(&error) => BookingError::validation(message),
+        StoreError::Database(error) if is_conflict(&error) => refusal(),
         other => other.into(),
     }
 }
@@ -221,17 +222,7 @@ impl StaffRepository for Database {
         let horizon = doctor.schedule.rules.horizon_days;
         self.edit_grid(doctor_id, Some(horizon), now, audit, |tx| {
             Box::pin(async move {
-                let result = sqlx::query(UPDATE_DOCTOR)
-                    .bind(doctor.name.clone())
-                    .bind(doctor.specialty_id.to_string())
-                    .bind(doctor.qualification.clone())
-                    .bind(i64::from(doctor.years_experience))
-                    .bind(doctor.bio.clone())
-                    .bind(doctor.fee.amount_minor)
-                    .bind(doctor.fee.currency.clone())
-                    .bind(doctor.photo_url.clone())
-                    .bind(doctor.time_zone.name().to_owned())
-                    .bind(schedule)
+                let result = bind_profile(sqlx::query(UPDATE_DOCTOR), &doctor, schedule)
                     .bind(doctor.id.to_string())
                     .execute(&mut **tx)
                     .await?;
@@ -378,7 +369,7 @@ impl StaffRepository for Database {
             .bind(micros(now));
         self.execute_audited(query, audit)
             .await
-            .map_err(|e| unique_error(e, "a specialty with this name already exists"))?;
+            .map_err(|e| unique_error(e, BookingError::specialty_name_taken))?;
         Ok(())
     }
 
@@ -393,7 +384,7 @@ impl StaffRepository for Database {
         let result = self
             .execute_audited(query, audit)
             .await
-            .map_err(|e| unique_error(e, "a specialty with this name already exists"))?;
+            .map_err(|e| unique_error(e, BookingError::specialty_name_taken))?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -446,9 +437,10 @@ impl StaffRepository for Database {
             .bind(role.as_str().to_owned())
             .bind(doctor_id.map(|id| id.to_string()))
             .bind(user_id.to_string());
-        let result = self.execute_audited(query, audit).await.map_err(|e| {
-            unique_error(e, "this doctor profile is already linked to another user")
-        })?;
+        let result = self
+            .execute_audited(query, audit)
+            .await
+            .map_err(|e| unique_error(e, BookingError::doctor_profile_taken))?;
         if result.rows_affected() == 0 {
             return Ok(None);
         }

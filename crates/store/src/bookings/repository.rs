@@ -206,9 +206,7 @@ impl BookingRepository for Database {
             // Already given back or lapsed: nothing changes, but the request is recorded.
             HoldState::Released | HoldState::Expired => {}
             HoldState::Confirmed => {
-                return Err(BookingError::InvalidState(
-                    "this hold became an appointment; cancel the appointment instead".into(),
-                ));
+                return Err(BookingError::hold_became_appointment());
             }
             HoldState::Active => {
                 recorded
@@ -275,10 +273,9 @@ impl BookingRepository for Database {
             ensure_hold_claim(&mut tx, &stored, confirmation.day_limit, now).await?
         };
         if checked("upcoming")? >= i64::from(confirmation.max_active_appointments) {
-            return Err(BookingError::LimitReached(format!(
-                "you can have at most {} upcoming appointments",
-                confirmation.max_active_appointments
-            )));
+            return Err(BookingError::appointment_limit(
+                confirmation.max_active_appointments,
+            ));
         }
         let carries_offer = checked("offers")? > 0;
 
@@ -456,18 +453,14 @@ impl BookingRepository for Database {
                 });
             }
             (HoldState::Confirmed, _) => {
-                return Err(BookingError::InvalidState(
-                    "this hold was already used for another appointment".into(),
-                ));
+                return Err(BookingError::hold_already_used());
             }
             (HoldState::Released, _) => return Err(BookingError::HoldNotFound),
             (HoldState::Active | HoldState::Expired, _) => {}
         }
         appointment.check_reschedule(now)?;
         if hold.doctor_id != appointment.doctor_id {
-            return Err(BookingError::validation(
-                "an appointment can only be moved to another slot of the same doctor",
-            ));
+            return Err(BookingError::reschedule_to_another_doctor());
         }
 
         // Free the old time first so the new slot may overlap it (moving by a few minutes);

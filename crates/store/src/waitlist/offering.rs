@@ -354,10 +354,7 @@ async fn queue_offer_messages(
     };
     let email: Option<String> = row.try_get("email")?;
     let phone: Option<String> = row.try_get("phone")?;
-    let (subject, mut body) = offer_message(doctor, offer);
-    if let Some(public_url) = &offering.public_url {
-        body.push_str(&format!("\n\nSee the offer: {public_url}/waitlist"));
-    }
+    let (subject, body) = offer_message(doctor, offer, offering.public_url.as_deref());
     let corrupt = |e: BookingError| StoreError::Corrupt(format!("contact of a patient: {e}"));
     let mut recipients = Vec::new();
     if let Some(email) = email {

@@ -139,9 +139,7 @@ impl WaitlistRepository for Database {
         )
         .await?;
         if active >= i64::from(max_entries) {
-            return Err(BookingError::LimitReached(format!(
-                "you can be on at most {max_entries} waitlists at a time; leave one first"
-            )));
+            return Err(BookingError::waitlist_limit(max_entries));
         }
         sqlx::query(INSERT_ENTRY)
             .bind(entry.id.to_string())
@@ -319,9 +317,7 @@ impl WaitlistRepository for Database {
             OfferState::Open => {}
             OfferState::Declined | OfferState::Expired => return Ok(Recorded::default()),
             OfferState::Accepted => {
-                return Err(BookingError::InvalidState(
-                    "this offer was booked; cancel the appointment instead".into(),
-                ));
+                return Err(BookingError::offer_already_booked());
             }
         }
         let mut recorded = self.decline_in(&mut tx, &offer, now).await?;
