@@ -347,3 +347,47 @@ mod tests {
         assert!(Reason::parse(&"x".repeat(1001)).is_err());
     }
 }
+
+/// A claim on a doctor's time as the database holds it, whether or not a hold has lapsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgendaClaim {
+    /// First instant claimed (buffers included).
+    pub start: Timestamp,
+    /// First instant free again.
+    pub end: Timestamp,
+    /// `Held` for a hold, `Booked` for an appointment.
+    pub status: SlotStatus,
+    /// When a hold lapses; `None` for an appointment.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A doctor's claims overlapping a window, with the doctor's latest slot event when read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Agenda {
+    /// The claims, in no particular order.
+    pub claims: Vec<AgendaClaim>,
+    /// The doctor's latest slot event sequence number (0 before the first).
+    pub seq: i64,
+}
+
+impl Agenda {
+    /// What occupies `[from, to)` at `now`: the claims overlapping it that have not lapsed.
+    pub fn occupancy(
+        &self,
+        doctor_id: DoctorId,
+        (from, to): (Timestamp, Timestamp),
+        now: Timestamp,
+    ) -> Vec<Occupancy> {
+        self.claims
+            .iter()
+            .filter(|c| c.start < to && c.end > from)
+            .filter(|c| c.expires_at.is_none_or(|expires_at| expires_at > now))
+            .map(|c| Occupancy {
+                doctor_id,
+                start: c.start,
+                end: c.end,
+                status: c.status,
+            })
+            .collect()
+    }
+}

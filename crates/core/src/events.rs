@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::booking::{AppointmentStatus, SlotStatus};
 use crate::error::BookingResult;
 use crate::ids::{AppointmentId, DoctorId, UserId};
-use crate::ports::Recorded;
 use crate::waitlist::WaitlistOffer;
 
 /// A slot of a doctor changed status; `seq` numbers the changes of that doctor.
@@ -110,22 +109,6 @@ impl EventBus for FollowedBus {
             follower.follow(&event);
         }
         self.inner.publish(event);
-    }
-}
-
-/// Publishes what one committed change recorded: its slot changes in order, then its offers,
-/// then the doctors whose data it changed.
-pub fn publish_recorded(bus: &dyn EventBus, recorded: &Recorded) {
-    for event in &recorded.slots {
-        bus.publish(DomainEvent::Slot(*event));
-    }
-    for offer in &recorded.offers {
-        bus.publish(DomainEvent::WaitlistOffer(*offer));
-    }
-    for doctor_id in &recorded.doctors {
-        bus.publish(DomainEvent::Doctor {
-            doctor_id: *doctor_id,
-        });
     }
 }
 

@@ -25,6 +25,7 @@ pub mod ical;
 pub mod identity;
 pub mod ids;
 pub mod limits;
+pub mod listing;
 pub mod notifications;
 pub mod outbox;
 pub mod ports;
@@ -37,5 +38,6 @@ pub mod signin;
 pub mod slots;
 pub mod staff;
 pub mod waitlist;
+pub mod waitlist_service;
 
 pub use error::{BookingError, BookingResult};

@@ -5,18 +5,17 @@
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::agenda_cache::Agenda;
 use crate::audit::{Actor, AuditEntry};
-use crate::booking::{Appointment, Hold, Occupancy, Reason};
+use crate::booking::{Agenda, Appointment, Hold, Occupancy, Reason};
 use crate::clinic::{Doctor, Specialty, SpecialtySummary};
 use crate::contention::ClaimInTheWay;
 use crate::error::BookingResult;
-use crate::events::SlotEvent;
+use crate::events::{DomainEvent, EventBus, SlotEvent};
 use crate::identity::{Identifier, User};
-use crate::ids::{AppointmentId, DoctorId, HoldId, SpecialtyId, UserId};
+use crate::ids::{AppointmentId, DoctorId, HoldId, OfferId, SpecialtyId, UserId, WaitlistEntryId};
 use crate::schedule::TimeOff;
 use crate::slots::Slot;
-use crate::waitlist::WaitlistOffer;
+use crate::waitlist::{NewEntry, WaitlistEntry, WaitlistOffer};
 
 /// What one committed change recorded for listeners: slot changes in order, the waitlist
 /// offers it made, and the audit entries it wrote (in the same transaction).
@@ -46,6 +45,22 @@ impl Recorded {
         self.slots
             .iter()
             .any(|e| e.status == crate::booking::SlotStatus::Available)
+    }
+}
+
+/// Publishes on `bus` what one committed change recorded: its slot changes in order, then its offers,
+/// then the doctors whose data it changed.
+pub fn publish_recorded(bus: &dyn EventBus, recorded: &Recorded) {
+    for event in &recorded.slots {
+        bus.publish(DomainEvent::Slot(*event));
+    }
+    for offer in &recorded.offers {
+        bus.publish(DomainEvent::WaitlistOffer(*offer));
+    }
+    for doctor_id in &recorded.doctors {
+        bus.publish(DomainEvent::Doctor {
+            doctor_id: *doctor_id,
+        });
     }
 }
 
@@ -290,4 +305,51 @@ pub trait IdentityRepository: Send + Sync + 'static {
 pub trait CodeSender: Send + Sync + 'static {
     /// Sends `code` to `to`.
     async fn send_code(&self, to: &Identifier, code: &str) -> BookingResult<()>;
+}
+
+/// Storage of the waitlist. Offers themselves are made by the booking repository inside the
+/// transactions that free slots; these are the waitlist's own operations.
+#[async_trait]
+pub trait WaitlistRepository: Send + Sync + 'static {
+    /// Adds the entry with its `audit` entries, unless the patient already waits for the same
+    /// target and window (that entry is returned with `false`, and nothing is written);
+    /// `LimitReached` beyond `max_entries` active entries.
+    async fn join(
+        &self,
+        entry: &NewEntry,
+        max_entries: u16,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<(WaitlistEntry, bool)>;
+    /// The patient's active entries (waiting or offered), in queue order, with open offers.
+    async fn entries_of(&self, patient_id: UserId) -> BookingResult<Vec<WaitlistEntry>>;
+    /// One entry with its open offer.
+    async fn entry(&self, id: WaitlistEntryId) -> BookingResult<Option<WaitlistEntry>>;
+    /// One offer.
+    async fn offer(&self, id: OfferId) -> BookingResult<Option<WaitlistOffer>>;
+    /// Takes the patient's entry off the waitlist, declining its open offer (whose slot passes
+    /// on), writing `audit` with it. Leaving twice is not an error (and writes nothing).
+    async fn leave(
+        &self,
+        id: WaitlistEntryId,
+        patient_id: UserId,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<Recorded>;
+    /// Declines the patient's open offer: its hold is released, the entry waits again and the
+    /// slot passes on; `audit` is written with it. Declining twice is not an error (and writes
+    /// nothing).
+    async fn decline(
+        &self,
+        id: OfferId,
+        patient_id: UserId,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<Recorded>;
+    /// Offers the doctor's free slots to matching waiters, first come first served.
+    async fn offer_free_slots(
+        &self,
+        doctor_id: DoctorId,
+        now: Timestamp,
+    ) -> BookingResult<Recorded>;
 }

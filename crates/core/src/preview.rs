@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use crate::booking::{Appointment, AppointmentStatus, SlotStatus};
-use crate::booking_service::SlotView;
+use crate::listing::SlotView;
 use crate::schedule::{TimeOff, WeeklySchedule};
 
 /// The free slots of one calendar date, now and with the change.
@@ -163,9 +163,9 @@ mod tests {
 
     use super::*;
     use crate::booking::Reason;
-    use crate::booking_service::doctor_listing;
     use crate::clinic::{Doctor, Fee, Zone};
     use crate::ids::{AppointmentId, DoctorId, SpecialtyId, TimeOffId, UserId};
+    use crate::listing::doctor_listing;
     use crate::schedule::{BookingRules, TimeRange, WeeklyHours};
 
     fn range(from: (i8, i8), to: (i8, i8)) -> TimeRange {

@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use crate::error::{BookingError, BookingResult};
 use crate::events::{DomainEvent, EventBus, SlotEvent, SlotEventLog};
 use crate::ids::{DoctorId, OfferId};
-use crate::waitlist::{OfferState, WaitlistOffer, WaitlistRepository};
+use crate::ports::WaitlistRepository;
+use crate::waitlist::{OfferState, WaitlistOffer};
 
 /// Most events read from the log in one query.
 const CATCH_UP_LIMIT: u32 = 1000;

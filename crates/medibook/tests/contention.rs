@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use medibook_core::agenda_cache::Agenda;
 use medibook_core::audit::Actor;
+use medibook_core::booking::Agenda;
 use medibook_core::booking::{Appointment, Hold, Occupancy};
 use medibook_core::booking_service::{BookingPolicy, BookingService};
 use medibook_core::clock::{Clock, ManualClock};

@@ -97,7 +97,7 @@ async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
         .join(
             patient.id,
             &Actor::system(),
-            medibook_core::waitlist::JoinRequest {
+            medibook_core::waitlist_service::JoinRequest {
                 target: medibook_core::waitlist::WaitTarget::Doctor(doctor),
                 from: Some(tuesday),
                 to: Some(tuesday),

@@ -44,9 +44,8 @@ use medibook_core::identity::{Email, Identifier};
 use medibook_core::ids::{AppointmentId, DoctorId, OfferId, SpecialtyId, UserId, WaitlistEntryId};
 use medibook_core::ports::{ClinicRepository, IdentityRepository};
 use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedule};
-use medibook_core::waitlist::{
-    EntryState, JoinRequest, OfferState, WaitTarget, WaitlistOffer, WaitlistPolicy, WaitlistService,
-};
+use medibook_core::waitlist::{EntryState, OfferState, WaitTarget, WaitlistOffer, WaitlistPolicy};
+use medibook_core::waitlist_service::{JoinRequest, WaitlistService};
 use medibook_store::Database;
 use proptest::prelude::*;
 use proptest::test_runner::{TestError, TestRunner};

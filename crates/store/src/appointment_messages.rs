@@ -11,9 +11,9 @@ use medibook_core::notifications::{
 };
 use sqlx::Row;
 
-use crate::bookings::Tx;
 use crate::columns::micros;
 use crate::error::StoreError;
+use crate::ledger::Tx;
 use crate::outbox::{WITHDRAW_REMINDERS, enqueue_all_in};
 
 const FACTS: &str = "

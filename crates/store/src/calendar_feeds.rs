@@ -14,9 +14,9 @@ use sqlx::any::AnyRow;
 
 use crate::Database;
 use crate::WriteStatement;
-use crate::bookings::appointment_from;
 use crate::columns::{counter, micros, named, optional_parsed, parsed};
 use crate::error::StoreError;
+use crate::ledger::appointment_from;
 
 const FEED_STATE: &str = "
     SELECT generation, token_hash FROM calendar_feeds WHERE user_id = $1 AND kind = $2";

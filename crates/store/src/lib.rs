@@ -23,6 +23,7 @@ mod error;
 mod floor;
 mod google;
 mod identity;
+mod ledger;
 mod limits;
 mod outbox;
 pub mod relay;

@@ -8,18 +8,18 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use medibook_core::booking::{Occupancy, SlotStatus};
-use medibook_core::booking_service::doctor_listing;
 use medibook_core::clinic::Doctor;
 use medibook_core::ids::DoctorId;
+use medibook_core::listing::doctor_listing;
 use medibook_core::ports::Recorded;
 use medibook_core::schedule::TimeOff;
 use medibook_core::slots::day_bounds;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::bookings::{Tx, record_slot_event};
 use crate::clinic::{DOCTOR_COLUMNS, doctor_from, time_off_from};
 use crate::columns::{micros, timestamp};
 use crate::error::StoreError;
+use crate::ledger::{Tx, record_slot_event};
 
 const TIME_OFF_IN_WINDOW: &str = "
     SELECT id, doctor_id, start_at, end_at, reason FROM time_off

@@ -17,10 +17,10 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Database;
 use crate::audit::append_in;
-use crate::bookings::{Tx, appointment_from};
 use crate::clinic::{bind_profile, insert_doctor};
 use crate::columns::{counter, micros, named, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, is_conflict};
+use crate::ledger::{Tx, appointment_from};
 use crate::schedule_edits::{days_to_compare, free_slots, load_doctor, record_grid_change};
 
 const SET_SCHEDULE: &str = "UPDATE doctors SET schedule = $1 WHERE id = $2";
@@ -164,7 +164,7 @@ impl Database {
         let mut horizons = vec![doctor.schedule.rules.horizon_days];
         horizons.extend(new_horizon);
         let days = days_to_compare(&horizons);
-        let mut recorded = crate::bookings::free_lapsed_claims(&mut tx, doctor_id, now).await?;
+        let mut recorded = crate::ledger::free_lapsed_claims(&mut tx, doctor_id, now).await?;
         let before = free_slots(&mut tx, doctor_id, days, now).await?;
         if !edit(&mut tx).await? {
             return Ok(None);

@@ -5,15 +5,15 @@ use std::collections::HashMap;
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 
 use crate::agenda_cache::AgendaCache;
 use crate::booking::{Occupancy, SlotStatus};
 use crate::clinic::Doctor;
 use crate::error::{BookingError, BookingResult};
 use crate::ids::DoctorId;
+use crate::listing::{SlotView, doctor_listing};
 use crate::schedule::TimeOff;
-use crate::slots::{SlotGrid, last_date};
+use crate::slots::last_date;
 
 use super::BookingService;
 
@@ -26,17 +26,6 @@ const MAX_KEPT_DAYS: u16 = 92;
 
 /// How far ahead the "next free slot" of a doctor is looked for.
 const NEXT_FREE_LOOKAHEAD_DAYS: u16 = 28;
-
-/// A slot with its status, as patients see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct SlotView {
-    /// Start of the visit.
-    pub start: Timestamp,
-    /// End of the visit.
-    pub end: Timestamp,
-    /// Whether it can be held.
-    pub status: SlotStatus,
-}
 
 impl BookingService {
     /// The bookable slots of a doctor on `days` dates from `first` (dates in the doctor's
@@ -197,58 +186,6 @@ impl BookingService {
     }
 }
 
-/// The bookable slots of one doctor on `days` dates from `first` (dates in the doctor's zone)
-/// with their status, as seen at `now`: slots before the minimum notice or beyond the horizon are
-/// left out, and so are free slots of a day that reached the doctor's daily maximum.
-/// `time_off` and `occupancy` must be the doctor's, and `occupancy` sorted by start.
-pub fn doctor_listing(
-    doctor: &Doctor,
-    time_off: &[TimeOff],
-    occupancy: &[Occupancy],
-    first: Date,
-    days: u16,
-    now: Timestamp,
-) -> Vec<SlotView> {
-    let rules = &doctor.schedule.rules;
-    let tz = doctor.time_zone.tz();
-    let grid = SlotGrid::new(&doctor.schedule, tz, time_off);
-    let (earliest, latest) = rules.bookable_window(now);
-    let mut views = Vec::new();
-    let mut day = first;
-    for _ in 0..days {
-        let day_slots = grid.for_day(day);
-        let full = match (rules.max_per_day, grid.day_bounds(day)) {
-            (Some(max), Some((day_start, day_end))) => {
-                let taken = occupancy
-                    .iter()
-                    .filter(|o| o.start >= day_start && o.start < day_end)
-                    .count();
-                taken >= usize::from(max)
-            }
-            _ => false,
-        };
-        for slot in day_slots {
-            if slot.start < earliest || slot.start > latest {
-                continue;
-            }
-            let status = status_of(&slot.claim(rules), occupancy);
-            if full && status == SlotStatus::Available {
-                continue;
-            }
-            views.push(SlotView {
-                start: slot.start,
-                end: slot.end,
-                status,
-            });
-        }
-        match day.tomorrow() {
-            Ok(next) => day = next,
-            Err(_) => break,
-        }
-    }
-    views
-}
-
 /// The instants whose occupancy and time off a listing of `days` dates from `first` needs: one
 /// window wide enough for every doctor's zone (UTC offsets stay within a day) and for buffers
 /// around the first and last slot.
@@ -272,25 +209,4 @@ fn utc_midnight(date: Date) -> Option<Timestamp> {
     date.to_zoned(jiff::tz::TimeZone::UTC)
         .ok()
         .map(|zoned| zoned.timestamp())
-}
-
-/// The status of a slot whose agenda interval is `claim`, given occupancy sorted by start:
-/// booked beats held beats available.
-fn status_of(claim: &(Timestamp, Timestamp), occupancy: &[Occupancy]) -> SlotStatus {
-    let (start, end) = *claim;
-    // A doctor's occupancy never overlaps itself, so sorted by start it is sorted by end too.
-    let first_candidate = occupancy.partition_point(|o| o.end <= start);
-    let mut status = SlotStatus::Available;
-    for o in occupancy[first_candidate..]
-        .iter()
-        .take_while(|o| o.start < end)
-    {
-        if o.end > start {
-            if o.status == SlotStatus::Booked {
-                return SlotStatus::Booked;
-            }
-            status = SlotStatus::Held;
-        }
-    }
-    status
 }

@@ -18,17 +18,18 @@ use crate::clinic::Doctor;
 use crate::clock::Clock;
 use crate::contention::{ClaimInTheWay, SlotContention, Turn};
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, EventBus, publish_recorded};
+use crate::events::{DomainEvent, EventBus};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use crate::ports::{
     Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
-    Recorded, Reschedule,
+    Recorded, Reschedule, publish_recorded,
 };
 use crate::slots::{SlotGrid, day_bounds};
 
 mod listing;
 
-pub use listing::{MAX_LISTING_DAYS, SlotView, doctor_listing};
+pub use crate::listing::{SlotView, doctor_listing};
+pub use listing::MAX_LISTING_DAYS;
 
 /// Limits and durations of the booking process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,9 +10,10 @@ use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::clinic::{Doctor, Fee, Specialty, Zone};
 use crate::contact::text_field;
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, publish_recorded};
+use crate::events::DomainEvent;
 use crate::identity::{Identifier, Role, User};
 use crate::ids::{DoctorId, SpecialtyId, UserId};
+use crate::ports::publish_recorded;
 use crate::schedule::WeeklySchedule;
 
 /// A doctor profile as an admin submits it, before checks.

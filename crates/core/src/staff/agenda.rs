@@ -11,9 +11,10 @@ use crate::booking_service::MAX_LISTING_DAYS;
 use crate::clinic::Doctor;
 use crate::contact::text_field;
 use crate::error::{BookingError, BookingResult};
-use crate::events::{DomainEvent, publish_recorded};
+use crate::events::DomainEvent;
 use crate::identity::{Email, PhoneNumber};
 use crate::ids::{AppointmentId, DoctorId, TimeOffId};
+use crate::ports::publish_recorded;
 use crate::schedule::{TimeOff, WeeklySchedule};
 use crate::slots::{day_bounds, last_date};
 

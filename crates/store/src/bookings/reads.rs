@@ -5,20 +5,20 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use medibook_core::BookingResult;
-use medibook_core::agenda_cache::{Agenda, AgendaClaim};
+use medibook_core::booking::{Agenda, AgendaClaim};
 use medibook_core::booking::{Appointment, Hold, Occupancy, SlotStatus};
 use medibook_core::events::{SlotEvent, SlotEventLog};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::queries::{
-    AGENDA, APPOINTMENT_COLUMNS, HOLD_COLUMNS, LATEST_SLOT_SEQ, SLOT_EVENTS_AFTER,
-};
-use super::rows::{appointment_from, hold_from};
 use crate::Database;
 use crate::columns::{micros, named, optional_instant, parsed, placeholders, timestamp};
 use crate::error::StoreError;
+use crate::ledger::queries::{
+    AGENDA, APPOINTMENT_COLUMNS, HOLD_COLUMNS, LATEST_SLOT_SEQ, SLOT_EVENTS_AFTER,
+};
+use crate::ledger::{appointment_from, hold_from};
 
 #[async_trait]
 impl SlotEventLog for Database {

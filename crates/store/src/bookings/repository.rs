@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use medibook_core::agenda_cache::Agenda;
 use medibook_core::audit::Actor;
+use medibook_core::booking::Agenda;
 use medibook_core::booking::{
     Appointment, AppointmentStatus, Hold, HoldState, Occupancy, SlotStatus,
 };
@@ -20,22 +20,22 @@ use medibook_core::{BookingError, BookingResult};
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
-use super::Tx;
-use super::ledger::{
-    book_hold, commit, ensure_hold_claim, exec, free_lapsed_claims, record_slot_event,
-    release_active_hold,
-};
-use super::queries::{
-    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, CONFIRM_CHECKS, DELETE_CLAIM_OF_APPOINTMENT,
-    DOCTORS_WITH_LAPSED_HOLDS, HOLD_CHECKS, HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD,
-    INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
-};
-use super::rows::{hold_from, load_appointment, load_hold};
 use crate::Database;
 use crate::appointment_messages::queue_appointment_messages;
 use crate::audit::record_in;
 use crate::columns::{micros, optional_parsed, parsed, timestamp};
 use crate::error::{StoreError, claim_error};
+use crate::ledger::Tx;
+use crate::ledger::queries::{
+    CANCEL_APPOINTMENT, CLAIM_IN_THE_WAY, CONFIRM_CHECKS, DELETE_CLAIM_OF_APPOINTMENT,
+    DOCTORS_WITH_LAPSED_HOLDS, HOLD_CHECKS, HOLD_COLUMNS, INSERT_APPOINTMENT, INSERT_HOLD,
+    INSERT_HOLD_CLAIM, MOVE_APPOINTMENT,
+};
+use crate::ledger::{
+    book_hold, commit, ensure_hold_claim, exec, free_lapsed_claims, record_slot_event,
+    release_active_hold,
+};
+use crate::ledger::{hold_from, load_appointment, load_hold};
 use crate::waitlist::offer_free_slots;
 
 #[async_trait]

@@ -10,4 +10,4 @@ mod queries;
 mod repository;
 mod rows;
 
-pub(crate) use offering::{Offering, offer_free_slots, settle_offer_of_hold};
+pub(crate) use offering::{Offering, offer_free_slots};

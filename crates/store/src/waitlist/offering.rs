@@ -17,55 +17,23 @@ use medibook_core::outbox::{MessageKind, NewMessage};
 use medibook_core::ports::Recorded;
 use medibook_core::slots::{Slot, day_bounds};
 use medibook_core::waitlist::{
-    EntryState, OfferState, WaitlistOffer, WaitlistPolicy, accepts, offer_message, offerable_slots,
+    OfferState, WaitlistOffer, WaitlistPolicy, accepts, offer_message, offerable_slots,
 };
 use sqlx::Row;
 use uuid::Uuid;
 
 use super::queries::{
-    CONTACT_OF_USER, INSERT_OFFER, MARK_ENTRY_OFFERED, OFFERED_BEFORE, SETTLE_ENTRY_OF_HOLD,
-    SETTLE_OFFER_OF_HOLD, WAITERS_FOR_DOCTOR,
+    CONTACT_OF_USER, INSERT_OFFER, MARK_ENTRY_OFFERED, OFFERED_BEFORE, WAITERS_FOR_DOCTOR,
 };
 use super::rows::date_column;
 use crate::audit::record_in;
-use crate::bookings::{
-    COUNT_CLAIMS_IN_DAY, INSERT_HOLD, INSERT_HOLD_CLAIM, Tx, count, exec, record_slot_event,
-};
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
+use crate::ledger::{
+    COUNT_CLAIMS_IN_DAY, INSERT_HOLD, INSERT_HOLD_CLAIM, Tx, count, exec, record_slot_event,
+};
 use crate::outbox::enqueue_all_in;
 use crate::schedule_edits::{load_doctor, occupancy_between, time_off_between};
-
-/// Records what became of the open offer carried by a hold (if the hold carries one) and of its
-/// entry, inside the transaction that settles the hold.
-pub(crate) async fn settle_offer_of_hold(
-    tx: &mut Tx,
-    hold_id: HoldId,
-    offer: OfferState,
-    entry: EntryState,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    exec(
-        tx,
-        SETTLE_ENTRY_OF_HOLD,
-        vec![
-            hold_id.to_string().into(),
-            entry.as_str().into(),
-            micros(now).into(),
-        ],
-    )
-    .await?;
-    exec(
-        tx,
-        SETTLE_OFFER_OF_HOLD,
-        vec![
-            hold_id.to_string().into(),
-            offer.as_str().into(),
-            micros(now).into(),
-        ],
-    )
-    .await
-}
 
 /// A waiting entry as the offering needs it.
 struct Waiter {

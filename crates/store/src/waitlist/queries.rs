@@ -26,12 +26,6 @@ pub(super) const INSERT_OFFER: &str = "
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $9)
     ON CONFLICT (patient_id) WHERE state = 'open' DO NOTHING";
 pub(super) const CONTACT_OF_USER: &str = "SELECT email, phone FROM users WHERE id = $1";
-pub(super) const SETTLE_ENTRY_OF_HOLD: &str = "
-    UPDATE waitlist_entries SET state = $2, updated_at = $3
-    WHERE state = 'offered'
-      AND id IN (SELECT entry_id FROM waitlist_offers WHERE hold_id = $1 AND state = 'open')";
-pub(super) const SETTLE_OFFER_OF_HOLD: &str = "
-    UPDATE waitlist_offers SET state = $2, updated_at = $3 WHERE hold_id = $1 AND state = 'open'";
 pub(super) const ACTIVE_ENTRIES_OF_PATIENT: &str = "
     SELECT COUNT(*) AS n FROM waitlist_entries
     WHERE patient_id = $1 AND state IN ('waiting', 'offered')";

@@ -7,13 +7,12 @@ use medibook_core::audit::AuditEntry;
 use medibook_core::booking::HoldState;
 use medibook_core::ids::{DoctorId, OfferId, UserId, WaitlistEntryId};
 use medibook_core::ports::Recorded;
-use medibook_core::waitlist::{
-    EntryState, NewEntry, OfferState, WaitlistEntry, WaitlistOffer, WaitlistRepository,
-};
+use medibook_core::ports::WaitlistRepository;
+use medibook_core::waitlist::{EntryState, NewEntry, OfferState, WaitlistEntry, WaitlistOffer};
 use medibook_core::{BookingError, BookingResult};
 use sqlx::AssertSqlSafe;
 
-use super::offering::{offer_free_slots, settle_offer_of_hold};
+use super::offering::offer_free_slots;
 use super::queries::{
     ACTIVE_ENTRIES_OF_PATIENT, ENTRY_COLUMNS, INSERT_ENTRY, LEAVE_ENTRY, LEAVE_WAITING_ENTRY,
     OFFER_COLUMNS,
@@ -21,9 +20,10 @@ use super::queries::{
 use super::rows::{entry_from, offer_from, target_columns};
 use crate::Database;
 use crate::audit::append_in;
-use crate::bookings::{Tx, count, exec, free_lapsed_claims, release_active_hold};
 use crate::columns::micros;
 use crate::error::StoreError;
+use crate::ledger::settle_offer_of_hold;
+use crate::ledger::{Tx, count, exec, free_lapsed_claims, release_active_hold};
 
 impl Database {
     async fn open_offer_of_entry(
@@ -66,14 +66,14 @@ impl Database {
         let mut recorded = free_lapsed_claims(tx, offer.doctor_id, now).await?;
         let sql = format!(
             "SELECT {} FROM holds WHERE id = $1",
-            crate::bookings::HOLD_COLUMNS
+            crate::ledger::HOLD_COLUMNS
         );
         let hold = sqlx::query(AssertSqlSafe(sql))
             .bind(offer.hold_id.to_string())
             .fetch_optional(&mut **tx)
             .await?
             .as_ref()
-            .map(crate::bookings::hold_from)
+            .map(crate::ledger::hold_from)
             .transpose()?;
         if let Some(hold) = hold.filter(|h| h.state == HoldState::Active) {
             recorded

@@ -10,9 +10,8 @@ use jiff::civil::Date;
 use medibook_core::BookingError;
 use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::ids::{DoctorId, OfferId, SpecialtyId, WaitlistEntryId};
-use medibook_core::waitlist::{
-    EntryState, JoinRequest, OfferState, WaitTarget, WaitlistEntry, WaitlistOffer,
-};
+use medibook_core::waitlist::{EntryState, OfferState, WaitTarget, WaitlistEntry, WaitlistOffer};
+use medibook_core::waitlist_service::JoinRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

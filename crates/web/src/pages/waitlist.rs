@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::ids::{DoctorId, OfferId, WaitlistEntryId};
-use medibook_core::waitlist::{EntryState, JoinRequest, OfferState, WaitTarget};
+use medibook_core::waitlist::{EntryState, OfferState, WaitTarget};
+use medibook_core::waitlist_service::JoinRequest;
 
 use crate::AppState;
 use crate::client::ClientIp;

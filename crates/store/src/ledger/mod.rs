@@ -1,27 +1,35 @@
 //! The occupancy ledger inside a write transaction: binding and running statements, recording
-//! slot events, freeing lapsed claims, and claiming, releasing and booking a hold's interval.
+//! slot events, freeing lapsed claims, claiming, releasing and booking a hold's interval, and
+//! settling the waitlist offer a hold carries. The steps every change of a claim is made of,
+//! shared by the bookings, the waitlist's offering and the schedule edits.
+
+pub(crate) mod queries;
+mod rows;
+
+pub(crate) use queries::{COUNT_CLAIMS_IN_DAY, HOLD_COLUMNS, INSERT_HOLD, INSERT_HOLD_CLAIM};
+pub(crate) use rows::{StoredHold, appointment_from, hold_from, load_appointment, load_hold};
+
+/// A write transaction, as the ledger's steps take it.
+pub(crate) type Tx = crate::WriteTx;
 
 use jiff::Timestamp;
 use medibook_core::booking::{Hold, HoldState, SlotStatus};
 use medibook_core::events::SlotEvent;
-use medibook_core::ids::{AppointmentId, DoctorId};
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
 use medibook_core::ports::{DayLimit, Recorded};
 use medibook_core::waitlist::{EntryState, OfferState};
 use medibook_core::{BookingError, BookingResult};
 use sqlx::{Any, Row};
 use uuid::Uuid;
 
-use super::Tx;
-use super::queries::{
-    CLAIM_OF_HOLD, COUNT_CLAIMS_IN_DAY, COUNT_OVERLAPPING_CLAIMS, DELETE_CLAIM_OF_HOLD,
-    DELETE_LAPSED_CLAIMS_OF_DOCTOR, EXPIRE_LAPSED_HOLDS_OF_DOCTOR, EXPIRE_LAPSED_OFFERS,
-    INSERT_HOLD_CLAIM, LAPSED_HOLDS_OF_DOCTOR, MARK_HOLD_CONFIRMED, RECORD_SLOT_EVENT,
-    REQUEUE_ENTRIES_OF_LAPSED_OFFERS, SET_HOLD_STATE, TURN_CLAIM_INTO_APPOINTMENT,
-};
-use super::rows::StoredHold;
 use crate::columns::{micros, timestamp};
 use crate::error::{StoreError, claim_error};
-use crate::waitlist::settle_offer_of_hold;
+use queries::{
+    CLAIM_OF_HOLD, COUNT_OVERLAPPING_CLAIMS, DELETE_CLAIM_OF_HOLD, DELETE_LAPSED_CLAIMS_OF_DOCTOR,
+    EXPIRE_LAPSED_HOLDS_OF_DOCTOR, EXPIRE_LAPSED_OFFERS, LAPSED_HOLDS_OF_DOCTOR,
+    MARK_HOLD_CONFIRMED, RECORD_SLOT_EVENT, REQUEUE_ENTRIES_OF_LAPSED_OFFERS, SET_HOLD_STATE,
+    SETTLE_ENTRY_OF_HOLD, SETTLE_OFFER_OF_HOLD, TURN_CLAIM_INTO_APPOINTMENT,
+};
 
 /// A bound statement argument: the store binds only text (ids, names) and integers (instants).
 pub(crate) enum Arg {
@@ -181,7 +189,7 @@ pub(crate) async fn release_active_hold(
 /// Makes sure the hold's interval is claimed: its own claim if it still has one, otherwise a new
 /// claim if nothing else occupies the interval now (a lapsed hold may be used while its slot is
 /// still free). `HoldExpired` if the slot was taken in the meantime.
-pub(super) async fn ensure_hold_claim(
+pub(crate) async fn ensure_hold_claim(
     tx: &mut Tx,
     stored: &StoredHold,
     day_limit: Option<DayLimit>,
@@ -270,7 +278,7 @@ pub(crate) async fn check_day_limit(
 /// Gives the hold's claim to the appointment (it now occupies the slot for good), marks the hold
 /// used, and records the slot as booked. Shared by confirm and reschedule.
 /// `carries_offer` false skips settling a waitlist offer the caller knows the hold has none of.
-pub(super) async fn book_hold(
+pub(crate) async fn book_hold(
     tx: &mut Tx,
     hold: &Hold,
     appointment_id: AppointmentId,
@@ -306,7 +314,38 @@ pub(super) async fn book_hold(
     .await
 }
 
-pub(super) async fn commit(tx: Tx) -> Result<(), StoreError> {
+pub(crate) async fn commit(tx: Tx) -> Result<(), StoreError> {
     tx.commit().await?;
     Ok(())
+}
+
+/// Records what became of the open offer carried by a hold (if the hold carries one) and of its
+/// entry, inside the transaction that settles the hold.
+pub(crate) async fn settle_offer_of_hold(
+    tx: &mut Tx,
+    hold_id: HoldId,
+    offer: OfferState,
+    entry: EntryState,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        SETTLE_ENTRY_OF_HOLD,
+        vec![
+            hold_id.to_string().into(),
+            entry.as_str().into(),
+            micros(now).into(),
+        ],
+    )
+    .await?;
+    exec(
+        tx,
+        SETTLE_OFFER_OF_HOLD,
+        vec![
+            hold_id.to_string().into(),
+            offer.as_str().into(),
+            micros(now).into(),
+        ],
+    )
+    .await
 }

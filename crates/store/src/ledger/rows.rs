@@ -47,12 +47,12 @@ pub(crate) fn appointment_from(row: &AnyRow) -> Result<Appointment, StoreError> 
 }
 
 /// A hold as stored, with the agenda interval it claims.
-pub(super) struct StoredHold {
-    pub(super) hold: Hold,
-    pub(super) claim: (Timestamp, Timestamp),
+pub(crate) struct StoredHold {
+    pub(crate) hold: Hold,
+    pub(crate) claim: (Timestamp, Timestamp),
 }
 
-pub(super) async fn load_hold(tx: &mut Tx, id: HoldId) -> Result<Option<StoredHold>, StoreError> {
+pub(crate) async fn load_hold(tx: &mut Tx, id: HoldId) -> Result<Option<StoredHold>, StoreError> {
     let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1");
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(id.to_string())
@@ -70,7 +70,7 @@ pub(super) async fn load_hold(tx: &mut Tx, id: HoldId) -> Result<Option<StoredHo
     .transpose()
 }
 
-pub(super) async fn load_appointment(
+pub(crate) async fn load_appointment(
     tx: &mut Tx,
     id: AppointmentId,
 ) -> Result<Option<Appointment>, StoreError> {
@@ -85,7 +85,7 @@ pub(super) async fn load_appointment(
 impl Database {
     /// Loads the patient's hold, takes the agenda locks of its doctor and patient, and reads it
     /// again: another writer may have changed it while this one waited for the locks.
-    pub(super) async fn locked_hold(
+    pub(crate) async fn locked_hold(
         &self,
         tx: &mut Tx,
         hold_id: HoldId,
@@ -111,7 +111,7 @@ impl Database {
 
     /// Loads the patient's appointment, takes the agenda locks of its doctor and patient, and
     /// reads it again.
-    pub(super) async fn locked_appointment(
+    pub(crate) async fn locked_appointment(
         &self,
         tx: &mut Tx,
         appointment_id: AppointmentId,
