@@ -7,33 +7,31 @@
 //! and a forged form on another site is refused, whatever the cookie's SameSite setting.
 //! Requests without our cookies (API clients with bearer tokens) are not affected.
 
-use axum::extract::Request;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::error::ApiError;
+use axum::response::Response;
 
 /// Prefix of every cookie the server sets.
 const COOKIE_PREFIX: &str = "medibook_";
 
-/// Refuses cross-site state-changing requests that carry our cookies (middleware).
-pub async fn reject_cross_site(request: Request, next: Next) -> Response {
+/// How a refusal is rendered for a request's path: the page that explains for a page's form,
+/// a problem document for the API (the router decides which door a path belongs to).
+pub type Refusal = fn(&str) -> Response;
+
+/// Refuses cross-site state-changing requests that carry our cookies (middleware, with the
+/// door's [`Refusal`] as its state).
+pub async fn reject_cross_site(
+    State(refusal): State<Refusal>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if !safe && carries_our_cookie(request.headers()) && !same_origin(request.headers()) {
-        // A page's form gets the page that explains; the API its problem document.
-        if crate::pages::is_page_path(request.uri().path()) {
-            return crate::pages::forms::cross_site().into_response();
-        }
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "cross-site request refused",
-        )
-        .into_response();
+        return refusal(request.uri().path());
     }
     next.run(request).await
 }

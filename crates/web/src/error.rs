@@ -25,6 +25,10 @@ pub struct Problem {
     pub code: String,
 }
 
+/// The problem code of an error response, left in the response's extensions for the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProblemCode(pub &'static str);
+
 /// An error on its way to becoming a problem response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -114,9 +118,7 @@ impl IntoResponse for ApiError {
             code: self.code.to_owned(),
         };
         let mut response = (self.status, Json(problem)).into_response();
-        response
-            .extensions_mut()
-            .insert(crate::metrics::ProblemCode(self.code));
+        response.extensions_mut().insert(ProblemCode(self.code));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

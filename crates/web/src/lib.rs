@@ -4,6 +4,8 @@
 //! result.
 
 pub mod access;
+#[cfg(test)]
+mod access_coverage;
 pub mod api;
 pub mod auth;
 pub mod client;
@@ -68,7 +70,7 @@ pub struct AppState {
     /// Slots, holds, appointments.
     pub bookings: BookingService,
     /// The waitlist.
-    pub waitlist: medibook_core::waitlist::WaitlistService,
+    pub waitlist: medibook_core::waitlist_service::WaitlistService,
     /// One-time codes.
     pub signin: SignIn,
     /// Sessions behind the access tokens.
@@ -139,13 +141,29 @@ pub fn router(state: AppState) -> Router {
                 "the server could not complete the request",
             ))
         }))
-        .layer(axum::middleware::from_fn(csrf::reject_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            cross_site_refusal as csrf::Refusal,
+            csrf::reject_cross_site,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A cross-site form or call: the page that explains for a page, a problem for the API.
+fn cross_site_refusal(path: &str) -> Response {
+    if pages::is_page_path(path) {
+        return pages::forms::cross_site().into_response();
+    }
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "cross-site request refused",
+    )
+    .into_response()
 }
 
 /// Unknown addresses: the HTML error page for pages, a problem document for the API.

@@ -29,15 +29,12 @@ use medibook_core::BookingResult;
 use medibook_core::audit::{AuditEntry, AuditLog, AuditObserver, AuditQuery};
 
 use crate::AppState;
+use crate::error::ProblemCode;
 
 /// The request-latency histogram.
 pub const REQUEST_DURATION: &str = "medibook_http_request_duration_seconds";
 /// Open live-feed connections.
 pub const WEBSOCKET_CONNECTIONS: &str = "medibook_websocket_connections";
-
-/// The problem code of an error response, left in the response's extensions for the metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProblemCode(pub &'static str);
 
 /// Renders the recorded metrics in the Prometheus text format.
 #[async_trait]
