@@ -31,6 +31,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== layering (dependency rules)"
 scripts/check-layering.sh
+echo "== module cycles"
+python3 scripts/check-module-cycles.py
 echo "== compose.yaml"
 compose_env=(MEDIBOOK_SECRET=validation-only-secret-of-32-characters POSTGRES_PASSWORD=validation)
 if docker compose version >/dev/null 2>&1; then
