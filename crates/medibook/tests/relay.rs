@@ -27,7 +27,7 @@ use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedu
 use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
 use medibook_store::Database;
 use medibook_store::relay::EventRelay;
-use medibook_web::events::{InProcessBus, Published};
+use medibook_web::shell::events::{InProcessBus, Published};
 use tokio::sync::{broadcast, watch};
 
 const SECRET: &[u8] = b"test secret that is long enough for hmac keys";

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::access::ROUTE_ACCESS;
 use crate::api;
+use crate::shell::access::ROUTE_ACCESS;
 
 /// Routes served outside the OpenAPI document (pages and the document itself).
 const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use medibook_core::agenda_cache::AgendaCache;
 use medibook_core::contention::SlotContention;
 use medibook_core::outbox::OutboxRepository;
-use medibook_web::metrics::{MetricsEndpoint, MetricsExport};
+use medibook_web::shell::metrics::{MetricsEndpoint, MetricsExport};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::settings::Settings;
@@ -30,7 +30,7 @@ fn prometheus() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
-                    Matcher::Full(medibook_web::metrics::REQUEST_DURATION.to_owned()),
+                    Matcher::Full(medibook_web::shell::metrics::REQUEST_DURATION.to_owned()),
                     &LATENCY_BUCKETS,
                 )
                 .map(PrometheusBuilder::build_recorder);

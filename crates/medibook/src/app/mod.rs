@@ -26,7 +26,7 @@ use medibook_core::signin::{SignIn, SignInLimits};
 use medibook_core::waitlist::WaitlistPolicy;
 use medibook_core::waitlist_service::WaitlistService;
 use medibook_store::{Backend, Database};
-use medibook_web::events::InProcessBus;
+use medibook_web::shell::events::InProcessBus;
 use medibook_web::{AppState, Readiness, TokenKeys, WebSettings};
 use tokio::sync::{Notify, watch};
 
@@ -219,7 +219,7 @@ impl App {
             policy,
         )
         .with_contention(contention.clone())
-        .observed_by(Arc::new(medibook_web::metrics::BookingCounters));
+        .observed_by(Arc::new(medibook_web::shell::metrics::BookingCounters));
         let bookings = match &agendas {
             Some(agendas) => bookings.with_agenda_cache(agendas.clone()),
             None => bookings,
@@ -282,7 +282,7 @@ impl App {
                 clock.clone(),
             ),
             audit: medibook_core::audit::AuditTrail::new(
-                Arc::new(medibook_web::metrics::CountingAuditLog::new(store.clone())),
+                Arc::new(medibook_web::shell::metrics::CountingAuditLog::new(store.clone())),
                 clock.clone(),
             ),
             outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),

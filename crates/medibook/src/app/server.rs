@@ -11,7 +11,7 @@ use medibook_core::events::{EventBus, NoListeners};
 use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
 use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
 use medibook_store::Database;
-use medibook_web::events::InProcessBus;
+use medibook_web::shell::events::InProcessBus;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 

@@ -194,7 +194,7 @@ async fn every_route_in_the_openapi_document_has_an_access_rule(app: TestApp) {
             {
                 continue;
             }
-            let row = medibook_web::access::ROUTE_ACCESS
+            let row = medibook_web::shell::access::ROUTE_ACCESS
                 .iter()
                 .find(|(m, p, _)| *m == method && p == path);
             assert!(

@@ -10,11 +10,11 @@ use medibook_core::sessions::SessionGrant;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::{AuthUser, cookie_value};
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::shell::AppState;
+use crate::shell::auth::{AuthUser, cookie_value};
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::ApiJson;
 
 /// The cookie that carries the refresh token for pages (HttpOnly: scripts never see it).
 pub const REFRESH_COOKIE: &str = "medibook_refresh";

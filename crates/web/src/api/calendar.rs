@@ -13,22 +13,22 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use medibook_core::BookingError;
 use medibook_core::audit::{Actor, AuditAction, AuditEvent};
-use medibook_core::calendar_feeds::{AppointmentFile, FeedKind};
-use medibook_core::ical;
 use medibook_core::ids::AppointmentId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::AuthUser;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::shell::AppState;
+use crate::shell::auth::AuthUser;
+use crate::shell::client::ClientIp;
+use crate::shell::downloads::calendar_download;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::{ApiPath, ApiQuery};
+use crate::shell::inputs::feed_kind;
 
 /// The private calendar feeds of the signed-in person.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,34 +54,6 @@ pub struct CalendarFeedsResponse {
 pub struct FeedChoice {
     /// `appointments` (default) or `agenda`.
     pub feed: Option<String>,
-}
-
-/// The feed kind named by `feed`, or a validation error.
-pub fn feed_kind(feed: Option<&str>) -> Result<FeedKind, BookingError> {
-    match feed {
-        None | Some("") => Ok(FeedKind::Appointments),
-        Some(name) => FeedKind::parse(name)
-            .ok_or_else(|| BookingError::validation("feed must be `appointments` or `agenda`")),
-    }
-}
-
-/// A calendar file as a download: `text/calendar`, never stored by caches.
-pub fn calendar_download(file: AppointmentFile) -> Response {
-    let filename = format!(
-        "attachment; filename=\"appointment-{}.ics\"",
-        file.appointment.id
-    );
-    let mut response = file.calendar.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(ical::CONTENT_TYPE),
-    );
-    if let Ok(value) = HeaderValue::from_str(&filename) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// One of your appointments as an iCalendar (RFC 5545) file: UTC start and end, a stable UID,

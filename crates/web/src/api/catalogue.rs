@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::shell::AppState;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::{ApiPath, ApiQuery};
 
 /// A specialty with its number of doctors.
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,10 +6,10 @@ use medibook_core::contact::ContactForm;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::ApiJson;
 
 /// A message to the clinic.
 #[derive(Debug, Deserialize, ToSchema)]

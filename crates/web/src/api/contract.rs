@@ -7,7 +7,7 @@
 //!   its handler decides anything: a JSON body that is not JSON (400), has the wrong shape (422),
 //!   is too large (413) or is not declared JSON (415); a malformed path or query parameter
 //!   (400); no valid bearer token (401) or the wrong role (403) on routes that
-//!   [`access::ROUTE_ACCESS`](crate::access::ROUTE_ACCESS) protects;
+//!   [`access::ROUTE_ACCESS`](crate::shell::access::ROUTE_ACCESS) protects;
 //! - the links of the booking flow (doctor → hold → appointment → cancel or reschedule, and the
 //!   staff flows that create something and then change it), so a client — or a fuzzer's
 //!   stateful phase — can follow the ids one response hands to the next request.
@@ -19,7 +19,7 @@ use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 
-use crate::access::{Access, access_for};
+use crate::shell::access::{Access, access_for};
 
 /// Adds the shared problem responses and the flow's links to the generated document.
 pub fn complete(openapi: &mut OpenApi) {

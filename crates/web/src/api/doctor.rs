@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::access::StaffCaller;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::shell::AppState;
+use crate::shell::access::StaffCaller;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// Which doctor to act for.
 #[derive(Debug, Default, Deserialize, IntoParams)]

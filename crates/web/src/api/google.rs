@@ -7,9 +7,9 @@ use medibook_core::calendar_sync::ConnectionStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::AuthUser;
-use crate::error::{ApiResult, Problem};
+use crate::shell::AppState;
+use crate::shell::auth::AuthUser;
+use crate::shell::error::{ApiResult, Problem};
 
 /// The state of your Google Calendar connection.
 #[derive(Debug, Serialize, ToSchema)]

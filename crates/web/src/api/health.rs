@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::shell::AppState;
+use crate::shell::error::{ApiError, ApiResult, Problem};
 
 /// Probe answer.
 #[derive(Debug, Serialize, ToSchema)]

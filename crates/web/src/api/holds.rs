@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::AuthUser;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath};
+use crate::shell::AppState;
+use crate::shell::auth::AuthUser;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::{ApiJson, ApiPath};
 
 /// The slot to hold.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::access::AdminCaller;
 use crate::api::admin::actor;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::shell::AppState;
+use crate::shell::access::AdminCaller;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::ApiQuery;
 
 /// Which outbox messages to list.
 #[derive(Debug, Deserialize, IntoParams)]

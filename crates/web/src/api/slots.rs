@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::shell::AppState;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::ApiQuery;
 
 /// Which slots to list.
 #[derive(Debug, Deserialize, IntoParams)]

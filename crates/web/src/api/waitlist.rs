@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::AuthUser;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath};
+use crate::shell::AppState;
+use crate::shell::auth::AuthUser;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::{ApiJson, ApiPath};
 
 /// What to wait for: exactly one of `doctor_id` and `specialty_id`, optionally within dates.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::session::{FeedSession, Outgoing};
 use super::{FeedSettings, MIN_PING_INTERVAL};
-use crate::AppState;
-use crate::events::Published;
+use crate::shell::AppState;
+use crate::shell::events::Published;
 
 /// How long a stopping server waits for a client to take its closing frame.
 const SHUTDOWN_CLOSE_PATIENCE: Duration = Duration::from_secs(5);

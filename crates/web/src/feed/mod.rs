@@ -50,7 +50,7 @@
 //! Each connection is one task running one loop: it reads the shared broadcast bus, the client's
 //! messages and the event log, and writes a bounded outgoing queue
 //! ([`FeedSettings::queue_capacity`] messages, 256 by default) to the socket as the socket takes
-//! it. Live slot changes arrive from the bus already encoded (see [`crate::events`]), so every
+//! it. Live slot changes arrive from the bus already encoded (see [`crate::shell::events`]), so every
 //! connection sends the same shared frame. A client that stops reading first fills the socket's
 //! buffers, then its own queue; the connection then drops that client's changes, owes it a
 //! resync for each doctor that moved meanwhile, and sends it once the queue has room again, so
@@ -73,16 +73,11 @@ use axum::response::Response;
 use medibook_core::BookingError;
 use medibook_core::ids::UserId;
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::shell::AppState;
+pub use crate::shell::FeedSettings;
+use crate::shell::error::ApiError;
 use connection::serve_connection;
 
-/// How often the server pings an open connection, unless configured otherwise.
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
-/// How long a connection may stay silent, unless configured otherwise.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Messages waiting to be written to one client, unless configured otherwise.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 256;
 /// Most doctors one connection may watch.
 pub const MAX_DOCTORS: usize = 200;
 /// Largest frame or message a client may send.
@@ -93,34 +88,6 @@ pub const REPLAY_LIMIT: i64 = 1000;
 const READ_BUFFER_BYTES: usize = 512;
 /// The shortest ping interval the feed uses, whatever it is given (a zero interval panics).
 const MIN_PING_INTERVAL: Duration = Duration::from_millis(1);
-
-/// How the feed paces and bounds each connection (server settings `feed_ping_ms`,
-/// `feed_idle_ms` and `feed_queue_capacity`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FeedSettings {
-    /// How often the server pings an open connection. Keep it below the idle timeouts of
-    /// proxies in front of the server, so they do not cut quiet connections.
-    pub ping_interval: Duration,
-    /// A connection that has sent nothing (no frame, no pong) for this long is closed at the
-    /// next ping time; so is one whose socket accepts no write for this long. Must exceed
-    /// `ping_interval`, or a client answering every ping still looks idle.
-    pub idle_timeout: Duration,
-    /// Messages waiting to be written to one client; when it is full, the client's further
-    /// changes are dropped and it is told to resync. Changes that arrive together (one
-    /// transaction, or a batch relayed from another instance) are queued before any of them is
-    /// written, so keep it well above the largest such burst. At least 1.
-    pub queue_capacity: usize,
-}
-
-impl Default for FeedSettings {
-    fn default() -> Self {
-        Self {
-            ping_interval: DEFAULT_PING_INTERVAL,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-        }
-    }
-}
 
 /// Upgrades the request to the slot feed. Slots are public; a bearer token (header, or an
 /// `authenticate` message later) adds the caller's waitlist offers. A token that is present but
@@ -137,7 +104,7 @@ pub async fn connect(
         },
         // A page's session cookie; one that no longer works (signed out, expired) watches
         // slots anonymously rather than failing the page's feed.
-        None => match crate::auth::session_cookie_token(&headers) {
+        None => match crate::shell::auth::session_cookie_token(&headers) {
             Some(token) => match authenticate(&state, token).await {
                 Ok(user) => Some(user),
                 Err(BookingError::Storage(error)) => {
@@ -163,7 +130,7 @@ pub async fn connect(
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            let _open = crate::metrics::OpenConnection::open();
+            let _open = crate::shell::metrics::OpenConnection::open();
             serve_connection(socket, bus, state, patient, settings).await;
         })
 }

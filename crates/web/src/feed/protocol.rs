@@ -97,7 +97,7 @@ impl ServerMessage<'_> {
 mod tests {
     use medibook_core::events::SlotEvent;
 
-    use crate::events::slot_frame;
+    use crate::shell::events::slot_frame;
 
     use super::*;
 

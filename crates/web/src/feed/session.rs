@@ -15,8 +15,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::protocol::{AfterSeq, ClientMessage, ServerMessage};
 use super::{MAX_DOCTORS, REPLAY_LIMIT, authenticate};
-use crate::AppState;
-use crate::events::{Published, slot_frame};
+use crate::shell::AppState;
+use crate::shell::events::{Published, slot_frame};
 
 /// The frames waiting to be written to one client, at most `capacity` of them (a heartbeat
 /// ping or a closing frame may go beyond it).

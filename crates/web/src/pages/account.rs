@@ -16,8 +16,6 @@ use medibook_core::BookingError;
 use medibook_core::contact::{ContactForm, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
 use medibook_core::identity::{Role, User};
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::browse::query_param;
 use crate::pages::calendar::{self, CalendarSection};
 use crate::pages::error::{PageError, PageResult};
@@ -25,6 +23,8 @@ use crate::pages::format;
 use crate::pages::forms::PostedForm;
 use crate::pages::google;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// Longest display name, as `PATCH /api/v1/me` allows.
 const MAX_DISPLAY_NAME_CHARS: usize = 100;

@@ -13,14 +13,14 @@ use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus};
 use medibook_core::clinic::Doctor;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::booking::{AppointmentView, own_appointment};
 use crate::pages::browse::query_param;
 use crate::pages::doctor::picker_page;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::forms::{SameSite, actor, audit};
 use crate::pages::{Layout, Section, SignedIn};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "appointments.html")]

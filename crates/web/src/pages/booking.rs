@@ -29,8 +29,6 @@ use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Re
 use medibook_core::clinic::Doctor;
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
@@ -38,6 +36,8 @@ use crate::pages::forms::{PostedForm, actor, audit};
 use crate::pages::signin::encode_component;
 use crate::pages::viewer::Person;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// The doctor's picker at the week of `start`, with a notice and, when rescheduling, the
 /// appointment being moved.
@@ -112,7 +112,7 @@ pub async fn hold(
         Err(error) => {
             let notice = match error {
                 BookingError::SlotTaken => {
-                    crate::metrics::slot_taken();
+                    crate::shell::metrics::slot_taken();
                     "taken"
                 }
                 BookingError::SlotUnavailable(_) | BookingError::Validation(_) => "unavailable",
@@ -559,7 +559,7 @@ pub async fn calendar(
             .with_detail("calendar file"),
     )
     .await?;
-    Ok(crate::api::calendar::calendar_download(file))
+    Ok(crate::shell::downloads::calendar_download(file))
 }
 
 #[cfg(test)]

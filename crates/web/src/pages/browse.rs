@@ -20,10 +20,10 @@ use medibook_core::clinic::{Doctor, SpecialtySummary};
 use medibook_core::ids::{DoctorId, SpecialtyId};
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::{Layout, Section, Viewer};
+use crate::shell::AppState;
 
 /// A doctor as the lists show them.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,13 +20,13 @@ use medibook_core::calendar_feeds::{FeedKind, OpenedFeed};
 use medibook_core::ical;
 use medibook_core::identity::User;
 
-use crate::AppState;
-use crate::api::calendar::feed_kind;
-use crate::client::ClientIp;
 use crate::pages::SignedIn;
 use crate::pages::browse::query_param;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::forms::PostedForm;
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
+use crate::shell::inputs::feed_kind;
 
 /// One feed as the profile shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -31,12 +31,12 @@ use medibook_core::booking_service::SlotView;
 use medibook_core::clinic::Doctor;
 use medibook_core::ids::{AppointmentId, DoctorId};
 
-use crate::AppState;
 use crate::pages::booking::notice_message;
 use crate::pages::browse::{DoctorCard, NextFree, doctor_href, experience, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::{Layout, Section, Viewer};
+use crate::shell::AppState;
 
 /// Days the picker shows at once.
 pub const WEEK_DAYS: u16 = 7;

@@ -75,10 +75,10 @@ impl PageError {
 }
 
 impl From<BookingError> for PageError {
-    /// The status comes from the table every door shares ([`crate::error::status_of`]); only
+    /// The status comes from the table every door shares ([`crate::shell::error::status_of`]); only
     /// the words are the pages' own.
     fn from(error: BookingError) -> Self {
-        let status = crate::error::status_of(&error);
+        let status = crate::shell::error::status_of(&error);
         match error {
             BookingError::NotFound(what) => Self::new(
                 status,

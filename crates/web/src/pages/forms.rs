@@ -15,11 +15,11 @@ use axum::http::request::Parts;
 use medibook_core::audit::{Actor, AuditEvent};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::client::ClientIp;
-use crate::csrf;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::viewer::Person;
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
+use crate::shell::csrf;
 
 /// The longest form body a page accepts (the longest field is a 2,000-character note).
 const MAX_FORM_BYTES: usize = 64 * 1024;

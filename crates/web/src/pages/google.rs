@@ -15,24 +15,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::tz::TimeZone;
-use medibook_core::calendar_sync::{ConnectError, ConnectionStatus, GoogleCalendarSync};
+use medibook_core::calendar_sync::{ConnectError, ConnectionStatus};
 
-use crate::AppState;
-use crate::headers::CONTENT_SECURITY_POLICY;
 use crate::pages::SignedIn;
 use crate::pages::browse::query_param;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::forms::SameSite;
-
-/// Google Calendar as the web layer reaches it.
-#[derive(Clone)]
-pub struct GoogleCalendar {
-    /// Connect, disconnect and status.
-    pub sync: GoogleCalendarSync,
-    /// The origin of Google's consent page, which the profile's forms may lead to.
-    pub consent_origin: String,
-}
+use crate::shell::headers::CONTENT_SECURITY_POLICY;
+use crate::shell::{AppState, GoogleCalendar};
 
 /// The profile's Google Calendar section.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

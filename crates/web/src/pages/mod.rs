@@ -17,7 +17,7 @@
 //! [`forms`] (what every form post starts with), [`assets`] (static files),
 //! [`error`] (the HTML error page) and [`viewer`] (who is looking: the session cookie). A new
 //! area adds its file, its routes in [`routes`] and one row per route in
-//! [`crate::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
+//! [`crate::shell::access::ROUTE_ACCESS`]. Pages are `Public` in that table; a page that needs a
 //! signed-in person takes a [`viewer::SignedIn`], which sends everyone else to
 //! `/login?next=…` instead of answering with a JSON 401.
 
@@ -44,11 +44,11 @@ use axum::routing::{get, post};
 
 use medibook_core::identity::Role;
 
-use crate::AppState;
+use crate::shell::AppState;
 pub use error::{PageError, PageResult};
 pub use viewer::{AdminViewer, SignedIn, StaffViewer, Viewer};
 
-/// The pages' routes (each with a row in [`crate::access::ROUTE_ACCESS`]).
+/// The pages' routes (each with a row in [`crate::shell::access::ROUTE_ACCESS`]).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(browse::home))

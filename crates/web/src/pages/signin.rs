@@ -4,7 +4,7 @@
 //! 2. `POST /login` sends a code through the same core service as `POST /api/v1/auth/otp`
 //!    (same rate limits) and asks for it.
 //! 3. `POST /login/code` checks it like `POST /api/v1/auth/verify`, starts a session and sets
-//!    the [`SESSION_COOKIE`](crate::auth::SESSION_COOKIE): an access token that expires with the
+//!    the [`SESSION_COOKIE`](crate::shell::auth::SESSION_COOKIE): an access token that expires with the
 //!    session, HttpOnly, `SameSite=Lax`, `Path=/`, `Secure` over HTTPS. Then it redirects to
 //!    `next` if that is a path of this site, else to `/`.
 //!
@@ -23,14 +23,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
 use medibook_core::identity::{Email, Identifier, PhoneNumber};
 
-use crate::AppState;
-use crate::auth::{clear_session_cookie, session_cookie, session_cookie_token};
-use crate::client::ClientIp;
 use crate::pages::browse::query_param;
 use crate::pages::error::PageError;
 use crate::pages::format;
 use crate::pages::forms::{FormFields, PostedForm, SameSite};
 use crate::pages::{Layout, Section, Viewer};
+use crate::shell::AppState;
+use crate::shell::auth::{clear_session_cookie, session_cookie, session_cookie_token};
+use crate::shell::client::ClientIp;
 
 /// Percent-encodes `text` for a query parameter value.
 pub fn encode_component(text: &str) -> String {

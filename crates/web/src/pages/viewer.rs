@@ -1,6 +1,6 @@
 //! Who is looking at a page: the person signed in through the page session cookie, if any.
 //!
-//! Pages read only the [`SESSION_COOKIE`](crate::auth::SESSION_COOKIE) (browsers send no
+//! Pages read only the [`SESSION_COOKIE`](crate::shell::auth::SESSION_COOKIE) (browsers send no
 //! `Authorization` header when following a link). The cookie's token and its server-side
 //! session are checked exactly as for the API, so a cookie whose session ended (sign-out, idle
 //! timeout) counts as nobody. [`Viewer`] never refuses a request; [`SignedIn`] sends people
@@ -14,10 +14,10 @@ use medibook_core::BookingError;
 use medibook_core::identity::User;
 use medibook_core::staff::StaffMember;
 
-use crate::AppState;
-use crate::auth::{AuthUser, authenticate, session_cookie_token};
 use crate::pages::error::PageError;
 use crate::pages::signin::encode_component;
+use crate::shell::AppState;
+use crate::shell::auth::{AuthUser, authenticate, session_cookie_token};
 
 /// A signed-in person, as pages show them.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -17,14 +17,14 @@ use medibook_core::ids::{DoctorId, OfferId, WaitlistEntryId};
 use medibook_core::waitlist::{EntryState, OfferState, WaitTarget};
 use medibook_core::waitlist_service::JoinRequest;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::forms::{PostedForm, SameSite, actor, audit};
 use crate::pages::signin::encode_component;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// An open offer, as the page shows it.
 #[derive(Clone, Debug)]

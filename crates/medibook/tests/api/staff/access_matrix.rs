@@ -23,7 +23,7 @@ use medibook_core::clock::Clock;
 use medibook_core::ids::{SpecialtyId, TimeOffId};
 use medibook_core::ports::ClinicRepository;
 use medibook_core::schedule::TimeOff;
-use medibook_web::access::{Access, ROUTE_ACCESS};
+use medibook_web::shell::access::{Access, ROUTE_ACCESS};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -12,13 +12,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::actor;
-use crate::AppState;
-use crate::access::AdminCaller;
 use crate::api::catalogue::FeeResponse;
 use crate::api::doctor::WeeklyScheduleDoc;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath};
+use crate::shell::AppState;
+use crate::shell::access::AdminCaller;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::{ApiJson, ApiPath};
 
 /// A specialty's name.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::actor;
-use crate::AppState;
-use crate::access::AdminCaller;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
+use crate::shell::AppState;
+use crate::shell::access::AdminCaller;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
 
 /// A contact-form message.
 #[derive(Debug, Serialize, ToSchema)]

@@ -8,13 +8,12 @@ mod trail;
 
 use medibook_core::audit::Actor;
 
-use crate::access::AdminCaller;
-use crate::client::ClientIp;
+use crate::shell::access::AdminCaller;
+use crate::shell::client::ClientIp;
 
 pub use clinic::*;
 pub use inbox::*;
 pub use people::*;
-pub(crate) use trail::audit_bound;
 pub use trail::*;
 
 /// The actor an admin's request is recorded as.

@@ -11,11 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::actor;
-use crate::AppState;
-use crate::access::AdminCaller;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::shell::AppState;
+use crate::shell::access::AdminCaller;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// User search.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -3,8 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
-use jiff::civil::Date;
-use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEntry, AuditEvent, AuditQuery};
 use medibook_core::identity::Role;
 use medibook_core::ids::{DoctorId, UserId};
@@ -13,11 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::actor;
-use crate::AppState;
-use crate::access::AdminCaller;
-use crate::client::ClientIp;
-use crate::error::{ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::shell::AppState;
+use crate::shell::access::AdminCaller;
+use crate::shell::client::ClientIp;
+use crate::shell::error::{ApiResult, Problem};
+use crate::shell::extract::ApiQuery;
+use crate::shell::inputs::audit_bound;
 
 /// Which audit entries to read.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,37 +78,6 @@ impl From<AuditEntry> for AuditEntryResponse {
     }
 }
 
-/// Parses an audit bound: an RFC 3339 instant, or a date (midnight UTC; for the end of a
-/// range, the midnight after it, so the date is included). The audit page reads its filters
-/// with it too.
-pub(crate) fn audit_bound(
-    field: &str,
-    raw: Option<&str>,
-    end: bool,
-) -> Result<Option<Timestamp>, BookingError> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
-        return Ok(None);
-    };
-    if let Ok(instant) = raw.parse::<Timestamp>() {
-        return Ok(Some(instant));
-    }
-    let invalid = || {
-        BookingError::validation(format!(
-            "{field} must be an RFC 3339 instant or a date YYYY-MM-DD"
-        ))
-    };
-    let date: Date = raw.parse().map_err(|_| invalid())?;
-    let date = if end {
-        date.tomorrow().map_err(|_| invalid())?
-    } else {
-        date
-    };
-    let midnight = date
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map_err(|_| invalid())?;
-    Ok(Some(midnight.timestamp()))
-}
-
 /// The audit trail, newest first (at most 500 entries): who read or changed which
 /// appointment, hold, schedule or role.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditFilter),
@@ -142,21 +110,4 @@ pub async fn audit(
     }
     state.audit.record(&actor(&caller, &client), event).await?;
     Ok(Json(entries.into_iter().map(Into::into).collect()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn audit_bounds_take_instants_and_whole_dates() {
-        let from = audit_bound("from", Some("2027-03-01"), false).unwrap();
-        assert_eq!(from, Some("2027-03-01T00:00:00Z".parse().unwrap()));
-        let to = audit_bound("to", Some("2027-03-01"), true).unwrap();
-        assert_eq!(to, Some("2027-03-02T00:00:00Z".parse().unwrap()));
-        let instant = audit_bound("to", Some("2027-03-01T10:00:00+01:00"), true).unwrap();
-        assert_eq!(instant, Some("2027-03-01T09:00:00Z".parse().unwrap()));
-        assert_eq!(audit_bound("from", Some(" "), false).unwrap(), None);
-        assert!(audit_bound("from", Some("yesterday"), false).is_err());
-    }
 }

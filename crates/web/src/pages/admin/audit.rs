@@ -17,15 +17,15 @@ use medibook_core::clinic::Doctor;
 use medibook_core::identity::Role;
 use medibook_core::ids::{DoctorId, UserId};
 
-use crate::AppState;
-use crate::api::admin::audit_bound;
-use crate::client::ClientIp;
 use crate::pages::admin::{ConsolePage, FieldErrors, admin_layout, console_nav, record};
 use crate::pages::browse::query_param;
 use crate::pages::error::PageResult;
 use crate::pages::format;
 use crate::pages::signin::encode_component;
 use crate::pages::{AdminViewer, Layout, NavLink};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
+use crate::shell::inputs::audit_bound;
 
 /// Entries shown per page.
 pub const PAGE_SIZE: usize = 50;

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::contact::INBOX_LIMIT;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::admin::{ConsolePage, admin_layout, console_nav, record};
 use crate::pages::error::PageResult;
 use crate::pages::format;
 use crate::pages::{AdminViewer, Layout, NavLink};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// One message of the inbox.
 #[derive(Clone, Debug)]

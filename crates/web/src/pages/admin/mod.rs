@@ -27,11 +27,11 @@ use axum::response::{IntoResponse, Response};
 use medibook_core::audit::{Actor, AuditEvent};
 use medibook_core::contact::INBOX_LIMIT;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::error::PageResult;
 use crate::pages::format;
 use crate::pages::{AdminViewer, Layout, NavLink, Section};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// The sections of the console, for its sub-navigation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,14 +14,14 @@ use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::outbox::{MessageKind, MessageStatus, OutboxEntry, OutboxSummary};
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::admin::{ConsolePage, admin_layout, console_nav, record};
 use crate::pages::browse::query_param;
 use crate::pages::error::PageResult;
 use crate::pages::format;
 use crate::pages::signin::encode_component;
 use crate::pages::{AdminViewer, Layout, NavLink};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// A choice of a filter's `<select>`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -17,8 +17,6 @@ use medibook_core::identity::{Role, User};
 use medibook_core::ids::{DoctorId, UserId};
 use medibook_core::staff::MAX_USER_QUERY_CHARS;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::admin::doctors::edit_href;
 use crate::pages::admin::{ConsolePage, actor, admin_layout, console_nav, record};
 use crate::pages::browse::{page_id, query_param};
@@ -26,6 +24,8 @@ use crate::pages::error::{PageError, PageResult};
 use crate::pages::forms::{PostedForm, SameSite};
 use crate::pages::signin::encode_component;
 use crate::pages::{AdminViewer, Layout, NavLink};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// A doctor profile in the role form's `<select>`.
 #[derive(Clone, Debug)]

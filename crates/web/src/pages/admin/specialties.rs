@@ -12,14 +12,14 @@ use medibook_core::BookingError;
 use medibook_core::ids::SpecialtyId;
 use medibook_core::staff::MAX_NAME_CHARS;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::admin::{ConsolePage, actor, admin_layout, console_nav};
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::error::PageResult;
 use crate::pages::format;
 use crate::pages::forms::{PostedForm, SameSite};
 use crate::pages::{AdminViewer, Layout, NavLink};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// One specialty of the list.
 #[derive(Clone, Debug)]

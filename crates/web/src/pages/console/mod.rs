@@ -16,6 +16,8 @@ use std::collections::BTreeSet;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
@@ -29,13 +31,13 @@ use medibook_core::preview::compare_listings;
 use medibook_core::schedule::TimeOff;
 use medibook_core::staff::{Agenda, AgendaEntry};
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::browse::query_param;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::signin::encode_component;
 use crate::pages::{Layout, Section, StaffViewer};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// The pages of the console, for its sub-navigation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,23 +169,45 @@ struct ChooserPage {
     doctors: Vec<DoctorChoice>,
 }
 
-/// For an admin without a doctor profile who named no doctor: the page listing the doctors to
-/// open `tab` for. `None` when the page can go on.
-pub async fn chooser(
-    state: &AppState,
-    staff: &StaffViewer,
-    scope: Scope,
-    uri: &Uri,
-    tab: Tab,
-) -> PageResult<Option<Response>> {
-    if !(staff.member.is_admin() && staff.member.doctor_id.is_none() && scope.requested.is_none()) {
-        return Ok(None);
+/// The caller of a console page and the doctor it is for, read before the handler runs: the
+/// signed-in staff member (others are refused as for [`StaffViewer`]) and the [`Scope`] of the
+/// address (a malformed `doctor_id` is a 400 page). An admin without a doctor profile who names
+/// no doctor gets the chooser page instead, listing the doctors with links back to this
+/// address, so every console handler starts with a doctor to act for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopedDoctor {
+    /// Who is asking.
+    pub staff: StaffViewer,
+    /// Which doctor the page is for.
+    pub scope: Scope,
+}
+
+impl FromRequestParts<AppState> for ScopedDoctor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let staff = StaffViewer::from_request_parts(parts, state).await?;
+        let scope = Scope::from_query(parts.uri.query()).map_err(IntoResponse::into_response)?;
+        let choosing = staff.member.is_admin()
+            && staff.member.doctor_id.is_none()
+            && scope.requested.is_none();
+        if choosing {
+            return Err(match chooser(state, &staff, &parts.uri).await {
+                Ok(page) => page,
+                Err(error) => error.into_response(),
+            });
+        }
+        Ok(Self { staff, scope })
     }
+}
+
+/// The page listing the doctors to open the page at `uri` for.
+async fn chooser(state: &AppState, staff: &StaffViewer, uri: &Uri) -> PageResult<Response> {
     let doctors = state.catalogue.search(None, None).await?;
     let mut doctors: Vec<DoctorChoice> = doctors
         .into_iter()
         .map(|doctor| DoctorChoice {
-            href: format!("{}?doctor_id={}", tab.path(), doctor.id),
+            href: format!("{}?doctor_id={}", uri.path(), doctor.id),
             name: doctor.name,
         })
         .collect();
@@ -197,7 +221,7 @@ pub async fn chooser(
         ),
         doctors,
     };
-    Ok(Some(page.into_response()))
+    Ok(page.into_response())
 }
 
 /// A domain refusal of a console page, as the page shows it: another doctor's (or an unknown)

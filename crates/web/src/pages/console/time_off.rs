@@ -23,17 +23,17 @@ use medibook_core::ids::TimeOffId;
 use medibook_core::schedule::TimeOff;
 use medibook_core::staff::MAX_TIME_OFF_REASON_CHARS;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::console::hours::parse_time;
 use crate::pages::console::{
-    Console, PreviewView, Problem, Scope, Tab, actor, audit_all, chooser, preview, refusal,
+    Console, PreviewView, Problem, Scope, ScopedDoctor, Tab, actor, audit_all, preview, refusal,
 };
 use crate::pages::error::{PageError, PageResult, sentence};
 use crate::pages::format;
 use crate::pages::forms::{FormFields, PostedForm};
 use crate::pages::{Layout, Section, StaffViewer};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 /// One period of time off as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,16 +343,12 @@ async fn load(
 /// `GET /doctor/time-off?doctor_id=&notice=`.
 pub async fn show(
     State(state): State<AppState>,
-    staff: StaffViewer,
+    ScopedDoctor { staff, scope }: ScopedDoctor,
     client: ClientIp,
     uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
     let raw = raw.as_deref();
-    let scope = Scope::from_query(raw)?;
-    if let Some(page) = chooser(&state, &staff, scope, &uri, Tab::TimeOff).await? {
-        return Ok(page);
-    }
     let (doctor, list) = load(&state, &staff, &client, scope).await?;
     let notice = match query_param(raw, "notice").as_deref() {
         Some("added") => Some("Time off added. No new bookings can be made in it."),
@@ -389,16 +385,11 @@ fn preview_window(start: Timestamp, end: Timestamp, tz: &TimeZone, today: Date) 
 /// `POST /doctor/time-off?doctor_id=` with `intent=preview` or `intent=save`.
 pub async fn submit(
     State(state): State<AppState>,
-    staff: StaffViewer,
+    ScopedDoctor { staff, scope }: ScopedDoctor,
     client: ClientIp,
     uri: Uri,
-    RawQuery(raw): RawQuery,
     PostedForm(fields): PostedForm,
 ) -> PageResult<Response> {
-    let scope = Scope::from_query(raw.as_deref())?;
-    if let Some(page) = chooser(&state, &staff, scope, &uri, Tab::TimeOff).await? {
-        return Ok(page);
-    }
     let (doctor, list) = load(&state, &staff, &client, scope).await?;
     let mut form = TimeOffForm::read(&fields);
     let refused = |form: TimeOffForm, general: Option<String>| {

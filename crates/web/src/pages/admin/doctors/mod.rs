@@ -22,14 +22,14 @@ use medibook_core::ids::DoctorId;
 use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedule};
 use medibook_core::staff::{DoctorChanges, DoctorProfile};
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::admin::{ConsolePage, FieldErrors, actor, admin_layout, console_nav};
 use crate::pages::browse::{doctor_href, page_id, query_param, specialty_names};
 use crate::pages::error::{PageResult, sentence};
 use crate::pages::format;
 use crate::pages::forms::{PostedForm, SameSite};
 use crate::pages::{AdminViewer, Layout, NavLink};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 use form::core_refusal;
 pub use form::{CheckedDoctor, DoctorFormValues, check, parse_fee};

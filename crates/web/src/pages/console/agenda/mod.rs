@@ -27,17 +27,18 @@ use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::ids::AppointmentId;
 use medibook_core::staff::{Outcome, PatientHistory};
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::console::{
-    Console, Scope, Tab, actor, agenda_patients, agenda_read_events, audit_all, chooser, refusal,
+    Console, Scope, ScopedDoctor, Tab, actor, agenda_patients, agenda_read_events, audit_all,
+    refusal,
 };
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::forms::PostedForm;
 use crate::pages::signin::safe_next;
 use crate::pages::{Layout, Section, StaffViewer};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 pub use grid::*;
 
@@ -78,16 +79,12 @@ fn notice_text(notice: Option<&str>) -> Option<&'static str> {
 /// `GET /doctor?view=day|week&date=YYYY-MM-DD&doctor_id=`.
 pub async fn show(
     State(state): State<AppState>,
-    staff: StaffViewer,
+    ScopedDoctor { staff, scope }: ScopedDoctor,
     client: ClientIp,
     uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
     let raw = raw.as_deref();
-    let scope = Scope::from_query(raw)?;
-    if let Some(page) = chooser(&state, &staff, scope, &uri, Tab::Agenda).await? {
-        return Ok(page);
-    }
     let doctor = state
         .staff
         .doctor_in_scope(&staff.member, scope.requested)

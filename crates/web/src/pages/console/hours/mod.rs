@@ -25,15 +25,15 @@ use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::clinic::Doctor;
 use medibook_core::preview::within_working_time;
 
-use crate::AppState;
-use crate::client::ClientIp;
 use crate::pages::browse::query_param;
 use crate::pages::console::{
-    Console, PreviewView, Problem, Scope, Tab, actor, audit_all, chooser, preview, refusal,
+    Console, PreviewView, Problem, Scope, ScopedDoctor, Tab, actor, audit_all, preview, refusal,
 };
 use crate::pages::error::{PageResult, sentence};
 use crate::pages::forms::PostedForm;
 use crate::pages::{Layout, Section, StaffViewer};
+use crate::shell::AppState;
+use crate::shell::client::ClientIp;
 
 use form::RANGE_ROWS;
 pub use form::{DayRows, HoursForm, NumberField, NumberView, RangeRow};
@@ -97,16 +97,12 @@ fn page(
 /// `GET /doctor/hours?doctor_id=&notice=saved`.
 pub async fn show(
     State(state): State<AppState>,
-    staff: StaffViewer,
+    ScopedDoctor { staff, scope }: ScopedDoctor,
     client: ClientIp,
     uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
     let raw = raw.as_deref();
-    let scope = Scope::from_query(raw)?;
-    if let Some(page) = chooser(&state, &staff, scope, &uri, Tab::Hours).await? {
-        return Ok(page);
-    }
     let doctor = state
         .staff
         .schedule(&staff.member, scope.requested)
@@ -130,16 +126,11 @@ pub async fn show(
 /// `POST /doctor/hours?doctor_id=` with `intent=preview` or `intent=save`.
 pub async fn submit(
     State(state): State<AppState>,
-    staff: StaffViewer,
+    ScopedDoctor { staff, scope }: ScopedDoctor,
     client: ClientIp,
     uri: Uri,
-    RawQuery(raw): RawQuery,
     PostedForm(fields): PostedForm,
 ) -> PageResult<Response> {
-    let scope = Scope::from_query(raw.as_deref())?;
-    if let Some(page) = chooser(&state, &staff, scope, &uri, Tab::Hours).await? {
-        return Ok(page);
-    }
     let doctor = state
         .staff
         .schedule(&staff.member, scope.requested)

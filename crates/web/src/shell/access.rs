@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Response};
 use medibook_core::BookingError;
 use medibook_core::staff::StaffMember;
 
-use crate::AppState;
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::shell::AppState;
+use crate::shell::auth::AuthUser;
+use crate::shell::error::ApiError;
 
 /// What a caller needs to reach a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

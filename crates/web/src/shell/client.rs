@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::shell::AppState;
+use crate::shell::error::ApiError;
 
 /// The client's address: the peer's IP, or — only when the server is configured to trust a
 /// reverse proxy — the last address of `X-Forwarded-For`, the one that proxy appended (earlier

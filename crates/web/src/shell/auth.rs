@@ -5,7 +5,7 @@
 //! [`SESSION_COOKIE`], issued by the page sign-in to live exactly as long as its session (see
 //! [`TokenKeys::issue_until`]); a request without an `Authorization` header is authenticated by
 //! that cookie, with the same token and session checks, so same-origin scripts of our pages can
-//! call the API. Cross-site use of the cookie is refused by [`crate::csrf`].
+//! call the API. Cross-site use of the cookie is refused by [`crate::shell::csrf`].
 //!
 //! Only HS256 is accepted (an allow-list: `none` and other algorithms are refused), and `exp`,
 //! `iat`, `aud` and `iss` are verified. Expiry is judged by the application's [`Clock`], like
@@ -25,8 +25,8 @@ use medibook_core::identity::{Role, User};
 use medibook_core::ids::{SessionId, UserId};
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::shell::AppState;
+use crate::shell::error::ApiError;
 
 /// The cookie that carries a page session's access token (HttpOnly, `SameSite=Lax`, `Path=/`).
 pub const SESSION_COOKIE: &str = "medibook_session";
@@ -168,7 +168,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // Already authenticated by the access middleware (crate::access): no second check.
+        // Already authenticated by the access middleware (crate::shell::access): no second check.
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(*user);
         }

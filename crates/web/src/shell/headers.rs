@@ -8,7 +8,7 @@
 //! host match `'self'`).
 //!
 //! The referrer policy is `same-origin` rather than `no-referrer`: under `no-referrer` browsers
-//! send `Origin: null` with a page's own form posts and `fetch`es, which [`crate::csrf`] must
+//! send `Origin: null` with a page's own form posts and `fetch`es, which [`crate::shell::csrf`] must
 //! refuse; `same-origin` still sends nothing to other sites. A handler may set a stricter policy
 //! of its own (the calendar feeds send `no-referrer`), which is kept.
 
@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::AppState;
+use crate::shell::AppState;
 
 /// The policy for every page and API response.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \

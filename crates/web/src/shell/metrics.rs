@@ -28,8 +28,8 @@ use axum::response::{IntoResponse, Response};
 use medibook_core::BookingResult;
 use medibook_core::audit::{AuditEntry, AuditLog, AuditObserver, AuditQuery};
 
-use crate::AppState;
-use crate::error::ProblemCode;
+use crate::shell::AppState;
+use crate::shell::error::ProblemCode;
 
 /// The request-latency histogram.
 pub const REQUEST_DURATION: &str = "medibook_http_request_duration_seconds";
@@ -184,7 +184,7 @@ impl Drop for OpenConnection {
 /// token; 404 when metrics are off, 401 without the right token.
 pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(endpoint) = &state.metrics else {
-        return crate::error::ApiError::new(
+        return crate::shell::error::ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "metrics are off (set MEDIBOOK_METRICS_TOKEN)",
@@ -197,7 +197,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
     if !same_secret(presented.as_bytes(), endpoint.token.as_bytes()) {
-        return crate::error::ApiError::new(
+        return crate::shell::error::ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "/metrics needs the metrics bearer token",

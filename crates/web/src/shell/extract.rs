@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 
-use crate::error::ApiError;
+use crate::shell::error::ApiError;
 
 /// A JSON body (`Content-Type: application/json`).
 #[derive(Debug, FromRequest)]

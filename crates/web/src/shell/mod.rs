@@ -1,0 +1,25 @@
+//! The shell every door of the HTTP interface shares: who is calling (`auth`, `access`,
+//! `client`), what they sent (`extract`, `inputs`), how errors become HTTP (`error`, the one
+//! status table), the protections on every request (`csrf`, `headers`), what is measured
+//! (`metrics`), the in-process event bus (`events`), the application state (`state`) and the
+//! downloads every door answers alike (`downloads`).
+//!
+//! The doors — the JSON API (`crate::api`), the HTML pages (`crate::pages`) and the live feed
+//! (`crate::feed`) — depend on the shell and never on each other; the shell depends on no door
+//! (checked by `scripts/check-module-cycles.py`). A new door (FHIR) is one more module beside
+//! them, merged into the router in `lib.rs`.
+
+pub mod access;
+pub mod auth;
+pub mod client;
+pub mod csrf;
+pub mod downloads;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod headers;
+pub mod inputs;
+pub mod metrics;
+pub mod state;
+
+pub use state::{AppState, FeedSettings, GoogleCalendar, MAX_BODY_BYTES, Readiness, WebSettings};
