@@ -282,7 +282,9 @@ impl App {
                 clock.clone(),
             ),
             audit: medibook_core::audit::AuditTrail::new(
-                Arc::new(medibook_web::shell::metrics::CountingAuditLog::new(store.clone())),
+                Arc::new(medibook_web::shell::metrics::CountingAuditLog::new(
+                    store.clone(),
+                )),
                 clock.clone(),
             ),
             outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),
