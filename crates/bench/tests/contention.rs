@@ -55,7 +55,7 @@ fn one_patient_wins_a_contended_slot_on_sqlite() {
 
 #[test]
 fn one_patient_wins_a_contended_slot_on_postgres() {
-    let Some(database) = FreshPostgres::create() else {
+    let Some(database) = FreshPostgres::create_blocking() else {
         return;
     };
     one_winner_per_round(Some(&database.url));

@@ -96,7 +96,7 @@ fn slots_lists_a_loaded_clinic_on_sqlite() {
 
 #[test]
 fn slots_lists_a_loaded_clinic_on_postgres() {
-    let Some(database) = common::FreshPostgres::create() else {
+    let Some(database) = common::FreshPostgres::create_blocking() else {
         return;
     };
     let report = run_slots(Some(&database.url));

@@ -48,7 +48,7 @@ fn books_and_measures_the_floor_on_sqlite() {
 
 #[test]
 fn books_and_measures_the_floor_on_postgres() {
-    let Some(database) = FreshPostgres::create() else {
+    let Some(database) = FreshPostgres::create_blocking() else {
         return;
     };
     books_and_measures_the_floor(Some(&database.url));

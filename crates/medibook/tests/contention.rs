@@ -32,6 +32,8 @@ use medibook_core::ports::{
 use medibook_core::{BookingError, BookingResult};
 use medibook_store::Database;
 
+use common::{Backend, TestDatabase};
+
 /// Patients racing for the slot.
 const RACERS: usize = 20;
 
@@ -140,14 +142,16 @@ impl BookingRepository for Counted {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racers_queued_before_the_winning_claim_are_answered_by_it_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("contention.db").display());
+    let Some(database) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let url = database.url.clone();
     one_claim_answers_everyone_queued_before_it(&url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racers_queued_before_the_winning_claim_are_answered_by_it_on_postgres() {
-    let Some(postgres) = common::FreshPostgres::create().await else {
+    let Some(postgres) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     one_claim_answers_everyone_queued_before_it(&postgres.url).await;

@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::clinic::PlainDoctor;
-use common::server::{Server, sign_in_user};
+use common::server::{Server, medibook};
+use common::{Backend, TestDatabase};
 use jiff::Timestamp;
 use medibook_store::Database;
 use rand::SeedableRng;
@@ -68,14 +69,16 @@ const SETTINGS: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_every_acknowledged_booking_survives_kill_9_in_a_storm() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("storm.db").display());
+    let Some(database) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let url = database.url.clone();
     storm_kill_and_restart(&url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_every_acknowledged_booking_survives_kill_9_in_a_storm() {
-    let Some(database) = common::FreshPostgres::create().await else {
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     storm_kill_and_restart(&database.url).await;
@@ -115,11 +118,13 @@ struct Storm {
 
 async fn storm_kill_and_restart(database_url: &str) {
     let doctor = PlainDoctor::seed(database_url).await;
-    let mut server = Server::start("storm-0", database_url, SETTINGS, false).await;
+    let mut server = Server::start(database_url, medibook("storm-0", SETTINGS, false)).await;
     let http = reqwest::Client::new();
     let mut patients = Vec::new();
     for index in 0..CLIENTS {
-        let (token, id) = sign_in_user(&http, &server, &format!("storm{index}@example.org")).await;
+        let (token, id) = server
+            .sign_in_user(&http, &format!("storm{index}@example.org"))
+            .await;
         patients.push(Patient { token, id });
     }
     let patients = Arc::new(patients);
@@ -184,7 +189,7 @@ async fn storm_kill_and_restart(database_url: &str) {
         );
         acknowledged.extend(round_acks.iter().cloned());
 
-        server = Server::start("storm-restarted", database_url, SETTINGS, false).await;
+        server = Server::start(database_url, medibook("storm-restarted", SETTINGS, false)).await;
         let findings =
             database_findings(database_url, &doctor.id, &patients, &acknowledged, &asked).await;
         assert!(

@@ -30,13 +30,14 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use common::server::{Server, sign_in};
+use common::server::{Server, medibook};
+use common::{Backend, TestDatabase};
 
 /// How long a change may take to reach the other instance's subscriber.
 const EVENT_PATIENCE: Duration = Duration::from_secs(15);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_through_one_process_reaches_a_subscriber_of_another_through_postgres() {
-    let Some(postgres) = common::FreshPostgres::create().await else {
+    let Some(postgres) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     let servers = Pair::start(&postgres.url, &[]).await;
@@ -48,7 +49,7 @@ async fn a_hold_through_one_process_reaches_a_subscriber_of_another_through_post
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_through_one_process_reaches_a_subscriber_of_another_through_redis() {
-    let Some(postgres) = common::FreshPostgres::create().await else {
+    let Some(postgres) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     let Some(redis) = common::redis_url() else {
@@ -74,7 +75,7 @@ async fn a_hold_through_one_process_reaches_a_subscriber_of_another_through_redi
 async fn hold_and_release_cross_instances(servers: &Pair) {
     let http = reqwest::Client::new();
     let (doctor, start) = a_free_slot(&http, &servers.a).await;
-    let token = sign_in(&http, &servers.a, "ada@example.org").await;
+    let token = servers.a.sign_in(&http, "ada@example.org").await;
 
     let mut feed = Feed::connect(&servers.b).await;
     let latest = feed.subscribe(&doctor).await;
@@ -111,14 +112,16 @@ async fn hold_and_release_cross_instances(servers: &Pair) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_confirmation_committed_before_a_crash_is_delivered_after_restart_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let Some(database) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let url = database.url.clone();
     confirmation_survives_a_crash(&url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_confirmation_committed_before_a_crash_is_delivered_after_restart_once() {
-    let Some(database) = common::FreshPostgres::create().await else {
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     confirmation_survives_a_crash(&database.url).await;
@@ -140,15 +143,15 @@ async fn confirmation_survives_a_crash(database_url: &str) {
     };
 
     // Seed the demo clinic and sign in (the code is logged: no channel configured yet).
-    let first = Server::start("first", database_url, &[], true).await;
-    let token = sign_in(&http, &first, "crash@example.org").await;
+    let first = Server::start(database_url, medibook("first", &[], true)).await;
+    let token = first.sign_in(&http, "crash@example.org").await;
     let (doctor, start) = a_free_slot(&http, &first).await;
     drop(first);
 
     // This process would deliver only after an hour: it is killed long before.
     let env = mail("3600");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut second = Server::start("second", database_url, &env, false).await;
+    let mut second = Server::start(database_url, medibook("second", &env, false)).await;
     let hold = http
         .post(format!("{}/api/v1/holds", second.base))
         .bearer_auth(&token)
@@ -180,7 +183,7 @@ async fn confirmation_survives_a_crash(database_url: &str) {
     // The next process delivers the confirmation, once.
     let env = mail("1");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let third = Server::start("third", database_url, &env, false).await;
+    let third = Server::start(database_url, medibook("third", &env, false)).await;
     let email = tokio::time::timeout(EVENT_PATIENCE, inbox.recv())
         .await
         .unwrap_or_else(|_| {
@@ -200,17 +203,17 @@ async fn confirmation_survives_a_crash(database_url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_backup_taken_while_booking_is_intact_and_holds_the_appointments() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("live.db").display());
+    let Some(database) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let url = database.url.clone();
     let server = Server::start(
-        "live",
         &url,
-        &[("MEDIBOOK_MAX_ACTIVE_APPOINTMENTS", "100")],
-        true,
+        medibook("live", &[("MEDIBOOK_MAX_ACTIVE_APPOINTMENTS", "100")], true),
     )
     .await;
     let http = reqwest::Client::new();
-    let token = sign_in(&http, &server, "backup@example.org").await;
+    let token = server.sign_in(&http, "backup@example.org").await;
     let (doctor, first) = a_free_slot(&http, &server).await;
     let date = &first.to_string()[..10];
     let slots: Vec<Value> = http
@@ -246,7 +249,7 @@ async fn sqlite_a_backup_taken_while_booking_is_intact_and_holds_the_appointment
             ids
         })
     };
-    let target = dir.path().join("copy of live.db");
+    let target = database.dir().join("copy of live.db");
     let output = backup_command(&url, &target).output().unwrap();
     assert!(
         output.status.success(),
@@ -322,14 +325,18 @@ fn backup_of_a_missing_database_fails_and_creates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("metrics.db").display());
+    let Some(database) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let url = database.url.clone();
     let token_for_metrics = "a scraper's token";
     let server = Server::start(
-        "metrics",
         &url,
-        &[("MEDIBOOK_METRICS_TOKEN", token_for_metrics)],
-        true,
+        medibook(
+            "metrics",
+            &[("MEDIBOOK_METRICS_TOKEN", token_for_metrics)],
+            true,
+        ),
     )
     .await;
     let http = reqwest::Client::new();
@@ -341,7 +348,7 @@ async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
-    let token = sign_in(&http, &server, "metrics@example.org").await;
+    let token = server.sign_in(&http, "metrics@example.org").await;
     let (doctor, start) = a_free_slot(&http, &server).await;
     let appointment = book(&http, &server, &token, &doctor, &start.to_string()).await;
     let conflict = http
@@ -404,9 +411,11 @@ async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
 async fn sigterm_finishes_requests_in_flight_closes_feeds_with_going_away_and_exits_cleanly() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("stop.db").display());
-    let mut server = Server::start("stopping", &url, &[], false).await;
+    let Some(database) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let url = database.url.clone();
+    let mut server = Server::start(&url, medibook("stopping", &[], false)).await;
     let mut feed = Feed::connect(&server).await;
 
     // A request in flight: its head is sent, its body not yet.
@@ -568,8 +577,8 @@ impl Pair {
     /// Starts A with `--demo`, waits until it listens (so migrations and seeding are done),
     /// then starts B; both get `extra` in their environment.
     async fn start(database_url: &str, extra: &[(&str, &str)]) -> Self {
-        let a = Server::start("a", database_url, extra, true).await;
-        let b = Server::start("b", database_url, extra, false).await;
+        let a = Server::start(database_url, medibook("a", extra, true)).await;
+        let b = Server::start(database_url, medibook("b", extra, false)).await;
         Self { a, b }
     }
 }

@@ -26,8 +26,7 @@ use sqlx::Row;
 /// A migrated database, a test clock, the outbox over them, and an SMTP channel pointing at a
 /// port where no server listens yet (the provider is down until a test starts one there).
 struct Rig {
-    _dir: tempfile::TempDir,
-    _postgres: Option<common::FreshPostgres>,
+    _database: common::TestDatabase,
     settings: Settings,
     database: medibook_store::Database,
     clock: Arc<ManualClock>,
@@ -37,19 +36,15 @@ struct Rig {
 }
 
 async fn rig(postgres: bool) -> Option<Rig> {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, fresh) = if postgres {
-        let fresh = common::FreshPostgres::create().await?;
-        (fresh.url.clone(), Some(fresh))
+    let backend = if postgres {
+        common::Backend::Postgres
     } else {
-        (
-            format!("sqlite://{}", dir.path().join("outbox.db").display()),
-            None,
-        )
+        common::Backend::Sqlite
     };
+    let test_database = common::TestDatabase::create(backend).await?;
     let settings = Settings {
-        database_url: Some(url),
-        data_dir: dir.path().to_path_buf(),
+        database_url: Some(test_database.url.clone()),
+        data_dir: test_database.dir().to_path_buf(),
         ..Settings::default()
     };
     let database = open_database(&settings).await.unwrap();
@@ -77,8 +72,7 @@ async fn rig(postgres: bool) -> Option<Rig> {
         RetryPolicy::default(),
     );
     Some(Rig {
-        _dir: dir,
-        _postgres: fresh,
+        _database: test_database,
         settings,
         database,
         clock,
@@ -90,8 +84,7 @@ async fn rig(postgres: bool) -> Option<Rig> {
 
 async fn codes_survive_an_smtp_outage(postgres: bool) {
     let Some(Rig {
-        _dir: _keep_the_database_directory,
-        _postgres: _keep_the_postgres_database,
+        _database: _keep_the_database,
         settings,
         database,
         clock,
@@ -196,8 +189,7 @@ async fn codes_survive_an_smtp_outage(postgres: bool) {
 
 async fn undeliverable_codes_are_given_up_when_they_expire(postgres: bool) {
     let Some(Rig {
-        _dir: _keep_the_database_directory,
-        _postgres: _keep_the_postgres_database,
+        _database: _keep_the_database,
         database,
         clock,
         outbox,
@@ -250,8 +242,7 @@ fn message(key: &str, to: &str, due_at: Option<Timestamp>) -> NewMessage {
 
 async fn finished_messages_are_purged_after_the_retention_and_pending_ones_never(postgres: bool) {
     let Some(Rig {
-        _dir: _keep_the_database_directory,
-        _postgres: _keep_the_postgres_database,
+        _database: _keep_the_database,
         database,
         clock,
         outbox,

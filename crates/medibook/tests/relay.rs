@@ -129,18 +129,16 @@ struct PostgresPair {
     received: broadcast::Receiver<Published>,
     _b: App,
     _stop: watch::Sender<bool>,
-    _dir: tempfile::TempDir,
-    _postgres: common::FreshPostgres,
+    _database: common::TestDatabase,
 }
 
 impl PostgresPair {
     async fn start() -> Option<Self> {
-        let postgres = common::FreshPostgres::create().await?;
-        let url = postgres.url.clone();
-        let dir = tempfile::tempdir().unwrap();
+        let database = common::TestDatabase::create(common::Backend::Postgres).await?;
+        let url = database.url.clone();
         let settings = Settings {
             database_url: Some(url.clone()),
-            data_dir: dir.path().to_path_buf(),
+            data_dir: database.dir().to_path_buf(),
             ..Settings::default()
         };
         let clock = Arc::new(ManualClock::new(
@@ -182,8 +180,7 @@ impl PostgresPair {
             received,
             _b: b,
             _stop: stop,
-            _dir: dir,
-            _postgres: postgres,
+            _database: database,
         })
     }
 }

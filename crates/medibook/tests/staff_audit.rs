@@ -19,19 +19,21 @@ use medibook_core::schedule::TimeOff;
 use medibook_core::staff::{Staff, StaffMember, StaffRepository};
 use medibook_store::Database;
 
-use common::FreshPostgres;
 use common::clinic::PlainDoctor;
+use common::{Backend, TestDatabase};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_changes_commit_with_their_audit_entries_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/staff.db", dir.path().display());
+    let Some(database) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let url = database.url.clone();
     changes_commit_with_their_audit_entries(&url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_changes_commit_with_their_audit_entries_on_postgres() {
-    let Some(postgres) = FreshPostgres::create().await else {
+    let Some(postgres) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     changes_commit_with_their_audit_entries(&postgres.url).await;

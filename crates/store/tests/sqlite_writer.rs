@@ -5,18 +5,20 @@
 use std::time::Duration;
 
 use medibook_store::Database;
+use medibook_testkit::{Backend, TestDatabase};
 use sqlx::{Executor, Row};
 
-async fn scratch_database() -> (tempfile::TempDir, Database) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/writer.db", dir.path().display());
-    let database = Database::connect(&url).await.expect("connect");
+async fn scratch_database() -> (TestDatabase, Database) {
+    let scratch = TestDatabase::create(Backend::Sqlite)
+        .await
+        .expect("SQLite needs no server");
+    let database = Database::connect(&scratch.url).await.expect("connect");
     database.migrate().await.expect("migrate");
     let mut conn = database.open_writing_connection().await.expect("writer");
     conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         .await
         .expect("scratch table");
-    (dir, database)
+    (scratch, database)
 }
 
 async fn stored_ids(database: &Database) -> Vec<i64> {

@@ -86,80 +86,8 @@ pub fn keys(stdout: &str) -> Vec<String> {
     keys
 }
 
-#[allow(dead_code, reason = "the fan-out smoke test runs on SQLite only")]
-/// A fresh, empty database (`medibook_test_bench_…`) on the server of
-/// `MEDIBOOK_TEST_POSTGRES_URL`, dropped when this is dropped.
-pub struct FreshPostgres {
-    /// URL of the new database.
-    pub url: String,
-    admin_url: String,
-    name: String,
-}
-
-#[allow(dead_code, reason = "the fan-out smoke test runs on SQLite only")]
-impl FreshPostgres {
-    /// Creates the database, or returns `None` (outside CI) when no server is configured. Under
-    /// `CI=true` a missing server is a failure, not a skip.
-    pub fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "MEDIBOOK_TEST_POSTGRES_URL must be set under CI=true"
-            );
-            eprintln!("skipping: MEDIBOOK_TEST_POSTGRES_URL is not set");
-            return None;
-        };
-        let name = format!("medibook_test_bench_{}", uuid::Uuid::new_v4().simple());
-        execute(&admin_url, &format!("CREATE DATABASE {name}"));
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
-        Some(Self {
-            url: format!("{base}/{name}"),
-            admin_url,
-            name,
-        })
-    }
-}
-
-impl Drop for FreshPostgres {
-    fn drop(&mut self) {
-        execute(
-            &self.admin_url,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
-/// Runs one statement on `url` with `psql` (the bench and its tests have no database driver
-/// of their own) and returns what it printed, unaligned and without headers.
-fn psql(url: &str, sql: &str) -> String {
-    let output = Command::new("psql")
-        .args([
-            url,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-X",
-            "-q",
-            "-t",
-            "-A",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql runs (PostgreSQL's client is installed with the server)");
-    assert!(
-        output.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn execute(url: &str, sql: &str) {
-    psql(url, sql);
-}
+#[allow(unused_imports, reason = "the fan-out smoke test runs on SQLite only")]
+pub use medibook_testkit::FreshPostgres;
 
 /// How many tables of `url`'s database have names starting with `prefix`.
 #[allow(
@@ -173,7 +101,7 @@ pub fn tables_named_like(url: &str, prefix: &str) -> i64 {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_')
     );
-    psql(
+    medibook_testkit::psql(
         url,
         &format!(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE '{prefix}%'"

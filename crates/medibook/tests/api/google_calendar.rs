@@ -15,7 +15,7 @@ use reqwest::header;
 use serde_json::json;
 
 use crate::fake_google::{FakeGoogle, PUBLIC_URL};
-use crate::harness::{Backend, TestApp, spawn_app, spawn_app_with, tuesday};
+use crate::harness::{Backend, TestApp, launch, launch_with, tuesday};
 use crate::pages::{browser_like, get_page, post_form};
 use crate::pages_booking::signed_in;
 
@@ -26,7 +26,7 @@ macro_rules! google_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     let google = super::FakeGoogle::start().await;
-                    if let Some(app) = super::spawn_app_with(
+                    if let Some(app) = super::launch_with(
                         super::Backend::Sqlite,
                         |settings| google.configure(settings),
                     ).await {
@@ -40,7 +40,7 @@ macro_rules! google_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     let google = super::FakeGoogle::start().await;
-                    if let Some(app) = super::spawn_app_with(
+                    if let Some(app) = super::launch_with(
                         super::Backend::Postgres,
                         |settings| google.configure(settings),
                     ).await {
@@ -63,14 +63,14 @@ mod without_google {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
-        if let Some(app) = spawn_app(Backend::Sqlite).await {
+        if let Some(app) = launch(Backend::Sqlite).await {
             google_calendar_is_off_without_a_client(app).await;
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        if let Some(app) = spawn_app(Backend::Postgres).await {
+        if let Some(app) = launch(Backend::Postgres).await {
             google_calendar_is_off_without_a_client(app).await;
         }
     }

@@ -25,11 +25,7 @@ use serde_json::{Value, json};
 pub const TOKEN_MINUTES: u32 = 30 * 24 * 60;
 
 /// Which database a scenario runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use crate::common::Backend;
 
 /// The instant the test clock starts at: Monday 1 March 2027, 08:00 UTC (09:00 in Berlin).
 pub fn start_of_tests() -> Timestamp {
@@ -77,9 +73,8 @@ pub struct TestApp {
     /// Same hours, but at most 2 appointments a day and 15-minute buffers after each visit.
     pub limited_doctor: DoctorId,
     settings: Settings,
-    _dir: tempfile::TempDir,
-    /// The throw-away PostgreSQL database, dropped with the app.
-    _postgres: Option<crate::common::FreshPostgres>,
+    /// The throw-away database (and the data directory), dropped with the app.
+    _database: crate::common::TestDatabase,
     /// The first instance's booking service, for what the server does in the background
     /// (sweeping expired holds).
     pub bookings: BookingService,
@@ -135,30 +130,20 @@ fn doctor(name: &str, specialty: SpecialtyId, rules: BookingRules) -> Doctor {
 pub const TEST_SECRET: &[u8] = b"test secret that is long enough for hmac keys";
 
 /// Starts the app on `backend`, or returns `None` when PostgreSQL is not configured (outside CI).
-pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(backend, |_| {}).await
+pub async fn launch(backend: Backend) -> Option<TestApp> {
+    launch_with(backend, |_| {}).await
 }
 
-/// Like [`spawn_app`], but `configure` may change the scenarios' settings (long sessions, high
+/// Like [`launch`], but `configure` may change the scenarios' settings (long sessions, high
 /// code limits) before the app starts, e.g. back to production values.
-pub async fn spawn_app_with(
+pub async fn launch_with(
     backend: Backend,
     configure: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut postgres = None;
-    let database_url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
-        Backend::Postgres => {
-            let fresh = crate::common::FreshPostgres::create().await?;
-            let url = fresh.url.clone();
-            postgres = Some(fresh);
-            url
-        }
-    };
+    let test_database = crate::common::TestDatabase::create(backend).await?;
     let mut settings = Settings {
-        database_url: Some(database_url),
-        data_dir: dir.path().to_path_buf(),
+        database_url: Some(test_database.url.clone()),
+        data_dir: test_database.dir().to_path_buf(),
         // Scenarios move the clock by days; sessions outlive them, and nobody hits the code
         // limits by accident (sessions and limits have scenarios of their own).
         access_token_minutes: TOKEN_MINUTES,
@@ -212,8 +197,7 @@ pub async fn spawn_app_with(
         doctor: regular.id,
         limited_doctor: limited.id,
         settings,
-        _dir: dir,
-        _postgres: postgres,
+        _database: test_database,
         bookings,
         calendar,
     })
@@ -469,7 +453,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    if let Some(app) = $crate::harness::spawn_app($crate::harness::Backend::Sqlite).await {
+                    if let Some(app) = $crate::harness::launch($crate::harness::Backend::Sqlite).await {
                         super::$scenario(app).await;
                     }
                 }
@@ -479,7 +463,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    if let Some(app) = $crate::harness::spawn_app($crate::harness::Backend::Postgres).await {
+                    if let Some(app) = $crate::harness::launch($crate::harness::Backend::Postgres).await {
                         super::$scenario(app).await;
                     }
                 }
@@ -497,7 +481,7 @@ macro_rules! backend_tests_with {
             $($(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    if let Some(app) = $crate::harness::spawn_app_with(
+                    if let Some(app) = $crate::harness::launch_with(
                         $crate::harness::Backend::Sqlite,
                         super::$configure,
                     )
@@ -512,7 +496,7 @@ macro_rules! backend_tests_with {
             $($(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    if let Some(app) = $crate::harness::spawn_app_with(
+                    if let Some(app) = $crate::harness::launch_with(
                         $crate::harness::Backend::Postgres,
                         super::$configure,
                     )

@@ -8,7 +8,6 @@
 //! `CI=true`, where that is a failure.
 
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,31 +18,16 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-/// How long the server may take to migrate, seed the demo clinic and listen.
+pub use crate::common::missing;
+use crate::common::server::{Launched, Server, medibook};
+use crate::common::{Backend, TestDatabase};
+
+/// How long chromedriver may take to answer.
 const START_PATIENCE: Duration = Duration::from_secs(120);
 /// How long a page may take to show what a test waits for.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 /// How long a script or a page load may take.
 const SCRIPT_PATIENCE: Duration = Duration::from_secs(120);
-/// The bound address is logged after this.
-const LISTENING: &str = "MediBook is listening on http://";
-/// A fixed server secret (any 32+ characters).
-const SECRET: &str = "a browser-test secret that is long enough";
-
-/// Whether a missing browser is a failure rather than a skip.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skips (returns `None`) outside CI, fails under `CI=true`.
-pub fn missing<T>(what: &str) -> Option<T> {
-    assert!(
-        !in_ci(),
-        "{what} (CI=true: the browser tests must run; .ci/run installs what they need)"
-    );
-    eprintln!("note: skipping the browser test: {what}");
-    None
-}
 
 /// The program named by the environment variable `env_override` if set, else the first of
 /// `candidates` that exists, else the first of `names` found on `PATH`.
@@ -69,179 +53,6 @@ fn find_program(env_override: &str, candidates: &[&str], names: &[&str]) -> Opti
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
-}
-
-/// Reads `stream` line by line into `log` on a thread of its own (the reads block).
-fn collect_lines(stream: impl Read + Send + 'static, log: Arc<Mutex<Vec<String>>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { return };
-            log.lock().unwrap().push(line);
-        }
-    });
-}
-
-/// The running `medibook serve --demo`, killed when dropped.
-pub struct Server {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    /// `http://127.0.0.1:<port>`.
-    pub base: String,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_medibook"))
-            .args(["serve", "--demo"])
-            .env_clear()
-            .current_dir(data_dir.path())
-            .env("MEDIBOOK_LISTEN", "127.0.0.1:0")
-            .env("MEDIBOOK_DATA_DIR", data_dir.path())
-            .env("MEDIBOOK_SECRET", SECRET)
-            .env("RUST_LOG", "info,sqlx=warn")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the medibook binary starts");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        collect_lines(child.stdout.take().unwrap(), Arc::clone(&log));
-        collect_lines(child.stderr.take().unwrap(), Arc::clone(&log));
-        let mut server = Self {
-            child,
-            log,
-            base: String::new(),
-            _data_dir: data_dir,
-        };
-        let line = server
-            .wait_for_line(0, |line| line.contains(LISTENING), START_PATIENCE)
-            .await;
-        let address = line
-            .split(LISTENING)
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("an address after the listening message");
-        server.base = format!("http://{address}");
-        server
-    }
-
-    /// `base` + `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// How many lines the server has logged so far (a mark for [`Server::code_for`]).
-    pub fn log_len(&self) -> usize {
-        self.log.lock().unwrap().len()
-    }
-
-    /// Everything logged, for failure messages.
-    pub fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// The first line after line `from` that `matches`, waiting up to `patience`.
-    async fn wait_for_line(
-        &self,
-        from: usize,
-        matches: impl Fn(&str) -> bool,
-        patience: Duration,
-    ) -> String {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            if let Some(line) = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .skip(from)
-                .find(|line| matches(line))
-            {
-                return line.clone();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the server did not log what was expected in time; its log:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The one-time code sent to `to` after log line `from` (development mode writes codes to
-    /// the log, in a line containing `one-time code`).
-    pub async fn code_for(&self, to: &str, from: usize) -> String {
-        let line = self
-            .wait_for_line(
-                from,
-                |line| {
-                    line.contains("one-time code") && line.contains(to) && line.contains("code is ")
-                },
-                START_PATIENCE,
-            )
-            .await;
-        line.rsplit("code is ")
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect()
-    }
-
-    /// Signs `email` in through the JSON API and returns the bearer token.
-    pub async fn api_token(&self, email: &str) -> String {
-        let http = reqwest::Client::new();
-        let mark = self.log_len();
-        let sent = http
-            .post(self.url("/api/v1/auth/otp"))
-            .json(&json!({ "email": email }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
-        let code = self.code_for(email, mark).await;
-        let session: Value = http
-            .post(self.url("/api/v1/auth/verify"))
-            .json(&json!({ "email": email, "code": code }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        session["token"].as_str().expect("a token").to_owned()
-    }
-
-    /// The demo clinic's doctors, as `GET /api/v1/doctors` lists them.
-    pub async fn doctors(&self) -> Vec<Value> {
-        reqwest::get(self.url("/api/v1/doctors"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// The id of the demo doctor named `name`.
-    pub async fn doctor_id(&self, name: &str) -> String {
-        self.doctors()
-            .await
-            .iter()
-            .find(|d| d["name"] == name)
-            .and_then(|d| d["id"].as_str())
-            .unwrap_or_else(|| panic!("no demo doctor named {name}"))
-            .to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A running chromedriver, killed when dropped.
@@ -369,6 +180,7 @@ impl Look {
 pub struct Rig {
     /// The MediBook server under test.
     pub server: Server,
+    _database: TestDatabase,
     driver: Driver,
     browsers: Mutex<Vec<(String, Client)>>,
     name: &'static str,
@@ -377,9 +189,11 @@ pub struct Rig {
 impl Rig {
     async fn start(name: &'static str) -> Option<Self> {
         let driver = Driver::start().await?;
-        let server = Server::start().await;
+        let Launched { server, database } =
+            Server::launch(Backend::Sqlite, medibook("browser", &[], true)).await?;
         Some(Self {
             server,
+            _database: database,
             driver,
             browsers: Mutex::new(Vec::new()),
             name,

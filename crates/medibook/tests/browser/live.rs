@@ -62,7 +62,10 @@ async fn a_hold_by_another_patient_removes_the_slot_from_open_pages_live() {
             .unwrap()
             .unwrap();
 
-        let token = rig.server.api_token("bea@example.org").await;
+        let token = rig
+            .server
+            .sign_in(&reqwest::Client::new(), "bea@example.org")
+            .await;
         let http = reqwest::Client::new();
         let hold: serde_json::Value = http
             .post(rig.server.url("/api/v1/holds"))

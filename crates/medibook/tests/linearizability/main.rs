@@ -28,7 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::clinic::PlainDoctor;
-use common::server::{Server, sign_in};
+use common::server::{Server, medibook};
+use common::{Backend, TestDatabase};
 use jiff::Timestamp;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -61,11 +62,11 @@ type Op = Operation<Request, Outcome>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_bookings_through_two_instances_are_linearizable() {
-    let Some(database) = common::FreshPostgres::create().await else {
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     let doctor = PlainDoctor::seed(&database.url).await;
-    let a = Server::start("a", &database.url, SETTINGS, false).await;
+    let a = Server::start(&database.url, medibook("a", SETTINGS, false)).await;
     let http = reqwest::Client::builder()
         .timeout(REQUEST_PATIENCE)
         .build()
@@ -74,9 +75,12 @@ async fn postgres_concurrent_bookings_through_two_instances_are_linearizable() {
     // deliver (log) one that A's log is searched for.
     let mut tokens = Vec::new();
     for patient in 0..CLIENTS {
-        tokens.push(sign_in(&http, &a, &format!("linear{patient}@example.org")).await);
+        tokens.push(
+            a.sign_in(&http, &format!("linear{patient}@example.org"))
+                .await,
+        );
     }
-    let b = Server::start("b", &database.url, SETTINGS, false).await;
+    let b = Server::start(&database.url, medibook("b", SETTINGS, false)).await;
     let world = Arc::new(World {
         http,
         bases: [a.base.clone(), b.base.clone()],
