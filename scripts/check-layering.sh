@@ -5,7 +5,8 @@
 # - medibook-store and medibook-integrations depend on no other workspace crate than the core;
 # - medibook-web reaches storage only through the core's ports (no store, no SQL driver);
 # - medibook-bench depends on no workspace crate and no SQL driver (it loads data with
-#   `medibook seed` and measures the database with `medibook floor`).
+#   `medibook seed` and measures the database with `medibook floor`);
+# - medibook-testkit, the test harness every crate's tests use (the bench's included), likewise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +29,9 @@ forbid medibook-integrations '^medibook-(store|web|bench) |^medibook v' "workspa
 forbid medibook-web '^(medibook-store|medibook-integrations|sqlx|sqlx-core) |^medibook v' \
   "the store, the integrations or a SQL driver"
 forbid medibook-bench '^(medibook-[a-z]+|sqlx|sqlx-core) |^medibook v' "workspace crates or a SQL driver"
+forbid medibook-testkit '^(medibook-[a-z]+|sqlx|sqlx-core) |^medibook v' "workspace crates or a SQL driver"
 
 if [ "$failed" -ne 0 ]; then
   exit 1
 fi
-echo "layering check: ok (core pure; store and integrations on the core only; web on ports; bench on no workspace crate)"
+echo "layering check: ok (core pure; store and integrations on the core only; web on ports; bench and testkit on no workspace crate)"
