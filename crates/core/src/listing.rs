@@ -74,6 +74,33 @@ pub fn doctor_listing(
     views
 }
 
+/// `slots` as the JSON array the API answers (`[{"start":…,"end":…,"status":…},…]`), written
+/// straight into one buffer sized for it: no intermediate values, no serializer. Byte for byte
+/// what `serde_json` writes for the same slots (instants in RFC 3339, UTC).
+pub fn listing_json(slots: &[SlotView]) -> String {
+    use std::fmt::Write as _;
+
+    // `{"start":"2027-03-02T08:00:00Z","end":"2027-03-02T08:30:00Z","status":"available"},`
+    const PER_SLOT: usize = 90;
+    let mut json = String::with_capacity(2 + slots.len() * PER_SLOT);
+    json.push('[');
+    for (index, slot) in slots.iter().enumerate() {
+        if index > 0 {
+            json.push(',');
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(
+            json,
+            r#"{{"start":"{}","end":"{}","status":"{}"}}"#,
+            slot.start,
+            slot.end,
+            slot.status.as_str()
+        );
+    }
+    json.push(']');
+    json
+}
+
 /// The status of a slot whose agenda interval is `claim`, given occupancy sorted by start:
 /// booked beats held beats available.
 fn status_of(claim: &(Timestamp, Timestamp), occupancy: &[Occupancy]) -> SlotStatus {
@@ -93,4 +120,32 @@ fn status_of(claim: &(Timestamp, Timestamp), occupancy: &[Occupancy]) -> SlotSta
         }
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(start: &str, minutes: i64, status: SlotStatus) -> SlotView {
+        let start: Timestamp = start.parse().unwrap();
+        SlotView {
+            start,
+            end: start + jiff::SignedDuration::from_mins(minutes),
+            status,
+        }
+    }
+
+    #[test]
+    fn the_listing_json_is_what_serde_writes() {
+        let slots = [
+            slot("2027-03-28T00:30:00Z", 30, SlotStatus::Available),
+            slot("2027-03-28T01:00:00Z", 45, SlotStatus::Held),
+            slot("2027-10-31T00:30:00+00:00", 90, SlotStatus::Booked),
+            slot("2027-12-31T23:45:00Z", 30, SlotStatus::Available),
+        ];
+        for count in 0..=slots.len() {
+            let expected = serde_json::to_string(&slots[..count]).unwrap();
+            assert_eq!(listing_json(&slots[..count]), expected);
+        }
+    }
 }

@@ -1,11 +1,13 @@
 //! Live slot listings.
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use medibook_core::booking::SlotStatus;
 use medibook_core::ids::DoctorId;
+use medibook_core::listing::listing_json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -50,7 +52,7 @@ pub struct SlotResponse {
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SlotQuery>,
-) -> ApiResult<Json<Vec<SlotResponse>>> {
+) -> ApiResult<Response> {
     let slots = state
         .bookings
         .slots(
@@ -59,14 +61,7 @@ pub async fn list(
             query.days.unwrap_or(7),
         )
         .await?;
-    Ok(Json(
-        slots
-            .into_iter()
-            .map(|s| SlotResponse {
-                start: s.start,
-                end: s.end,
-                status: s.status,
-            })
-            .collect(),
-    ))
+    // Written straight from the listing ([`SlotResponse`] documents its shape).
+    let body = listing_json(&slots);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
