@@ -239,11 +239,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::clinic::{Fee, Zone};
     use crate::clock::ManualClock;
     use crate::events::{EventBus, FollowedBus, NoListeners};
+    use crate::fixtures;
     use crate::ids::TimeOffId;
-    use crate::schedule::{BookingRules, WeeklyHours, WeeklySchedule};
+    use crate::schedule::WeeklyHours;
 
     /// A catalogue of one doctor and their time off that counts its reads, and can run
     /// something in the middle of a read (to race a change with it).
@@ -315,29 +315,12 @@ mod tests {
     }
 
     fn doctor(name: &str) -> Doctor {
-        Doctor {
-            id: DoctorId::generate(),
-            name: name.into(),
-            specialty_id: SpecialtyId::generate(),
-            qualification: String::new(),
-            years_experience: 1,
-            bio: String::new(),
-            fee: Fee::new(5000, "EUR").unwrap(),
-            photo_url: None,
-            time_zone: Zone::parse("Europe/Berlin").unwrap(),
-            schedule: WeeklySchedule {
-                hours: WeeklyHours::default(),
-                breaks: WeeklyHours::default(),
-                rules: BookingRules {
-                    slot_minutes: 30,
-                    buffer_before_minutes: 0,
-                    buffer_after_minutes: 0,
-                    min_notice_minutes: 0,
-                    horizon_days: 30,
-                    max_per_day: None,
-                },
-            },
-        }
+        fixtures::doctor(
+            name,
+            WeeklyHours::default(),
+            WeeklyHours::default(),
+            fixtures::rules(),
+        )
     }
 
     fn at(text: &str) -> Timestamp {

@@ -21,6 +21,8 @@ pub mod contention;
 pub mod delivery;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod ical;
 pub mod identity;
 pub mod ids;
@@ -38,6 +40,7 @@ pub mod signin;
 pub mod slots;
 pub mod staff;
 pub mod waitlist;
+pub mod waitlist_offers;
 pub mod waitlist_service;
 
 pub use error::{BookingError, BookingResult};

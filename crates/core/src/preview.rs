@@ -163,8 +163,9 @@ mod tests {
 
     use super::*;
     use crate::booking::Reason;
-    use crate::clinic::{Doctor, Fee, Zone};
-    use crate::ids::{AppointmentId, DoctorId, SpecialtyId, TimeOffId, UserId};
+    use crate::clinic::Doctor;
+    use crate::fixtures;
+    use crate::ids::{AppointmentId, DoctorId, TimeOffId, UserId};
     use crate::listing::doctor_listing;
     use crate::schedule::{BookingRules, TimeRange, WeeklyHours};
 
@@ -175,33 +176,12 @@ mod tests {
     fn rules(slot_minutes: u16) -> BookingRules {
         BookingRules {
             slot_minutes,
-            buffer_before_minutes: 0,
-            buffer_after_minutes: 0,
-            min_notice_minutes: 0,
-            horizon_days: 60,
-            max_per_day: None,
+            ..fixtures::rules()
         }
     }
 
     fn doctor(hours: WeeklyHours, breaks: WeeklyHours) -> Doctor {
-        Doctor {
-            id: DoctorId::generate(),
-            name: "Dr. Test".into(),
-            specialty_id: SpecialtyId::generate(),
-            qualification: "MD".into(),
-            years_experience: 1,
-            bio: String::new(),
-            fee: Fee::new(5000, "EUR").unwrap(),
-            photo_url: None,
-            time_zone: Zone::parse("Europe/Berlin").unwrap(),
-            schedule: WeeklySchedule {
-                hours,
-                breaks,
-                rules: rules(30),
-            }
-            .validate()
-            .unwrap(),
-        }
+        fixtures::doctor("Dr. Test", hours, breaks, rules(30))
     }
 
     fn berlin() -> TimeZone {

@@ -1,24 +1,22 @@
-//! Offering free slots to waiters, inside the transaction of the change that freed them: first
-//! come first served, each offer in its own savepoint, with the patient's messages queued.
+//! Offering free slots to waiters, inside the transaction of the change that freed them. Core
+//! decides who is offered which slot and what they are told ([`OfferPlan`], [`new_offer`],
+//! [`offer_messages`]); this module reads what the plan needs and writes each offer in its own
+//! savepoint: the entry marked offered, the offer, its hold and claim, the slot event, the
+//! messages and the audit entry.
 
-use std::collections::HashSet;
-
-use jiff::civil::Date;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use medibook_core::BookingError;
 use medibook_core::audit::Actor;
 use medibook_core::booking::SlotStatus;
 use medibook_core::booking_audit;
 use medibook_core::clinic::Doctor;
-use medibook_core::delivery::OutboundMessage;
-use medibook_core::identity::{Email, Identifier, PhoneNumber};
-use medibook_core::ids::{DoctorId, HoldId, OfferId, UserId, WaitlistEntryId};
-use medibook_core::outbox::{MessageKind, NewMessage};
+use medibook_core::events::SlotEvent;
+use medibook_core::identity::{Email, PhoneNumber};
+use medibook_core::ids::DoctorId;
 use medibook_core::ports::Recorded;
-use medibook_core::slots::{Slot, day_bounds};
-use medibook_core::waitlist::{
-    OfferState, WaitlistOffer, WaitlistPolicy, accepts, offer_message, offerable_slots,
-};
+use medibook_core::slots::Slot;
+use medibook_core::waitlist::{WaitlistOffer, WaitlistPolicy};
+use medibook_core::waitlist_offers::{OfferPlan, OfferWindow, Waiter, new_offer, offer_messages};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -29,22 +27,10 @@ use super::rows::date_column;
 use crate::audit::record_in;
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
-use crate::ledger::{
-    COUNT_CLAIMS_IN_DAY, INSERT_HOLD, INSERT_HOLD_CLAIM, Tx, count, exec, record_slot_event,
-};
+use crate::ledger::{INSERT_HOLD, INSERT_HOLD_CLAIM, Tx, exec, record_slot_event};
 use crate::outbox::enqueue_all_in;
 use crate::schedule_edits::{load_doctor, occupancy_between, time_off_between};
 
-/// A waiting entry as the offering needs it.
-struct Waiter {
-    id: WaitlistEntryId,
-    patient_id: UserId,
-    from: Option<Date>,
-    to: Option<Date>,
-}
-
-/// Offers the doctor's free slots to matching waiters, first come first served, inside `tx`
-/// (which holds the doctor's lock). Returns the holds and offers recorded.
 /// How offers are made: the waitlist policy, and where people reach the site (the link in the
 /// offer's message) when messages are configured.
 pub(crate) struct Offering {
@@ -52,6 +38,8 @@ pub(crate) struct Offering {
     pub(crate) public_url: Option<String>,
 }
 
+/// Offers the doctor's free slots to matching waiters, first come first served, inside `tx`
+/// (which holds the doctor's lock). Returns the holds and offers recorded.
 pub(crate) async fn offer_free_slots(
     tx: &mut Tx,
     policy: &Offering,
@@ -77,110 +65,50 @@ pub(crate) async fn offer_free_slots(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-
     let Some(doctor) = load_doctor(tx, doctor_id).await? else {
         return Ok(recorded);
     };
-    let tz = doctor.time_zone.tz();
-    let today = tz.to_datetime(now).date();
-    let horizon_end = today
-        .checked_add(jiff::Span::new().days(i64::from(
-            doctor.schedule.rules.horizon_days.saturating_add(1),
-        )))
-        .unwrap_or(today);
-    let first = waiters
-        .iter()
-        .map(|w| w.from.unwrap_or(today).max(today))
-        .min()
-        .unwrap_or(today);
-    let last = waiters
-        .iter()
-        .map(|w| w.to.unwrap_or(horizon_end).min(horizon_end))
-        .max()
-        .unwrap_or(today);
-    if last < first {
-        return Ok(recorded);
-    }
-    let (Some((window_start, _)), Some((_, window_end))) =
-        (day_bounds(tz, first), day_bounds(tz, last))
-    else {
+    let Some(window) = OfferWindow::of(&doctor, &waiters, now) else {
         return Ok(recorded);
     };
-    // Buffers reach a little outside the days themselves.
-    let margin = SignedDuration::from_hours(24);
-    let window_start = window_start.saturating_sub(margin).unwrap_or(window_start);
-    let window_end = window_end.saturating_add(margin).unwrap_or(window_end);
-
-    let time_off = time_off_between(tx, doctor_id, window_start, window_end).await?;
-    let occupancy = occupancy_between(tx, doctor_id, window_start, window_end, now).await?;
-    let free = offerable_slots(&doctor, &time_off, &occupancy, first, last, now);
-    if free.is_empty() {
-        return Ok(recorded);
-    }
-
-    let mut offered_before: HashSet<(WaitlistEntryId, Timestamp)> = HashSet::new();
+    let time_off = time_off_between(tx, doctor_id, window.read_from, window.read_to).await?;
+    let occupancy = occupancy_between(tx, doctor_id, window.read_from, window.read_to, now).await?;
+    let mut offered_before = Vec::new();
     for row in sqlx::query(OFFERED_BEFORE)
         .bind(doctor_id.to_string())
         .bind(micros(now))
         .fetch_all(&mut **tx)
         .await?
     {
-        offered_before.insert((parsed(&row, "entry_id")?, timestamp(&row, "start_at")?));
+        offered_before.push((parsed(&row, "entry_id")?, timestamp(&row, "start_at")?));
     }
-
-    let mut taken: HashSet<Timestamp> = HashSet::new();
+    let mut plan = OfferPlan::new(&doctor, &window, &time_off, &occupancy, offered_before, now);
+    if plan.is_empty() {
+        return Ok(recorded);
+    }
     for waiter in &waiters {
-        for slot in &free {
-            if taken.contains(&slot.start)
-                || offered_before.contains(&(waiter.id, slot.start))
-                || !accepts(waiter.from, waiter.to, tz.to_datetime(slot.start).date())
-                || !day_has_room(tx, &doctor, slot).await?
-            {
-                continue;
-            }
-            if let Some((offer, event)) =
-                offer_in_savepoint(tx, policy, &doctor, waiter, slot, now).await
-            {
-                taken.insert(slot.start);
-                recorded.slots.push(event);
-                // The system makes the offer; the command that freed the slot has its own entry.
-                record_in(
-                    tx,
-                    &mut recorded,
-                    &Actor::system(),
-                    now,
-                    booking_audit::offered(&offer),
-                )
-                .await?;
-                recorded.offers.push(offer);
-            }
-            // Offered or not (it may have an open offer elsewhere), the waiter's turn is over.
-            break;
+        // Offered or not (it may have an open offer elsewhere), the waiter's turn is over.
+        let Some(slot) = plan.slot_for(waiter) else {
+            continue;
+        };
+        if let Some((offer, event)) =
+            offer_in_savepoint(tx, policy, &doctor, waiter, &slot, now).await
+        {
+            plan.offered(&slot);
+            recorded.slots.push(event);
+            // The system makes the offer; the command that freed the slot has its own entry.
+            record_in(
+                tx,
+                &mut recorded,
+                &Actor::system(),
+                now,
+                booking_audit::offered(&offer),
+            )
+            .await?;
+            recorded.offers.push(offer);
         }
     }
     Ok(recorded)
-}
-
-/// Whether the doctor's daily maximum leaves room on the slot's day.
-async fn day_has_room(tx: &mut Tx, doctor: &Doctor, slot: &Slot) -> Result<bool, StoreError> {
-    let Some(max) = doctor.schedule.rules.max_per_day else {
-        return Ok(true);
-    };
-    let tz = doctor.time_zone.tz();
-    let Some((day_start, day_end)) = day_bounds(tz, tz.to_datetime(slot.start).date()) else {
-        return Ok(false);
-    };
-    let taken = count(
-        tx,
-        COUNT_CLAIMS_IN_DAY,
-        vec![
-            doctor.id.to_string().into(),
-            micros(day_start).into(),
-            micros(day_end).into(),
-        ],
-    )
-    .await?;
-    Ok(taken < i64::from(max))
 }
 
 /// Makes one offer inside a savepoint; on any failure the savepoint is rolled back, the failure
@@ -192,7 +120,7 @@ async fn offer_in_savepoint(
     waiter: &Waiter,
     slot: &Slot,
     now: Timestamp,
-) -> Option<(WaitlistOffer, medibook_core::events::SlotEvent)> {
+) -> Option<(WaitlistOffer, SlotEvent)> {
     if let Err(e) = sqlx::query("SAVEPOINT waitlist_offer")
         .execute(&mut **tx)
         .await
@@ -234,7 +162,7 @@ async fn make_offer(
     waiter: &Waiter,
     slot: &Slot,
     now: Timestamp,
-) -> Result<Option<(WaitlistOffer, medibook_core::events::SlotEvent)>, StoreError> {
+) -> Result<Option<(WaitlistOffer, SlotEvent)>, StoreError> {
     let claimed = sqlx::query(MARK_ENTRY_OFFERED)
         .bind(waiter.id.to_string())
         .bind(micros(now))
@@ -243,20 +171,9 @@ async fn make_offer(
     if claimed.rows_affected() != 1 {
         return Ok(None);
     }
-    let expires_at = now
-        .saturating_add(policy.policy.offer_window)
-        .map_err(|_| StoreError::Corrupt("offer expiry overflows".into()))?;
-    let offer = WaitlistOffer {
-        id: OfferId::generate(),
-        entry_id: waiter.id,
-        patient_id: waiter.patient_id,
-        doctor_id: doctor.id,
-        hold_id: HoldId::generate(),
-        start: slot.start,
-        end: slot.end,
-        expires_at,
-        state: OfferState::Open,
-    };
+    let offer = new_offer(doctor, waiter, slot, policy.policy.offer_window, now)
+        .ok_or_else(|| StoreError::Corrupt("offer expiry overflows".into()))?;
+    let expires_at = offer.expires_at;
     let inserted = sqlx::query(INSERT_OFFER)
         .bind(offer.id.to_string())
         .bind(offer.entry_id.to_string())
@@ -322,39 +239,15 @@ async fn queue_offer_messages(
     };
     let email: Option<String> = row.try_get("email")?;
     let phone: Option<String> = row.try_get("phone")?;
-    let (subject, body) = offer_message(doctor, offer, offering.public_url.as_deref());
     let corrupt = |e: BookingError| StoreError::Corrupt(format!("contact of a patient: {e}"));
-    let mut recipients = Vec::new();
-    if let Some(email) = email {
-        recipients.push(Identifier::Email(Email::parse(&email).map_err(corrupt)?));
-    }
-    if let Some(phone) = phone {
-        recipients.push(Identifier::Phone(
-            PhoneNumber::parse(&phone).map_err(corrupt)?,
-        ));
-    }
-    let messages: Vec<NewMessage> = recipients
-        .into_iter()
-        .map(|to| {
-            let channel = match &to {
-                Identifier::Email(_) => "email",
-                Identifier::Phone(_) => "phone",
-            };
-            NewMessage {
-                idempotency_key: format!("waitlist-offer:{}:{channel}", offer.id),
-                message: OutboundMessage {
-                    to,
-                    subject: subject.clone(),
-                    body: body.clone(),
-                    attachment: None,
-                },
-                expires_at: Some(offer.expires_at),
-                sensitive: false,
-                kind: MessageKind::WaitlistOffer,
-                appointment_id: None,
-                due_at: None,
-            }
-        })
-        .collect();
+    let email = email
+        .map(|email| Email::parse(&email))
+        .transpose()
+        .map_err(corrupt)?;
+    let phone = phone
+        .map(|phone| PhoneNumber::parse(&phone))
+        .transpose()
+        .map_err(corrupt)?;
+    let messages = offer_messages(doctor, offer, email, phone, offering.public_url.as_deref());
     enqueue_all_in(tx, &messages, now).await
 }
