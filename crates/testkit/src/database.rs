@@ -12,25 +12,10 @@ pub enum Backend {
     Postgres,
 }
 
-impl Backend {
-    /// Both backends, for tests that run on each.
-    pub const ALL: [Self; 2] = [Self::Sqlite, Self::Postgres];
-
-    /// `sqlite` or `postgres`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-}
-
 /// A throw-away database: a SQLite file in a temporary directory, or a fresh PostgreSQL
 /// database. Its directory doubles as the data directory of an app under test. Removed when
 /// dropped.
 pub struct TestDatabase {
-    /// Which backend it is.
-    pub backend: Backend,
     /// Its `DATABASE_URL`.
     pub url: String,
     dir: tempfile::TempDir,
@@ -53,7 +38,6 @@ impl TestDatabase {
             }
         };
         Some(Self {
-            backend,
             url,
             dir,
             _postgres: postgres,

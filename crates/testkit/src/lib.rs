@@ -25,7 +25,7 @@ pub use database::{Backend, FreshPostgres, TestDatabase, psql};
 pub use redis::{fresh_redis_channel, redis_url};
 
 /// Whether the tests run under CI (`CI=true`), where a missing service fails instead of skipping.
-pub fn in_ci() -> bool {
+fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true")
 }
 
