@@ -42,7 +42,6 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Row;
 use tokio::sync::Notify;
 
 /// Concurrent patients in the storm.
@@ -219,7 +218,7 @@ async fn storm_kill_and_restart(database_url: &str) {
     assert!(findings[0].contains("is missing"), "{findings:?}");
     drop(server);
     let database = Database::connect(database_url).await.unwrap();
-    sqlx::query("DELETE FROM slot_claims WHERE appointment_id = $1")
+    medibook_store::sql::query("DELETE FROM slot_claims WHERE appointment_id = $1")
         .bind(&acknowledged[0].appointment)
         .execute(&mut database.open_writing_connection().await.unwrap())
         .await
@@ -236,7 +235,7 @@ async fn storm_kill_and_restart(database_url: &str) {
     // so the stray change is written beside it).
     let database = Database::connect(database_url).await.unwrap();
     let stray = uuid::Uuid::now_v7().to_string();
-    sqlx::query(
+    medibook_store::sql::query(
         "INSERT INTO holds (id, doctor_id, patient_id, start_at, end_at, claim_start, claim_end,
                             expires_at, state, appointment_id, created_at)
          VALUES ($1, $2, $3, 0, 1, 0, 1, 1, 'released', NULL, 0)",
@@ -391,7 +390,7 @@ async fn database_findings(
     asked: &BTreeSet<(String, Timestamp)>,
 ) -> Vec<String> {
     let database = Database::connect(url).await.expect("the database opens");
-    let rows = sqlx::query(
+    let rows = medibook_store::sql::query(
         "SELECT id, patient_id, start_at, status FROM appointments WHERE doctor_id = $1",
     )
     .bind(doctor)
@@ -432,7 +431,7 @@ async fn database_findings(
         }
     }
     for (what, sql) in HALF_PRESENT {
-        let found: i64 = sqlx::query(*sql)
+        let found: i64 = medibook_store::sql::query(*sql)
             .fetch_one(database.pool())
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -536,7 +535,7 @@ const HALF_PRESENT: &[(&str, &str)] = &[
 
 /// What `PRAGMA integrity_check` and `PRAGMA foreign_key_check` find.
 async fn sqlite_integrity(database: &Database) -> Vec<String> {
-    let rows = sqlx::query("PRAGMA integrity_check")
+    let rows = medibook_store::sql::query("PRAGMA integrity_check")
         .fetch_all(database.pool())
         .await
         .unwrap();
@@ -546,7 +545,7 @@ async fn sqlite_integrity(database: &Database) -> Vec<String> {
         .filter(|line| line != "ok")
         .map(|line| format!("integrity_check: {line}"))
         .collect();
-    let rows = sqlx::query("PRAGMA foreign_key_check")
+    let rows = medibook_store::sql::query("PRAGMA foreign_key_check")
         .fetch_all(database.pool())
         .await
         .unwrap();
@@ -560,12 +559,13 @@ async fn sqlite_integrity(database: &Database) -> Vec<String> {
 /// What `bt_index_check` with `heapallindexed` finds on the B-tree indexes of the public schema,
 /// when `amcheck` is available (required under `CI=true`).
 async fn postgres_index_check(database: &Database) -> Vec<String> {
-    let available: i64 =
-        sqlx::query("SELECT COUNT(*) FROM pg_available_extensions WHERE name = 'amcheck'")
-            .fetch_one(database.pool())
-            .await
-            .unwrap()
-            .get(0);
+    let available: i64 = medibook_store::sql::query(
+        "SELECT COUNT(*) FROM pg_available_extensions WHERE name = 'amcheck'",
+    )
+    .fetch_one(database.pool())
+    .await
+    .unwrap()
+    .get(0);
     if available == 0 {
         assert_ne!(
             std::env::var("CI").as_deref(),
@@ -575,11 +575,11 @@ async fn postgres_index_check(database: &Database) -> Vec<String> {
         eprintln!("skipping the index check: the amcheck extension is not installed");
         return Vec::new();
     }
-    sqlx::query("CREATE EXTENSION IF NOT EXISTS amcheck")
+    medibook_store::sql::query("CREATE EXTENSION IF NOT EXISTS amcheck")
         .execute(database.pool())
         .await
         .unwrap();
-    let checked = sqlx::query(
+    let checked = medibook_store::sql::query(
         "SELECT i.relname::text, bt_index_check(i.oid::regclass, true)::text
            FROM pg_index x
            JOIN pg_class i ON i.oid = x.indexrelid

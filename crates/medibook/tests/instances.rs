@@ -485,12 +485,12 @@ async fn sigterm_finishes_requests_in_flight_closes_feeds_with_going_away_and_ex
 /// The ids of all appointments in the database at `url`.
 async fn appointment_ids(url: &str) -> Vec<String> {
     let database = medibook_store::Database::connect(url).await.unwrap();
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM appointments")
+    let rows = medibook_store::sql::query("SELECT id FROM appointments")
         .fetch_all(database.pool())
         .await
         .unwrap();
     database.close().await;
-    rows.into_iter().map(|(id,)| id).collect()
+    rows.iter().map(|row| row.get("id")).collect()
 }
 
 /// `medibook backup target` on `database_url`.

@@ -21,7 +21,6 @@ use medibook_core::outbox::{
 use medibook_integrations::test_smtp::spawn_smtp_server_on;
 use medibook_integrations::{Channels, SmtpSettings};
 use serde_json::json;
-use sqlx::Row;
 
 /// A migrated database, a test clock, the outbox over them, and an SMTP channel pointing at a
 /// port where no server listens yet (the provider is down until a test starts one there).
@@ -122,7 +121,7 @@ async fn codes_survive_an_smtp_outage(postgres: bool) {
 
     let round = worker.deliver_due().await.unwrap();
     assert_eq!((round.sent, round.retried, round.failed), (0, 1, 0));
-    let row = sqlx::query("SELECT status, attempts, last_error, body FROM outbox")
+    let row = medibook_store::sql::query("SELECT status, attempts, last_error, body FROM outbox")
         .fetch_one(database.pool())
         .await
         .unwrap();
@@ -167,7 +166,7 @@ async fn codes_survive_an_smtp_outage(postgres: bool) {
         .map(|word| word.trim_end_matches('.').to_owned())
         .expect("the email carries the code");
 
-    let row = sqlx::query("SELECT status, body FROM outbox")
+    let row = medibook_store::sql::query("SELECT status, body FROM outbox")
         .fetch_one(database.pool())
         .await
         .unwrap();
@@ -213,7 +212,7 @@ async fn undeliverable_codes_are_given_up_when_they_expire(postgres: bool) {
         round.failed, 1,
         "a code past its lifetime is given up, not sent late"
     );
-    let row = sqlx::query("SELECT status, body, last_error FROM outbox")
+    let row = medibook_store::sql::query("SELECT status, body, last_error FROM outbox")
         .fetch_one(database.pool())
         .await
         .unwrap();
@@ -277,7 +276,7 @@ async fn finished_messages_are_purged_after_the_retention_and_pending_ones_never
     let rows = |status: &'static str| {
         let pool = database.pool().clone();
         async move {
-            sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE status = $1")
+            medibook_store::sql::query("SELECT COUNT(*) AS n FROM outbox WHERE status = $1")
                 .bind(status)
                 .fetch_one(&pool)
                 .await

@@ -49,7 +49,6 @@ use medibook_core::waitlist_service::{JoinRequest, WaitlistService};
 use medibook_store::Database;
 use proptest::prelude::*;
 use proptest::test_runner::{TestError, TestRunner};
-use sqlx::Row;
 
 /// Slots of the doctor on the waited-for date.
 const SLOTS: usize = 4;
@@ -457,7 +456,7 @@ async fn world(backend: &Backend) -> World {
 /// two seconds (`DROP DATABASE` waits for a checkpoint); this costs a fraction of that. The
 /// audit log refuses `TRUNCATE` by design, and nothing here writes to it.
 async fn empty_postgres(database: &Database) {
-    let tables: Vec<String> = sqlx::query(
+    let tables: Vec<String> = medibook_store::sql::query(
         "SELECT tablename::text AS name FROM pg_tables
          WHERE schemaname = current_schema()
            AND tablename NOT IN ('_sqlx_migrations', 'audit_log')",
@@ -468,7 +467,7 @@ async fn empty_postgres(database: &Database) {
     .iter()
     .map(|row| format!("\"{}\"", row.get::<String, _>("name")))
     .collect();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    medibook_store::sql::query(medibook_store::sql::AssertSqlSafe(format!(
         "TRUNCATE {} CASCADE",
         tables.join(", ")
     )))
@@ -868,12 +867,14 @@ async fn open_offer_via_api(world: &World, p: usize) -> Result<WaitlistOffer, St
 /// The id of the offer the model knows by entry and slot (an entry gets a slot at most once).
 async fn offer_id(world: &World, model: &Model, offer: usize) -> Result<OfferId, String> {
     let o = &model.offers[offer];
-    let row = sqlx::query("SELECT id FROM waitlist_offers WHERE entry_id = $1 AND start_at = $2")
-        .bind(model.entries[o.entry].id.to_string())
-        .bind(world.slots[o.slot].as_microsecond())
-        .fetch_one(world.database.pool())
-        .await
-        .map_err(|e| format!("offer #{offer} not found: {e}"))?;
+    let row = medibook_store::sql::query(
+        "SELECT id FROM waitlist_offers WHERE entry_id = $1 AND start_at = $2",
+    )
+    .bind(model.entries[o.entry].id.to_string())
+    .bind(world.slots[o.slot].as_microsecond())
+    .fetch_one(world.database.pool())
+    .await
+    .map_err(|e| format!("offer #{offer} not found: {e}"))?;
     let id: String = row.get("id");
     id.parse().map_err(|_| format!("bad offer id {id}"))
 }
@@ -945,8 +946,8 @@ impl Snapshot {
     }
 }
 
-async fn rows(world: &World, sql: &'static str) -> Result<Vec<sqlx::any::AnyRow>, String> {
-    sqlx::query(sql)
+async fn rows(world: &World, sql: &'static str) -> Result<Vec<medibook_store::sql::Row>, String> {
+    medibook_store::sql::query(sql)
         .bind(world.doctor.to_string())
         .fetch_all(world.database.pool())
         .await
@@ -1027,7 +1028,7 @@ async fn snapshot(world: &World) -> Result<Snapshot, String> {
     .iter()
     .map(|r| (r.get("start_at"), r.get("status")))
     .collect();
-    let offer_messages: i64 = sqlx::query(
+    let offer_messages: i64 = medibook_store::sql::query(
         "SELECT COUNT(*) AS n FROM outbox WHERE idempotency_key LIKE 'waitlist-offer:%'",
     )
     .fetch_one(world.database.pool())

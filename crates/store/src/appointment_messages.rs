@@ -9,12 +9,12 @@ use medibook_core::identity::{Email, PhoneNumber};
 use medibook_core::notifications::{
     AppointmentFacts, Change, NotificationSettings, appointment_messages,
 };
-use sqlx::Row;
 
 use crate::columns::micros;
 use crate::error::StoreError;
 use crate::ledger::Tx;
 use crate::outbox::{WITHDRAW_REMINDERS, enqueue_all_in};
+use crate::sql;
 
 const FACTS: &str = "
     SELECT d.name AS doctor_name, d.time_zone, s.name AS specialty, u.email, u.phone
@@ -37,15 +37,15 @@ pub(crate) async fn queue_appointment_messages(
         return Ok(());
     };
     if change != Change::Booked {
-        sqlx::query(WITHDRAW_REMINDERS)
+        sql::query(WITHDRAW_REMINDERS)
             .bind(micros(now))
             .bind(appointment.id.to_string())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
-    let Some(row) = sqlx::query(FACTS)
+    let Some(row) = sql::query(FACTS)
         .bind(appointment.id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
     else {
         return Ok(());

@@ -5,13 +5,13 @@ use jiff::Timestamp;
 use medibook_core::BookingResult;
 use medibook_core::audit::{Actor, AuditEntry, AuditEvent, AuditLog, AuditQuery};
 use medibook_core::identity::Role;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use medibook_core::ports::Recorded;
 
 use crate::columns::{micros, optional_parsed, parsed, placeholders, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 use crate::{Database, WriteTx};
 
 const AUDIT_COLUMNS: &str = "id, at, actor_user_id, actor_role, action, subject_type, subject_id, \
@@ -23,7 +23,7 @@ const COLUMNS_PER_ROW: usize = 11;
 /// Rows per statement, well below SQLite's and PostgreSQL's limits on bound parameters.
 const ROWS_PER_INSERT: usize = 100;
 
-fn entry_from(row: &AnyRow) -> Result<AuditEntry, StoreError> {
+fn entry_from(row: &sql::Row) -> Result<AuditEntry, StoreError> {
     let role: Option<String> = row.try_get("actor_role")?;
     Ok(AuditEntry {
         id: parsed(row, "id")?,
@@ -61,7 +61,7 @@ pub(crate) async fn append_in(tx: &mut WriteTx, entries: &[AuditEntry]) -> Resul
             })
             .collect();
         let sql = format!("{INSERT_ENTRIES} {}", rows.join(", "));
-        let mut insert = sqlx::query(AssertSqlSafe(sql));
+        let mut insert = sql::query(AssertSqlSafe(sql));
         for entry in chunk {
             insert = insert
                 .bind(entry.id.to_string())
@@ -76,7 +76,7 @@ pub(crate) async fn append_in(tx: &mut WriteTx, entries: &[AuditEntry]) -> Resul
                 .bind(entry.client_ip.clone())
                 .bind(entry.detail.clone());
         }
-        insert.execute(&mut **tx).await?;
+        insert.execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -100,11 +100,11 @@ impl Database {
     /// one transaction.
     pub(crate) async fn execute_audited(
         &self,
-        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        query: sql::Query,
         audit: &[AuditEntry],
-    ) -> Result<sqlx::any::AnyQueryResult, StoreError> {
+    ) -> Result<sql::Done, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = query.execute(&mut *tx).await?;
+        let done = query.execute(&mut tx).await?;
         if done.rows_affected() > 0 {
             append_in(&mut tx, audit).await?;
         }
@@ -150,7 +150,7 @@ impl AuditLog for Database {
             "SELECT {AUDIT_COLUMNS} FROM audit_log {filter} ORDER BY at DESC, id DESC LIMIT {}",
             query.limit
         );
-        let mut select = sqlx::query(AssertSqlSafe(sql));
+        let mut select = sql::query(AssertSqlSafe(sql));
         for value in values {
             select = match value {
                 Filter::Text(text) => select.bind(text),

@@ -77,11 +77,11 @@ impl Database {
         // readers' connections are `query_only`, which refuses `VACUUM INTO`; it only reads
         // this database, so the writer goes on meanwhile.
         let mut conn = self.open_writing_connection().await?;
-        let copied = sqlx::query("VACUUM INTO ?")
+        let copied = crate::sql::query("VACUUM INTO $1")
             .bind(name)
             .execute(&mut conn)
             .await;
-        let _ = sqlx::Connection::close(conn).await;
+        let _ = conn.close().await;
         copied.map_err(StoreError::from)?;
         let problems = integrity_problems(target).await?;
         if !problems.is_empty() {
@@ -140,7 +140,7 @@ mod tests {
     async fn a_backup_is_an_intact_copy_holding_the_data() {
         let dir = tempfile::tempdir().unwrap();
         let database = database(dir.path()).await;
-        sqlx::query(
+        crate::sql::query(
             "INSERT INTO specialties (id, name, created_at) VALUES ('s1', 'Cardiology', 0)",
         )
         .execute(&mut database.open_writing_connection().await.unwrap())
@@ -155,10 +155,11 @@ mod tests {
         let copy = Database::connect(&format!("sqlite://{}", target.display()))
             .await
             .unwrap();
-        let (name,): (String,) = sqlx::query_as("SELECT name FROM specialties WHERE id = 's1'")
+        let name: String = crate::sql::query("SELECT name FROM specialties WHERE id = 's1'")
             .fetch_one(copy.pool())
             .await
-            .unwrap();
+            .unwrap()
+            .get("name");
         assert_eq!(name, "Cardiology");
     }
 

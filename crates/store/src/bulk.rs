@@ -9,9 +9,10 @@
 //! time off go through the ordinary repository calls.
 
 use jiff::Timestamp;
-use sqlx::{Any, AssertSqlSafe, Executor, Transaction};
+use sqlx::AssertSqlSafe;
 
 use crate::error::StoreError;
+use crate::sql;
 use crate::{Backend, Database};
 
 /// A run holds at most this many slots, so that its masks fit in a positive 64-bit integer.
@@ -51,7 +52,7 @@ pub struct BookedRun {
 
 /// A connection with the staging tables, loading runs in transactions of the caller's size.
 pub struct BulkLoader {
-    conn: sqlx::AnyConnection,
+    conn: sql::Connection,
     backend: Backend,
     expand: Expansion,
     patients: u32,
@@ -79,7 +80,7 @@ impl Database {
             "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 62)
              INSERT INTO bench_numbers (i) SELECT i FROM k",
         ] {
-            conn.execute(statement).await?;
+            conn.execute_script(statement).await?;
         }
         let patients = patients.max(1);
         let insert_patients = format!(
@@ -92,7 +93,9 @@ impl Database {
             id = uuid_of(backend, PATIENT_PREFIX, "i"),
             created = created_at.as_microsecond(),
         );
-        conn.execute(AssertSqlSafe(insert_patients)).await?;
+        sql::query(AssertSqlSafe(insert_patients))
+            .execute(&mut conn)
+            .await?;
         Ok(BulkLoader {
             conn,
             backend,
@@ -109,23 +112,39 @@ impl BulkLoader {
     pub async fn load(&mut self, runs: &[BookedRun], now: Timestamp) -> Result<(), StoreError> {
         let first_run = self.next_run;
         self.next_run += i64::try_from(runs.len()).unwrap_or(i64::MAX);
-        let mut tx: Transaction<'_, Any> = sqlx::Connection::begin(&mut self.conn).await?;
-        stage_runs(&mut tx, runs, first_run).await?;
-        for sql in [
+        self.conn.execute_script("BEGIN").await?;
+        match self.load_staged(runs, first_run, now).await {
+            Ok(()) => self.conn.execute_script("COMMIT").await?,
+            Err(error) => {
+                let _ = self.conn.execute_script("ROLLBACK").await;
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages `runs` and expands them, inside the caller's transaction.
+    async fn load_staged(
+        &mut self,
+        runs: &[BookedRun],
+        first_run: i64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        stage_runs(&mut self.conn, runs, first_run).await?;
+        for expansion in [
             &self.expand.holds,
             &self.expand.appointments,
             &self.expand.claims,
         ] {
-            let query = sqlx::query(AssertSqlSafe(sql.clone()));
-            let query = if sql.contains("$1") {
+            let query = sql::query(AssertSqlSafe(expansion.clone()));
+            let query = if expansion.contains("$1") {
                 query.bind(now.as_microsecond())
             } else {
                 query
             };
-            query.execute(&mut *tx).await?;
+            query.execute(&mut self.conn).await?;
         }
-        tx.execute("DELETE FROM bench_runs").await?;
-        tx.commit().await?;
+        self.conn.execute_script("DELETE FROM bench_runs").await?;
         Ok(())
     }
 
@@ -142,7 +161,7 @@ impl BulkLoader {
             Backend::Sqlite => &["PRAGMA wal_checkpoint(TRUNCATE)"],
         };
         for statement in finish {
-            self.conn.execute(*statement).await?;
+            self.conn.execute_script(statement).await?;
         }
         Ok(())
     }
@@ -219,7 +238,7 @@ fn uuid_of(backend: Backend, prefix: &str, number: &str) -> String {
 
 /// Stages `runs`, numbered from `first_run`, with multi-row `INSERT`s.
 async fn stage_runs(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut sql::Connection,
     runs: &[BookedRun],
     first_run: i64,
 ) -> Result<(), StoreError> {
@@ -237,7 +256,7 @@ async fn stage_runs(
                                      after_us, n, booked, cancelled) VALUES {}",
             rows.join(", ")
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sql::query(AssertSqlSafe(sql));
         for run in batch {
             query = query
                 .bind(run_no)
@@ -252,7 +271,7 @@ async fn stage_runs(
                 .bind(run.cancelled);
             run_no += 1;
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }

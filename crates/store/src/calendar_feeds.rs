@@ -9,14 +9,13 @@ use medibook_core::calendar_feeds::{
 };
 use medibook_core::identity::Role;
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::Database;
 use crate::WriteStatement;
 use crate::columns::{counter, micros, named, optional_parsed, parsed};
 use crate::error::StoreError;
 use crate::ledger::appointment_from;
+use crate::sql;
 
 const FEED_STATE: &str = "
     SELECT generation, token_hash FROM calendar_feeds WHERE user_id = $1 AND kind = $2";
@@ -46,7 +45,7 @@ const ENTRY_JOINS: &str = "
     LEFT JOIN specialties s ON s.id = d.specialty_id
     JOIN users u ON u.id = a.patient_id";
 
-fn entry_from(row: &AnyRow) -> Result<FeedEntry, StoreError> {
+fn entry_from(row: &sql::Row) -> Result<FeedEntry, StoreError> {
     Ok(FeedEntry {
         appointment: appointment_from(row)?,
         doctor_name: row.try_get("doctor_name")?,
@@ -69,7 +68,7 @@ impl Database {
              WHERE a.{owner_column} = $1 AND a.start_at >= $2
              ORDER BY a.start_at, a.id LIMIT $3"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sql::query(sqlx::AssertSqlSafe(sql))
             .bind(owner)
             .bind(micros(since))
             .bind(i64::from(limit))
@@ -90,7 +89,7 @@ impl CalendarFeedRepository for Database {
         user_id: UserId,
         kind: FeedKind,
     ) -> BookingResult<Option<FeedState>> {
-        let row = sqlx::query(FEED_STATE)
+        let row = sql::query(FEED_STATE)
             .bind(user_id.to_string())
             .bind(kind.as_str())
             .fetch_optional(self.pool())
@@ -113,7 +112,7 @@ impl CalendarFeedRepository for Database {
         token_hash: &str,
         now: Timestamp,
     ) -> BookingResult<()> {
-        sqlx::query(ACTIVATE_FEED)
+        sql::query(ACTIVATE_FEED)
             .bind(user_id.to_string())
             .bind(kind.as_str())
             .bind(i64::from(generation))
@@ -130,7 +129,7 @@ impl CalendarFeedRepository for Database {
         kind: FeedKind,
         now: Timestamp,
     ) -> BookingResult<()> {
-        sqlx::query(REVOKE_FEED)
+        sql::query(REVOKE_FEED)
             .bind(micros(now))
             .bind(user_id.to_string())
             .bind(kind.as_str())
@@ -140,7 +139,7 @@ impl CalendarFeedRepository for Database {
     }
 
     async fn feed_owner(&self, token_hash: &str) -> BookingResult<Option<FeedOwner>> {
-        let row = sqlx::query(FEED_OWNER)
+        let row = sql::query(FEED_OWNER)
             .bind(token_hash.to_owned())
             .fetch_optional(self.pool())
             .await
@@ -183,7 +182,7 @@ impl CalendarFeedRepository for Database {
     ) -> BookingResult<Option<FeedEntry>> {
         let sql =
             format!("SELECT {ENTRY_COLUMNS} {ENTRY_JOINS} WHERE a.id = $1 AND a.patient_id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sql::query(sqlx::AssertSqlSafe(sql))
             .bind(appointment_id.to_string())
             .bind(patient_id.to_string())
             .fetch_optional(self.pool())

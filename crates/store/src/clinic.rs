@@ -7,12 +7,12 @@ use medibook_core::clinic::{Doctor, Fee, Specialty, SpecialtySummary, Zone};
 use medibook_core::ids::{DoctorId, SpecialtyId};
 use medibook_core::ports::ClinicRepository;
 use medibook_core::schedule::{TimeOff, WeeklySchedule};
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::WriteStatement;
 use crate::columns::{micros, parsed, placeholders, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 use crate::{Database, WriteTx};
 
 const SELECT_SPECIALTIES: &str = "
@@ -39,7 +39,7 @@ const INSERT_TIME_OFF: &str = "
 const IS_EMPTY: &str = "
     SELECT (SELECT COUNT(*) FROM doctors) + (SELECT COUNT(*) FROM specialties) AS n";
 
-pub(crate) fn doctor_from(row: &AnyRow) -> Result<Doctor, StoreError> {
+pub(crate) fn doctor_from(row: &sql::Row) -> Result<Doctor, StoreError> {
     let schedule_json: String = row.try_get("schedule")?;
     let schedule: WeeklySchedule = serde_json::from_str(&schedule_json)
         .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
@@ -67,7 +67,7 @@ pub(crate) fn doctor_from(row: &AnyRow) -> Result<Doctor, StoreError> {
     })
 }
 
-pub(crate) fn time_off_from(row: &AnyRow) -> Result<TimeOff, StoreError> {
+pub(crate) fn time_off_from(row: &sql::Row) -> Result<TimeOff, StoreError> {
     Ok(TimeOff {
         id: parsed(row, "id")?,
         doctor_id: parsed(row, "doctor_id")?,
@@ -80,7 +80,7 @@ pub(crate) fn time_off_from(row: &AnyRow) -> Result<TimeOff, StoreError> {
 #[async_trait]
 impl ClinicRepository for Database {
     async fn specialties(&self) -> BookingResult<Vec<SpecialtySummary>> {
-        let rows = sqlx::query(SELECT_SPECIALTIES)
+        let rows = sql::query(SELECT_SPECIALTIES)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
@@ -100,7 +100,7 @@ impl ClinicRepository for Database {
     }
 
     async fn specialty(&self, id: SpecialtyId) -> BookingResult<Option<Specialty>> {
-        let row = sqlx::query(SELECT_SPECIALTY)
+        let row = sql::query(SELECT_SPECIALTY)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -118,7 +118,7 @@ impl ClinicRepository for Database {
 
     async fn doctors(&self) -> BookingResult<Vec<Doctor>> {
         let sql = format!("SELECT {DOCTOR_COLUMNS} FROM doctors ORDER BY name, id");
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sql::query(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
@@ -127,7 +127,7 @@ impl ClinicRepository for Database {
 
     async fn doctor(&self, id: DoctorId) -> BookingResult<Option<Doctor>> {
         let sql = format!("SELECT {DOCTOR_COLUMNS} FROM doctors WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -149,7 +149,7 @@ impl ClinicRepository for Database {
                  ORDER BY start_at",
                 placeholders(3, chunk.len())
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql))
+            let mut query = sql::query(AssertSqlSafe(sql))
                 .bind(micros(to))
                 .bind(micros(from));
             for id in chunk {
@@ -167,7 +167,7 @@ impl ClinicRepository for Database {
     }
 
     async fn add_specialty(&self, specialty: &Specialty) -> BookingResult<()> {
-        sqlx::query(INSERT_SPECIALTY)
+        sql::query(INSERT_SPECIALTY)
             .bind(specialty.id.to_string())
             .bind(specialty.name.clone())
             .bind(micros(Timestamp::now()))
@@ -186,13 +186,13 @@ impl ClinicRepository for Database {
 
     async fn add_time_off(&self, time_off: &TimeOff) -> BookingResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(INSERT_TIME_OFF)
+        sql::query(INSERT_TIME_OFF)
             .bind(time_off.id.to_string())
             .bind(time_off.doctor_id.to_string())
             .bind(micros(time_off.start))
             .bind(micros(time_off.end))
             .bind(time_off.reason.clone())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
         self.announce_doctor_change(&mut tx, time_off.doctor_id)
@@ -202,7 +202,7 @@ impl ClinicRepository for Database {
     }
 
     async fn is_empty(&self) -> BookingResult<bool> {
-        let n: i64 = sqlx::query(IS_EMPTY)
+        let n: i64 = sql::query(IS_EMPTY)
             .fetch_one(&self.pool)
             .await
             .and_then(|row| row.try_get("n"))
@@ -215,21 +215,21 @@ impl ClinicRepository for Database {
 pub(crate) async fn insert_doctor(tx: &mut WriteTx, doctor: &Doctor) -> Result<(), StoreError> {
     let schedule = serde_json::to_string(&doctor.schedule)
         .map_err(|e| StoreError::Corrupt(format!("schedule: {e}")))?;
-    let insert = sqlx::query(INSERT_DOCTOR).bind(doctor.id.to_string());
+    let insert = sql::query(INSERT_DOCTOR).bind(doctor.id.to_string());
     bind_profile(insert, doctor, schedule)
         .bind(micros(Timestamp::now()))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 /// Binds a doctor's profile, name to schedule, in the order `INSERT_DOCTOR` and `UPDATE_DOCTOR`
 /// both take it.
-pub(crate) fn bind_profile<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+pub(crate) fn bind_profile(
+    query: sql::Query,
     doctor: &Doctor,
     schedule_json: String,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+) -> sql::Query {
     query
         .bind(doctor.name.clone())
         .bind(doctor.specialty_id.to_string())

@@ -6,10 +6,9 @@
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::error::StoreError;
+use crate::sql;
 
 /// An instant as stored.
 pub(crate) fn micros(ts: Timestamp) -> i64 {
@@ -17,14 +16,14 @@ pub(crate) fn micros(ts: Timestamp) -> i64 {
 }
 
 /// Reads an instant column.
-pub(crate) fn timestamp(row: &AnyRow, column: &str) -> Result<Timestamp, StoreError> {
+pub(crate) fn timestamp(row: &sql::Row, column: &str) -> Result<Timestamp, StoreError> {
     let value: i64 = row.try_get(column)?;
     Timestamp::from_microsecond(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
 /// Reads a nullable instant column.
 pub(crate) fn optional_instant(
-    row: &AnyRow,
+    row: &sql::Row,
     column: &str,
 ) -> Result<Option<Timestamp>, StoreError> {
     let value: Option<i64> = row.try_get(column)?;
@@ -37,13 +36,13 @@ pub(crate) fn optional_instant(
 }
 
 /// Reads a non-negative counter column.
-pub(crate) fn counter(row: &AnyRow, column: &str) -> Result<u32, StoreError> {
+pub(crate) fn counter(row: &sql::Row, column: &str) -> Result<u32, StoreError> {
     let value: i64 = row.try_get(column)?;
     u32::try_from(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
 /// Reads a column holding text parsed by `FromStr` (ids, enums with `FromStr`).
-pub(crate) fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError>
+pub(crate) fn parsed<T: FromStr>(row: &sql::Row, column: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
@@ -54,7 +53,7 @@ where
 
 /// Reads a nullable column holding text parsed by `FromStr`.
 pub(crate) fn optional_parsed<T: FromStr>(
-    row: &AnyRow,
+    row: &sql::Row,
     column: &str,
 ) -> Result<Option<T>, StoreError>
 where
@@ -70,7 +69,7 @@ where
 
 /// Reads a text column mapped by `parse` (stored enum names).
 pub(crate) fn named<T>(
-    row: &AnyRow,
+    row: &sql::Row,
     column: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, StoreError> {

@@ -4,13 +4,12 @@ use async_trait::async_trait;
 use medibook_core::BookingResult;
 use medibook_core::contact::{ContactMessage, ContactRepository};
 use medibook_core::identity::Email;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::Database;
 use crate::WriteStatement;
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 
 const INSERT_MESSAGE: &str = "
     INSERT INTO contact_messages (id, name, email, message, received_at)
@@ -19,7 +18,7 @@ const NEWEST_MESSAGES: &str = "
     SELECT id, name, email, message, received_at FROM contact_messages
     ORDER BY received_at DESC, id DESC LIMIT $1";
 
-fn message_from(row: &AnyRow) -> Result<ContactMessage, StoreError> {
+fn message_from(row: &sql::Row) -> Result<ContactMessage, StoreError> {
     let email: String = row.try_get("email")?;
     Ok(ContactMessage {
         id: parsed(row, "id")?,
@@ -33,7 +32,7 @@ fn message_from(row: &AnyRow) -> Result<ContactMessage, StoreError> {
 #[async_trait]
 impl ContactRepository for Database {
     async fn add_contact_message(&self, message: &ContactMessage) -> BookingResult<()> {
-        sqlx::query(INSERT_MESSAGE)
+        sql::query(INSERT_MESSAGE)
             .bind(message.id.to_string())
             .bind(message.name.clone())
             .bind(message.email.as_str().to_owned())
@@ -45,7 +44,7 @@ impl ContactRepository for Database {
     }
 
     async fn contact_messages(&self, limit: u32) -> BookingResult<Vec<ContactMessage>> {
-        let rows = sqlx::query(NEWEST_MESSAGES)
+        let rows = sql::query(NEWEST_MESSAGES)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await

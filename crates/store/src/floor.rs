@@ -11,9 +11,8 @@ use jiff::Timestamp;
 use sqlx::AssertSqlSafe;
 use tokio::task::JoinSet;
 
-use sqlx::Executor;
-
 use crate::error::StoreError;
+use crate::sql;
 use crate::{Backend, Database};
 
 impl Database {
@@ -21,14 +20,14 @@ impl Database {
     /// scratch table that is dropped afterwards.
     pub async fn commit_floor(&self, writers: usize, time: Duration) -> Result<f64, StoreError> {
         let table = format!("floor_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(AssertSqlSafe(format!(
+        sql::query(AssertSqlSafe(format!(
             "CREATE TABLE {table} (id TEXT PRIMARY KEY, doctor_id TEXT NOT NULL, \
              start_at BIGINT NOT NULL, created_at BIGINT NOT NULL)"
         )))
         .execute(&mut self.open_writing_connection().await?)
         .await?;
         let measured = self.floor_loop(&table, writers.max(1), time).await;
-        let dropped = sqlx::query(AssertSqlSafe(format!("DROP TABLE {table}")))
+        let dropped = sql::query(AssertSqlSafe(format!("DROP TABLE {table}")))
             .execute(&mut self.open_writing_connection().await?)
             .await;
         let rate = measured?;
@@ -69,19 +68,19 @@ impl Database {
                     } else {
                         None
                     };
-                    conn.execute(begin).await?;
+                    conn.execute_script(begin).await?;
                     let now = Timestamp::now().as_microsecond();
-                    sqlx::query(AssertSqlSafe(insert.as_str().to_owned()))
+                    sql::query(AssertSqlSafe(insert.as_str().to_owned()))
                         .bind(uuid::Uuid::now_v7().to_string())
                         .bind(doctor_id.clone())
                         .bind(now)
                         .bind(now)
                         .execute(&mut conn)
                         .await?;
-                    conn.execute("COMMIT").await?;
+                    conn.execute_script("COMMIT").await?;
                     commits += 1;
                 }
-                let _ = sqlx::Connection::close(conn).await;
+                let _ = conn.close().await;
                 Ok::<_, StoreError>(commits)
             });
         }

@@ -9,13 +9,12 @@ use medibook_core::calendar_sync::{
     SealedToken, SyncItem, SyncedEvent,
 };
 use medibook_core::ids::{AppointmentId, UserId};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::Database;
 use crate::WriteStatement;
 use crate::columns::{micros, named, parsed, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 
 const PRUNE_STATES: &str = "DELETE FROM google_oauth_states WHERE created_at < $1";
 const SAVE_STATE: &str = "
@@ -72,12 +71,12 @@ const RECORD_SYNCED: &str = "
         synced_start = excluded.synced_start, synced_end = excluded.synced_end,
         synced_at = excluded.synced_at";
 
-fn hex_column(row: &AnyRow, column: &str) -> Result<Vec<u8>, StoreError> {
+fn hex_column(row: &sql::Row, column: &str) -> Result<Vec<u8>, StoreError> {
     let text: String = row.try_get(column)?;
     hex::decode(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn connection_from(row: &AnyRow) -> Result<GoogleConnection, StoreError> {
+fn connection_from(row: &sql::Row) -> Result<GoogleConnection, StoreError> {
     Ok(GoogleConnection {
         person_id: parsed(row, "person_id")?,
         refresh_token: SealedToken {
@@ -92,7 +91,7 @@ fn connection_from(row: &AnyRow) -> Result<GoogleConnection, StoreError> {
     })
 }
 
-fn item_from(row: &AnyRow) -> Result<SyncItem, StoreError> {
+fn item_from(row: &sql::Row) -> Result<SyncItem, StoreError> {
     let synced_version: Option<i64> = row.try_get("synced_version")?;
     let synced = match synced_version {
         None => None,
@@ -125,17 +124,17 @@ impl GoogleConnections for Database {
         expired_before: Timestamp,
     ) -> BookingResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(PRUNE_STATES)
+        sql::query(PRUNE_STATES)
             .bind(micros(expired_before))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
-        sqlx::query(SAVE_STATE)
+        sql::query(SAVE_STATE)
             .bind(state_hash.to_owned())
             .bind(pending.person_id.to_string())
             .bind(pending.code_verifier.clone())
             .bind(micros(pending.created_at))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
         tx.commit().await?;
@@ -143,7 +142,7 @@ impl GoogleConnections for Database {
     }
 
     async fn take_connect_state(&self, state_hash: &str) -> BookingResult<Option<PendingConnect>> {
-        let row = sqlx::query(TAKE_STATE)
+        let row = sql::query(TAKE_STATE)
             .bind(state_hash.to_owned())
             .write_returning_optional(self)
             .await?;
@@ -164,17 +163,17 @@ impl GoogleConnections for Database {
         now: Timestamp,
     ) -> BookingResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(SAVE_CONNECTION)
+        sql::query(SAVE_CONNECTION)
             .bind(person_id.to_string())
             .bind(hex::encode(&refresh_token.ciphertext))
             .bind(hex::encode(&refresh_token.nonce))
             .bind(micros(now))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
-        sqlx::query(FORGET_EVENTS)
+        sql::query(FORGET_EVENTS)
             .bind(person_id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
         tx.commit().await?;
@@ -182,7 +181,7 @@ impl GoogleConnections for Database {
     }
 
     async fn connection(&self, person_id: UserId) -> BookingResult<Option<GoogleConnection>> {
-        let row = sqlx::query(CONNECTION)
+        let row = sql::query(CONNECTION)
             .bind(person_id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -191,7 +190,7 @@ impl GoogleConnections for Database {
     }
 
     async fn active_connections(&self) -> BookingResult<Vec<GoogleConnection>> {
-        let rows = sqlx::query(ACTIVE_CONNECTIONS)
+        let rows = sql::query(ACTIVE_CONNECTIONS)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
@@ -204,7 +203,7 @@ impl GoogleConnections for Database {
         reason: &str,
         now: Timestamp,
     ) -> BookingResult<()> {
-        sqlx::query(MARK_REVOKED)
+        sql::query(MARK_REVOKED)
             .bind(reason.to_owned())
             .bind(micros(now))
             .bind(person_id.to_string())
@@ -219,7 +218,7 @@ impl GoogleConnections for Database {
         error: Option<&str>,
         now: Timestamp,
     ) -> BookingResult<()> {
-        sqlx::query(NOTE_ERROR)
+        sql::query(NOTE_ERROR)
             .bind(error.map(str::to_owned))
             .bind(micros(now))
             .bind(person_id.to_string())
@@ -231,9 +230,9 @@ impl GoogleConnections for Database {
     async fn delete_connection(&self, person_id: UserId) -> BookingResult<()> {
         let mut tx = self.begin_write().await?;
         for sql in [FORGET_EVENTS, DELETE_CONNECTION] {
-            sqlx::query(sql)
+            sql::query(sql)
                 .bind(person_id.to_string())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(StoreError::from)?;
         }
@@ -242,7 +241,7 @@ impl GoogleConnections for Database {
     }
 
     async fn pending_sync(&self, since: Timestamp) -> BookingResult<Vec<SyncItem>> {
-        let rows = sqlx::query(PENDING)
+        let rows = sql::query(PENDING)
             .bind(micros(since))
             .fetch_all(&self.pool)
             .await
@@ -258,7 +257,7 @@ impl GoogleConnections for Database {
         synced: SyncedEvent,
         now: Timestamp,
     ) -> BookingResult<()> {
-        sqlx::query(RECORD_SYNCED)
+        sql::query(RECORD_SYNCED)
             .bind(appointment_id.to_string())
             .bind(person_id.to_string())
             .bind(event_id.as_str().to_owned())

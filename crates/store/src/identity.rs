@@ -6,14 +6,14 @@ use medibook_core::BookingResult;
 use medibook_core::identity::{Email, Identifier, PhoneNumber, Role, User};
 use medibook_core::ids::UserId;
 use medibook_core::ports::{CodeCheck, IdentityRepository};
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 use subtle::ConstantTimeEq;
 
 use crate::Database;
 use crate::WriteStatement;
 use crate::columns::{micros, named, optional_parsed, parsed, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 
 const USER_COLUMNS: &str = "id, email, phone, name, role, doctor_id, created_at";
 
@@ -35,7 +35,7 @@ const INSERT_PATIENT: &str = "
     VALUES ($1, $2, $3, NULL, 'patient', NULL, $4)
     ON CONFLICT DO NOTHING";
 
-fn user_from(row: &AnyRow) -> Result<User, StoreError> {
+fn user_from(row: &sql::Row) -> Result<User, StoreError> {
     let email: Option<String> = row.try_get("email")?;
     let phone: Option<String> = row.try_get("phone")?;
     Ok(User {
@@ -65,7 +65,7 @@ impl Database {
             Identifier::Phone(phone) => ("phone", phone.as_str()),
         };
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(value.to_owned())
             .fetch_optional(&self.pool)
             .await?;
@@ -82,7 +82,7 @@ impl IdentityRepository for Database {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> BookingResult<()> {
-        sqlx::query(UPSERT_CODE)
+        sql::query(UPSERT_CODE)
             .bind(identifier_key.to_owned())
             .bind(code_hash.to_owned())
             .bind(micros(expires_at))
@@ -100,11 +100,11 @@ impl IdentityRepository for Database {
         now: Timestamp,
     ) -> BookingResult<CodeCheck> {
         let mut tx = self.begin_write().await?;
-        let stored: Option<String> = sqlx::query(LIVE_CODE)
+        let stored: Option<String> = sql::query(LIVE_CODE)
             .bind(identifier_key.to_owned())
             .bind(micros(now))
             .bind(i64::from(max_attempts))
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .and_then(|row| row.map(|r| r.try_get("code_hash")).transpose())
             .map_err(StoreError::from)?;
@@ -117,13 +117,13 @@ impl IdentityRepository for Database {
         } else {
             (COUNT_FAILED_ATTEMPT, None)
         };
-        let mut query = sqlx::query(sql);
+        let mut query = sql::query(sql);
         if let Some(used_at) = first {
             query = query.bind(used_at);
         }
         let result = query
             .bind(identifier_key.to_owned())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
         tx.commit().await?;
@@ -143,7 +143,7 @@ impl IdentityRepository for Database {
             Identifier::Phone(phone) => (None, Some(phone.as_str().to_owned())),
         };
         // Two first sign-ins racing: one insert wins, the other does nothing, both read it back.
-        sqlx::query(INSERT_PATIENT)
+        sql::query(INSERT_PATIENT)
             .bind(UserId::generate().to_string())
             .bind(email)
             .bind(phone)
@@ -156,7 +156,7 @@ impl IdentityRepository for Database {
     }
 
     async fn rename(&self, id: UserId, name: &str) -> BookingResult<()> {
-        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+        sql::query("UPDATE users SET name = $1 WHERE id = $2")
             .bind(name.to_owned())
             .bind(id.to_string())
             .write_on(self)
@@ -166,7 +166,7 @@ impl IdentityRepository for Database {
 
     async fn user(&self, id: UserId) -> BookingResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await

@@ -1,9 +1,10 @@
 //! MediBook's storage: the repository ports of `medibook-core` implemented over SQLite (the
 //! embedded default) and PostgreSQL (for several instances), with embedded migrations.
 //!
-//! Both backends run the same SQL through sqlx's `Any` driver: instants are integer
-//! microseconds and ids UUID text, so queries need no per-backend variants except where the
-//! backends differ in how they serialise writers (see [`Database::begin_write`]).
+//! Each backend runs on its native sqlx driver (`SqlitePool` / `PgPool`, see [`sql`]). Both store
+//! instants as integer microseconds and ids as UUID text, so one SQL text serves both, except
+//! where the backends differ in how they serialise writers (see [`Database::begin_write`]) and
+//! in PostgreSQL's hold function.
 //!
 //! The no-double-booking invariant lives in the `slot_claims` table: on PostgreSQL an exclusion
 //! constraint refuses overlapping claims of one doctor outright; on SQLite every write runs in a
@@ -29,6 +30,7 @@ mod outbox;
 pub mod relay;
 mod schedule_edits;
 mod sessions;
+pub mod sql;
 mod staff;
 mod waitlist;
 mod writer;
@@ -41,9 +43,10 @@ use std::time::Duration;
 use medibook_core::ids::{DoctorId, UserId};
 use medibook_core::notifications::NotificationSettings;
 use medibook_core::waitlist::WaitlistPolicy;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{Executor, Transaction};
 
 pub use error::StoreError;
 pub use writer::WriterCounts;
@@ -51,8 +54,13 @@ pub use writer::WriterCounts;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A transaction that writes ([`Database::begin_write`]): used like the connection it runs on
-/// (`&mut *tx`); dropped without [`WriteTx::commit`], it rolls back. On SQLite it is one
+/// Prepared statements kept per connection: room for every statement the store runs (about
+/// 140, and the variants of its `IN (…)` lists and multi-row inserts), so that none is
+/// prepared again after its first use on a connection (sqlx's default keeps 100).
+const STATEMENT_CACHE: usize = 512;
+
+/// A transaction that writes ([`Database::begin_write`]): statements run on it as on a
+/// connection (`.execute(&mut *tx)`); dropped without [`WriteTx::commit`], it rolls back. On SQLite it is one
 /// command's savepoint in the writer's current batch ([`writer`]).
 #[derive(Debug)]
 pub struct WriteTx {
@@ -62,7 +70,7 @@ pub struct WriteTx {
 #[derive(Debug)]
 enum WriteInner {
     /// PostgreSQL: a transaction of its own on a pooled connection.
-    Pooled(Transaction<'static, Any>),
+    Pooled(Transaction<'static, Postgres>),
     /// SQLite: a turn on the one writer's connection.
     Batched(writer::Lease),
 }
@@ -76,24 +84,12 @@ impl WriteTx {
             WriteInner::Batched(lease) => lease.commit().await,
         }
     }
-}
 
-impl std::ops::Deref for WriteTx {
-    type Target = sqlx::AnyConnection;
-
-    fn deref(&self) -> &Self::Target {
-        match &self.inner {
-            WriteInner::Pooled(tx) => tx,
-            WriteInner::Batched(lease) => lease.connection_ref(),
-        }
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
+    /// The connection this transaction's statements run on.
+    pub(crate) fn on(&mut self) -> sql::Target<'_> {
         match &mut self.inner {
-            WriteInner::Pooled(tx) => tx,
-            WriteInner::Batched(lease) => lease.connection(),
+            WriteInner::Pooled(tx) => sql::Target::Postgres(tx),
+            WriteInner::Batched(lease) => sql::Target::Sqlite(lease.connection()),
         }
     }
 }
@@ -112,13 +108,13 @@ pub enum Backend {
 pub struct Database {
     /// On SQLite the readers' pool (its connections are `query_only`); on PostgreSQL every
     /// connection.
-    pool: AnyPool,
+    pool: sql::Pool,
     backend: Backend,
     /// SQLite's one writer, through which every write of this process goes (none on
     /// PostgreSQL, whose writers run concurrently on the pool).
     writer: Option<writer::SqliteWriter>,
     /// How to open a writing SQLite connection (the writer's, migrations', bulk loads').
-    write_options: Option<Arc<AnyConnectOptions>>,
+    write_options: Option<Arc<SqliteConnectOptions>>,
     waitlist: WaitlistPolicy,
     /// How appointment messages are written; none are queued when unset (tools, some tests).
     notifications: Option<Arc<NotificationSettings>>,
@@ -128,78 +124,106 @@ impl Database {
     /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file and its
     /// directory if missing. Does not migrate; call [`Database::migrate`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres
+            Self::connect_postgres(url).await
         } else {
-            return Err(StoreError::Config(format!(
+            Err(StoreError::Config(format!(
                 "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
                 redact(url)
-            )));
-        };
-        let options = AnyConnectOptions::from_str(&with_sqlite_create_mode(url, backend))
-            .map_err(|e| StoreError::Config(format!("invalid database URL: {e}")))?;
-        if backend == Backend::Sqlite {
-            ensure_sqlite_directory(url)?;
+            )))
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&with_sqlite_create_mode(url))
+            .map_err(|e| StoreError::Config(format!("invalid database URL: {e}")))?
+            .statement_cache_capacity(STATEMENT_CACHE);
+        ensure_sqlite_directory(url)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
+            .after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        apply_sqlite_pragmas(conn).await?;
-                        // Readers only: every write goes through the writer.
-                        conn.execute("PRAGMA query_only = ON").await?;
-                    }
+                    apply_sqlite_pragmas(conn).await?;
+                    // Readers only: every write goes through the writer.
+                    conn.execute("PRAGMA query_only = ON").await?;
                     Ok(())
                 })
             })
             .connect_with(options.clone())
             .await?;
-        let (writer, write_options) = match backend {
-            Backend::Sqlite => (
-                Some(writer::SqliteWriter::start(options.clone()).await?),
-                Some(Arc::new(options)),
-            ),
-            Backend::Postgres => (None, None),
+        let writer = writer::SqliteWriter::start(options.clone()).await?;
+        Ok(Self::with_pool(
+            sql::Pool::Sqlite(pool),
+            Some(writer),
+            Some(Arc::new(options)),
+        ))
+    }
+
+    async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid database URL: {e}")))?
+            .statement_cache_capacity(STATEMENT_CACHE);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self::with_pool(sql::Pool::Postgres(pool), None, None))
+    }
+
+    fn with_pool(
+        pool: sql::Pool,
+        writer: Option<writer::SqliteWriter>,
+        write_options: Option<Arc<SqliteConnectOptions>>,
+    ) -> Self {
+        let backend = match pool {
+            sql::Pool::Sqlite(_) => Backend::Sqlite,
+            sql::Pool::Postgres(_) => Backend::Postgres,
         };
-        Ok(Self {
+        Self {
             pool,
             backend,
             writer,
             write_options,
             waitlist: WaitlistPolicy::default(),
             notifications: None,
-        })
+        }
     }
 
     /// Applies the embedded migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut conn = self.open_writing_connection().await?;
+        match (&self.pool, &self.write_options) {
+            (sql::Pool::Sqlite(_), Some(options)) => {
+                let mut conn = writer::open(options).await?;
                 let migrated = SQLITE_MIGRATIONS.run(&mut conn).await;
                 let _ = sqlx::Connection::close(conn).await;
                 migrated?;
             }
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            (sql::Pool::Postgres(pool), _) => POSTGRES_MIGRATIONS.run(pool).await?,
+            (sql::Pool::Sqlite(_), None) => {
+                return Err(StoreError::Config("SQLite without its writer".into()));
+            }
         }
         Ok(())
     }
 
-    /// A SQLite connection that may write, of its own, for work that cannot run as a command
-    /// of the writer (migrations, bulk loads, the commit floor, tests that plant rows); it meets the writer at
-    /// SQLite's lock. On PostgreSQL, a connection to the same database.
-    pub async fn open_writing_connection(&self) -> Result<sqlx::AnyConnection, StoreError> {
-        match &self.write_options {
-            Some(options) => writer::open(options).await,
-            None => Ok(self.pool.acquire().await?.detach()),
+    /// A connection that may write, of its own, for work that cannot run as a command of the
+    /// writer (bulk loads, the commit floor, tests that plant rows): on SQLite it meets the
+    /// writer at SQLite's lock; on PostgreSQL it is a connection to the same database.
+    pub async fn open_writing_connection(&self) -> Result<sql::Connection, StoreError> {
+        match (&self.pool, &self.write_options) {
+            (sql::Pool::Sqlite(_), Some(options)) => {
+                Ok(sql::Connection::Sqlite(writer::open(options).await?))
+            }
+            (sql::Pool::Postgres(pool), _) => {
+                Ok(sql::Connection::Postgres(pool.acquire().await?.detach()))
+            }
+            (sql::Pool::Sqlite(_), None) => {
+                Err(StoreError::Config("SQLite without its writer".into()))
+            }
         }
     }
 
@@ -233,8 +257,8 @@ impl Database {
         self.backend
     }
 
-    /// The underlying pool, for tests and maintenance tools.
-    pub fn pool(&self) -> &AnyPool {
+    /// The underlying pool, for tests and maintenance tools (run [`sql::query`] on it).
+    pub fn pool(&self) -> &sql::Pool {
         &self.pool
     }
 
@@ -246,7 +270,7 @@ impl Database {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sql::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -265,9 +289,12 @@ impl Database {
     /// sleeping in SQLite's busy handler (writers of other processes still meet at SQLite's
     /// lock, with its busy timeout).
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let inner = match &self.writer {
-            Some(writer) => WriteInner::Batched(writer.lease().await?),
-            None => WriteInner::Pooled(self.pool.begin().await?),
+        let inner = match (&self.writer, &self.pool) {
+            (Some(writer), _) => WriteInner::Batched(writer.lease().await?),
+            (None, sql::Pool::Postgres(pool)) => WriteInner::Pooled(pool.begin().await?),
+            (None, sql::Pool::Sqlite(_)) => {
+                return Err(StoreError::Config("SQLite without its writer".into()));
+            }
         };
         Ok(WriteTx { inner })
     }
@@ -284,13 +311,13 @@ impl Database {
         patient_id: UserId,
     ) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT id FROM doctors WHERE id = $1 FOR NO KEY UPDATE")
+            sql::query("SELECT id FROM doctors WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(doctor_id.to_string())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
-            sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            sql::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(patient_id.to_string())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         Ok(())
@@ -304,9 +331,9 @@ impl Database {
         patient_id: UserId,
     ) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            sql::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(patient_id.to_string())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         Ok(())
@@ -320,9 +347,9 @@ impl Database {
         doctor_id: DoctorId,
     ) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT id FROM doctors WHERE id = $1 FOR NO KEY UPDATE")
+            sql::query("SELECT id FROM doctors WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(doctor_id.to_string())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         Ok(())
@@ -332,23 +359,23 @@ impl Database {
 /// A statement that writes, run on its own: on SQLite as a command of the writer, on
 /// PostgreSQL on the pool (autocommit). Every write outside a [`WriteTx`] goes through it, so
 /// SQLite's readers' pool can stay read-only.
-pub(crate) trait WriteStatement<'q> {
+pub(crate) trait WriteStatement {
     /// Runs the statement, returning what it changed.
-    async fn write_on(self, database: &Database) -> Result<sqlx::any::AnyQueryResult, StoreError>;
+    async fn write_on(self, database: &Database) -> Result<sql::Done, StoreError>;
     /// Runs the statement, returning its row if it touched one (`… RETURNING`).
     async fn write_returning_optional(
         self,
         database: &Database,
-    ) -> Result<Option<sqlx::any::AnyRow>, StoreError>;
+    ) -> Result<Option<sql::Row>, StoreError>;
 }
 
-impl<'q> WriteStatement<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
-    async fn write_on(self, database: &Database) -> Result<sqlx::any::AnyQueryResult, StoreError> {
+impl WriteStatement for sql::Query {
+    async fn write_on(self, database: &Database) -> Result<sql::Done, StoreError> {
         if database.writer.is_none() {
             return Ok(self.execute(&database.pool).await?);
         }
         let mut tx = database.begin_write().await?;
-        let done = self.execute(&mut *tx).await?;
+        let done = self.execute(&mut tx).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -356,12 +383,12 @@ impl<'q> WriteStatement<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArgume
     async fn write_returning_optional(
         self,
         database: &Database,
-    ) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
+    ) -> Result<Option<sql::Row>, StoreError> {
         if database.writer.is_none() {
             return Ok(self.fetch_optional(&database.pool).await?);
         }
         let mut tx = database.begin_write().await?;
-        let row = self.fetch_optional(&mut *tx).await?;
+        let row = self.fetch_optional(&mut tx).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -370,7 +397,7 @@ impl<'q> WriteStatement<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArgume
 /// The pragmas of every SQLite connection: WAL lets readers run beside the single writer;
 /// NORMAL is durable in WAL mode except for the last commits on power loss (not on crash).
 pub(crate) async fn apply_sqlite_pragmas(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut sqlx::SqliteConnection,
 ) -> Result<(), sqlx::Error> {
     for pragma in [
         "PRAGMA journal_mode = WAL",
@@ -384,8 +411,8 @@ pub(crate) async fn apply_sqlite_pragmas(
 }
 
 /// The SQLite URL with `mode=rwc` so a missing file is created.
-fn with_sqlite_create_mode(url: &str, backend: Backend) -> String {
-    if backend != Backend::Sqlite || url.contains("mode=") || url.contains(":memory:") {
+fn with_sqlite_create_mode(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
         return url.to_owned();
     }
     let separator = if url.contains('?') { '&' } else { '?' };
@@ -447,12 +474,12 @@ mod tests {
     #[test]
     fn sqlite_urls_create_missing_files() {
         assert_eq!(
-            with_sqlite_create_mode("sqlite://data/x.db", Backend::Sqlite),
+            with_sqlite_create_mode("sqlite://data/x.db"),
             "sqlite://data/x.db?mode=rwc"
         );
         assert_eq!(
-            with_sqlite_create_mode("postgres://h/db", Backend::Postgres),
-            "postgres://h/db"
+            with_sqlite_create_mode("sqlite://data/x.db?mode=ro"),
+            "sqlite://data/x.db?mode=ro"
         );
     }
 }

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use medibook_core::BookingResult;
 use medibook_core::limits::RateCounter;
-use sqlx::Row;
 
 use crate::Database;
 use crate::WriteStatement;
 use crate::columns::micros;
 use crate::error::StoreError;
+use crate::sql;
 
 const HIT: &str = "
     INSERT INTO rate_counters (key, window_start, hits) VALUES ($1, $2, 1)
@@ -20,7 +20,7 @@ const PRUNE: &str = "DELETE FROM rate_counters WHERE window_start < $1";
 #[async_trait]
 impl RateCounter for Database {
     async fn hit(&self, key: &str, window_start: Timestamp) -> BookingResult<u64> {
-        let hits: i64 = sqlx::query(HIT)
+        let hits: i64 = sql::query(HIT)
             .bind(key.to_owned())
             .bind(micros(window_start))
             .write_returning_optional(self)
@@ -31,7 +31,7 @@ impl RateCounter for Database {
     }
 
     async fn prune(&self, before: Timestamp) -> BookingResult<u64> {
-        let result = sqlx::query(PRUNE)
+        let result = sql::query(PRUNE)
             .bind(micros(before))
             .write_on(self)
             .await?;

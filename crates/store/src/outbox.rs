@@ -9,14 +9,14 @@ use medibook_core::outbox::{
     MessageKind, MessageStatus, NewMessage, OutboxEntry, OutboxQuery, OutboxRepository,
     OutboxSummary, QueuedMessage,
 };
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::Database;
 use crate::WriteStatement;
 use crate::columns::{counter, micros, named, optional_parsed, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 
 const ENQUEUE_INTO: &str = "
     INSERT INTO outbox (id, idempotency_key, recipient_kind, recipient, subject, body, sensitive,
@@ -69,7 +69,7 @@ const SUMMARY: &str = "
     SELECT status, COUNT(*) AS messages, MIN(next_attempt_at) AS earliest_due
     FROM outbox GROUP BY status";
 
-fn recipient_from(row: &AnyRow) -> Result<Identifier, StoreError> {
+fn recipient_from(row: &sql::Row) -> Result<Identifier, StoreError> {
     let kind: String = row.try_get("recipient_kind")?;
     let recipient: String = row.try_get("recipient")?;
     let corrupt = |e: medibook_core::BookingError| StoreError::Corrupt(format!("recipient: {e}"));
@@ -80,7 +80,7 @@ fn recipient_from(row: &AnyRow) -> Result<Identifier, StoreError> {
     })
 }
 
-fn entry_from(row: &AnyRow) -> Result<OutboxEntry, StoreError> {
+fn entry_from(row: &sql::Row) -> Result<OutboxEntry, StoreError> {
     let finished_at: Option<i64> = row.try_get("finished_at")?;
     Ok(OutboxEntry {
         id: row.try_get("id")?,
@@ -100,7 +100,7 @@ fn entry_from(row: &AnyRow) -> Result<OutboxEntry, StoreError> {
     })
 }
 
-fn queued_from(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
+fn queued_from(row: &sql::Row) -> Result<QueuedMessage, StoreError> {
     let to = recipient_from(row)?;
     let attempts: i64 = row.try_get("attempts")?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
@@ -120,7 +120,7 @@ fn queued_from(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
     })
 }
 
-fn attachment_from(row: &AnyRow) -> Result<Option<Attachment>, StoreError> {
+fn attachment_from(row: &sql::Row) -> Result<Option<Attachment>, StoreError> {
     let filename: Option<String> = row.try_get("attachment_name")?;
     let content_type: Option<String> = row.try_get("attachment_type")?;
     let content: Option<String> = row.try_get("attachment")?;
@@ -136,11 +136,8 @@ fn attachment_from(row: &AnyRow) -> Result<Option<Attachment>, StoreError> {
 
 /// The insert of one message, due at its `due_at` or `now`; run it on the pool or inside the
 /// transaction of the change that causes the message.
-pub(crate) fn enqueue_query(
-    message: &NewMessage,
-    now: Timestamp,
-) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-    bind_message(sqlx::query(AssertSqlSafe(enqueue_sql(1))), message, now)
+pub(crate) fn enqueue_query(message: &NewMessage, now: Timestamp) -> sql::Query {
+    bind_message(sql::query(AssertSqlSafe(enqueue_sql(1))), message, now)
 }
 
 /// The insert of `rows` messages; a repeated idempotency key is skipped.
@@ -170,21 +167,17 @@ pub(crate) async fn enqueue_all_in(
 ) -> Result<(), StoreError> {
     // 15 × 60 = 900 parameters, below SQLite's and PostgreSQL's limits.
     for chunk in messages.chunks(60) {
-        let mut insert = sqlx::query(AssertSqlSafe(enqueue_sql(chunk.len())));
+        let mut insert = sql::query(AssertSqlSafe(enqueue_sql(chunk.len())));
         for message in chunk {
             insert = bind_message(insert, message, now);
         }
-        insert.execute(&mut **tx).await?;
+        insert.execute(&mut *tx).await?;
     }
     Ok(())
 }
 
 /// Binds one message's values, in the order of [`enqueue_sql`]'s placeholders.
-fn bind_message<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    message: &NewMessage,
-    now: Timestamp,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+fn bind_message(query: sql::Query, message: &NewMessage, now: Timestamp) -> sql::Query {
     let (recipient_kind, recipient) = match &message.message.to {
         Identifier::Email(email) => ("email", email.as_str().to_owned()),
         Identifier::Phone(phone) => ("phone", phone.as_str().to_owned()),
@@ -221,7 +214,7 @@ impl OutboxRepository for Database {
         lease: SignedDuration,
         limit: u32,
     ) -> BookingResult<Vec<QueuedMessage>> {
-        let rows = sqlx::query(DUE)
+        let rows = sql::query(DUE)
             .bind(micros(now))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -232,7 +225,7 @@ impl OutboxRepository for Database {
         for row in &rows {
             let id: String = row.try_get("id").map_err(StoreError::from)?;
             let seen: i64 = row.try_get("next_attempt_at").map_err(StoreError::from)?;
-            let taken = sqlx::query(CLAIM)
+            let taken = sql::query(CLAIM)
                 .bind(lease_end)
                 .bind(id.clone())
                 .bind(seen)
@@ -246,7 +239,7 @@ impl OutboxRepository for Database {
     }
 
     async fn mark_sent(&self, id: &str, now: Timestamp) -> BookingResult<()> {
-        sqlx::query(MARK_SENT)
+        sql::query(MARK_SENT)
             .bind(micros(now))
             .bind(id.to_owned())
             .write_on(self)
@@ -255,7 +248,7 @@ impl OutboxRepository for Database {
     }
 
     async fn mark_retry(&self, id: &str, retry_at: Timestamp, error: &str) -> BookingResult<()> {
-        sqlx::query(MARK_RETRY)
+        sql::query(MARK_RETRY)
             .bind(micros(retry_at))
             .bind(error.to_owned())
             .bind(id.to_owned())
@@ -265,7 +258,7 @@ impl OutboxRepository for Database {
     }
 
     async fn mark_failed(&self, id: &str, now: Timestamp, error: &str) -> BookingResult<()> {
-        sqlx::query(MARK_FAILED)
+        sql::query(MARK_FAILED)
             .bind(micros(now))
             .bind(error.to_owned())
             .bind(id.to_owned())
@@ -296,7 +289,7 @@ impl OutboxRepository for Database {
             values.len() + 1,
             values.len() + 2
         );
-        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        let mut statement = sql::query(AssertSqlSafe(sql));
         for value in values {
             statement = statement.bind(value);
         }
@@ -310,7 +303,7 @@ impl OutboxRepository for Database {
     }
 
     async fn summary(&self) -> BookingResult<OutboxSummary> {
-        let rows = sqlx::query(SUMMARY)
+        let rows = sql::query(SUMMARY)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from)?;
@@ -338,7 +331,7 @@ impl OutboxRepository for Database {
     }
 
     async fn purge_finished(&self, created_before: Timestamp, limit: u32) -> BookingResult<u64> {
-        let result = sqlx::query(PURGE_FINISHED)
+        let result = sql::query(PURGE_FINISHED)
             .bind(micros(created_before))
             .bind(i64::from(limit))
             .write_on(self)

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
+use crate::sql;
 use crate::{Backend, Database};
 
 /// The PostgreSQL notification channel.
@@ -92,10 +93,10 @@ impl Database {
     ) -> Result<(), StoreError> {
         if self.backend() == Backend::Postgres {
             let announcement = Announcement::Doctor { doctor_id };
-            sqlx::query("SELECT pg_notify($1, $2)")
+            sql::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(announcement.to_string())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         Ok(())

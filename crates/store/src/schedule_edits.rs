@@ -14,18 +14,19 @@ use medibook_core::listing::doctor_listing;
 use medibook_core::ports::Recorded;
 use medibook_core::schedule::TimeOff;
 use medibook_core::slots::day_bounds;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::clinic::{DOCTOR_COLUMNS, doctor_from, time_off_from};
 use crate::columns::{micros, timestamp};
 use crate::error::StoreError;
 use crate::ledger::{Tx, record_slot_event};
+use crate::sql;
 
 const TIME_OFF_IN_WINDOW: &str = "
     SELECT id, doctor_id, start_at, end_at, reason FROM time_off
     WHERE doctor_id = $1 AND start_at < $2 AND end_at > $3";
 const CLAIMS_IN_WINDOW: &str = "
-    SELECT claim_start, claim_end, CASE WHEN appointment_id IS NULL THEN 0 ELSE 1 END AS booked
+    SELECT claim_start, claim_end, CAST(CASE WHEN appointment_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS booked
     FROM slot_claims
     WHERE doctor_id = $1 AND claim_start < $2 AND claim_end > $3
       AND (expires_at IS NULL OR expires_at > $4)";
@@ -36,9 +37,9 @@ pub(crate) type FreeSlots = BTreeMap<Timestamp, Timestamp>;
 /// The doctor as stored, read inside the transaction.
 pub(crate) async fn load_doctor(tx: &mut Tx, id: DoctorId) -> Result<Option<Doctor>, StoreError> {
     let sql = format!("SELECT {DOCTOR_COLUMNS} FROM doctors WHERE id = $1");
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row = sql::query(AssertSqlSafe(sql))
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     row.as_ref().map(doctor_from).transpose()
 }
@@ -50,11 +51,11 @@ pub(crate) async fn time_off_between(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<TimeOff>, StoreError> {
-    sqlx::query(TIME_OFF_IN_WINDOW)
+    sql::query(TIME_OFF_IN_WINDOW)
         .bind(doctor_id.to_string())
         .bind(micros(to))
         .bind(micros(from))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(time_off_from)
@@ -69,12 +70,12 @@ pub(crate) async fn occupancy_between(
     to: Timestamp,
     now: Timestamp,
 ) -> Result<Vec<Occupancy>, StoreError> {
-    let mut occupancy = sqlx::query(CLAIMS_IN_WINDOW)
+    let mut occupancy = sql::query(CLAIMS_IN_WINDOW)
         .bind(doctor_id.to_string())
         .bind(micros(to))
         .bind(micros(from))
         .bind(micros(now))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|row| {

@@ -5,13 +5,13 @@ use jiff::Timestamp;
 use medibook_core::BookingResult;
 use medibook_core::ids::SessionId;
 use medibook_core::sessions::{Session, SessionRepository};
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::Database;
 use crate::WriteStatement;
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 
 const SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expires_at, revoked_at";
 
@@ -26,7 +26,7 @@ const TOUCH_SESSION: &str =
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
 
-fn session_from(row: &AnyRow) -> Result<Session, StoreError> {
+fn session_from(row: &sql::Row) -> Result<Session, StoreError> {
     let revoked: Option<i64> = row.try_get("revoked_at")?;
     Ok(Session {
         id: parsed(row, "id")?,
@@ -48,7 +48,7 @@ impl Database {
         value: String,
     ) -> Result<Option<Session>, StoreError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE {column} = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(value)
             .fetch_optional(&self.pool)
             .await?;
@@ -59,7 +59,7 @@ impl Database {
 #[async_trait]
 impl SessionRepository for Database {
     async fn create_session(&self, session: &Session, refresh_hash: &str) -> BookingResult<()> {
-        sqlx::query(INSERT_SESSION)
+        sql::query(INSERT_SESSION)
             .bind(session.id.to_string())
             .bind(session.user_id.to_string())
             .bind(refresh_hash.to_owned())
@@ -94,7 +94,7 @@ impl SessionRepository for Database {
         new_hash: &str,
         now: Timestamp,
     ) -> BookingResult<bool> {
-        let result = sqlx::query(ROTATE_REFRESH)
+        let result = sql::query(ROTATE_REFRESH)
             .bind(new_hash.to_owned())
             .bind(micros(now))
             .bind(id.to_string())
@@ -105,7 +105,7 @@ impl SessionRepository for Database {
     }
 
     async fn touch_session(&self, id: SessionId, now: Timestamp) -> BookingResult<()> {
-        sqlx::query(TOUCH_SESSION)
+        sql::query(TOUCH_SESSION)
             .bind(micros(now))
             .bind(id.to_string())
             .write_on(self)
@@ -114,7 +114,7 @@ impl SessionRepository for Database {
     }
 
     async fn revoke_session(&self, id: SessionId, now: Timestamp) -> BookingResult<()> {
-        sqlx::query(REVOKE_SESSION)
+        sql::query(REVOKE_SESSION)
             .bind(micros(now))
             .bind(id.to_string())
             .write_on(self)

@@ -12,8 +12,7 @@ use medibook_core::ports::Recorded;
 use medibook_core::schedule::{TimeOff, WeeklySchedule};
 use medibook_core::staff::{AgendaEntry, PatientHistory, StaffRepository};
 use medibook_core::{BookingError, BookingResult};
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::Database;
 use crate::audit::append_in;
@@ -22,6 +21,7 @@ use crate::columns::{counter, micros, named, optional_parsed, parsed, timestamp}
 use crate::error::{StoreError, is_conflict};
 use crate::ledger::{Tx, appointment_from};
 use crate::schedule_edits::{days_to_compare, free_slots, load_doctor, record_grid_change};
+use crate::sql;
 
 const SET_SCHEDULE: &str = "UPDATE doctors SET schedule = $1 WHERE id = $2";
 const UPDATE_DOCTOR: &str = "
@@ -71,7 +71,7 @@ const RENAME_SPECIALTY: &str = "UPDATE specialties SET name = $1 WHERE id = $2";
 const USER_COLUMNS: &str = "id, email, phone, name, role, doctor_id, created_at";
 const SET_ROLE: &str = "UPDATE users SET role = $1, doctor_id = $2 WHERE id = $3";
 
-fn user_from(row: &AnyRow) -> Result<User, StoreError> {
+fn user_from(row: &sql::Row) -> Result<User, StoreError> {
     Ok(User {
         id: parsed(row, "id")?,
         email: optional_email(row, "email")?,
@@ -83,7 +83,7 @@ fn user_from(row: &AnyRow) -> Result<User, StoreError> {
     })
 }
 
-fn optional_email(row: &AnyRow, column: &str) -> Result<Option<Email>, StoreError> {
+fn optional_email(row: &sql::Row, column: &str) -> Result<Option<Email>, StoreError> {
     let email: Option<String> = row.try_get(column)?;
     email
         .map(|e| Email::parse(&e))
@@ -91,7 +91,7 @@ fn optional_email(row: &AnyRow, column: &str) -> Result<Option<Email>, StoreErro
         .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn optional_phone(row: &AnyRow, column: &str) -> Result<Option<PhoneNumber>, StoreError> {
+fn optional_phone(row: &sql::Row, column: &str) -> Result<Option<PhoneNumber>, StoreError> {
     let phone: Option<String> = row.try_get(column)?;
     phone
         .map(|p| PhoneNumber::parse(&p))
@@ -99,7 +99,7 @@ fn optional_phone(row: &AnyRow, column: &str) -> Result<Option<PhoneNumber>, Sto
         .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn time_off_from(row: &AnyRow) -> Result<TimeOff, StoreError> {
+fn time_off_from(row: &sql::Row) -> Result<TimeOff, StoreError> {
     Ok(TimeOff {
         id: parsed(row, "id")?,
         doctor_id: parsed(row, "doctor_id")?,
@@ -199,10 +199,10 @@ impl StaffRepository for Database {
         let json = schedule_json(schedule)?;
         self.edit_grid(doctor_id, Some(horizon), now, audit, |tx| {
             Box::pin(async move {
-                let result = sqlx::query(SET_SCHEDULE)
+                let result = sql::query(SET_SCHEDULE)
                     .bind(json)
                     .bind(doctor_id.to_string())
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 Ok(result.rows_affected() == 1)
             })
@@ -222,9 +222,9 @@ impl StaffRepository for Database {
         let horizon = doctor.schedule.rules.horizon_days;
         self.edit_grid(doctor_id, Some(horizon), now, audit, |tx| {
             Box::pin(async move {
-                let result = bind_profile(sqlx::query(UPDATE_DOCTOR), &doctor, schedule)
+                let result = bind_profile(sql::query(UPDATE_DOCTOR), &doctor, schedule)
                     .bind(doctor.id.to_string())
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 Ok(result.rows_affected() == 1)
             })
@@ -251,13 +251,13 @@ impl StaffRepository for Database {
         let recorded = self
             .edit_grid(time_off.doctor_id, None, now, audit, |tx| {
                 Box::pin(async move {
-                    sqlx::query(INSERT_TIME_OFF)
+                    sql::query(INSERT_TIME_OFF)
                         .bind(time_off.id.to_string())
                         .bind(time_off.doctor_id.to_string())
                         .bind(micros(time_off.start))
                         .bind(micros(time_off.end))
                         .bind(time_off.reason.clone())
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                     Ok(true)
                 })
@@ -271,7 +271,7 @@ impl StaffRepository for Database {
         doctor_id: DoctorId,
         ending_after: Timestamp,
     ) -> BookingResult<Vec<TimeOff>> {
-        let rows = sqlx::query(TIME_OFF_OF_DOCTOR)
+        let rows = sql::query(TIME_OFF_OF_DOCTOR)
             .bind(doctor_id.to_string())
             .bind(micros(ending_after))
             .fetch_all(&self.pool)
@@ -281,7 +281,7 @@ impl StaffRepository for Database {
     }
 
     async fn time_off_by_id(&self, id: TimeOffId) -> BookingResult<Option<TimeOff>> {
-        let row = sqlx::query(TIME_OFF_BY_ID)
+        let row = sql::query(TIME_OFF_BY_ID)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -300,9 +300,9 @@ impl StaffRepository for Database {
         };
         self.edit_grid(time_off.doctor_id, None, now, audit, |tx| {
             Box::pin(async move {
-                let result = sqlx::query(DELETE_TIME_OFF)
+                let result = sql::query(DELETE_TIME_OFF)
                     .bind(id.to_string())
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 Ok(result.rows_affected() == 1)
             })
@@ -316,7 +316,7 @@ impl StaffRepository for Database {
         from: Timestamp,
         to: Timestamp,
     ) -> BookingResult<Vec<AgendaEntry>> {
-        let rows = sqlx::query(AGENDA)
+        let rows = sql::query(AGENDA)
             .bind(doctor_id.to_string())
             .bind(micros(from))
             .bind(micros(to))
@@ -349,7 +349,7 @@ impl StaffRepository for Database {
         now: Timestamp,
         audit: &[AuditEntry],
     ) -> BookingResult<bool> {
-        let query = sqlx::query(RECORD_OUTCOME)
+        let query = sql::query(RECORD_OUTCOME)
             .bind(status.as_str().to_owned())
             .bind(micros(now))
             .bind(appointment_id.to_string());
@@ -363,7 +363,7 @@ impl StaffRepository for Database {
         now: Timestamp,
         audit: &[AuditEntry],
     ) -> BookingResult<()> {
-        let query = sqlx::query(INSERT_SPECIALTY)
+        let query = sql::query(INSERT_SPECIALTY)
             .bind(specialty.id.to_string())
             .bind(specialty.name.clone())
             .bind(micros(now));
@@ -378,7 +378,7 @@ impl StaffRepository for Database {
         specialty: &Specialty,
         audit: &[AuditEntry],
     ) -> BookingResult<bool> {
-        let query = sqlx::query(RENAME_SPECIALTY)
+        let query = sql::query(RENAME_SPECIALTY)
             .bind(specialty.name.clone())
             .bind(specialty.id.to_string());
         let result = self
@@ -394,7 +394,7 @@ impl StaffRepository for Database {
                 let sql = format!(
                     "SELECT {USER_COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT $1"
                 );
-                sqlx::query(AssertSqlSafe(sql))
+                sql::query(AssertSqlSafe(sql))
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await
@@ -413,7 +413,7 @@ impl StaffRepository for Database {
                         OR id = $3
                      ORDER BY created_at DESC, id DESC LIMIT $4"
                 );
-                sqlx::query(AssertSqlSafe(sql))
+                sql::query(AssertSqlSafe(sql))
                     .bind(text)
                     .bind(contains_pattern(&digits))
                     .bind(query.to_lowercase())
@@ -433,7 +433,7 @@ impl StaffRepository for Database {
         doctor_id: Option<DoctorId>,
         audit: &[AuditEntry],
     ) -> BookingResult<Option<User>> {
-        let query = sqlx::query(SET_ROLE)
+        let query = sql::query(SET_ROLE)
             .bind(role.as_str().to_owned())
             .bind(doctor_id.map(|id| id.to_string()))
             .bind(user_id.to_string());
@@ -445,7 +445,7 @@ impl StaffRepository for Database {
             return Ok(None);
         }
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(user_id.to_string())
             .fetch_optional(&self.pool)
             .await

@@ -16,8 +16,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::AnyConnection;
-use sqlx::any::AnyConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot, watch};
 
@@ -67,7 +66,7 @@ pub struct WriterCounts {
 
 impl SqliteWriter {
     /// Opens the writer's connection with `options` and starts its task.
-    pub(crate) async fn start(options: AnyConnectOptions) -> Result<Self, StoreError> {
+    pub(crate) async fn start(options: SqliteConnectOptions) -> Result<Self, StoreError> {
         let conn = open(&options).await?;
         let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
         let tally = Arc::new(Tally::default());
@@ -106,7 +105,7 @@ impl SqliteWriter {
 /// One command's turn on the writer's connection. Dropped without [`Lease::commit`], the
 /// command's changes are rolled back (to its savepoint) and the batch goes on.
 pub(crate) struct Lease {
-    conn: OwnedMutexGuard<AnyConnection>,
+    conn: OwnedMutexGuard<SqliteConnection>,
     /// Tells the writer whether to keep (`true`) or undo the command; sent once.
     back: Option<oneshot::Sender<bool>>,
     committed: watch::Receiver<BatchOutcome>,
@@ -114,13 +113,8 @@ pub(crate) struct Lease {
 
 impl Lease {
     /// The connection, for the command's statements.
-    pub(crate) fn connection(&mut self) -> &mut AnyConnection {
+    pub(crate) fn connection(&mut self) -> &mut SqliteConnection {
         &mut self.conn
-    }
-
-    /// The connection, read-only.
-    pub(crate) fn connection_ref(&self) -> &AnyConnection {
-        &self.conn
     }
 
     /// Keeps the command's changes and waits until the batch holding them has committed.
@@ -166,7 +160,7 @@ fn stopped() -> StoreError {
 }
 
 /// Opens a writing connection with the store's pragmas.
-pub(crate) async fn open(options: &AnyConnectOptions) -> Result<AnyConnection, StoreError> {
+pub(crate) async fn open(options: &SqliteConnectOptions) -> Result<SqliteConnection, StoreError> {
     let mut conn = options.connect().await?;
     crate::apply_sqlite_pragmas(&mut conn).await?;
     Ok(conn)
@@ -175,8 +169,8 @@ pub(crate) async fn open(options: &AnyConnectOptions) -> Result<AnyConnection, S
 /// The writer task: one batch per wake-up, until every handle is gone or it is told to close.
 async fn run(
     mut queue: mpsc::Receiver<Request>,
-    options: AnyConnectOptions,
-    mut conn: Option<AnyConnection>,
+    options: SqliteConnectOptions,
+    mut conn: Option<SqliteConnection>,
     tally: Arc<Tally>,
 ) {
     while let Some(request) = queue.recv().await {
@@ -209,7 +203,7 @@ async fn run(
     }
 }
 
-async fn shut(conn: Option<AnyConnection>, done: oneshot::Sender<()>) {
+async fn shut(conn: Option<SqliteConnection>, done: oneshot::Sender<()>) {
     if let Some(current) = conn {
         let _ = current.close().await;
     }
@@ -219,11 +213,11 @@ async fn shut(conn: Option<AnyConnection>, done: oneshot::Sender<()>) {
 /// Runs one batch: `first` and whatever else is queued, in one transaction. Returns the
 /// connection if it is fit for the next batch, and a close request met on the way.
 async fn batch(
-    conn: AnyConnection,
+    conn: SqliteConnection,
     first: oneshot::Sender<Result<Lease, StoreError>>,
     queue: &mut mpsc::Receiver<Request>,
     tally: &Tally,
-) -> (Option<AnyConnection>, Option<oneshot::Sender<()>>) {
+) -> (Option<SqliteConnection>, Option<oneshot::Sender<()>>) {
     let shared = Arc::new(Mutex::new(conn));
     let mut conn = Arc::clone(&shared).lock_owned().await;
     if let Err(error) = conn.execute("BEGIN IMMEDIATE").await {
@@ -312,6 +306,6 @@ async fn batch(
 }
 
 /// The connection back out of its sharing, once no lease holds it.
-fn unshare(shared: Arc<Mutex<AnyConnection>>) -> Option<AnyConnection> {
+fn unshare(shared: Arc<Mutex<SqliteConnection>>) -> Option<SqliteConnection> {
     Arc::into_inner(shared).map(Mutex::into_inner)
 }

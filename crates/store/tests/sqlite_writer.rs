@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use medibook_store::Database;
 use medibook_testkit::{Backend, TestDatabase};
-use sqlx::{Executor, Row};
 
 async fn scratch_database() -> (TestDatabase, Database) {
     let scratch = TestDatabase::create(Backend::Sqlite)
@@ -15,14 +14,14 @@ async fn scratch_database() -> (TestDatabase, Database) {
     let database = Database::connect(&scratch.url).await.expect("connect");
     database.migrate().await.expect("migrate");
     let mut conn = database.open_writing_connection().await.expect("writer");
-    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    conn.execute_script("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         .await
         .expect("scratch table");
     (scratch, database)
 }
 
 async fn stored_ids(database: &Database) -> Vec<i64> {
-    sqlx::query("SELECT id FROM notes ORDER BY id")
+    medibook_store::sql::query("SELECT id FROM notes ORDER BY id")
         .fetch_all(database.pool())
         .await
         .expect("read notes")
@@ -39,17 +38,17 @@ async fn a_failing_command_leaves_the_rest_of_its_batch_stored() {
         let database = database.clone();
         tasks.spawn(async move {
             let mut tx = database.begin_write().await?;
-            sqlx::query("INSERT INTO notes (id, body) VALUES ($1, 'kept')")
+            medibook_store::sql::query("INSERT INTO notes (id, body) VALUES ($1, 'kept')")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             // Holding the turn a moment lets the others queue up behind it, into one batch.
             tokio::time::sleep(Duration::from_millis(2)).await;
             if id == 13 {
                 // A second row with the same key: this command fails and is dropped.
-                sqlx::query("INSERT INTO notes (id, body) VALUES ($1, 'twice')")
+                medibook_store::sql::query("INSERT INTO notes (id, body) VALUES ($1, 'twice')")
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
             tx.commit().await?;
@@ -79,8 +78,8 @@ async fn a_failing_command_leaves_the_rest_of_its_batch_stored() {
 async fn a_command_is_acknowledged_only_once_its_batch_has_committed() {
     let (_dir, database) = scratch_database().await;
     let mut first = database.begin_write().await.expect("first turn");
-    sqlx::query("INSERT INTO notes (id, body) VALUES (1, 'first')")
-        .execute(&mut *first)
+    medibook_store::sql::query("INSERT INTO notes (id, body) VALUES (1, 'first')")
+        .execute(&mut first)
         .await
         .expect("insert");
 
@@ -100,8 +99,8 @@ async fn a_command_is_acknowledged_only_once_its_batch_has_committed() {
         "nothing is visible before the commit"
     );
 
-    sqlx::query("INSERT INTO notes (id, body) VALUES (2, 'second')")
-        .execute(&mut *second)
+    medibook_store::sql::query("INSERT INTO notes (id, body) VALUES (2, 'second')")
+        .execute(&mut second)
         .await
         .expect("insert");
     second.commit().await.expect("second commit");
@@ -116,16 +115,16 @@ async fn a_command_is_acknowledged_only_once_its_batch_has_committed() {
 async fn a_command_dropped_midway_is_undone_without_undoing_its_batch() {
     let (_dir, database) = scratch_database().await;
     let mut kept = database.begin_write().await.expect("turn");
-    sqlx::query("INSERT INTO notes (id, body) VALUES (1, 'kept')")
-        .execute(&mut *kept)
+    medibook_store::sql::query("INSERT INTO notes (id, body) VALUES (1, 'kept')")
+        .execute(&mut kept)
         .await
         .expect("insert");
     let mut abandoned = Box::pin(database.begin_write());
     let _ = tokio::time::timeout(Duration::ZERO, &mut abandoned).await;
     let kept_commit = tokio::spawn(kept.commit());
     let mut abandoned = abandoned.await.expect("second turn");
-    sqlx::query("INSERT INTO notes (id, body) VALUES (2, 'abandoned')")
-        .execute(&mut *abandoned)
+    medibook_store::sql::query("INSERT INTO notes (id, body) VALUES (2, 'abandoned')")
+        .execute(&mut abandoned)
         .await
         .expect("insert");
     drop(abandoned);
@@ -136,7 +135,7 @@ async fn a_command_dropped_midway_is_undone_without_undoing_its_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_cannot_write() {
     let (_dir, database) = scratch_database().await;
-    let refused = sqlx::query("INSERT INTO notes (id, body) VALUES (1, 'sneaked')")
+    let refused = medibook_store::sql::query("INSERT INTO notes (id, body) VALUES (1, 'sneaked')")
         .execute(database.pool())
         .await
         .expect_err("the readers' pool is read-only");

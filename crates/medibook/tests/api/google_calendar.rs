@@ -169,13 +169,14 @@ async fn google_calendar_follows_bookings_from_connect_to_revocation(
     // The refresh token is stored encrypted.
     let refresh_token = google.refresh_tokens().pop().expect("a refresh token");
     let stored: String = {
-        use sqlx::Row;
-        sqlx::query("SELECT refresh_token_ciphertext || nonce AS sealed FROM google_connections")
-            .fetch_one(app.database.pool())
-            .await
-            .expect("a connection")
-            .try_get("sealed")
-            .expect("text")
+        medibook_store::sql::query(
+            "SELECT refresh_token_ciphertext || nonce AS sealed FROM google_connections",
+        )
+        .fetch_one(app.database.pool())
+        .await
+        .expect("a connection")
+        .try_get("sealed")
+        .expect("text")
     };
     assert!(!stored.contains(&refresh_token));
     assert!(!stored.contains(&hex_of(&refresh_token)));

@@ -425,8 +425,7 @@ impl TestApp {
 
     /// Runs a counting query on the app's database.
     pub async fn count(&self, sql: &str) -> i64 {
-        use sqlx::Row;
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        medibook_store::sql::query(medibook_store::sql::AssertSqlSafe(sql.to_owned()))
             .fetch_one(self.database.pool())
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))

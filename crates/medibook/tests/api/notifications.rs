@@ -16,7 +16,6 @@ use medibook_core::outbox::{DeliveryRound, OutboxWorker, RetryPolicy};
 use medibook_integrations::test_smtp::{Received, spawn_smtp_server, spawn_smtp_server_on};
 use medibook_integrations::{Channels, SmtpSettings};
 use reqwest::StatusCode;
-use sqlx::Row;
 use tokio::sync::mpsc::Receiver;
 
 use crate::backend_tests_with;
@@ -70,7 +69,7 @@ fn sent(round: DeliveryRound) -> (usize, usize, usize) {
 
 /// `(kind, status, due)` of the appointment's messages, by due time then kind.
 async fn messages_of(app: &TestApp, appointment: &str) -> Vec<(String, String, Timestamp)> {
-    let rows = sqlx::query(
+    let rows = medibook_store::sql::query(
         "SELECT kind, status, next_attempt_at FROM outbox WHERE appointment_id = $1
          ORDER BY next_attempt_at, kind, recipient_kind",
     )
@@ -274,7 +273,7 @@ async fn an_smtp_outage_while_booking_delays_the_confirmation_but_never_loses_it
     let appointment = app.book(&token, &tuesday("14:00")).await;
 
     assert_eq!(sent(worker.deliver_due().await.unwrap()), (0, 1, 0));
-    let row = sqlx::query(
+    let row = medibook_store::sql::query(
         "SELECT status, attempts, last_error FROM outbox
          WHERE appointment_id = $1 AND kind = 'booked'",
     )
@@ -300,12 +299,13 @@ async fn an_smtp_outage_while_booking_delays_the_confirmation_but_never_loses_it
     assert!(subject(&email).starts_with("Booked: "));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(inbox.try_recv().is_err(), "delivered exactly once");
-    let status: String =
-        sqlx::query("SELECT status FROM outbox WHERE appointment_id = $1 AND kind = 'booked'")
-            .bind(appointment)
-            .fetch_one(app.database.pool())
-            .await
-            .unwrap()
-            .get("status");
+    let status: String = medibook_store::sql::query(
+        "SELECT status FROM outbox WHERE appointment_id = $1 AND kind = 'booked'",
+    )
+    .bind(appointment)
+    .fetch_one(app.database.pool())
+    .await
+    .unwrap()
+    .get("status");
     assert_eq!(status, "sent");
 }

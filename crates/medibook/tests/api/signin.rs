@@ -288,12 +288,15 @@ async fn the_database_stores_an_hmac_of_the_code_not_the_code(app: TestApp) {
         app.codes.last_code("+49301234567").expect("code")
     };
 
-    let stored: Vec<(String, String)> = sqlx::query_as(
+    let stored: Vec<(String, String)> = medibook_store::sql::query(
         "SELECT identifier_key, code_hash FROM one_time_codes ORDER BY identifier_key",
     )
     .fetch_all(app.database.pool())
     .await
-    .expect("codes");
+    .expect("codes")
+    .iter()
+    .map(|row| (row.get("identifier_key"), row.get("code_hash")))
+    .collect();
     assert_eq!(stored.len(), 2, "{stored:?}");
     for ((key, hash), plain) in stored.iter().zip([&code, &phone_code]) {
         assert_eq!(hash.len(), 64, "{key}: {hash}");

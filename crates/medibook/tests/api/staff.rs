@@ -114,13 +114,14 @@ pub async fn set_role_in_database(
     role: &str,
     doctor: Option<DoctorId>,
 ) {
-    let result = sqlx::query("UPDATE users SET role = $1, doctor_id = $2 WHERE email = $3")
-        .bind(role.to_owned())
-        .bind(doctor.map(|d| d.to_string()))
-        .bind(email.to_owned())
-        .execute(&mut app.database.open_writing_connection().await.unwrap())
-        .await
-        .expect("role update");
+    let result =
+        medibook_store::sql::query("UPDATE users SET role = $1, doctor_id = $2 WHERE email = $3")
+            .bind(role.to_owned())
+            .bind(doctor.map(|d| d.to_string()))
+            .bind(email.to_owned())
+            .execute(&mut app.database.open_writing_connection().await.unwrap())
+            .await
+            .expect("role update");
     assert_eq!(result.rows_affected(), 1, "no user {email}");
 }
 
@@ -1094,7 +1095,7 @@ async fn the_database_refuses_to_update_or_delete_audit_entries(app: TestApp) {
         "DELETE FROM audit_log",
         "DELETE FROM audit_log WHERE action = 'hold.create'",
     ] {
-        let result = sqlx::query(statement)
+        let result = medibook_store::sql::query(statement)
             .execute(&mut app.database.open_writing_connection().await.unwrap())
             .await;
         let error = result.expect_err(statement).to_string();
@@ -1104,7 +1105,7 @@ async fn the_database_refuses_to_update_or_delete_audit_entries(app: TestApp) {
         );
     }
     if app.backend == crate::harness::Backend::Postgres {
-        let truncate = sqlx::query("TRUNCATE audit_log")
+        let truncate = medibook_store::sql::query("TRUNCATE audit_log")
             .execute(app.database.pool())
             .await;
         assert!(truncate.is_err(), "TRUNCATE must fail");

@@ -10,12 +10,12 @@ use medibook_core::booking::{Hold, HoldState, SlotStatus};
 use medibook_core::events::SlotEvent;
 use medibook_core::ports::{Claimed, HoldClaim, Recorded};
 use medibook_core::{BookingError, BookingResult, booking_audit};
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::Database;
 use crate::columns::{micros, timestamp};
 use crate::error::{StoreError, claim_error};
+use crate::sql;
 
 const CLAIM_HOLD: &str = "SELECT outcome, hold_id, start_at, end_at, expires_at, created_at, seq
     FROM medibook_claim_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
@@ -38,7 +38,7 @@ impl Database {
             ),
             None => (None, None, None),
         };
-        let row = sqlx::query(CLAIM_HOLD)
+        let row = sql::query(CLAIM_HOLD)
             .bind(claim.hold_id.to_string())
             .bind(Uuid::now_v7().to_string())
             .bind(claim.doctor_id.to_string())

@@ -9,8 +9,7 @@ use medibook_core::booking::{Agenda, AgendaClaim};
 use medibook_core::booking::{Appointment, Hold, Occupancy, SlotStatus};
 use medibook_core::events::{SlotEvent, SlotEventLog};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::Database;
 use crate::columns::{micros, named, optional_instant, parsed, placeholders, timestamp};
@@ -19,6 +18,7 @@ use crate::ledger::queries::{
     AGENDA, APPOINTMENT_COLUMNS, HOLD_COLUMNS, LATEST_SLOT_SEQ, SLOT_EVENTS_AFTER,
 };
 use crate::ledger::{appointment_from, hold_from};
+use crate::sql;
 
 #[async_trait]
 impl SlotEventLog for Database {
@@ -28,7 +28,7 @@ impl SlotEventLog for Database {
         after_seq: i64,
         limit: u32,
     ) -> BookingResult<Vec<SlotEvent>> {
-        let rows = sqlx::query(SLOT_EVENTS_AFTER)
+        let rows = sql::query(SLOT_EVENTS_AFTER)
             .bind(doctor_id.to_string())
             .bind(after_seq)
             .bind(i64::from(limit))
@@ -51,7 +51,7 @@ impl SlotEventLog for Database {
     }
 
     async fn latest_slot_seq(&self, doctor_id: DoctorId) -> BookingResult<i64> {
-        let seq: i64 = sqlx::query(LATEST_SLOT_SEQ)
+        let seq: i64 = sql::query(LATEST_SLOT_SEQ)
             .bind(doctor_id.to_string())
             .fetch_one(&self.pool)
             .await
@@ -66,7 +66,7 @@ impl SlotEventLog for Database {
 impl Database {
     pub(super) async fn read_hold(&self, id: HoldId) -> BookingResult<Option<Hold>> {
         let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -79,7 +79,7 @@ impl Database {
         id: AppointmentId,
     ) -> BookingResult<Option<Appointment>> {
         let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -95,7 +95,7 @@ impl Database {
             "SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE patient_id = $1
              ORDER BY start_at, id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sql::query(AssertSqlSafe(sql))
             .bind(patient_id.to_string())
             .fetch_all(&self.pool)
             .await
@@ -117,14 +117,14 @@ impl Database {
         for chunk in doctors.chunks(500) {
             let sql = format!(
                 "SELECT doctor_id, claim_start, claim_end,
-                        CASE WHEN appointment_id IS NULL THEN 0 ELSE 1 END AS booked
+                        CAST(CASE WHEN appointment_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS booked
                  FROM slot_claims
                  WHERE claim_start < $1 AND claim_end > $2
                    AND (expires_at IS NULL OR expires_at > $3)
                    AND doctor_id IN ({})",
                 placeholders(4, chunk.len())
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql))
+            let mut query = sql::query(AssertSqlSafe(sql))
                 .bind(micros(to))
                 .bind(micros(from))
                 .bind(micros(now));
@@ -155,7 +155,7 @@ impl Database {
         from: Timestamp,
         to: Timestamp,
     ) -> BookingResult<Agenda> {
-        let rows = sqlx::query(AGENDA)
+        let rows = sql::query(AGENDA)
             .bind(doctor_id.to_string())
             .bind(micros(to))
             .bind(micros(from))
@@ -181,7 +181,7 @@ impl Database {
 }
 
 /// `Booked` for the claim of an appointment, `Held` for a hold's (the query's `booked` column).
-fn claim_status(row: &AnyRow) -> Result<SlotStatus, StoreError> {
+fn claim_status(row: &sql::Row) -> Result<SlotStatus, StoreError> {
     let booked: i64 = row.try_get("booked")?;
     Ok(if booked == 1 {
         SlotStatus::Booked

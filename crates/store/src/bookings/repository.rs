@@ -17,7 +17,7 @@ use medibook_core::ports::{
 };
 use medibook_core::slots::Slot;
 use medibook_core::{BookingError, BookingResult};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::Database;
@@ -36,6 +36,7 @@ use crate::ledger::{
     release_active_hold,
 };
 use crate::ledger::{hold_from, load_appointment, load_hold};
+use crate::sql;
 use crate::waitlist::offer_free_slots;
 
 #[async_trait]
@@ -47,7 +48,7 @@ impl BookingRepository for Database {
         patient_id: UserId,
         now: Timestamp,
     ) -> BookingResult<Option<ClaimInTheWay>> {
-        let row = sqlx::query(CLAIM_IN_THE_WAY)
+        let row = sql::query(CLAIM_IN_THE_WAY)
             .bind(doctor_id.to_string())
             .bind(micros(claim_end))
             .bind(micros(claim_start))
@@ -91,12 +92,12 @@ impl BookingRepository for Database {
                  WHERE patient_id = $1 AND doctor_id = $2 AND start_at = $3
                    AND state = 'active' AND expires_at > $4"
             );
-            let repeat = sqlx::query(AssertSqlSafe(sql))
+            let repeat = sql::query(AssertSqlSafe(sql))
                 .bind(claim.patient_id.to_string())
                 .bind(claim.doctor_id.to_string())
                 .bind(micros(claim.slot.start))
                 .bind(micros(now))
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await
                 .map_err(StoreError::from)?;
             if let Some(row) = repeat {
@@ -146,14 +147,14 @@ impl BookingRepository for Database {
             ],
         )
         .await?;
-        sqlx::query(INSERT_HOLD_CLAIM)
+        sql::query(INSERT_HOLD_CLAIM)
             .bind(Uuid::now_v7().to_string())
             .bind(claim.doctor_id.to_string())
             .bind(micros(claim_start))
             .bind(micros(claim_end))
             .bind(claim.hold_id.to_string())
             .bind(micros(claim.expires_at))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(claim_error)?;
         events.slots.push(
@@ -258,12 +259,12 @@ impl BookingRepository for Database {
 
         // One statement asks what the confirmation checks; only a hold that lost its claim (or a
         // doctor with lapsed holds to free) takes the longer way through `ensure_hold_claim`.
-        let checks = sqlx::query(CONFIRM_CHECKS)
+        let checks = sql::query(CONFIRM_CHECKS)
             .bind(hold.id.to_string())
             .bind(confirmation.patient_id.to_string())
             .bind(hold.doctor_id.to_string())
             .bind(micros(now))
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await
             .map_err(StoreError::from)?;
         let checked = |column: &str| -> Result<i64, StoreError> { Ok(checks.try_get(column)?) };
@@ -566,7 +567,7 @@ impl BookingRepository for Database {
     async fn expire_holds(&self, now: Timestamp) -> BookingResult<Recorded> {
         // One short transaction per doctor, under that doctor's lock, so the sweeper takes locks
         // in the same order as every other writer.
-        let rows = sqlx::query(DOCTORS_WITH_LAPSED_HOLDS)
+        let rows = sql::query(DOCTORS_WITH_LAPSED_HOLDS)
             .bind(micros(now))
             .fetch_all(&self.pool)
             .await
@@ -602,7 +603,7 @@ async fn hold_checks(
     let (day_start, day_end) = claim
         .day_limit
         .map_or((0, 0), |limit| (micros(limit.day.0), micros(limit.day.1)));
-    let row = sqlx::query(HOLD_CHECKS)
+    let row = sql::query(HOLD_CHECKS)
         .bind(claim.patient_id.to_string())
         .bind(claim.doctor_id.to_string())
         .bind(micros(claim.slot.start))
@@ -611,7 +612,7 @@ async fn hold_checks(
         .bind(micros(claim_start))
         .bind(day_start)
         .bind(day_end)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     Ok(HoldChecks {
         repeats: row.try_get("repeats")?,

@@ -19,11 +19,11 @@ use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
 use medibook_core::ports::{DayLimit, Recorded};
 use medibook_core::waitlist::{EntryState, OfferState};
 use medibook_core::{BookingError, BookingResult};
-use sqlx::{Any, Row};
 use uuid::Uuid;
 
 use crate::columns::{micros, timestamp};
 use crate::error::{StoreError, claim_error};
+use crate::sql;
 use queries::{
     CLAIM_OF_HOLD, COUNT_OVERLAPPING_CLAIMS, DELETE_CLAIM_OF_HOLD, DELETE_LAPSED_CLAIMS_OF_DOCTOR,
     EXPIRE_LAPSED_HOLDS_OF_DOCTOR, EXPIRE_LAPSED_OFFERS, LAPSED_HOLDS_OF_DOCTOR,
@@ -31,46 +31,17 @@ use queries::{
     SETTLE_ENTRY_OF_HOLD, SETTLE_OFFER_OF_HOLD, TURN_CLAIM_INTO_APPOINTMENT,
 };
 
-/// A bound statement argument: the store binds only text (ids, names) and integers (instants).
-pub(crate) enum Arg {
-    Text(String),
-    Int(i64),
+/// Binds `args` to the placeholders of `query`, in order.
+pub(crate) fn bind_all(query: sql::Query, args: Vec<sql::Value>) -> sql::Query {
+    args.into_iter().fold(query, sql::Query::bind)
 }
 
-impl From<i64> for Arg {
-    fn from(value: i64) -> Self {
-        Arg::Int(value)
-    }
-}
-
-impl From<&str> for Arg {
-    fn from(value: &str) -> Self {
-        Arg::Text(value.to_owned())
-    }
-}
-
-impl From<String> for Arg {
-    fn from(value: String) -> Self {
-        Arg::Text(value)
-    }
-}
-
-pub(crate) fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
-    for arg in args {
-        query = match arg {
-            Arg::Text(text) => query.bind(text),
-            Arg::Int(int) => query.bind(int),
-        };
-    }
-    query
-}
-
-/// Runs a statement inside the transaction.
-pub(crate) async fn exec(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Result<(), StoreError> {
-    bind_all(sqlx::query(sql), args).execute(&mut **tx).await?;
+pub(crate) async fn exec(
+    tx: &mut Tx,
+    sql: &'static str,
+    args: Vec<sql::Value>,
+) -> Result<(), StoreError> {
+    bind_all(sql::query(sql), args).execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -78,11 +49,9 @@ pub(crate) async fn exec(tx: &mut Tx, sql: &'static str, args: Vec<Arg>) -> Resu
 pub(crate) async fn count(
     tx: &mut Tx,
     sql: &'static str,
-    args: Vec<Arg>,
+    args: Vec<sql::Value>,
 ) -> Result<i64, StoreError> {
-    let row = bind_all(sqlx::query(sql), args)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = bind_all(sql::query(sql), args).fetch_one(&mut *tx).await?;
     Ok(row.try_get("n")?)
 }
 
@@ -98,7 +67,7 @@ pub(crate) async fn record_slot_event(
     now: Timestamp,
 ) -> Result<SlotEvent, StoreError> {
     let row = bind_all(
-        sqlx::query(RECORD_SLOT_EVENT),
+        sql::query(RECORD_SLOT_EVENT),
         vec![
             doctor_id.to_string().into(),
             micros(start).into(),
@@ -107,7 +76,7 @@ pub(crate) async fn record_slot_event(
             micros(now).into(),
         ],
     )
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok(SlotEvent {
         doctor_id,
@@ -126,10 +95,10 @@ pub(crate) async fn free_lapsed_claims(
     now: Timestamp,
 ) -> Result<Recorded, StoreError> {
     let lapsed = bind_all(
-        sqlx::query(LAPSED_HOLDS_OF_DOCTOR),
+        sql::query(LAPSED_HOLDS_OF_DOCTOR),
         vec![doctor_id.to_string().into(), micros(now).into()],
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     if lapsed.is_empty() {
         return Ok(Recorded::default());
@@ -197,9 +166,9 @@ pub(crate) async fn ensure_hold_claim(
 ) -> BookingResult<Recorded> {
     let hold = &stored.hold;
     let freed = free_lapsed_claims(tx, hold.doctor_id, now).await?;
-    let existing = sqlx::query(CLAIM_OF_HOLD)
+    let existing = sql::query(CLAIM_OF_HOLD)
         .bind(hold.id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from)?;
     if existing.is_some() {
@@ -207,9 +176,9 @@ pub(crate) async fn ensure_hold_claim(
     }
     // A lapsed offer's slot passes on to the queue: its hold cannot be revived like a plain
     // hold (the patient would book while their entry waits on and is offered more slots).
-    let carried_offer = sqlx::query("SELECT 1 FROM waitlist_offers WHERE hold_id = $1")
+    let carried_offer = sql::query("SELECT 1 FROM waitlist_offers WHERE hold_id = $1")
         .bind(hold.id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from)?;
     if carried_offer.is_some() {
@@ -230,14 +199,14 @@ pub(crate) async fn ensure_hold_claim(
         return Err(BookingError::HoldExpired);
     }
     check_day_limit(tx, hold.doctor_id, day_limit).await?;
-    sqlx::query(INSERT_HOLD_CLAIM)
+    sql::query(INSERT_HOLD_CLAIM)
         .bind(Uuid::now_v7().to_string())
         .bind(hold.doctor_id.to_string())
         .bind(micros(claim_start))
         .bind(micros(claim_end))
         .bind(hold.id.to_string())
         .bind(micros(now))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match claim_error(e) {
             BookingError::SlotTaken => BookingError::HoldExpired,

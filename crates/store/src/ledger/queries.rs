@@ -66,7 +66,7 @@ pub(crate) const INSERT_HOLD_CLAIM: &str = "
 /// there are none.
 pub(crate) const AGENDA: &str = "
     SELECT s.seq, c.claim_start, c.claim_end, c.expires_at,
-           CASE WHEN c.appointment_id IS NULL THEN 0 ELSE 1 END AS booked
+           CAST(CASE WHEN c.appointment_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS booked
     FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM slot_events WHERE doctor_id = $1) s
     LEFT JOIN slot_claims c
       ON c.doctor_id = $1 AND c.claim_start < $2 AND c.claim_end > $3";

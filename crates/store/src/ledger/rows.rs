@@ -6,16 +6,16 @@ use medibook_core::BookingError;
 use medibook_core::BookingResult;
 use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Reason};
 use medibook_core::ids::{AppointmentId, HoldId, UserId};
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::Tx;
 use super::queries::{APPOINTMENT_COLUMNS, HOLD_COLUMNS};
 use crate::Database;
 use crate::columns::{counter, named, optional_parsed, parsed, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 
-pub(crate) fn hold_from(row: &AnyRow) -> Result<Hold, StoreError> {
+pub(crate) fn hold_from(row: &sql::Row) -> Result<Hold, StoreError> {
     Ok(Hold {
         id: parsed(row, "id")?,
         doctor_id: parsed(row, "doctor_id")?,
@@ -29,7 +29,7 @@ pub(crate) fn hold_from(row: &AnyRow) -> Result<Hold, StoreError> {
     })
 }
 
-pub(crate) fn appointment_from(row: &AnyRow) -> Result<Appointment, StoreError> {
+pub(crate) fn appointment_from(row: &sql::Row) -> Result<Appointment, StoreError> {
     Ok(Appointment {
         id: parsed(row, "id")?,
         doctor_id: parsed(row, "doctor_id")?,
@@ -54,9 +54,9 @@ pub(crate) struct StoredHold {
 
 pub(crate) async fn load_hold(tx: &mut Tx, id: HoldId) -> Result<Option<StoredHold>, StoreError> {
     let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1");
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row = sql::query(AssertSqlSafe(sql))
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     row.map(|row| {
         Ok(StoredHold {
@@ -75,9 +75,9 @@ pub(crate) async fn load_appointment(
     id: AppointmentId,
 ) -> Result<Option<Appointment>, StoreError> {
     let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1");
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row = sql::query(AssertSqlSafe(sql))
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     row.as_ref().map(appointment_from).transpose()
 }

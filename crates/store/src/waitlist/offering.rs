@@ -17,7 +17,6 @@ use medibook_core::ports::Recorded;
 use medibook_core::slots::Slot;
 use medibook_core::waitlist::{WaitlistOffer, WaitlistPolicy};
 use medibook_core::waitlist_offers::{OfferPlan, OfferWindow, Waiter, new_offer, offer_messages};
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::queries::{
@@ -30,6 +29,7 @@ use crate::error::StoreError;
 use crate::ledger::{INSERT_HOLD, INSERT_HOLD_CLAIM, Tx, exec, record_slot_event};
 use crate::outbox::enqueue_all_in;
 use crate::schedule_edits::{load_doctor, occupancy_between, time_off_between};
+use crate::sql;
 
 /// How offers are made: the waitlist policy, and where people reach the site (the link in the
 /// offer's message) when messages are configured.
@@ -47,9 +47,9 @@ pub(crate) async fn offer_free_slots(
     now: Timestamp,
 ) -> Result<Recorded, StoreError> {
     let mut recorded = Recorded::default();
-    let rows = sqlx::query(WAITERS_FOR_DOCTOR)
+    let rows = sql::query(WAITERS_FOR_DOCTOR)
         .bind(doctor_id.to_string())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
     if rows.is_empty() {
         return Ok(recorded);
@@ -74,10 +74,10 @@ pub(crate) async fn offer_free_slots(
     let time_off = time_off_between(tx, doctor_id, window.read_from, window.read_to).await?;
     let occupancy = occupancy_between(tx, doctor_id, window.read_from, window.read_to, now).await?;
     let mut offered_before = Vec::new();
-    for row in sqlx::query(OFFERED_BEFORE)
+    for row in sql::query(OFFERED_BEFORE)
         .bind(doctor_id.to_string())
         .bind(micros(now))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?
     {
         offered_before.push((parsed(&row, "entry_id")?, timestamp(&row, "start_at")?));
@@ -121,8 +121,8 @@ async fn offer_in_savepoint(
     slot: &Slot,
     now: Timestamp,
 ) -> Option<(WaitlistOffer, SlotEvent)> {
-    if let Err(e) = sqlx::query("SAVEPOINT waitlist_offer")
-        .execute(&mut **tx)
+    if let Err(e) = sql::query("SAVEPOINT waitlist_offer")
+        .execute(&mut *tx)
         .await
     {
         tracing::warn!(error = %e, "waitlist: cannot open a savepoint");
@@ -130,8 +130,8 @@ async fn offer_in_savepoint(
     }
     match make_offer(tx, policy, doctor, waiter, slot, now).await {
         Ok(Some(made)) => {
-            if let Err(e) = sqlx::query("RELEASE SAVEPOINT waitlist_offer")
-                .execute(&mut **tx)
+            if let Err(e) = sql::query("RELEASE SAVEPOINT waitlist_offer")
+                .execute(&mut *tx)
                 .await
             {
                 tracing::warn!(error = %e, "waitlist: cannot release the savepoint");
@@ -142,8 +142,8 @@ async fn offer_in_savepoint(
             if let Err(e) = outcome {
                 tracing::warn!(error = %e, entry = %waiter.id, "waitlist: offering a slot failed");
             }
-            if let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT waitlist_offer")
-                .execute(&mut **tx)
+            if let Err(e) = sql::query("ROLLBACK TO SAVEPOINT waitlist_offer")
+                .execute(&mut *tx)
                 .await
             {
                 tracing::warn!(error = %e, "waitlist: cannot roll back the savepoint");
@@ -163,10 +163,10 @@ async fn make_offer(
     slot: &Slot,
     now: Timestamp,
 ) -> Result<Option<(WaitlistOffer, SlotEvent)>, StoreError> {
-    let claimed = sqlx::query(MARK_ENTRY_OFFERED)
+    let claimed = sql::query(MARK_ENTRY_OFFERED)
         .bind(waiter.id.to_string())
         .bind(micros(now))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     if claimed.rows_affected() != 1 {
         return Ok(None);
@@ -174,7 +174,7 @@ async fn make_offer(
     let offer = new_offer(doctor, waiter, slot, policy.policy.offer_window, now)
         .ok_or_else(|| StoreError::Corrupt("offer expiry overflows".into()))?;
     let expires_at = offer.expires_at;
-    let inserted = sqlx::query(INSERT_OFFER)
+    let inserted = sql::query(INSERT_OFFER)
         .bind(offer.id.to_string())
         .bind(offer.entry_id.to_string())
         .bind(offer.patient_id.to_string())
@@ -184,7 +184,7 @@ async fn make_offer(
         .bind(micros(offer.end))
         .bind(micros(offer.expires_at))
         .bind(micros(now))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     if inserted.rows_affected() != 1 {
         // The patient has an open offer already: the savepoint rollback undoes the entry.
@@ -207,14 +207,14 @@ async fn make_offer(
         ],
     )
     .await?;
-    sqlx::query(INSERT_HOLD_CLAIM)
+    sql::query(INSERT_HOLD_CLAIM)
         .bind(Uuid::now_v7().to_string())
         .bind(doctor.id.to_string())
         .bind(micros(claim_start))
         .bind(micros(claim_end))
         .bind(offer.hold_id.to_string())
         .bind(micros(expires_at))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     let event =
         record_slot_event(tx, doctor.id, slot.start, slot.end, SlotStatus::Held, now).await?;
@@ -230,9 +230,9 @@ async fn queue_offer_messages(
     offer: &WaitlistOffer,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let Some(row) = sqlx::query(CONTACT_OF_USER)
+    let Some(row) = sql::query(CONTACT_OF_USER)
         .bind(offer.patient_id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
     else {
         return Ok(());

@@ -24,6 +24,7 @@ use crate::columns::micros;
 use crate::error::StoreError;
 use crate::ledger::settle_offer_of_hold;
 use crate::ledger::{Tx, count, exec, free_lapsed_claims, release_active_hold};
+use crate::sql;
 
 impl Database {
     async fn open_offer_of_entry(
@@ -34,9 +35,9 @@ impl Database {
         let sql = format!(
             "SELECT {OFFER_COLUMNS} FROM waitlist_offers WHERE entry_id = $1 AND state = 'open'"
         );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(entry_id.to_string())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         row.as_ref().map(offer_from).transpose()
     }
@@ -47,9 +48,9 @@ impl Database {
         id: OfferId,
     ) -> Result<Option<WaitlistOffer>, StoreError> {
         let sql = format!("SELECT {OFFER_COLUMNS} FROM waitlist_offers WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         row.as_ref().map(offer_from).transpose()
     }
@@ -68,9 +69,9 @@ impl Database {
             "SELECT {} FROM holds WHERE id = $1",
             crate::ledger::HOLD_COLUMNS
         );
-        let hold = sqlx::query(AssertSqlSafe(sql))
+        let hold = sql::query(AssertSqlSafe(sql))
             .bind(offer.hold_id.to_string())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?
             .as_ref()
             .map(crate::ledger::hold_from)
@@ -117,13 +118,13 @@ impl WaitlistRepository for Database {
                AND doctor_id {same} $2 AND specialty_id {same} $3
                AND from_date {same} $4 AND to_date {same} $5"
         );
-        let existing = sqlx::query(AssertSqlSafe(sql))
+        let existing = sql::query(AssertSqlSafe(sql))
             .bind(entry.patient_id.to_string())
             .bind(doctor_id.clone())
             .bind(specialty_id.clone())
             .bind(from.clone())
             .bind(to.clone())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(StoreError::from)?;
         if let Some(row) = existing {
@@ -141,7 +142,7 @@ impl WaitlistRepository for Database {
         if active >= i64::from(max_entries) {
             return Err(BookingError::waitlist_limit(max_entries));
         }
-        sqlx::query(INSERT_ENTRY)
+        sql::query(INSERT_ENTRY)
             .bind(entry.id.to_string())
             .bind(entry.patient_id.to_string())
             .bind(doctor_id)
@@ -149,7 +150,7 @@ impl WaitlistRepository for Database {
             .bind(from)
             .bind(to)
             .bind(micros(now))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
         append_in(&mut tx, audit).await?;
@@ -175,7 +176,7 @@ impl WaitlistRepository for Database {
              WHERE patient_id = $1 AND state IN ('waiting', 'offered')
              ORDER BY queued_at, id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sql::query(AssertSqlSafe(sql))
             .bind(patient_id.to_string())
             .fetch_all(&self.pool)
             .await
@@ -184,7 +185,7 @@ impl WaitlistRepository for Database {
         let sql = format!(
             "SELECT {OFFER_COLUMNS} FROM waitlist_offers WHERE patient_id = $1 AND state = 'open'"
         );
-        let offers = sqlx::query(AssertSqlSafe(sql))
+        let offers = sql::query(AssertSqlSafe(sql))
             .bind(patient_id.to_string())
             .fetch_all(&self.pool)
             .await
@@ -200,7 +201,7 @@ impl WaitlistRepository for Database {
 
     async fn entry(&self, id: WaitlistEntryId) -> BookingResult<Option<WaitlistEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM waitlist_entries WHERE id = $1");
-        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+        let Some(row) = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -212,7 +213,7 @@ impl WaitlistRepository for Database {
         let sql = format!(
             "SELECT {OFFER_COLUMNS} FROM waitlist_offers WHERE entry_id = $1 AND state = 'open'"
         );
-        entry.offer = sqlx::query(AssertSqlSafe(sql))
+        entry.offer = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -225,7 +226,7 @@ impl WaitlistRepository for Database {
 
     async fn offer(&self, id: OfferId) -> BookingResult<Option<WaitlistOffer>> {
         let sql = format!("SELECT {OFFER_COLUMNS} FROM waitlist_offers WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sql::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -277,10 +278,10 @@ impl WaitlistRepository for Database {
                     if matches!(entry.state, EntryState::Left | EntryState::Fulfilled) {
                         return Ok(Recorded::default());
                     }
-                    let left = sqlx::query(LEAVE_WAITING_ENTRY)
+                    let left = sql::query(LEAVE_WAITING_ENTRY)
                         .bind(id.to_string())
                         .bind(micros(now))
-                        .execute(&mut *tx)
+                        .execute(&mut tx)
                         .await
                         .map_err(StoreError::from)?;
                     if left.rows_affected() == 1 {

@@ -2,16 +2,16 @@
 
 use jiff::civil::Date;
 use medibook_core::waitlist::{EntryState, OfferState, WaitTarget, WaitlistEntry, WaitlistOffer};
-use sqlx::any::AnyRow;
 
 use crate::columns::{named, optional_parsed, parsed, timestamp};
 use crate::error::StoreError;
+use crate::sql;
 
-pub(super) fn date_column(row: &AnyRow, column: &str) -> Result<Option<Date>, StoreError> {
+pub(super) fn date_column(row: &sql::Row, column: &str) -> Result<Option<Date>, StoreError> {
     optional_parsed(row, column)
 }
 
-pub(super) fn entry_from(row: &AnyRow) -> Result<WaitlistEntry, StoreError> {
+pub(super) fn entry_from(row: &sql::Row) -> Result<WaitlistEntry, StoreError> {
     let doctor_id = optional_parsed(row, "doctor_id")?;
     let specialty_id = optional_parsed(row, "specialty_id")?;
     let target = match (doctor_id, specialty_id) {
@@ -31,7 +31,7 @@ pub(super) fn entry_from(row: &AnyRow) -> Result<WaitlistEntry, StoreError> {
     })
 }
 
-pub(super) fn offer_from(row: &AnyRow) -> Result<WaitlistOffer, StoreError> {
+pub(super) fn offer_from(row: &sql::Row) -> Result<WaitlistOffer, StoreError> {
     Ok(WaitlistOffer {
         id: parsed(row, "id")?,
         entry_id: parsed(row, "entry_id")?,
