@@ -32,6 +32,8 @@ pub struct ServerCommand {
     pub binary: PathBuf,
     /// A PostgreSQL URL, or `None` for a SQLite file in the fresh data directory.
     pub database_url: Option<String>,
+    /// A Redis URL for the server, or `None` for none.
+    pub redis_url: Option<String>,
     /// Settings (`MEDIBOOK_*` variables) a benchmark needs on its own server, such as lifted
     /// sign-in limits; the server started here never inherits the caller's.
     pub settings: Vec<(&'static str, String)>,
@@ -66,6 +68,12 @@ impl ServerProcess {
         let address = free_local_port()?;
         let mut child = server_command(&command.binary, data_dir.path(), address)
             .envs(command.database_url.iter().map(|url| ("DATABASE_URL", url)))
+            .envs(command.redis_url.iter().flat_map(|url| {
+                [
+                    ("MEDIBOOK_REDIS_URL", url.clone()),
+                    ("MEDIBOOK_REDIS_CHANNEL", fresh_redis_channel()),
+                ]
+            }))
             .envs(command.settings.iter().map(|(key, value)| (key, value)))
             .spawn()
             .map_err(|e| BenchError::io(format!("cannot start {}", command.binary.display()), e))?;
@@ -203,14 +211,22 @@ fn server_command(binary: &Path, data_dir: &Path, address: SocketAddr) -> Comman
     command
 }
 
-/// `binary` in `data_dir`, with none of the caller's `MEDIBOOK_*`, `DATABASE_URL` or
-/// `RUST_LOG` settings: a development server's settings for that directory.
+/// A Redis channel (and prefix of shared cache keys) no other run uses.
+fn fresh_redis_channel() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!("medibook-bench:{}:{nanos}", std::process::id())
+}
+
+/// `binary` in `data_dir`, with none of the caller's `MEDIBOOK_*`, `DATABASE_URL`, `REDIS_URL`
+/// or `RUST_LOG` settings: a development server's settings for that directory.
 fn clean_command(binary: &Path, data_dir: &Path) -> Command {
     let mut command = Command::new(binary);
     command.current_dir(data_dir).stdin(Stdio::null());
     for (key, _) in std::env::vars_os() {
         let inherited_setting = key.to_str().is_some_and(|key| {
-            key.starts_with("MEDIBOOK_") || key == "DATABASE_URL" || key == "RUST_LOG"
+            key.starts_with("MEDIBOOK_") || ["DATABASE_URL", "REDIS_URL", "RUST_LOG"].contains(&key)
         });
         if inherited_setting {
             command.env_remove(key);

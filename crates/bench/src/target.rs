@@ -32,6 +32,10 @@ pub struct TargetArgs {
     /// empty (the server seeds the demo clinic into it); the benchmark creates nothing itself.
     #[arg(long, global = true)]
     pub database_url: Option<String>,
+    /// Start the server with Redis at this URL (events between instances, agendas shared for
+    /// listings), on a channel of this run's own so that no earlier run's entries are read.
+    #[arg(long, global = true, conflicts_with = "url")]
+    pub redis_url: Option<String>,
     /// How long to wait for the server's /readyz, in seconds.
     #[arg(long, global = true, default_value_t = 300)]
     pub ready_timeout: u64,
@@ -97,6 +101,7 @@ impl Target {
                 let server = ServerProcess::start(&ServerCommand {
                     binary,
                     database_url: args.database_url.clone(),
+                    redis_url: args.redis_url.clone(),
                     settings: settings.to_vec(),
                 })?;
                 let base_url = server.base_url();

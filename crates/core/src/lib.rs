@@ -36,6 +36,7 @@ pub mod relay;
 pub mod schedule;
 pub mod search;
 pub mod sessions;
+pub mod shared_agendas;
 pub mod signin;
 pub mod slots;
 pub mod staff;

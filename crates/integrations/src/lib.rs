@@ -14,11 +14,13 @@
 //! [`google`] speaks Google's OAuth 2.0 and Calendar v3 protocol for the calendar sync.
 //!
 //! [`redis_bus`] carries committed events between instances over Redis pub/sub (the
-//! [`EventBus`](medibook_core::events::EventBus) port), when `REDIS_URL` is set.
+//! [`EventBus`](medibook_core::events::EventBus) port), and [`redis_agendas`] keeps the
+//! doctors' agendas the instances share, when `REDIS_URL` is set.
 
 mod channels;
 pub mod google;
 mod mail;
+pub mod redis_agendas;
 pub mod redis_bus;
 mod sms;
 #[cfg(feature = "test-support")]

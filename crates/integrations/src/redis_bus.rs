@@ -181,7 +181,7 @@ impl EventBus for AnnouncingBus {
 }
 
 /// A client builder for `url` with the reconnect policy and timeouts of both halves.
-fn builder(url: &str) -> Result<Builder, RedisBusError> {
+pub(crate) fn builder(url: &str) -> Result<Builder, RedisBusError> {
     let config = Config::from_url(url)
         .map_err(|e| RedisBusError(format!("REDIS_URL is not a Redis URL: {e}")))?;
     let mut builder = Builder::from_config(config);

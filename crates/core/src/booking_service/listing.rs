@@ -13,6 +13,7 @@ use crate::error::{BookingError, BookingResult};
 use crate::ids::DoctorId;
 use crate::listing::{SlotView, doctor_listing};
 use crate::schedule::TimeOff;
+use crate::shared_agendas::SharedAgendas;
 use crate::slots::last_date;
 
 use super::BookingService;
@@ -87,9 +88,13 @@ impl BookingService {
         let (from, to) = listing_window(first, days)?;
         let ids: Vec<DoctorId> = doctors.iter().map(|d| d.id).collect();
         let time_off = self.clinic.time_off(&ids, from, to).await?;
-        let occupancy = match (&self.agendas, doctors) {
-            (Some(agendas), [doctor]) => {
+        let occupancy = match (&self.agendas, &self.shared_agendas, doctors) {
+            (Some(agendas), _, [doctor]) => {
                 self.cached_occupancy(agendas, doctor, (from, to), now)
+                    .await?
+            }
+            (None, Some(shared), [doctor]) => {
+                self.shared_occupancy(shared, doctor.id, (from, to), now)
                     .await?
             }
             _ => self.bookings.occupancy(&ids, from, to, now).await?,
@@ -148,6 +153,25 @@ impl BookingService {
         Ok(occupancy)
     }
 
+    /// What occupies one doctor's `[from, to)` at `now`, from the agenda another listing stored
+    /// in the shared cache under the doctor's current slot event number, or else read from the
+    /// database (with that number, in one statement) and stored for the others.
+    async fn shared_occupancy(
+        &self,
+        shared: &SharedAgendas,
+        doctor_id: DoctorId,
+        window: (Timestamp, Timestamp),
+        now: Timestamp,
+    ) -> BookingResult<Vec<Occupancy>> {
+        let seq = shared.current_seq(doctor_id).await?;
+        if let Some(agenda) = shared.agenda(doctor_id, window, seq).await {
+            return Ok(agenda.occupancy(doctor_id, window, now));
+        }
+        let agenda = self.bookings.agenda(doctor_id, window.0, window.1).await?;
+        shared.keep(doctor_id, window, &agenda).await;
+        Ok(agenda.occupancy(doctor_id, window, now))
+    }
+
     /// Listings of one doctor under setups that need not be saved (a proposed schedule, an extra
     /// period of time off), one per `(doctor, time_off)` variant, over `days` dates from
     /// `first`. Each variant's `time_off` replaces the stored one; the doctor's occupancy (holds
@@ -189,7 +213,7 @@ impl BookingService {
 /// The instants whose occupancy and time off a listing of `days` dates from `first` needs: one
 /// window wide enough for every doctor's zone (UTC offsets stay within a day) and for buffers
 /// around the first and last slot.
-fn listing_window(first: Date, days: u16) -> BookingResult<(Timestamp, Timestamp)> {
+pub fn listing_window(first: Date, days: u16) -> BookingResult<(Timestamp, Timestamp)> {
     let invalid_window = || BookingError::validation("date is out of range");
     let last = last_date(first, days).ok_or_else(invalid_window)?;
     let from = first

@@ -24,12 +24,13 @@ use crate::ports::{
     Booked, BookingRepository, Claimed, ClinicRepository, Confirmation, DayLimit, HoldClaim,
     Recorded, Reschedule, publish_recorded,
 };
+use crate::shared_agendas::SharedAgendas;
 use crate::slots::{SlotGrid, day_bounds};
 
 mod listing;
 
 pub use crate::listing::{SlotView, doctor_listing};
-pub use listing::MAX_LISTING_DAYS;
+pub use listing::{MAX_LISTING_DAYS, listing_window};
 
 /// Limits and durations of the booking process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +71,9 @@ pub struct BookingService {
     /// The doctors' coming claims in memory, for single-doctor listings; `None` reads them
     /// from the database every time.
     agendas: Option<Arc<AgendaCache>>,
+    /// The doctors' agendas shared by instances (Redis), for single-doctor listings where
+    /// there is no `agendas`; `None` reads them from the database every time.
+    shared_agendas: Option<Arc<SharedAgendas>>,
 }
 
 impl BookingService {
@@ -90,6 +94,7 @@ impl BookingService {
             observer: None,
             contention: None,
             agendas: None,
+            shared_agendas: None,
         }
     }
 
@@ -99,6 +104,14 @@ impl BookingService {
     /// of each change before anyone else does) and be fed the events relayed from elsewhere.
     pub fn with_agenda_cache(mut self, agendas: Arc<AgendaCache>) -> Self {
         self.agendas = Some(agendas);
+        self
+    }
+
+    /// The same service listing one doctor's slots from the agendas `shared` by all instances
+    /// (when it keeps none in memory): the entry stored under the doctor's current slot event
+    /// number, read from the database, so listings stay linearizable across instances.
+    pub fn with_shared_agendas(mut self, shared: Arc<SharedAgendas>) -> Self {
+        self.shared_agendas = Some(shared);
         self
     }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use medibook_core::agenda_cache::AgendaCache;
 use medibook_core::contention::SlotContention;
 use medibook_core::outbox::OutboxRepository;
+use medibook_core::shared_agendas::SharedAgendas;
 use medibook_web::shell::metrics::{MetricsEndpoint, MetricsExport};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -16,6 +17,10 @@ pub const REFUSED_FROM_MEMORY: &str = "medibook_holds_refused_from_memory_total"
 
 /// Slot listings answered from the agenda cache, without a database round trip.
 pub const LISTINGS_FROM_MEMORY: &str = "medibook_listings_from_memory_total";
+/// Slot listings answered from the agendas instances share in Redis.
+pub const LISTINGS_FROM_SHARED_CACHE: &str = "medibook_listings_from_shared_cache_total";
+/// Slot listings that found no shared agenda, read the database and stored what they read.
+pub const LISTINGS_MISSING_SHARED_CACHE: &str = "medibook_listings_missing_shared_cache_total";
 
 /// Request-latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -59,6 +64,7 @@ pub(super) fn metrics_endpoint(
     outbox: Arc<dyn OutboxRepository>,
     contention: Arc<SlotContention>,
     agendas: Option<Arc<AgendaCache>>,
+    shared_agendas: Option<Arc<SharedAgendas>>,
 ) -> Option<MetricsEndpoint> {
     let token = settings.metrics_token.clone().filter(|t| !t.is_empty())?;
     let handle = prometheus()?;
@@ -69,6 +75,7 @@ pub(super) fn metrics_endpoint(
             outbox,
             contention,
             agendas,
+            shared_agendas,
         }),
     })
 }
@@ -80,6 +87,7 @@ struct PrometheusExport {
     outbox: Arc<dyn OutboxRepository>,
     contention: Arc<SlotContention>,
     agendas: Option<Arc<AgendaCache>>,
+    shared_agendas: Option<Arc<SharedAgendas>>,
 }
 
 #[async_trait::async_trait]
@@ -95,6 +103,10 @@ impl MetricsExport for PrometheusExport {
         metrics::counter!(REFUSED_FROM_MEMORY).absolute(self.contention.refused_from_memory());
         if let Some(agendas) = &self.agendas {
             metrics::counter!(LISTINGS_FROM_MEMORY).absolute(agendas.hits());
+        }
+        if let Some(shared) = &self.shared_agendas {
+            metrics::counter!(LISTINGS_FROM_SHARED_CACHE).absolute(shared.hits());
+            metrics::counter!(LISTINGS_MISSING_SHARED_CACHE).absolute(shared.misses());
         }
         self.handle.render()
     }

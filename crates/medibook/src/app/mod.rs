@@ -22,6 +22,7 @@ use medibook_core::limits::{RateLimit, RateLimiter};
 use medibook_core::outbox::OutboxRepository;
 use medibook_core::ports::CodeSender;
 use medibook_core::sessions::{SessionPolicy, Sessions};
+use medibook_core::shared_agendas::{SharedAgendaStore, SharedAgendas};
 use medibook_core::signin::{SignIn, SignInLimits};
 use medibook_core::waitlist::WaitlistPolicy;
 use medibook_core::waitlist_service::WaitlistService;
@@ -98,6 +99,8 @@ pub struct EventWiring {
     /// Whether other instances share the database and announce their changes here (Redis).
     /// A SQLite instance without such a relay is alone with its database.
     pub shared: bool,
+    /// Where instances share the doctors' agendas for slot listings (Redis), if anywhere.
+    pub agendas: Option<Arc<dyn SharedAgendaStore>>,
 }
 
 impl EventWiring {
@@ -108,6 +111,7 @@ impl EventWiring {
             publish: Arc::new(local.clone()),
             local,
             shared: false,
+            agendas: None,
         }
     }
 }
@@ -187,6 +191,7 @@ impl App {
             local: events,
             publish,
             shared,
+            agendas: shared_agendas,
         } = events;
         let store = Arc::new(database.clone());
         // The read path's catalogue (doctors and time off in memory) and, on a lone instance,
@@ -220,9 +225,15 @@ impl App {
         )
         .with_contention(contention.clone())
         .observed_by(Arc::new(medibook_web::shell::metrics::BookingCounters));
-        let bookings = match &agendas {
-            Some(agendas) => bookings.with_agenda_cache(agendas.clone()),
-            None => bookings,
+        // Several instances share agendas through Redis, each listing checking the doctor's
+        // current slot event number in the database first.
+        let shared_agendas = shared_agendas
+            .filter(|_| agendas.is_none())
+            .map(|agenda_store| Arc::new(SharedAgendas::new(agenda_store, store.clone())));
+        let bookings = match (&agendas, &shared_agendas) {
+            (Some(agendas), _) => bookings.with_agenda_cache(agendas.clone()),
+            (None, Some(shared)) => bookings.with_shared_agendas(shared.clone()),
+            (None, None) => bookings,
         };
         let limiter = RateLimiter::new(store.clone(), clock.clone());
         let session_policy = SessionPolicy {
@@ -311,7 +322,13 @@ impl App {
                     clinic_name: settings.clinic_name.clone(),
                 },
             ),
-            metrics: metrics_endpoint(settings, outbox_reader(&database), contention, agendas),
+            metrics: metrics_endpoint(
+                settings,
+                outbox_reader(&database),
+                contention,
+                agendas,
+                shared_agendas,
+            ),
             shutdown: shutting_down,
         };
         Self {

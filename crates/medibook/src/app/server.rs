@@ -9,6 +9,7 @@ use medibook_core::clock::{Clock, SystemClock};
 use medibook_core::delivery::MessageChannel;
 use medibook_core::events::{EventBus, NoListeners};
 use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
+use medibook_integrations::redis_agendas::RedisAgendaStore;
 use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
 use medibook_store::Database;
 use medibook_web::shell::events::InProcessBus;
@@ -202,6 +203,14 @@ async fn follow_through_redis(
     stop: watch::Receiver<bool>,
 ) -> Result<(EventWiring, tokio::task::JoinHandle<()>), StartError> {
     let local = InProcessBus::new(EVENT_BUFFER);
+    let agendas = RedisAgendaStore::connect(redis, stop.clone())
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot use Redis at {} (REDIS_URL) for shared agendas: {e}",
+                medibook_store::redact(&redis.url)
+            )
+        })?;
     let relay = RedisRelay::start(
         redis,
         Arc::new(local.clone()),
@@ -223,6 +232,7 @@ async fn follow_through_redis(
         local,
         publish: Arc::new(relay.bus),
         shared: true,
+        agendas: Some(agendas),
     };
     Ok((events, relay.task))
 }

@@ -1,4 +1,6 @@
-//! Linearizability of booking across two server processes on one PostgreSQL database.
+//! Linearizability of booking across two server processes on one PostgreSQL database, with
+//! their events crossing through PostgreSQL `NOTIFY`, or through Redis (where the instances
+//! also share the doctors' agendas their listings read).
 //!
 //! Two `medibook serve` processes of the real binary share a database; each has its own
 //! connection pool and event bus, exactly as two instances behind a load balancer (a process
@@ -62,11 +64,30 @@ type Op = Operation<Request, Outcome>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_bookings_through_two_instances_are_linearizable() {
+    two_instances_are_linearizable(SETTINGS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_bookings_through_two_instances_sharing_agendas_in_redis_are_linearizable()
+ {
+    let Some(redis_url) = common::redis_url() else {
+        return;
+    };
+    let channel = common::fresh_redis_channel();
+    let mut settings = SETTINGS.to_vec();
+    settings.push(("MEDIBOOK_REDIS_URL", &redis_url));
+    settings.push(("MEDIBOOK_REDIS_CHANNEL", &channel));
+    two_instances_are_linearizable(&settings).await;
+}
+
+/// Six rounds of random operations through two instances started with `settings`, each
+/// history checked.
+async fn two_instances_are_linearizable(settings: &[(&str, &str)]) {
     let Some(database) = TestDatabase::create(Backend::Postgres).await else {
         return;
     };
     let doctor = PlainDoctor::seed(&database.url).await;
-    let a = Server::start(&database.url, medibook("a", SETTINGS, false)).await;
+    let a = Server::start(&database.url, medibook("a", settings, false)).await;
     let http = reqwest::Client::builder()
         .timeout(REQUEST_PATIENCE)
         .build()
@@ -80,7 +101,7 @@ async fn postgres_concurrent_bookings_through_two_instances_are_linearizable() {
                 .await,
         );
     }
-    let b = Server::start(&database.url, medibook("b", SETTINGS, false)).await;
+    let b = Server::start(&database.url, medibook("b", settings, false)).await;
     let world = Arc::new(World {
         http,
         bases: [a.base.clone(), b.base.clone()],

@@ -1,36 +1,30 @@
 //! Several instances on one database: a slot change made through one instance reaches the event
 //! bus of another, in order and without gaps, through PostgreSQL NOTIFY or Redis pub/sub and the
-//! event log; a Redis subscriber that lost its connection catches up from the log. (Two
+//! event log; a Redis subscriber that lost its connection catches up from the log; listings
+//! stay linearizable across instances, also when they share agendas through Redis. (Two
 //! connection pools are two instances as far as the database can tell.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
 mod common;
+mod shared_agendas;
+mod world;
 
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use medibook::app::{App, EventWiring, open_database};
-use medibook::delivery::LogCodeSender;
-use medibook::settings::Settings;
+use medibook::app::App;
 use medibook_core::audit::Actor;
 use medibook_core::booking::SlotStatus;
-use medibook_core::clinic::{Doctor, Fee, Specialty, Zone};
-use medibook_core::clock::ManualClock;
-use medibook_core::events::{DomainEvent, EventBus};
+use medibook_core::events::DomainEvent;
 use medibook_core::identity::{Email, Identifier};
-use medibook_core::ids::{DoctorId, SpecialtyId};
-use medibook_core::ports::{ClinicRepository, IdentityRepository};
-use medibook_core::schedule::{BookingRules, TimeRange, WeeklyHours, WeeklySchedule};
-use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
-use medibook_store::Database;
-use medibook_store::relay::EventRelay;
-use medibook_web::shell::events::{InProcessBus, Published};
+use medibook_core::ids::DoctorId;
+use medibook_integrations::redis_bus::RedisSettings;
+use medibook_web::shell::events::Published;
 use tokio::sync::{broadcast, watch};
 
-const SECRET: &[u8] = b"test secret that is long enough for hmac keys";
+use world::{PostgresPair, PrivateRedis, RedisPair, SharedSqlite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
@@ -120,128 +114,12 @@ async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
     drop(a);
 }
 
-/// Two instances on one fresh PostgreSQL database: A makes changes, B relays them to its bus.
-struct PostgresPair {
-    a: App,
-    doctor: DoctorId,
-    patient: medibook_core::identity::User,
-    other: medibook_core::ids::UserId,
-    received: broadcast::Receiver<Published>,
-    _b: App,
-    _stop: watch::Sender<bool>,
-    _database: common::TestDatabase,
-}
-
-impl PostgresPair {
-    async fn start() -> Option<Self> {
-        let database = common::TestDatabase::create(common::Backend::Postgres).await?;
-        let url = database.url.clone();
-        let settings = Settings {
-            database_url: Some(url.clone()),
-            data_dir: database.dir().to_path_buf(),
-            ..Settings::default()
-        };
-        let clock = Arc::new(ManualClock::new(
-            "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
-        ));
-        let database_a = open_database(&settings).await.unwrap();
-        let database_b = open_database(&settings).await.unwrap();
-        let doctor = seed_doctor(&database_a).await;
-        let patient = database_a
-            .user_for(
-                &Identifier::Email(Email::parse("ada@example.org").unwrap()),
-                medibook_core::clock::Clock::now(clock.as_ref()),
-            )
-            .await
-            .unwrap();
-        let other = other_patient(&database_a, clock.as_ref()).await;
-        let build = |database| {
-            App::build(
-                &settings,
-                database,
-                SECRET,
-                clock.clone(),
-                Arc::new(LogCodeSender),
-            )
-        };
-        let a = build(database_a);
-        let b = build(database_b.clone());
-        let (stop, stopped) = watch::channel(false);
-        let bus: Arc<dyn EventBus> = Arc::new(b.events.clone());
-        let received = b.events.subscribe();
-        EventRelay::spawn(database_b, &url, bus, stopped)
-            .await
-            .unwrap();
-        Some(Self {
-            a,
-            doctor,
-            patient,
-            other,
-            received,
-            _b: b,
-            _stop: stop,
-            _database: database,
-        })
-    }
-}
-
-/// A second patient, to race the first.
-async fn other_patient(
-    database: &medibook_store::Database,
-    clock: &ManualClock,
-) -> medibook_core::ids::UserId {
-    database
-        .user_for(
-            &Identifier::Email(Email::parse("grace@example.org").unwrap()),
-            medibook_core::clock::Clock::now(clock),
-        )
-        .await
-        .unwrap()
-        .id
-}
-
-async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
-    let specialty = Specialty {
-        id: SpecialtyId::generate(),
-        name: "Cardiology".into(),
-    };
-    database.add_specialty(&specialty).await.unwrap();
-    let day = vec![TimeRange::new("09:00".parse().unwrap(), "12:00".parse().unwrap()).unwrap()];
-    let doctor = Doctor {
-        id: DoctorId::generate(),
-        name: "Dr. Anna Smith".into(),
-        specialty_id: specialty.id,
-        qualification: "MD".into(),
-        years_experience: 10,
-        bio: "Test doctor.".into(),
-        fee: Fee::new(6500, "EUR").unwrap(),
-        photo_url: None,
-        time_zone: Zone::parse("Europe/Berlin").unwrap(),
-        schedule: WeeklySchedule {
-            hours: WeeklyHours {
-                tuesday: day,
-                ..WeeklyHours::default()
-            },
-            breaks: WeeklyHours::default(),
-            rules: BookingRules {
-                slot_minutes: 30,
-                buffer_before_minutes: 0,
-                buffer_after_minutes: 0,
-                min_notice_minutes: 0,
-                horizon_days: 60,
-                max_per_day: None,
-            },
-        }
-        .validate()
-        .unwrap(),
-    };
-    database.add_doctor(&doctor).await.unwrap();
-    doctor.id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_reaches_the_bus_of_another_through_redis() {
-    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
+    let Some(RedisPair {
+        world, a, b, _stop, ..
+    }) = RedisPair::start().await
+    else {
         return;
     };
     let mut received = b.events.subscribe();
@@ -331,196 +209,6 @@ async fn slot_changes(
     seen
 }
 
-/// Two instances on one SQLite database file whose events cross through the Redis server of
-/// `MEDIBOOK_TEST_REDIS_URL` (Redis works on SQLite too: processes sharing one file).
-struct RedisPair {
-    world: SharedSqlite,
-    a: App,
-    b: App,
-    _stop: watch::Sender<bool>,
-}
-
-impl RedisPair {
-    /// Starts both, or returns `None` (outside CI) when no Redis server is configured.
-    async fn start() -> Option<Self> {
-        let redis = RedisSettings {
-            url: common::redis_url()?,
-            channel: common::fresh_redis_channel(),
-        };
-        let world = SharedSqlite::new().await;
-        let (stop, stopped) = watch::channel(false);
-        let a = world.instance_on_redis(&redis, stopped.clone()).await;
-        let b = world.instance_on_redis(&redis, stopped).await;
-        Some(Self {
-            world,
-            a,
-            b,
-            _stop: stop,
-        })
-    }
-}
-
-/// One SQLite database file with a doctor and a patient, that instances open separately.
-struct SharedSqlite {
-    settings: Settings,
-    clock: Arc<ManualClock>,
-    doctor: DoctorId,
-    patient: medibook_core::ids::UserId,
-    other: medibook_core::ids::UserId,
-    _dir: tempfile::TempDir,
-}
-
-impl SharedSqlite {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = Settings {
-            data_dir: dir.path().to_path_buf(),
-            ..Settings::default()
-        };
-        let clock = Arc::new(ManualClock::new(
-            "2027-03-01T08:00:00Z".parse::<Timestamp>().unwrap(),
-        ));
-        let database = open_database(&settings).await.unwrap();
-        let doctor = seed_doctor(&database).await;
-        let patient = database
-            .user_for(
-                &Identifier::Email(Email::parse("ada@example.org").unwrap()),
-                medibook_core::clock::Clock::now(clock.as_ref()),
-            )
-            .await
-            .unwrap()
-            .id;
-        let other = other_patient(&database, clock.as_ref()).await;
-        Self {
-            settings,
-            clock,
-            doctor,
-            patient,
-            other,
-            _dir: dir,
-        }
-    }
-
-    /// An instance with its own connection pool whose events cross through `redis`.
-    async fn instance_on_redis(&self, redis: &RedisSettings, stop: watch::Receiver<bool>) -> App {
-        let database = open_database(&self.settings).await.unwrap();
-        let local = InProcessBus::new(1024);
-        let relay = RedisRelay::start(
-            redis,
-            Arc::new(local.clone()),
-            Arc::new(database.clone()),
-            stop,
-        )
-        .await
-        .unwrap();
-        let events = EventWiring {
-            local,
-            publish: Arc::new(relay.bus),
-            shared: true,
-        };
-        self.build(database, events)
-    }
-
-    /// An instance whose events stay in its process.
-    async fn instance_in_process(&self) -> App {
-        let database = open_database(&self.settings).await.unwrap();
-        self.build(database, EventWiring::in_process())
-    }
-
-    fn build(&self, database: Database, events: EventWiring) -> App {
-        App::build_with_events(
-            &self.settings,
-            database,
-            SECRET,
-            self.clock.clone(),
-            Arc::new(LogCodeSender),
-            events,
-        )
-    }
-}
-
-/// A `redis-server` of this test's own on a free port, so that it can be stopped and started
-/// again without disturbing anyone else. Killed when dropped.
-struct PrivateRedis {
-    child: Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    /// Starts one, or returns `None` (outside CI) when `redis-server` is not installed.
-    async fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        match spawn_redis_server(port) {
-            Ok(child) => {
-                let server = Self { child, port };
-                server.wait_until_answering().await;
-                Some(server)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                assert_ne!(
-                    std::env::var("CI").as_deref(),
-                    Ok("true"),
-                    "redis-server must be installed under CI=true"
-                );
-                eprintln!("skipping: redis-server is not installed");
-                None
-            }
-            Err(e) => panic!("cannot start redis-server: {e}"),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Stops the server (dropping every connection and subscription) and starts it again on
-    /// the same port.
-    async fn restart(&mut self) {
-        self.stop();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.child = spawn_redis_server(self.port).unwrap();
-        self.wait_until_answering().await;
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    async fn wait_until_answering(&self) {
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not answer on port {}", self.port);
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn spawn_redis_server(port: u16) -> std::io::Result<Child> {
-    Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_off_added_on_one_instance_closes_the_slots_another_lists() {
     let Some(pair) = PostgresPair::start().await else {
@@ -531,7 +219,10 @@ async fn time_off_added_on_one_instance_closes_the_slots_another_lists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_off_added_on_one_instance_closes_the_slots_another_lists_through_redis() {
-    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
+    let Some(RedisPair {
+        world, a, b, _stop, ..
+    }) = RedisPair::start().await
+    else {
         return;
     };
     time_off_reaches_the_other_listing(&a, &b, world.doctor).await;
@@ -600,7 +291,10 @@ async fn a_slot_released_on_one_instance_is_free_at_once_on_another_that_refused
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_released_on_one_instance_is_free_at_once_on_another_that_refused_it_through_redis()
 {
-    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
+    let Some(RedisPair {
+        world, a, b, _stop, ..
+    }) = RedisPair::start().await
+    else {
         return;
     };
     let patients = (world.patient, world.other);
@@ -642,7 +336,10 @@ async fn a_hold_on_one_instance_shows_at_once_in_the_listing_of_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_shows_at_once_in_the_listing_of_another_through_redis() {
-    let Some(RedisPair { world, a, b, _stop }) = RedisPair::start().await else {
+    let Some(RedisPair {
+        world, a, b, _stop, ..
+    }) = RedisPair::start().await
+    else {
         return;
     };
     hold_reaches_the_other_listing(&a, &b, world.doctor, world.patient).await;
