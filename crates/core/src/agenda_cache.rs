@@ -186,6 +186,7 @@ mod tests {
                 },
             ],
             seq,
+            latest_at: None,
         }
     }
 

@@ -368,6 +368,9 @@ pub struct Agenda {
     pub claims: Vec<AgendaClaim>,
     /// The doctor's latest slot event sequence number (0 before the first).
     pub seq: i64,
+    /// When that event was recorded (`None` before the first): with `seq` it names the event
+    /// even across a restore of the database, which numbers events again from the backup's.
+    pub latest_at: Option<Timestamp>,
 }
 
 impl Agenda {

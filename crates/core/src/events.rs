@@ -41,6 +41,19 @@ pub trait SlotEventLog: Send + Sync + 'static {
     ) -> BookingResult<Vec<SlotEvent>>;
     /// The doctor's latest `seq` (0 before the first change).
     async fn latest_slot_seq(&self, doctor_id: DoctorId) -> BookingResult<i64>;
+    /// The doctor's latest slot event's number and the time it was recorded.
+    async fn latest_slot_mark(&self, doctor_id: DoctorId) -> BookingResult<SlotMark>;
+}
+
+/// Which of a doctor's slot events is the latest: its number and when it was recorded (`seq` 0
+/// and no time before the first). The time tells apart two events given one number by a
+/// database and by a restore of an older copy of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotMark {
+    /// The event's number.
+    pub seq: i64,
+    /// When it was recorded.
+    pub recorded_at: Option<Timestamp>,
 }
 
 /// A committed state change others may want to hear about.

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::booking::{Agenda, AgendaClaim, SlotStatus};
-use crate::events::SlotEventLog;
+use crate::events::{SlotEventLog, SlotMark};
 use crate::ids::DoctorId;
 
 /// The shared cache as a listing uses it: the store, the event log that says which entry is
@@ -43,24 +43,24 @@ impl SharedAgendas {
         }
     }
 
-    /// The doctor's latest slot event number, from the database.
-    pub(crate) async fn current_seq(&self, doctor_id: DoctorId) -> crate::BookingResult<i64> {
-        self.log.latest_slot_seq(doctor_id).await
+    /// The doctor's latest slot event, from the database.
+    pub(crate) async fn current(&self, doctor_id: DoctorId) -> crate::BookingResult<SlotMark> {
+        self.log.latest_slot_mark(doctor_id).await
     }
 
-    /// The doctor's agenda over `window` after event `seq`, if an instance stored it.
+    /// The doctor's agenda over `window` after event `mark`, if an instance stored it.
     pub(crate) async fn agenda(
         &self,
         doctor_id: DoctorId,
         window: (Timestamp, Timestamp),
-        seq: i64,
+        mark: SlotMark,
     ) -> Option<Agenda> {
         let found = self
             .store
-            .get(&agenda_key(doctor_id, window, seq))
+            .get(&agenda_key(doctor_id, window, mark))
             .await
             .and_then(|bytes| decode_agenda(&bytes))
-            .filter(|agenda| agenda.seq == seq);
+            .filter(|agenda| agenda.seq == mark.seq && agenda.latest_at == mark.recorded_at);
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -77,11 +77,12 @@ impl SharedAgendas {
         window: (Timestamp, Timestamp),
         agenda: &Agenda,
     ) {
+        let mark = SlotMark {
+            seq: agenda.seq,
+            recorded_at: agenda.latest_at,
+        };
         self.store
-            .put(
-                &agenda_key(doctor_id, window, agenda.seq),
-                encode_agenda(agenda),
-            )
+            .put(&agenda_key(doctor_id, window, mark), encode_agenda(agenda))
             .await;
     }
 
@@ -105,25 +106,35 @@ pub trait SharedAgendaStore: Send + Sync + 'static {
     async fn put(&self, key: &str, value: Vec<u8>);
 }
 
-/// The key of a doctor's agenda over `window` after slot event `seq`.
-pub fn agenda_key(doctor_id: DoctorId, (from, to): (Timestamp, Timestamp), seq: i64) -> String {
+/// The key of a doctor's agenda over `window` after slot event `mark` (its number and the
+/// microsecond it was recorded, 0 before the first event).
+pub fn agenda_key(
+    doctor_id: DoctorId,
+    (from, to): (Timestamp, Timestamp),
+    mark: SlotMark,
+) -> String {
     format!(
-        "agenda:{doctor_id}:{}:{}:{seq}",
+        "agenda:{doctor_id}:{}:{}:{}:{}",
         from.as_microsecond(),
-        to.as_microsecond()
+        to.as_microsecond(),
+        mark.seq,
+        mark.recorded_at.map_or(0, Timestamp::as_microsecond)
     )
 }
 
 /// Version byte of [`encode_agenda`]'s format.
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 /// Bytes of one claim: start, end, expiry (0: none), all microseconds, and a status byte.
 const CLAIM_BYTES: usize = 8 + 8 + 8 + 1;
 
-/// An agenda as stored: a version byte, the `seq`, then each claim in fixed width.
+/// An agenda as stored: a version byte, the `seq` and the time of the latest event (0: none),
+/// then each claim in fixed width.
 pub fn encode_agenda(agenda: &Agenda) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(1 + 8 + agenda.claims.len() * CLAIM_BYTES);
+    let mut bytes = Vec::with_capacity(1 + 16 + agenda.claims.len() * CLAIM_BYTES);
     bytes.push(FORMAT);
     bytes.extend_from_slice(&agenda.seq.to_le_bytes());
+    let latest_at = agenda.latest_at.map_or(0, Timestamp::as_microsecond);
+    bytes.extend_from_slice(&latest_at.to_le_bytes());
     for claim in &agenda.claims {
         bytes.extend_from_slice(&claim.start.as_microsecond().to_le_bytes());
         bytes.extend_from_slice(&claim.end.as_microsecond().to_le_bytes());
@@ -143,10 +154,15 @@ pub fn decode_agenda(bytes: &[u8]) -> Option<Agenda> {
     if format != FORMAT {
         return None;
     }
-    let (seq, claims) = rest.split_first_chunk::<8>()?;
+    let (seq, rest) = rest.split_first_chunk::<8>()?;
+    let (latest_at, claims) = rest.split_first_chunk::<8>()?;
     if claims.len() % CLAIM_BYTES != 0 {
         return None;
     }
+    let latest_at = match i64::from_le_bytes(*latest_at) {
+        0 => None,
+        micros => Some(Timestamp::from_microsecond(micros).ok()?),
+    };
     let claims = claims
         .chunks_exact(CLAIM_BYTES)
         .map(decode_claim)
@@ -154,6 +170,7 @@ pub fn decode_agenda(bytes: &[u8]) -> Option<Agenda> {
     Some(Agenda {
         claims,
         seq: i64::from_le_bytes(*seq),
+        latest_at,
     })
 }
 
@@ -204,6 +221,7 @@ mod tests {
                 },
             ],
             seq: 42,
+            latest_at: Some(at(1_799_990_000)),
         };
         assert_eq!(decode_agenda(&encode_agenda(&agenda)), Some(agenda));
         let empty = Agenda::default();
@@ -220,6 +238,7 @@ mod tests {
                 expires_at: None,
             }],
             seq: 7,
+            latest_at: None,
         };
         let bytes = encode_agenda(&agenda);
         assert_eq!(decode_agenda(&bytes[..bytes.len() - 1]), None, "torn");
@@ -236,8 +255,21 @@ mod tests {
     #[test]
     fn keys_name_the_doctor_the_window_and_the_event() {
         let doctor: DoctorId = "0190a0b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b".parse().unwrap();
-        let key = agenda_key(doctor, (at(10), at(20)), 3);
-        assert_eq!(key, format!("agenda:{doctor}:10000000:20000000:3"));
-        assert_ne!(key, agenda_key(doctor, (at(10), at(20)), 4));
+        let mark = |seq, recorded_at| SlotMark { seq, recorded_at };
+        let key = agenda_key(doctor, (at(10), at(20)), mark(3, Some(at(5))));
+        assert_eq!(key, format!("agenda:{doctor}:10000000:20000000:3:5000000"));
+        assert_ne!(
+            key,
+            agenda_key(doctor, (at(10), at(20)), mark(4, Some(at(5))))
+        );
+        assert_ne!(
+            key,
+            agenda_key(doctor, (at(10), at(20)), mark(3, Some(at(6)))),
+            "the same number given again after a restore is another event"
+        );
+        assert_eq!(
+            agenda_key(doctor, (at(10), at(20)), SlotMark::default()),
+            format!("agenda:{doctor}:10000000:20000000:0:0")
+        );
     }
 }

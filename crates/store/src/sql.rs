@@ -346,26 +346,21 @@ impl Query {
 
     /// The statement for SQLite's driver.
     fn sqlite(self) -> SqliteQuery {
-        let mut query = sqlx::query(self.sql);
-        for value in self.values {
-            query = match value {
-                Value::Int(value) => query.bind(value),
-                Value::Text(value) => query.bind(value),
-                Value::Bool(value) => query.bind(value),
-                Value::Real(value) => query.bind(value),
-                Value::Blob(value) => query.bind(value),
-                Value::NullInt => query.bind(None::<i64>),
-                Value::NullText => query.bind(None::<String>),
-                Value::NullBool => query.bind(None::<bool>),
-            };
-        }
-        query
+        bind_values!(sqlx::query(self.sql), self.values)
     }
 
     /// The statement for PostgreSQL's driver.
     fn postgres(self) -> PostgresQuery {
-        let mut query = sqlx::query(self.sql);
-        for value in self.values {
+        bind_values!(sqlx::query(self.sql), self.values)
+    }
+}
+
+/// Binds `values` to a native statement of either driver, each as its own Rust type (the two
+/// drivers' statements are different types, so this is written once as a macro).
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
             query = match value {
                 Value::Int(value) => query.bind(value),
                 Value::Text(value) => query.bind(value),
@@ -378,8 +373,9 @@ impl Query {
             };
         }
         query
-    }
+    }};
 }
+use bind_values;
 
 fn rows<R>(native: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
     native.into_iter().map(wrap).collect()

@@ -163,8 +163,8 @@ impl BookingService {
         window: (Timestamp, Timestamp),
         now: Timestamp,
     ) -> BookingResult<Vec<Occupancy>> {
-        let seq = shared.current_seq(doctor_id).await?;
-        if let Some(agenda) = shared.agenda(doctor_id, window, seq).await {
+        let mark = shared.current(doctor_id).await?;
+        if let Some(agenda) = shared.agenda(doctor_id, window, mark).await {
             return Ok(agenda.occupancy(doctor_id, window, now));
         }
         let agenda = self.bookings.agenda(doctor_id, window.0, window.1).await?;

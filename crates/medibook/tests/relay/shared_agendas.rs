@@ -1,6 +1,6 @@
 //! Instances on Redis share the doctors' agendas for slot listings: what one instance read from
 //! the database, another lists from Redis; an entry is used only while it is current (its slot
-//! event number is the doctor's latest in the database), and a listing works without Redis.
+//! event is the doctor's latest in the database), and a listing works without Redis.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -55,11 +55,11 @@ async fn an_instance_lists_from_the_agenda_another_stored_and_never_from_an_outd
     let (_stop_store, stop) = watch::channel(false);
     let store = RedisAgendaStore::connect(&redis, stop).await.unwrap();
     let database = open_database(&world.settings).await.unwrap();
-    let seq = database.latest_slot_seq(doctor).await.unwrap();
-    let key = agenda_key(doctor, listing_window(tuesday(), 1).unwrap(), seq);
+    let mark = database.latest_slot_mark(doctor).await.unwrap();
+    let key = agenda_key(doctor, listing_window(tuesday(), 1).unwrap(), mark);
     let stored = store.get(&key).await.expect("A stored the agenda it read");
     let mut agenda = decode_agenda(&stored).unwrap();
-    assert_eq!(agenda.seq, seq);
+    assert_eq!((agenda.seq, agenda.latest_at), (mark.seq, mark.recorded_at));
     agenda.claims.push(AgendaClaim {
         start: at("09:30"),
         end: at("10:00"),

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use medibook_core::BookingResult;
 use medibook_core::booking::{Agenda, AgendaClaim};
 use medibook_core::booking::{Appointment, Hold, Occupancy, SlotStatus};
-use medibook_core::events::{SlotEvent, SlotEventLog};
+use medibook_core::events::{SlotEvent, SlotEventLog, SlotMark};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use sqlx::AssertSqlSafe;
 
@@ -15,7 +15,7 @@ use crate::Database;
 use crate::columns::{micros, named, optional_instant, parsed, placeholders, timestamp};
 use crate::error::StoreError;
 use crate::ledger::queries::{
-    AGENDA, APPOINTMENT_COLUMNS, HOLD_COLUMNS, LATEST_SLOT_SEQ, SLOT_EVENTS_AFTER,
+    AGENDA, APPOINTMENT_COLUMNS, HOLD_COLUMNS, LATEST_SLOT_MARK, LATEST_SLOT_SEQ, SLOT_EVENTS_AFTER,
 };
 use crate::ledger::{appointment_from, hold_from};
 use crate::sql;
@@ -58,6 +58,21 @@ impl SlotEventLog for Database {
             .and_then(|row| row.try_get("seq"))
             .map_err(StoreError::from)?;
         Ok(seq)
+    }
+
+    async fn latest_slot_mark(&self, doctor_id: DoctorId) -> BookingResult<SlotMark> {
+        let row = sql::query(LATEST_SLOT_MARK)
+            .bind(doctor_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let Some(row) = row else {
+            return Ok(SlotMark::default());
+        };
+        Ok(SlotMark {
+            seq: row.try_get("seq").map_err(StoreError::from)?,
+            recorded_at: Some(timestamp(&row, "recorded_at")?),
+        })
     }
 }
 
@@ -165,6 +180,7 @@ impl Database {
         let mut agenda = Agenda::default();
         for row in &rows {
             agenda.seq = row.try_get("seq").map_err(StoreError::from)?;
+            agenda.latest_at = optional_instant(row, "latest_at")?;
             let start: Option<i64> = row.try_get("claim_start").map_err(StoreError::from)?;
             if start.is_none() {
                 continue;

@@ -62,10 +62,13 @@ pub(crate) const INSERT_HOLD_CLAIM: &str = "
 /// appointments, and holds of anyone else. (A patient's own hold is left to the write path,
 /// which returns it again when the request is a repeat.)
 /// The doctor `$1`'s claims overlapping `[$3, $2)`, lapsed or not, with the doctor's latest slot
-/// event, in one statement (one snapshot on both backends); one row with null claim columns when
-/// there are none.
+/// event (its number and when it was recorded), in one statement (one snapshot on both
+/// backends); one row with null claim columns when there are none.
 pub(crate) const AGENDA: &str = "
-    SELECT s.seq, c.claim_start, c.claim_end, c.expires_at,
+    SELECT s.seq,
+           (SELECT e.recorded_at FROM slot_events e
+            WHERE e.doctor_id = $1 AND e.seq = s.seq) AS latest_at,
+           c.claim_start, c.claim_end, c.expires_at,
            CAST(CASE WHEN c.appointment_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS booked
     FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM slot_events WHERE doctor_id = $1) s
     LEFT JOIN slot_claims c
@@ -116,6 +119,9 @@ pub(crate) const SLOT_EVENTS_AFTER: &str = "
     WHERE doctor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 pub(crate) const LATEST_SLOT_SEQ: &str =
     "SELECT COALESCE(MAX(seq), 0) AS seq FROM slot_events WHERE doctor_id = $1";
+/// The doctor's latest slot event's number and time; no row before the first.
+pub(crate) const LATEST_SLOT_MARK: &str = "
+    SELECT seq, recorded_at FROM slot_events WHERE doctor_id = $1 ORDER BY seq DESC LIMIT 1";
 pub(crate) const DOCTORS_WITH_LAPSED_HOLDS: &str =
     "SELECT DISTINCT doctor_id FROM holds WHERE state = 'active' AND expires_at <= $1";
 pub(crate) const SETTLE_ENTRY_OF_HOLD: &str = "
