@@ -182,11 +182,14 @@ fn decode_claim(bytes: &[u8]) -> Option<AgendaClaim> {
             .map(i64::from_le_bytes)
     };
     let instant = |at: usize| micros(at).and_then(|m| Timestamp::from_microsecond(m).ok());
-    let expires = micros(16)?;
+    let expires_at = match micros(16)? {
+        0 => None,
+        _ => Some(instant(16)?),
+    };
     Some(AgendaClaim {
         start: instant(0)?,
         end: instant(8)?,
-        expires_at: if expires == 0 { None } else { instant(16) },
+        expires_at,
         status: match bytes.get(24)? {
             b'b' => SlotStatus::Booked,
             b'h' => SlotStatus::Held,
@@ -246,10 +249,18 @@ mod tests {
         let mut other_format = bytes.clone();
         other_format[0] = 9;
         assert_eq!(decode_agenda(&other_format), None, "another format");
-        let mut bad_status = bytes;
+        let mut bad_status = bytes.clone();
         let last = bad_status.len() - 1;
         bad_status[last] = b'x';
         assert_eq!(decode_agenda(&bad_status), None, "unknown status");
+        let mut bad_expiry = bytes;
+        let expiry = 1 + 16 + 16;
+        bad_expiry[expiry..expiry + 8].copy_from_slice(&i64::MAX.to_le_bytes());
+        assert_eq!(
+            decode_agenda(&bad_expiry),
+            None,
+            "an expiry out of range is no expiry"
+        );
     }
 
     #[test]

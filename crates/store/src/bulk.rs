@@ -113,14 +113,19 @@ impl BulkLoader {
         let first_run = self.next_run;
         self.next_run += i64::try_from(runs.len()).unwrap_or(i64::MAX);
         self.conn.execute_script("BEGIN").await?;
-        match self.load_staged(runs, first_run, now).await {
-            Ok(()) => self.conn.execute_script("COMMIT").await?,
-            Err(error) => {
-                let _ = self.conn.execute_script("ROLLBACK").await;
-                return Err(error);
-            }
+        let loaded = match self.load_staged(runs, first_run, now).await {
+            Ok(()) => self
+                .conn
+                .execute_script("COMMIT")
+                .await
+                .map_err(StoreError::from),
+            Err(error) => Err(error),
+        };
+        if loaded.is_err() {
+            // Leaves the connection outside any transaction, for the next load.
+            let _ = self.conn.execute_script("ROLLBACK").await;
         }
-        Ok(())
+        loaded
     }
 
     /// Stages `runs` and expands them, inside the caller's transaction.
