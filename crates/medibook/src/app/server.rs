@@ -10,7 +10,7 @@ use medibook_core::delivery::MessageChannel;
 use medibook_core::events::{EventBus, NoListeners};
 use medibook_core::outbox::{OutboxCodeSender, OutboxRepository, OutboxWorker, RetryPolicy};
 use medibook_integrations::redis_agendas::RedisAgendaStore;
-use medibook_integrations::redis_bus::{RedisRelay, RedisSettings};
+use medibook_integrations::redis_bus::{RedisBusError, RedisRelay, RedisSettings};
 use medibook_store::Database;
 use medibook_web::shell::events::InProcessBus;
 use tokio::net::TcpListener;
@@ -203,14 +203,15 @@ async fn follow_through_redis(
     stop: watch::Receiver<bool>,
 ) -> Result<(EventWiring, tokio::task::JoinHandle<()>), StartError> {
     let local = InProcessBus::new(EVENT_BUFFER);
+    let unusable = |purpose: &str, e: RedisBusError| {
+        format!(
+            "cannot use Redis at {} (REDIS_URL) for {purpose}: {e}",
+            medibook_store::redact(&redis.url)
+        )
+    };
     let agendas = RedisAgendaStore::connect(redis, stop.clone())
         .await
-        .map_err(|e| {
-            format!(
-                "cannot use Redis at {} (REDIS_URL) for shared agendas: {e}",
-                medibook_store::redact(&redis.url)
-            )
-        })?;
+        .map_err(|e| unusable("shared agendas", e))?;
     let relay = RedisRelay::start(
         redis,
         Arc::new(local.clone()),
@@ -218,12 +219,7 @@ async fn follow_through_redis(
         stop,
     )
     .await
-    .map_err(|e| {
-        format!(
-            "cannot use Redis at {} (REDIS_URL) for events between instances: {e}",
-            medibook_store::redact(&redis.url)
-        )
-    })?;
+    .map_err(|e| unusable("events between instances", e))?;
     tracing::info!(
         channel = %redis.channel,
         "other instances' events arrive through Redis pub/sub"
