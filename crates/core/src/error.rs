@@ -51,6 +51,13 @@ pub enum BookingError {
         /// Seconds until the limit resets.
         retry_after_seconds: u64,
     },
+    /// The database has no room left for writes (a full disk); reads still work, and writes
+    /// work again once space is freed.
+    #[error("the database's storage is full")]
+    StorageFull,
+    /// The database cannot be reached, or did not answer in time.
+    #[error("the database is not reachable")]
+    DatabaseUnavailable,
     /// A storage or infrastructure failure; the message is for logs, not for clients.
     #[error("storage failure: {0}")]
     Storage(String),
@@ -122,6 +129,8 @@ impl BookingError {
             Self::Forbidden => "forbidden",
             Self::OtpInvalid => "otp_invalid",
             Self::RateLimited { .. } => "rate_limited",
+            Self::StorageFull => "storage_full",
+            Self::DatabaseUnavailable => "database_unavailable",
             Self::Storage(_) => "internal",
         }
     }

@@ -175,6 +175,17 @@ impl Sessions {
         Ok(session)
     }
 
+    /// Whether session `id` is still live, without counting this as activity (for a live feed
+    /// connection that checks now and then that its sign-in still stands).
+    pub async fn is_live(&self, id: SessionId) -> BookingResult<bool> {
+        let now = self.clock.now();
+        Ok(self
+            .repository
+            .session(id)
+            .await?
+            .is_some_and(|s| s.is_live(&self.policy, now)))
+    }
+
     /// Trades a refresh token for a new one (rotation) on a live session. Presenting a refresh
     /// token that was already used means two parties hold it (one of them stole it): the whole
     /// session is ended, so neither keeps it.

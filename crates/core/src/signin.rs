@@ -22,6 +22,10 @@ pub const CODE_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
 /// Wrong attempts after which a code is dead.
 pub const MAX_CODE_ATTEMPTS: u16 = 5;
 
+/// The cap on codes for one identifier from all client addresses together, as a multiple of
+/// [`SignInLimits::per_identifier`] (which counts per identifier and address).
+pub const IDENTIFIER_CAP_FACTOR: u32 = 4;
+
 /// How often codes may be requested.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignInLimits {
@@ -40,6 +44,25 @@ impl Default for SignInLimits {
     }
 }
 
+/// Where codes can be delivered: by email, by text message, or both (the development log
+/// reaches both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reach {
+    /// An email channel is configured.
+    pub email: bool,
+    /// An SMS channel is configured.
+    pub phone: bool,
+}
+
+impl Default for Reach {
+    fn default() -> Self {
+        Self {
+            email: true,
+            phone: true,
+        }
+    }
+}
+
 /// Issues and checks one-time codes.
 #[derive(Clone)]
 pub struct SignIn {
@@ -49,6 +72,7 @@ pub struct SignIn {
     key: Arc<[u8]>,
     limiter: RateLimiter,
     limits: SignInLimits,
+    reach: Reach,
 }
 
 impl SignIn {
@@ -69,16 +93,44 @@ impl SignIn {
             key: key.into(),
             limiter,
             limits,
+            reach: Reach::default(),
         }
     }
 
-    /// Creates a code for `identifier`, stores its hash and sends it, unless the identifier or
-    /// the client address (`client`, if known) asked too often.
+    /// The same service, refusing up front identifiers it has no channel for.
+    pub fn reaching(mut self, reach: Reach) -> Self {
+        self.reach = reach;
+        self
+    }
+
+    /// Creates a code for `identifier`, stores its hash and sends it, unless no channel
+    /// reaches it (`Validation`), or the client address (`client`, if known) asked too often,
+    /// or asked too often for this identifier.
+    ///
+    /// The per-identifier limit counts per client address, so that someone who requests codes
+    /// for a victim's address uses up their own allowance, not the victim's; a wider cap per
+    /// identifier alone ([`IDENTIFIER_CAP_FACTOR`] times the limit) still keeps a mailbox from
+    /// being flooded from many addresses.
     pub async fn request_code(
         &self,
         identifier: &Identifier,
         client: Option<&str>,
     ) -> BookingResult<()> {
+        match identifier {
+            Identifier::Phone(_) if !self.reach.phone => {
+                return Err(BookingError::validation(
+                    "this clinic cannot send codes by text message; sign in with your email \
+                     address",
+                ));
+            }
+            Identifier::Email(_) if !self.reach.email => {
+                return Err(BookingError::validation(
+                    "this clinic cannot send codes by email; sign in with your phone number",
+                ));
+            }
+            _ => {}
+        }
+        let key = identifier.key();
         if let Some(client) = client {
             self.limiter
                 .hit(&format!("otp-ip:{client}"), self.limits.per_ip)
@@ -86,10 +138,19 @@ impl SignIn {
         }
         self.limiter
             .hit(
-                &format!("otp-id:{}", identifier.key()),
+                &format!("otp-id:{key}:{}", client.unwrap_or("unknown")),
                 self.limits.per_identifier,
             )
             .await?;
+        let cap = RateLimit {
+            max: self
+                .limits
+                .per_identifier
+                .max
+                .saturating_mul(IDENTIFIER_CAP_FACTOR),
+            ..self.limits.per_identifier
+        };
+        self.limiter.hit(&format!("otp-id:{key}"), cap).await?;
         let now = self.clock.now();
         let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
         let expires_at = now

@@ -30,6 +30,10 @@
 //! | redis_url | `REDIS_URL` (or `MEDIBOOK_REDIS_URL`) | none: events cross instances through PostgreSQL |
 //! | redis_channel | `MEDIBOOK_REDIS_CHANNEL` | `medibook:slot_events` |
 //! | public_url | `MEDIBOOK_PUBLIC_URL` (where people reach the site; links in messages, feeds) | `http://<listen>` |
+//! | header_timeout_seconds | `MEDIBOOK_HEADER_TIMEOUT_SECONDS` (a request's header must arrive within this long; also ends idle keep-alive connections) | 10 |
+//! | body_timeout_seconds | `MEDIBOOK_BODY_TIMEOUT_SECONDS` (a request body that sends nothing this long fails) | 30 |
+//! | max_connections | `MEDIBOOK_MAX_CONNECTIONS` (HTTP connections served at once; more get 503) | 20000 |
+//! | allowed_origins | `MEDIBOOK_ALLOWED_ORIGINS` (comma-separated origins besides the public one whose pages may open the live feed) | none |
 //! | clinic_name | `MEDIBOOK_CLINIC_NAME` | `MediBook clinic` |
 //! | late_cancellation_hours | `MEDIBOOK_LATE_CANCELLATION_HOURS` | 24 |
 //! | reminder_minutes | `MEDIBOOK_REMINDER_MINUTES` (comma-separated, before the start) | `1440,120` |
@@ -86,6 +90,10 @@ const SETTING_KEYS: &[&str] = &[
     "redis_url",
     "redis_channel",
     "public_url",
+    "allowed_origins",
+    "header_timeout_seconds",
+    "body_timeout_seconds",
+    "max_connections",
     "clinic_name",
     "late_cancellation_hours",
     "reminder_minutes",
@@ -190,6 +198,16 @@ pub struct Settings {
     /// The address people reach the site at (links in messages, calendar feed URLs), without a
     /// trailing slash; `http://<listen>` when unset.
     pub public_url: Option<String>,
+    /// Origins besides the public one whose pages may open the live feed, comma-separated
+    /// (`https://app.clinic.example,https://kiosk.clinic.example:8443`).
+    pub allowed_origins: Option<String>,
+    /// Seconds a client has to send a request's whole header (counted from when the connection
+    /// is ready for it, so an idle keep-alive connection is closed after as long).
+    pub header_timeout_seconds: u16,
+    /// Seconds a request body may send nothing before the request fails.
+    pub body_timeout_seconds: u16,
+    /// HTTP connections served at once; more are answered 503 at once and closed.
+    pub max_connections: u32,
     /// The clinic's name, in messages and calendar entries.
     pub clinic_name: String,
     /// A cancellation this many hours or fewer before the start is late.
@@ -254,6 +272,10 @@ impl Default for Settings {
             redis_url: None,
             redis_channel: medibook_integrations::redis_bus::DEFAULT_CHANNEL.to_owned(),
             public_url: None,
+            allowed_origins: None,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            max_connections: 20_000,
             clinic_name: "MediBook clinic".to_owned(),
             late_cancellation_hours: 24,
             reminder_minutes: "1440,120".to_owned(),
@@ -327,6 +349,16 @@ impl Settings {
         {
             return Err("public_url must start with https:// or http://".into());
         }
+        self.origins()?;
+        if !(1..=300).contains(&self.header_timeout_seconds) {
+            return Err("header_timeout_seconds must be between 1 and 300".into());
+        }
+        if !(1..=3600).contains(&self.body_timeout_seconds) {
+            return Err("body_timeout_seconds must be between 1 and 3600".into());
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
         if !(100..=3_600_000).contains(&self.feed_ping_ms) {
             return Err("feed_ping_ms must be between 100 and 3600000".into());
         }
@@ -382,6 +414,18 @@ impl Settings {
         medibook_integrations::Channels::from_settings(email.as_ref(), sms.as_ref())
     }
 
+    /// Where one-time codes can be sent: by the configured channels, or anywhere when none is
+    /// configured (development: the log shows every code).
+    pub fn code_reach(&self) -> medibook_core::signin::Reach {
+        let email = self.smtp_url.is_some();
+        let phone = self.sms_account_sid.is_some();
+        if email || phone {
+            medibook_core::signin::Reach { email, phone }
+        } else {
+            medibook_core::signin::Reach::default()
+        }
+    }
+
     /// The Redis bus settings, when Redis is configured.
     pub fn redis(&self) -> Option<medibook_integrations::redis_bus::RedisSettings> {
         self.redis_url
@@ -399,6 +443,27 @@ impl Settings {
             .map_or_else(|| format!("http://{}", self.listen), str::to_owned)
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// How the HTTP server treats connections.
+    pub fn serve_limits(&self) -> medibook_web::serve::ServeLimits {
+        medibook_web::serve::ServeLimits {
+            header_read_timeout: Duration::from_secs(u64::from(self.header_timeout_seconds)),
+            body_timeout: Duration::from_secs(u64::from(self.body_timeout_seconds)),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The origins whose pages may open the live feed: the public one and those listed.
+    pub fn origins(&self) -> Result<medibook_web::AllowedOrigins, String> {
+        let listed = self.allowed_origins.as_deref().unwrap_or_default();
+        medibook_web::AllowedOrigins::new(
+            &self.public_url(),
+            listed
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty()),
+        )
     }
 
     /// Google Calendar's settings when a client is configured (`None`: the feature is off);
@@ -432,6 +497,7 @@ impl Settings {
             ping_interval: Duration::from_millis(self.feed_ping_ms),
             idle_timeout: Duration::from_millis(self.feed_idle_ms),
             queue_capacity: usize::from(self.feed_queue_capacity),
+            ..FeedSettings::default()
         }
     }
 
@@ -585,6 +651,7 @@ mod tests {
                 ping_interval: Duration::from_millis(100),
                 idle_timeout: Duration::from_secs(1),
                 queue_capacity: 1,
+                ..FeedSettings::default()
             })
         );
     }

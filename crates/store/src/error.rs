@@ -26,7 +26,55 @@ pub enum StoreError {
 
 impl From<StoreError> for BookingError {
     fn from(error: StoreError) -> Self {
-        BookingError::Storage(error.to_string())
+        let outage = match &error {
+            StoreError::Database(cause) => outage(cause),
+            StoreError::Batch(cause) => outage(cause),
+            _ => None,
+        };
+        match outage {
+            Some(Outage::StorageFull) => BookingError::StorageFull,
+            Some(Outage::Unreachable) => BookingError::DatabaseUnavailable,
+            None => BookingError::Storage(error.to_string()),
+        }
+    }
+}
+
+/// A failure that is the database's condition rather than this request's fault, and passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outage {
+    /// No room for writes: SQLite's `SQLITE_FULL` (a full disk or a page limit), PostgreSQL's
+    /// `disk_full` (53100).
+    StorageFull,
+    /// The database could not be reached or did not answer in time: no connection within the
+    /// pool's timeout, a broken or timed-out socket, PostgreSQL shutting down or refusing
+    /// connections (class 08, 57P01–57P03, 53300), SQLite's lock held by another process past
+    /// the busy timeout.
+    Unreachable,
+}
+
+/// What kind of outage `error` shows, if any.
+pub(crate) fn outage(error: &sqlx::Error) -> Option<Outage> {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Some(Outage::Unreachable)
+        }
+        sqlx::Error::Tls(_) => Some(Outage::Unreachable),
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            match code.as_ref() {
+                "53100" => Some(Outage::StorageFull),
+                "53300" | "57P01" | "57P02" | "57P03" => Some(Outage::Unreachable),
+                postgres if postgres.starts_with("08") => Some(Outage::Unreachable),
+                sqlite => match sqlite.parse::<i32>().map(|extended| extended & 0xff) {
+                    // SQLITE_FULL
+                    Ok(13) => Some(Outage::StorageFull),
+                    // SQLITE_BUSY, after the busy timeout
+                    Ok(5) => Some(Outage::Unreachable),
+                    _ => None,
+                },
+            }
+        }
+        _ => None,
     }
 }
 
@@ -50,5 +98,33 @@ pub(crate) fn claim_error(error: sqlx::Error) -> BookingError {
         BookingError::SlotTaken
     } else {
         StoreError::Database(error).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_and_a_full_disk_are_outages_and_nothing_else_is() {
+        assert_eq!(
+            BookingError::from(StoreError::Database(sqlx::Error::PoolTimedOut)),
+            BookingError::DatabaseUnavailable
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            BookingError::from(StoreError::Batch(std::sync::Arc::new(sqlx::Error::Io(
+                refused
+            )))),
+            BookingError::DatabaseUnavailable
+        );
+        assert!(matches!(
+            BookingError::from(StoreError::Database(sqlx::Error::RowNotFound)),
+            BookingError::Storage(_)
+        ));
+        assert!(matches!(
+            BookingError::from(StoreError::Corrupt("bad".into())),
+            BookingError::Storage(_)
+        ));
     }
 }

@@ -23,13 +23,16 @@ const UPSERT_CODE: &str = "
     ON CONFLICT (identifier_key) DO UPDATE
     SET code_hash = excluded.code_hash, expires_at = excluded.expires_at,
         attempts = 0, used_at = NULL, created_at = excluded.created_at";
-const LIVE_CODE: &str = "
-    SELECT code_hash FROM one_time_codes
-    WHERE identifier_key = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3";
+/// Claims one attempt on the identifier's live code before it is compared: the row is
+/// updated (and on PostgreSQL locked) first, so concurrent guesses queue and no more than
+/// `max_attempts` of them ever see the code, however many arrive at once.
+const CLAIM_ATTEMPT: &str = "
+    UPDATE one_time_codes SET attempts = attempts + 1
+    WHERE identifier_key = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
+    RETURNING code_hash";
 const USE_CODE: &str = "
-    UPDATE one_time_codes SET used_at = $1 WHERE identifier_key = $2 AND used_at IS NULL";
-const COUNT_FAILED_ATTEMPT: &str =
-    "UPDATE one_time_codes SET attempts = attempts + 1 WHERE identifier_key = $1";
+    UPDATE one_time_codes SET used_at = $1
+    WHERE identifier_key = $2 AND used_at IS NULL AND code_hash = $3";
 const INSERT_PATIENT: &str = "
     INSERT INTO users (id, email, phone, name, role, doctor_id, created_at)
     VALUES ($1, $2, $3, NULL, 'patient', NULL, $4)
@@ -100,7 +103,7 @@ impl IdentityRepository for Database {
         now: Timestamp,
     ) -> BookingResult<CodeCheck> {
         let mut tx = self.begin_write().await?;
-        let stored: Option<String> = sql::query(LIVE_CODE)
+        let stored: Option<String> = sql::query(CLAIM_ATTEMPT)
             .bind(identifier_key.to_owned())
             .bind(micros(now))
             .bind(i64::from(max_attempts))
@@ -109,25 +112,26 @@ impl IdentityRepository for Database {
             .and_then(|row| row.map(|r| r.try_get("code_hash")).transpose())
             .map_err(StoreError::from)?;
         let Some(stored) = stored else {
+            // No live code, or its attempts are used up: nothing to count.
             return Ok(CodeCheck::Rejected);
         };
         let matches: bool = stored.as_bytes().ct_eq(code_hash.as_bytes()).into();
-        let (sql, first): (&'static str, Option<i64>) = if matches {
-            (USE_CODE, Some(micros(now)))
+        let used = if matches {
+            sql::query(USE_CODE)
+                .bind(micros(now))
+                .bind(identifier_key.to_owned())
+                .bind(stored)
+                .execute(&mut tx)
+                .await
+                .map_err(StoreError::from)?
+                .rows_affected()
+                == 1
         } else {
-            (COUNT_FAILED_ATTEMPT, None)
+            false
         };
-        let mut query = sql::query(sql);
-        if let Some(used_at) = first {
-            query = query.bind(used_at);
-        }
-        let result = query
-            .bind(identifier_key.to_owned())
-            .execute(&mut tx)
-            .await
-            .map_err(StoreError::from)?;
+        // The attempt is kept whether the code matched or not.
         tx.commit().await?;
-        Ok(if matches && result.rows_affected() == 1 {
+        Ok(if used {
             CodeCheck::Accepted
         } else {
             CodeCheck::Rejected

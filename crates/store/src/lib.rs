@@ -59,6 +59,13 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// prepared again after its first use on a connection (sqlx's default keeps 100).
 const STATEMENT_CACHE: usize = 512;
 
+/// How long a request waits for a PostgreSQL connection (connecting included) before the
+/// database counts as unreachable.
+const POSTGRES_ACQUIRE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// How long [`Database::ready`] waits for the database before calling it unreachable.
+pub const READY_PATIENCE: Duration = Duration::from_secs(2);
+
 /// A transaction that writes ([`Database::begin_write`]): statements run on it as on a
 /// connection (`.execute(&mut *tx)`); dropped without [`WriteTx::commit`], it rolls back. On SQLite it is one
 /// command's savepoint in the writer's current batch ([`writer`]).
@@ -80,7 +87,7 @@ impl WriteTx {
     /// command's changes has committed.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
-            WriteInner::Pooled(tx) => Ok(tx.commit().await?),
+            WriteInner::Pooled(tx) => Ok(sql::within(tx.commit()).await?),
             WriteInner::Batched(lease) => lease.commit().await,
         }
     }
@@ -88,7 +95,7 @@ impl WriteTx {
     /// The connection this transaction's statements run on.
     pub(crate) fn on(&mut self) -> sql::Target<'_> {
         match &mut self.inner {
-            WriteInner::Pooled(tx) => sql::Target::Postgres(tx),
+            WriteInner::Pooled(tx) => sql::Target::PostgresTx(tx),
             WriteInner::Batched(lease) => sql::Target::Sqlite(lease.connection()),
         }
     }
@@ -166,9 +173,11 @@ impl Database {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid database URL: {e}")))?
             .statement_cache_capacity(STATEMENT_CACHE);
+        // A database that is away costs a request at most this long before it answers 503
+        // (statements are held to `sql::QUERY_PATIENCE`).
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(POSTGRES_ACQUIRE_PATIENCE)
             .connect_with(options)
             .await?;
         Ok(Self::with_pool(sql::Pool::Postgres(pool), None, None))
@@ -274,6 +283,42 @@ impl Database {
         Ok(())
     }
 
+    /// Whether this process can serve: the database answers within [`READY_PATIENCE`], and on
+    /// SQLite, after a commit failed for want of space, a write commits again (a real write:
+    /// the file header's `user_version` is rewritten with its own value), so that readiness
+    /// follows the disk both ways without a restart.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let check = async {
+            self.ping().await?;
+            if self
+                .writer
+                .as_ref()
+                .is_some_and(writer::SqliteWriter::storage_full)
+            {
+                self.probe_write().await?;
+            }
+            Ok(())
+        };
+        tokio::time::timeout(READY_PATIENCE, check)
+            .await
+            .unwrap_or(Err(StoreError::Database(sqlx::Error::PoolTimedOut)))
+    }
+
+    /// Commits one small write through the writer.
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let version: i64 = sql::query("PRAGMA user_version")
+            .fetch_one(&mut tx)
+            .await?
+            .try_get(0)?;
+        sql::query(sql::AssertSqlSafe(format!(
+            "PRAGMA user_version = {version}"
+        )))
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await
+    }
+
     /// Closes all connections (the writer's once its batch in progress has committed).
     pub async fn close(&self) {
         if let Some(writer) = &self.writer {
@@ -291,7 +336,9 @@ impl Database {
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         let inner = match (&self.writer, &self.pool) {
             (Some(writer), _) => WriteInner::Batched(writer.lease().await?),
-            (None, sql::Pool::Postgres(pool)) => WriteInner::Pooled(pool.begin().await?),
+            (None, sql::Pool::Postgres(pool)) => {
+                WriteInner::Pooled(sql::within(pool.begin()).await?)
+            }
             (None, sql::Pool::Sqlite(_)) => {
                 return Err(StoreError::Config("SQLite without its writer".into()));
             }

@@ -8,6 +8,8 @@
 //! converted into an engine-neutral value on the way. Where the engines differ (SQLite's one
 //! writer, PostgreSQL's row locks and hold function), the store has code per engine.
 
+use std::time::Duration;
+
 pub use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnection, PgPool, PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
@@ -239,6 +241,34 @@ pub enum Target<'e> {
     Sqlite(&'e mut SqliteConnection),
     /// This PostgreSQL connection.
     Postgres(&'e mut PgConnection),
+    /// The connection of a PostgreSQL write transaction (its statements are held to
+    /// [`QUERY_PATIENCE`], like the pool's).
+    PostgresTx(&'e mut PgConnection),
+}
+
+/// How long a PostgreSQL statement on the pool or in a write transaction may take before the
+/// database counts as unreachable (a request then answers 503 `database_unavailable` instead of
+/// waiting for TCP to give up). Connections of their own (migrations, bulk loads) wait.
+pub const QUERY_PATIENCE: Duration = Duration::from_millis(2500);
+
+/// `work`, or an I/O time-out error once [`QUERY_PATIENCE`] has passed.
+pub(crate) async fn within<T>(
+    work: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(QUERY_PATIENCE, work)
+        .await
+        .unwrap_or_else(|_| Err(unanswered()))
+}
+
+/// The error of a statement the database did not answer in time.
+fn unanswered() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!(
+            "the database did not answer within {} ms",
+            QUERY_PATIENCE.as_millis()
+        ),
+    ))
 }
 
 /// Something a [`Query`] can run on.
@@ -297,9 +327,14 @@ impl Query {
     pub async fn execute<'e>(self, on: impl Executes<'e>) -> Result<Done, sqlx::Error> {
         let rows_affected = match on.target() {
             Target::SqlitePool(pool) => self.sqlite().execute(pool).await?.rows_affected(),
-            Target::PostgresPool(pool) => self.postgres().execute(pool).await?.rows_affected(),
+            Target::PostgresPool(pool) => {
+                within(self.postgres().execute(pool)).await?.rows_affected()
+            }
             Target::Sqlite(conn) => self.sqlite().execute(conn).await?.rows_affected(),
             Target::Postgres(conn) => self.postgres().execute(conn).await?.rows_affected(),
+            Target::PostgresTx(conn) => {
+                within(self.postgres().execute(conn)).await?.rows_affected()
+            }
         };
         Ok(Done { rows_affected })
     }
@@ -311,15 +346,16 @@ impl Query {
     ) -> Result<Option<Row>, sqlx::Error> {
         Ok(match on.target() {
             Target::SqlitePool(pool) => self.sqlite().fetch_optional(pool).await?.map(Row::Sqlite),
-            Target::PostgresPool(pool) => self
-                .postgres()
-                .fetch_optional(pool)
+            Target::PostgresPool(pool) => within(self.postgres().fetch_optional(pool))
                 .await?
                 .map(Row::Postgres),
             Target::Sqlite(conn) => self.sqlite().fetch_optional(conn).await?.map(Row::Sqlite),
             Target::Postgres(conn) => self
                 .postgres()
                 .fetch_optional(conn)
+                .await?
+                .map(Row::Postgres),
+            Target::PostgresTx(conn) => within(self.postgres().fetch_optional(conn))
                 .await?
                 .map(Row::Postgres),
         })
@@ -336,11 +372,16 @@ impl Query {
     pub async fn fetch_all<'e>(self, on: impl Executes<'e>) -> Result<Vec<Row>, sqlx::Error> {
         Ok(match on.target() {
             Target::SqlitePool(pool) => rows(self.sqlite().fetch_all(pool).await?, Row::Sqlite),
-            Target::PostgresPool(pool) => {
-                rows(self.postgres().fetch_all(pool).await?, Row::Postgres)
-            }
+            Target::PostgresPool(pool) => rows(
+                within(self.postgres().fetch_all(pool)).await?,
+                Row::Postgres,
+            ),
             Target::Sqlite(conn) => rows(self.sqlite().fetch_all(conn).await?, Row::Sqlite),
             Target::Postgres(conn) => rows(self.postgres().fetch_all(conn).await?, Row::Postgres),
+            Target::PostgresTx(conn) => rows(
+                within(self.postgres().fetch_all(conn)).await?,
+                Row::Postgres,
+            ),
         })
     }
 

@@ -14,7 +14,7 @@
 //! with the busy timeout).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -52,6 +52,8 @@ pub(crate) struct SqliteWriter {
 struct Tally {
     commits: AtomicU64,
     commands: AtomicU64,
+    /// The last batch failed for want of space (`SQLITE_FULL`); cleared by the next commit.
+    full: AtomicBool,
 }
 
 /// How many commits the writer made and how many commands they held: commands per commit is
@@ -80,6 +82,11 @@ impl SqliteWriter {
             commits: self.tally.commits.load(Ordering::Relaxed),
             commands: self.tally.commands.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether the last batch failed for want of space, and none has committed since.
+    pub(crate) fn storage_full(&self) -> bool {
+        self.tally.full.load(Ordering::Relaxed)
     }
 
     /// Waits for this command's turn on the writer's connection, inside a savepoint of the
@@ -286,6 +293,7 @@ async fn batch(
     };
     match result {
         Ok(()) => {
+            tally.full.store(false, Ordering::Relaxed);
             tally.commits.fetch_add(1, Ordering::Relaxed);
             tally.commands.fetch_add(kept, Ordering::Relaxed);
             let _ = outcome.send(Some(Ok(())));
@@ -294,6 +302,10 @@ async fn batch(
         }
         Err(error) => {
             let _ = conn.execute("ROLLBACK").await;
+            if crate::error::outage(&error) == Some(crate::error::Outage::StorageFull) {
+                tracing::warn!("SQLite could not commit: the disk is full ({error})");
+                tally.full.store(true, Ordering::Relaxed);
+            }
             let _ = outcome.send(Some(Err(Arc::new(error))));
             drop(conn);
             // A fresh connection for the next batch: this one's state is in doubt.

@@ -8,6 +8,9 @@
 //! - [`server::Server::launch`] starts the real `medibook serve` on a throw-away database of a
 //!   backend; [`server::Server::start`] starts more instances on the same database.
 //!
+//! - [`proxy::FaultyProxy`]: a TCP proxy that refuses or swallows on demand, to take a database
+//!   away from a server under test.
+//!
 //! Outside CI a missing PostgreSQL or Redis skips the test with a note; under `CI=true` it is a
 //! failure. The harness has no SQL driver (it runs `psql`), so the bench's tests use it too.
 
@@ -18,6 +21,7 @@
 )]
 
 mod database;
+pub mod proxy;
 mod redis;
 pub mod server;
 

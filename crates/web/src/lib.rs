@@ -10,6 +10,7 @@ mod access_coverage;
 pub mod api;
 pub mod feed;
 pub mod pages;
+pub mod serve;
 pub mod shell;
 
 use std::future::Future;
@@ -26,7 +27,9 @@ use tower_http::trace::TraceLayer;
 
 pub use shell::auth::TokenKeys;
 use shell::error::ApiError;
-pub use shell::{AppState, FeedSettings, GoogleCalendar, MAX_BODY_BYTES, Readiness, WebSettings};
+pub use shell::{
+    AllowedOrigins, AppState, FeedSettings, GoogleCalendar, MAX_BODY_BYTES, Readiness, WebSettings,
+};
 use shell::{access, csrf, headers, metrics};
 
 /// The whole HTTP application. Does no I/O, so tests can drive it directly.
@@ -110,16 +113,12 @@ async fn method_not_allowed(uri: Uri) -> Response {
     .into_response()
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains open requests.
+/// Serves `router` on `listener` with the default [`serve::ServeLimits`] until `shutdown`
+/// completes, then drains open requests.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve::serve_with(listener, router, serve::ServeLimits::default(), shutdown).await
 }

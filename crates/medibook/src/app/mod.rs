@@ -71,7 +71,7 @@ struct DatabaseReadiness(Database);
 #[async_trait::async_trait]
 impl Readiness for DatabaseReadiness {
     async fn check(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| e.to_string())
+        self.0.ready().await.map_err(|e| e.to_string())
     }
 }
 
@@ -282,7 +282,8 @@ impl App {
                 &keys.code_key,
                 limiter.clone(),
                 signin_limits,
-            ),
+            )
+            .reaching(settings.code_reach()),
             sessions: Sessions::new(store.clone(), clock.clone(), session_policy),
             identities: store.clone(),
             staff: staff.clone(),
@@ -303,6 +304,8 @@ impl App {
                 secure_cookies: settings.secure_cookies,
                 trust_forwarded_for: settings.trust_proxy,
                 feed: settings.feed(),
+                // Validated with the settings; the public origin alone if it could not be read.
+                origins: settings.origins().unwrap_or_default(),
             },
             tokens: TokenKeys::new(
                 &keys.token_key,

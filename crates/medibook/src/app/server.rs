@@ -171,7 +171,9 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
             let _ = feed_stop.send(true);
         }
     };
-    let result = medibook_web::serve(listener, app.router, stopping).await;
+    let result =
+        medibook_web::serve::serve_with(listener, app.router, settings.serve_limits(), stopping)
+            .await;
     // Live-feed connections outlive the HTTP drain: wait until they have sent their closing
     // frames (each gives up after a few seconds) and dropped their copies of the state.
     if tokio::time::timeout(FEED_DRAIN, feed_stop.closed())

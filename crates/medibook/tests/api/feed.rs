@@ -463,6 +463,80 @@ async fn a_token_that_is_not_valid_is_refused(app: TestApp) {
     feed.subscribe(&[app.doctor], None).await;
 }
 
+async fn an_upgrade_from_another_sites_page_is_refused_with_403(app: TestApp) {
+    let token = app.sign_in("pat@example.com").await;
+    let cookie = format!("medibook_session={token}");
+    let upgrade = |origin: &str| {
+        let mut request = feed_url(&app)
+            .into_client_request()
+            .expect("a WebSocket request");
+        let headers = request.headers_mut();
+        headers.insert("cookie", cookie.parse().expect("header value"));
+        headers.insert("origin", origin.parse().expect("header value"));
+        request
+    };
+    for foreign in [
+        "https://evil.example",
+        "http://evil.example:8080",
+        "null",
+        // Same host, another port: another origin.
+        "http://127.0.0.1:1",
+    ] {
+        match tokio_tungstenite::connect_async(upgrade(foreign)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{foreign}");
+            }
+            other => panic!("{foreign}: expected 403, got {other:?}"),
+        }
+    }
+    // Our own pages, and clients that are not pages (no Origin), still connect.
+    let (mut own, response) = tokio_tungstenite::connect_async(upgrade(&app.base))
+        .await
+        .expect("our own origin connects");
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    own.send(Message::text(
+        json!({ "type": "subscribe", "doctor_ids": [app.doctor.to_string()] }).to_string(),
+    ))
+    .await
+    .expect("the feed takes messages");
+    let mut native = Feed::connect_with(&app, Some(&token)).await;
+    native.subscribe(&[app.doctor], None).await;
+}
+
+async fn signing_out_signs_the_sessions_sockets_out_within_seconds(app: TestApp) {
+    let token = app.sign_in("pat@example.com").await;
+    let mut by_header = Feed::connect_with(&app, Some(&token)).await;
+    let mut by_message = Feed::connect(&app).await;
+    by_message
+        .send(json!({ "type": "authenticate", "token": token }))
+        .await;
+    assert_eq!(by_message.next().await["type"], "authenticated");
+    let other = app.sign_in("other@example.com").await;
+    let mut bystander = Feed::connect_with(&app, Some(&other)).await;
+
+    let began = Instant::now();
+    let logout = app
+        .http
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("an answer");
+    assert!(logout.status().is_success(), "{}", logout.status());
+    for feed in [&mut by_header, &mut by_message] {
+        let message = feed.next().await;
+        assert_eq!(message["type"], "signed_out", "{message}");
+    }
+    assert!(
+        began.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        began.elapsed()
+    );
+    // Still watching slots, anonymously; the other patient's socket is untouched.
+    by_header.subscribe(&[app.doctor], None).await;
+    bystander.subscribe(&[app.doctor], None).await;
+}
+
 /// Books both open slots of the test doctor's Tuesday morning after taking the rest of the day
 /// off, and puts `waiters` on the Tuesday waitlist in order; returns the booker's token, the
 /// appointments and the waiters' tokens.
@@ -668,6 +742,8 @@ async fn time_off_closes_and_reopens_slots_on_the_feed(app: TestApp) {
 backend_tests_with!(
     default_feed;
     anyone_may_watch_slots_signed_in_or_not,
+    an_upgrade_from_another_sites_page_is_refused_with_403,
+    signing_out_signs_the_sessions_sockets_out_within_seconds,
     a_token_that_is_not_valid_is_refused,
     a_waitlist_offer_reaches_only_its_patient,
     the_page_session_cookie_signs_the_feed_in_and_a_stale_one_watches_anonymously,

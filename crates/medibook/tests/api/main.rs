@@ -28,5 +28,6 @@ mod pages_doctor;
 mod schemathesis;
 mod sessions;
 mod signin;
+mod signin_abuse;
 mod staff;
 mod waitlist;

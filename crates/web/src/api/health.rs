@@ -23,11 +23,12 @@ pub async fn live() -> Json<HealthResponse> {
     Json(HealthResponse { status: "ok" })
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database answers within two seconds, and (SQLite) writes commit
+/// — after a write failed for want of space, only once one commits again.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, body = HealthResponse),
-        (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or its storage full", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<HealthResponse>> {
     state.readiness.check().await.map_err(|reason| {
@@ -35,7 +36,7 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<HealthRespon
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            "the database is not reachable",
+            "the database is not reachable or cannot store writes",
         )
     })?;
     Ok(Json(HealthResponse { status: "ok" }))

@@ -9,12 +9,11 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use medibook_core::ids::UserId;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::session::{FeedSession, Outgoing};
-use super::{FeedSettings, MIN_PING_INTERVAL};
+use super::{FeedSettings, MIN_PING_INTERVAL, SignedIn};
 use crate::shell::AppState;
 use crate::shell::events::Published;
 
@@ -34,7 +33,7 @@ pub(super) async fn serve_connection(
     socket: WebSocket,
     bus: broadcast::Receiver<Published>,
     state: AppState,
-    patient: Option<UserId>,
+    signed_in: Option<SignedIn>,
     settings: FeedSettings,
 ) {
     let session = FeedSession {
@@ -42,15 +41,16 @@ pub(super) async fn serve_connection(
         // A queue cannot be empty-sized; the server's settings refuse 0 before it gets here.
         outgoing: Outgoing::new(settings.queue_capacity.max(1)),
         doctors: BTreeMap::new(),
-        patient,
+        signed_in,
         // A patient who connects signed in is sent their open offers first.
-        offers_owed: patient.is_some(),
+        offers_owed: signed_in.is_some(),
         sent_offers: HashSet::new(),
         state,
     };
     let heartbeat = Heartbeat {
         ping_interval: settings.ping_interval.max(MIN_PING_INTERVAL),
         idle_timeout: settings.idle_timeout,
+        session_check_interval: settings.session_check_interval.max(MIN_PING_INTERVAL),
     };
     let connection = Connection {
         socket,
@@ -67,6 +67,7 @@ pub(super) async fn serve_connection(
 struct Heartbeat {
     ping_interval: Duration,
     idle_timeout: Duration,
+    session_check_interval: Duration,
 }
 /// One connection: the socket and the session, driven by one task.
 struct Connection {
@@ -95,9 +96,15 @@ impl Connection {
         let Heartbeat {
             ping_interval,
             idle_timeout,
+            session_check_interval,
         } = self.heartbeat;
         let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut session_check = tokio::time::interval_at(
+            Instant::now() + session_check_interval,
+            session_check_interval,
+        );
+        session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         let mut shutdown = self.session.state.shutdown.clone();
         loop {
@@ -153,6 +160,11 @@ impl Connection {
                         return;
                     }
                     self.session.outgoing.frames.push_back(Message::Ping(Bytes::new()));
+                    Ok(())
+                }
+                // A signed-in connection checks now and then that its session still stands.
+                _ = session_check.tick(), if self.session.signed_in.is_some() => {
+                    self.session.check_session().await;
                     Ok(())
                 }
                 // The server is stopping (an `Err` means no one will ever stop it: ignored).

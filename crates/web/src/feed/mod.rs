@@ -31,6 +31,9 @@
 //!   (it fell behind, or the requested history is longer than [`REPLAY_LIMIT`] or no longer
 //!   kept). Refetch the doctor's slots; the feed continues with the changes after `latest_seq`.
 //! - `{"type":"authenticated","user_id":…}` acknowledges an `authenticate`.
+//! - `{"type":"signed_out"}`: the connection's session ended (sign-out, expiry); a signed-in
+//!   connection checks its session every [`FeedSettings::session_check_interval`] (3 s by
+//!   default), and from this message on it watches slots anonymously and carries no offers.
 //! - `{"type":"waitlist_offer","offer_id","hold_id","doctor_id","start","end","expires_at"}`,
 //!   only on the connections of the patient the slot is offered to. When a connection signs in,
 //!   the patient's open offers are sent at once, so an offer made while they were away is not
@@ -41,6 +44,11 @@
 //!   has sent nothing, pongs included, for [`FeedSettings::idle_timeout`] (60 s by default) is
 //!   closed with a close frame (`1001`, reason `idle`) at the next ping time; so is one whose
 //!   socket accepts no write for that long, without a close frame.
+//!
+//! A browser's upgrade must come from one of the server's origins (its public URL, those of
+//! `MEDIBOOK_ALLOWED_ORIGINS`, or the host it was sent to); any other `Origin` gets 403
+//! `forbidden_origin` before the cookie is looked at (no cross-site WebSocket hijacking).
+//! Clients that send no `Origin` (native apps, scripts) are not affected.
 //!
 //! Doctor ids are not checked: an unknown id is accepted and simply never changes. A connection
 //! may watch at most [`MAX_DOCTORS`] doctors; frames larger than [`MAX_MESSAGE_BYTES`] close it.
@@ -66,12 +74,12 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use medibook_core::BookingError;
-use medibook_core::ids::UserId;
+use medibook_core::ids::{SessionId, UserId};
 
 use crate::shell::AppState;
 pub use crate::shell::FeedSettings;
@@ -97,6 +105,16 @@ pub async fn connect(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // A browser sends our cookies with an upgrade from any site: only our own pages may open
+    // the feed (clients that are not pages send no Origin and sign in with a bearer token).
+    if !state.web.origins.allow(&headers) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "pages of this origin may not open the live feed",
+        )
+        .into_response();
+    }
     let patient = match bearer(&headers) {
         Some(token) => match authenticate(&state, token).await {
             Ok(user) => Some(user),
@@ -144,12 +162,22 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Who signed a connection in, and with which session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SignedIn {
+    pub(crate) user_id: UserId,
+    pub(crate) session_id: SessionId,
+}
+
 /// Checks a token and its session, as every API request does.
-async fn authenticate(state: &AppState, token: &str) -> Result<UserId, BookingError> {
+async fn authenticate(state: &AppState, token: &str) -> Result<SignedIn, BookingError> {
     let user = state.tokens.verify(token)?;
     let session = state.sessions.check(user.session_id).await?;
     if session.user_id != user.id {
         return Err(BookingError::Unauthorized);
     }
-    Ok(user.id)
+    Ok(SignedIn {
+        user_id: user.id,
+        session_id: user.session_id,
+    })
 }

@@ -70,6 +70,9 @@ pub(super) enum ServerMessage<'a> {
     Authenticated {
         user_id: UserId,
     },
+    /// The connection's session ended (signed out, expired): it watches slots anonymously
+    /// from now on and carries no more offers.
+    SignedOut,
     WaitlistOffer {
         offer_id: OfferId,
         hold_id: HoldId,

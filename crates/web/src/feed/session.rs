@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::protocol::{AfterSeq, ClientMessage, ServerMessage};
-use super::{MAX_DOCTORS, REPLAY_LIMIT, authenticate};
+use super::{MAX_DOCTORS, REPLAY_LIMIT, SignedIn, authenticate};
 use crate::shell::AppState;
 use crate::shell::events::{Published, slot_frame};
 
@@ -67,8 +67,8 @@ pub(super) struct FeedSession {
     pub(super) log: Arc<dyn SlotEventLog>,
     pub(super) outgoing: Outgoing,
     pub(super) doctors: BTreeMap<DoctorId, Position>,
-    /// The signed-in patient, whose waitlist offers this connection carries.
-    pub(super) patient: Option<UserId>,
+    /// The signed-in patient, whose waitlist offers this connection carries, and their session.
+    pub(super) signed_in: Option<SignedIn>,
     /// The patient's open offers must be (re)sent: at sign-in, or after one did not fit the queue.
     pub(super) offers_owed: bool,
     /// Offers already sent on this connection.
@@ -127,7 +127,7 @@ impl FeedSession {
                 },
                 Err(RecvError::Lagged(_)) => {
                     // Offers may have been among the dropped events.
-                    self.offers_owed = self.patient.is_some();
+                    self.offers_owed = self.signed_in.is_some();
                     self.on_lag().await?;
                 }
                 // The bus is gone only when the server shuts down; the connection ends with it
@@ -213,14 +213,47 @@ impl FeedSession {
         self.push(&ServerMessage::Unsubscribed { doctor_ids });
     }
 
+    /// The signed-in patient.
+    fn patient(&self) -> Option<UserId> {
+        self.signed_in.map(|signed_in| signed_in.user_id)
+    }
+
+    /// Checks that the connection's session still stands; one signed out or expired meanwhile
+    /// signs the connection out: it is told so, and watches slots anonymously from now on. A
+    /// database that cannot say keeps the connection as it is until the next check.
+    pub(super) async fn check_session(&mut self) {
+        let Some(signed_in) = self.signed_in else {
+            return;
+        };
+        match self.state.sessions.is_live(signed_in.session_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.signed_in = None;
+                self.offers_owed = false;
+                self.sent_offers.clear();
+                // Sent even past the queue's limit: the client must not go on believing.
+                self.outgoing.frames.push_back(Message::Text(
+                    serde_json::to_string(&ServerMessage::SignedOut)
+                        .unwrap_or_default()
+                        .into(),
+                ));
+            }
+            Err(error) => {
+                tracing::debug!(%error, "a feed connection's session could not be checked")
+            }
+        }
+    }
+
     /// Signs the connection in: from now on it carries the patient's waitlist offers, starting
     /// with those open now.
     async fn sign_in(&mut self, token: &str) -> Result<(), BookingError> {
         match authenticate(&self.state, token).await {
-            Ok(user_id) => {
-                self.patient = Some(user_id);
+            Ok(signed_in) => {
+                self.signed_in = Some(signed_in);
                 self.offers_owed = true;
-                self.push(&ServerMessage::Authenticated { user_id });
+                self.push(&ServerMessage::Authenticated {
+                    user_id: signed_in.user_id,
+                });
                 Ok(())
             }
             Err(BookingError::Storage(error)) => Err(BookingError::Storage(error)),
@@ -233,7 +266,7 @@ impl FeedSession {
 
     /// An offer published on the bus: sent only to its patient.
     fn on_offer(&mut self, offer: &WaitlistOffer) {
-        if self.patient != Some(offer.patient_id)
+        if self.patient() != Some(offer.patient_id)
             || self.offers_owed
             || self.sent_offers.contains(&offer.id)
         {
@@ -249,7 +282,7 @@ impl FeedSession {
 
     /// Sends the patient's open offers (an offer may arrive twice; `offer_id` tells).
     async fn send_open_offers(&mut self) -> Result<(), BookingError> {
-        let Some(patient) = self.patient else {
+        let Some(patient) = self.patient() else {
             self.offers_owed = false;
             return Ok(());
         };

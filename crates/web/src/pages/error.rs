@@ -18,6 +18,8 @@ pub struct PageError {
     message: String,
     /// A way on, shown before the link home: `(href, text)`.
     link: Option<(String, String)>,
+    /// Seconds to wait before trying again (`Retry-After`), when the failure passes.
+    retry_after_seconds: Option<u64>,
 }
 
 /// Result of a page handler.
@@ -31,6 +33,7 @@ impl PageError {
             heading: heading.into(),
             message: message.into(),
             link: None,
+            retry_after_seconds: None,
         }
     }
 
@@ -79,7 +82,8 @@ impl From<BookingError> for PageError {
     /// the words are the pages' own.
     fn from(error: BookingError) -> Self {
         let status = crate::shell::error::status_of(&error);
-        match error {
+        let retry_after_seconds = crate::shell::error::retry_after_of(&error);
+        let page = match error {
             BookingError::NotFound(what) => Self::new(
                 status,
                 format!("{} not found", capitalised(what)),
@@ -115,7 +119,20 @@ impl From<BookingError> for PageError {
                 tracing::error!(error = %message, "storage failure on a page");
                 Self::internal()
             }
+            BookingError::StorageFull | BookingError::DatabaseUnavailable => {
+                tracing::warn!(code = error.code(), "a page could not be served: {error}");
+                Self::new(
+                    status,
+                    "We cannot save anything right now",
+                    "Nothing was changed. The clinic's system is briefly unable to store or \
+                     read appointments; please try again in a few minutes.",
+                )
+            }
             other => Self::new(status, "That did not work", sentence(&other.to_string())),
+        };
+        Self {
+            retry_after_seconds,
+            ..page
         }
     }
 }
@@ -173,7 +190,13 @@ impl IntoResponse for PageError {
             message: self.message,
             link: self.link,
         };
-        (self.status, page).into_response()
+        let mut response = (self.status, page).into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -193,6 +216,9 @@ mod tests {
         assert_eq!(page.status(), StatusCode::NOT_FOUND);
         let page = PageError::from(BookingError::Storage("disk on fire".into()));
         assert!(!page.message.contains("disk"));
+        let page = PageError::from(BookingError::StorageFull);
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(page.retry_after_seconds, Some(30));
     }
 
     #[test]

@@ -77,9 +77,30 @@ pub fn status_of(error: &BookingError) -> StatusCode {
         BookingError::Forbidden => StatusCode::FORBIDDEN,
         BookingError::OtpInvalid => StatusCode::BAD_REQUEST,
         BookingError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        BookingError::StorageFull | BookingError::DatabaseUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         BookingError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
+
+/// How long a client should wait before trying again, for the errors that pass (a rate
+/// limit, a full disk, a database away).
+pub fn retry_after_of(error: &BookingError) -> Option<u64> {
+    match error {
+        BookingError::RateLimited {
+            retry_after_seconds,
+        } => Some(*retry_after_seconds),
+        BookingError::StorageFull => Some(STORAGE_FULL_RETRY_SECONDS),
+        BookingError::DatabaseUnavailable => Some(DATABASE_UNAVAILABLE_RETRY_SECONDS),
+        _ => None,
+    }
+}
+
+/// `Retry-After` of a `storage_full` answer: an operator has to free space.
+const STORAGE_FULL_RETRY_SECONDS: u64 = 30;
+/// `Retry-After` of a `database_unavailable` answer: the pool reconnects on its own.
+const DATABASE_UNAVAILABLE_RETRY_SECONDS: u64 = 5;
 
 impl From<BookingError> for ApiError {
     fn from(error: BookingError) -> Self {
@@ -89,14 +110,21 @@ impl From<BookingError> for ApiError {
                 tracing::error!(error = %message, "storage failure");
                 "the server could not complete the request; please try again".to_owned()
             }
+            BookingError::StorageFull => {
+                tracing::warn!("a write was refused: the database's storage is full");
+                "the server cannot store anything right now (its storage is full); nothing was \
+                 changed, please try again later"
+                    .to_owned()
+            }
+            BookingError::DatabaseUnavailable => {
+                tracing::warn!("a request failed: the database is not reachable");
+                "the server cannot reach its database right now; nothing was changed, please \
+                 try again in a few seconds"
+                    .to_owned()
+            }
             other => other.to_string(),
         };
-        let retry_after_seconds = match error {
-            BookingError::RateLimited {
-                retry_after_seconds,
-            } => Some(retry_after_seconds),
-            _ => None,
-        };
+        let retry_after_seconds = retry_after_of(&error);
         Self {
             retry_after_seconds,
             ..Self::new(status, error.code(), detail)

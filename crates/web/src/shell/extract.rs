@@ -25,6 +25,13 @@ pub struct ApiQuery<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if body_timed_out(&rejection) {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stopped arriving; send it again",
+            );
+        }
         let status = rejection.status();
         let code = match status {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -42,6 +49,18 @@ impl From<JsonRejection> for ApiError {
         };
         ApiError::new(status, code, detail)
     }
+}
+
+/// Whether reading the body failed because it stopped arriving (the server's body timeout).
+fn body_timed_out(rejection: &JsonRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 impl From<PathRejection> for ApiError {

@@ -1,6 +1,6 @@
 //! The shell every door of the HTTP interface shares: who is calling (`auth`, `access`,
 //! `client`), what they sent (`extract`, `inputs`), how errors become HTTP (`error`, the one
-//! status table), the protections on every request (`csrf`, `headers`), what is measured
+//! status table), the protections on every request (`csrf`, `headers`, `origins`), what is measured
 //! (`metrics`), the in-process event bus (`events`), the application state (`state`) and the
 //! downloads every door answers alike (`downloads`).
 //!
@@ -20,6 +20,8 @@ pub mod extract;
 pub mod headers;
 pub mod inputs;
 pub mod metrics;
+pub mod origins;
 pub mod state;
 
+pub use origins::AllowedOrigins;
 pub use state::{AppState, FeedSettings, GoogleCalendar, MAX_BODY_BYTES, Readiness, WebSettings};

@@ -23,6 +23,7 @@ use medibook_core::waitlist_service::WaitlistService;
 use super::auth::TokenKeys;
 use super::events::InProcessBus;
 use super::metrics::MetricsEndpoint;
+use super::origins::AllowedOrigins;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -35,7 +36,7 @@ pub trait Readiness: Send + Sync + 'static {
 }
 
 /// How the HTTP layer treats cookies and proxies, and paces the live feed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WebSettings {
     /// Mark cookies `Secure` (set when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
@@ -43,6 +44,8 @@ pub struct WebSettings {
     pub trust_forwarded_for: bool,
     /// Heartbeat and back-pressure of the live slot feed.
     pub feed: FeedSettings,
+    /// The browser origins whose pages may open the live feed with our cookies.
+    pub origins: AllowedOrigins,
 }
 
 /// What handlers need: the core services and the token keys.
@@ -111,6 +114,9 @@ pub struct FeedSettings {
     /// transaction, or a batch relayed from another instance) are queued before any of them is
     /// written, so keep it well above the largest such burst. At least 1.
     pub queue_capacity: usize,
+    /// How often a signed-in connection checks that its session still stands; one signed out
+    /// or expired meanwhile is signed out of the feed at the next check.
+    pub session_check_interval: Duration,
 }
 
 impl Default for FeedSettings {
@@ -119,9 +125,13 @@ impl Default for FeedSettings {
             ping_interval: DEFAULT_PING_INTERVAL,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            session_check_interval: DEFAULT_SESSION_CHECK_INTERVAL,
         }
     }
 }
+
+/// Default of [`FeedSettings::session_check_interval`].
+pub const DEFAULT_SESSION_CHECK_INTERVAL: Duration = Duration::from_secs(3);
 
 /// Google Calendar as the web layer reaches it.
 #[derive(Clone)]
