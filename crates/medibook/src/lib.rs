@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit_cli;
 pub mod calendar;
 pub mod delivery;
 pub mod demo;

@@ -34,6 +34,11 @@ enum Command {
         /// The copy to create; must not exist.
         file: PathBuf,
     },
+    /// Verify the audit trail's hash chain, or prune entries past a retention.
+    Audit {
+        #[command(subcommand)]
+        command: medibook::audit_cli::AuditCommand,
+    },
     /// Manage admin accounts.
     Admin {
         #[command(subcommand)]
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
             Command::Serve { demo } => medibook::app::serve(settings, demo).await,
             Command::Backup { file } => medibook::app::backup(&settings, &file).await,
             Command::Admin { command } => medibook::admin::run(&settings, command).await,
+            Command::Audit { command } => medibook::audit_cli::run(&settings, command).await,
             Command::Seed { shape } => medibook::app::seed(&settings, &shape).await,
             Command::Floor { writers, seconds } => {
                 medibook::app::floor(&settings, usize::from(writers), seconds).await

@@ -64,7 +64,7 @@ pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     }
-    fs::create_dir_all(data_dir)
+    create_private_dir(data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
     let mut secret = vec![0u8; 32];
     rand::rng().fill_bytes(&mut secret);
@@ -103,6 +103,15 @@ fn check_permissions(_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Creates `dir` (and missing parents) readable by the owner only (0700).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +128,17 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_data_directory_the_server_creates_is_owner_only() {
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("clinic").join("data");
+        load_or_create(None, &data_dir).unwrap();
+        for dir in [root.path().join("clinic"), data_dir] {
+            let mode = fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@
 //! | reminder_minutes | `MEDIBOOK_REMINDER_MINUTES` (comma-separated, before the start) | `1440,120` |
 //! | outbox_seconds | `MEDIBOOK_OUTBOX_SECONDS` (how often the outbox worker looks for due messages) | 1 |
 //! | outbox_retention_days | `MEDIBOOK_OUTBOX_RETENTION_DAYS` (finished messages are deleted this long after they were queued; 0 keeps them) | 90 |
+//! | audit_retention_days | `MEDIBOOK_AUDIT_RETENTION_DAYS` (sealed audit entries are deleted this many days after they were written; 0 keeps them) | 0 |
 //! | google_client_id, google_client_secret | `MEDIBOOK_GOOGLE_CLIENT_ID`, `…_SECRET` | none: Google Calendar off |
 //! | google_auth_url | `MEDIBOOK_GOOGLE_AUTH_URL` | `https://accounts.google.com/o/oauth2/v2/auth` |
 //! | google_token_url | `MEDIBOOK_GOOGLE_TOKEN_URL` | `https://oauth2.googleapis.com/token` |
@@ -99,6 +100,7 @@ const SETTING_KEYS: &[&str] = &[
     "reminder_minutes",
     "outbox_seconds",
     "outbox_retention_days",
+    "audit_retention_days",
     "google_client_id",
     "google_client_secret",
     "google_auth_url",
@@ -219,6 +221,8 @@ pub struct Settings {
     /// Sent, failed and withdrawn messages are deleted this many days after they were queued;
     /// 0 keeps them forever.
     pub outbox_retention_days: u32,
+    /// Days sealed audit entries are kept (then deleted, their seals kept); 0 keeps them.
+    pub audit_retention_days: u32,
     /// Google OAuth client id; Google Calendar sync is off without it.
     pub google_client_id: Option<String>,
     /// Google OAuth client secret.
@@ -281,6 +285,7 @@ impl Default for Settings {
             reminder_minutes: "1440,120".to_owned(),
             outbox_seconds: 1,
             outbox_retention_days: 90,
+            audit_retention_days: 0,
             google_client_id: None,
             google_client_secret: None,
             google_auth_url: GoogleSettings::AUTH_URL.to_owned(),
@@ -499,6 +504,12 @@ impl Settings {
             queue_capacity: usize::from(self.feed_queue_capacity),
             ..FeedSettings::default()
         }
+    }
+
+    /// How long audit entries are kept; `None` keeps them forever.
+    pub fn audit_retention(&self) -> Option<jiff::SignedDuration> {
+        (self.audit_retention_days > 0)
+            .then(|| jiff::SignedDuration::from_hours(i64::from(self.audit_retention_days) * 24))
     }
 
     /// How long finished outbox messages are kept; `None` keeps them forever.

@@ -76,13 +76,26 @@ impl Database {
         // of the path is needed and none can go wrong. It runs on a connection of its own: the
         // readers' connections are `query_only`, which refuses `VACUUM INTO`; it only reads
         // this database, so the writer goes on meanwhile.
+        // The copy holds patients' data: it is made owner-only (0600) as an empty file first,
+        // which `VACUUM INTO` accepts and fills.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(target).map_err(|source| BackupError::Io {
+            path: target.to_owned(),
+            source,
+        })?;
         let mut conn = self.open_writing_connection().await?;
         let copied = crate::sql::query("VACUUM INTO $1")
             .bind(name)
             .execute(&mut conn)
             .await;
         let _ = conn.close().await;
-        copied.map_err(StoreError::from)?;
+        if let Err(error) = copied {
+            let _ = std::fs::remove_file(target);
+            return Err(StoreError::from(error).into());
+        }
         let problems = integrity_problems(target).await?;
         if !problems.is_empty() {
             return Err(BackupError::Corrupt {

@@ -13,6 +13,7 @@
 
 mod appointment_messages;
 mod audit;
+pub mod audit_chain;
 pub mod backup;
 mod bookings;
 pub mod bulk;
@@ -147,7 +148,7 @@ impl Database {
         let options = SqliteConnectOptions::from_str(&with_sqlite_create_mode(url))
             .map_err(|e| StoreError::Config(format!("invalid database URL: {e}")))?
             .statement_cache_capacity(STATEMENT_CACHE);
-        ensure_sqlite_directory(url)?;
+        prepare_sqlite_file(&with_sqlite_create_mode(url))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -466,26 +467,43 @@ fn with_sqlite_create_mode(url: &str) -> String {
     format!("{url}{separator}mode=rwc")
 }
 
-/// Creates the directory of a SQLite file URL.
-fn ensure_sqlite_directory(url: &str) -> Result<(), StoreError> {
+/// Creates the file of a SQLite URL, and its directory, if missing: owner-only (0600 and
+/// 0700), since they hold patients' data. SQLite gives the WAL and shared-memory files the
+/// database file's mode, so they are owner-only too. Existing files keep their modes.
+fn prepare_sqlite_file(url: &str) -> Result<(), StoreError> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path.contains(":memory:") {
+    // Only where the URL asks for a missing file to be created (`mode=rwc`): a backup opens
+    // an existing database with `mode=rw`, and a mistyped path must fail, not appear.
+    if path.is_empty() || path.contains(":memory:") || !url.contains("mode=rwc") {
         return Ok(());
     }
     if let Some(dir) = Path::new(path)
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| {
             StoreError::Config(format!("cannot create directory {}: {e}", dir.display()))
         })?;
     }
-    Ok(())
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        // An empty file is an empty database to SQLite.
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Config(format!("cannot create {path}: {e}"))),
+    }
 }
 
 /// The URL with any password replaced, for messages.

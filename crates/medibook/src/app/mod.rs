@@ -3,7 +3,7 @@
 mod commands;
 mod metrics_export;
 mod server;
-mod workers;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;

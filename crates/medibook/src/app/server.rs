@@ -20,7 +20,7 @@ use crate::delivery::LogChannel;
 use crate::secrets;
 use crate::settings::{Environment, Settings};
 
-use super::workers::{deliver_outbox, sweep_expired_holds};
+use super::workers::{deliver_outbox, keep_audit_trail, sweep_expired_holds};
 use super::{App, EVENT_BUFFER, EventWiring, FEED_DRAIN, StartError, open_database};
 
 /// Checks the settings that production mode insists on: a real delivery channel (codes are
@@ -158,6 +158,11 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
             stopped.clone(),
         ))
     });
+    let audit = tokio::spawn(keep_audit_trail(
+        database.clone(),
+        settings.audit_retention(),
+        stopped.clone(),
+    ));
     let deliverer = tokio::spawn(deliver_outbox(
         worker,
         Duration::from_secs(settings.outbox_seconds),
@@ -185,6 +190,7 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     let _ = stop.send(true);
     let _ = sweeper.await;
     let _ = deliverer.await;
+    let _ = audit.await;
     if let Some(calendar) = calendar {
         let _ = calendar.await;
     }

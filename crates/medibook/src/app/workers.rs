@@ -1,4 +1,5 @@
-//! The background workers `serve` runs: outbox delivery and the sweeper of expired holds.
+//! The background workers `serve` runs: outbox delivery, the sweeper of expired holds, and the
+//! keeper of the audit trail (its hash chain and retention).
 
 use std::time::Duration;
 
@@ -77,6 +78,56 @@ pub async fn sweep_expired_holds(
                 }
                 if let Err(e) = limiter.prune().await {
                     tracing::warn!(error = %e, "pruning rate-limit counters failed");
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// How often the audit trail's settled entries are sealed into its hash chain.
+pub const AUDIT_SEAL_EVERY: Duration = Duration::from_secs(60);
+/// How long an entry is given to settle before it is sealed: longer than any command's
+/// transaction takes from timing its entry to committing it.
+pub const AUDIT_SETTLE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+/// How often entries past their retention are pruned.
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Seals the audit trail every [`AUDIT_SEAL_EVERY`] and, with a retention, prunes sealed
+/// entries older than it every hour, until told to stop.
+pub async fn keep_audit_trail(
+    database: medibook_store::Database,
+    retention: Option<jiff::SignedDuration>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(AUDIT_SEAL_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_prune = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let now = jiff::Timestamp::now();
+                // Seal everything that settled (a backlog takes several seals).
+                loop {
+                    match database.seal_audit(now, AUDIT_SETTLE).await {
+                        Ok(Some(seal)) => tracing::debug!(seq = seal.seq, entries = seal.entries, "sealed audit entries"),
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "sealing the audit trail failed");
+                            break;
+                        }
+                    }
+                }
+                if let Some(retention) = retention
+                    && tokio::time::Instant::now() >= next_prune
+                {
+                    next_prune = tokio::time::Instant::now() + AUDIT_PRUNE_EVERY;
+                    let before = now.saturating_sub(retention).unwrap_or(now);
+                    match database.prune_audit(before, now).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "deleted audit entries past their retention"),
+                        Err(e) => tracing::warn!(error = %e, "pruning the audit trail failed"),
+                    }
                 }
             }
             _ = stop.changed() => break,

@@ -11,6 +11,8 @@ mod common;
 mod connections;
 mod database_away;
 mod disk_full;
+mod operator;
+mod storm;
 
 use std::time::{Duration, Instant};
 

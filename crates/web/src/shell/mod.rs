@@ -1,6 +1,7 @@
 //! The shell every door of the HTTP interface shares: who is calling (`auth`, `access`,
 //! `client`), what they sent (`extract`, `inputs`), how errors become HTTP (`error`, the one
-//! status table), the protections on every request (`csrf`, `headers`, `origins`), what is measured
+//! status table), the protections on every request (`csrf`, `headers`, `origins`, `trace`'s redacted
+//! request spans), what is measured
 //! (`metrics`), the in-process event bus (`events`), the application state (`state`) and the
 //! downloads every door answers alike (`downloads`).
 //!
@@ -22,6 +23,7 @@ pub mod inputs;
 pub mod metrics;
 pub mod origins;
 pub mod state;
+pub mod trace;
 
 pub use origins::AllowedOrigins;
 pub use state::{AppState, FeedSettings, GoogleCalendar, MAX_BODY_BYTES, Readiness, WebSettings};
