@@ -7,7 +7,9 @@
 //!   its handler decides anything: a JSON body that is not JSON (400), has the wrong shape (422),
 //!   is too large (413) or is not declared JSON (415); a malformed path or query parameter
 //!   (400); no valid bearer token (401) or the wrong role (403) on routes that
-//!   [`access::ROUTE_ACCESS`](crate::shell::access::ROUTE_ACCESS) protects;
+//!   [`access::ROUTE_ACCESS`](crate::shell::access::ROUTE_ACCESS) protects; a body that stops
+//!   arriving (408); and the server unable to do its part (503: `storage_full`,
+//!   `database_unavailable`, `busy`, with `Retry-After`);
 //! - the links of the booking flow (doctor → hold → appointment → cancel or reschedule, and the
 //!   staff flows that create something and then change it), so a client — or a fuzzer's
 //!   stateful phase — can follow the ids one response hands to the next request.
@@ -61,11 +63,23 @@ fn declare(operation: &mut Operation, status: &str, description: &str) {
 
 /// The problems the extractors and the access middleware answer with, whatever the handler.
 fn declare_request_problems(operation: &mut Operation, access: Access) {
+    declare(
+        operation,
+        "503",
+        "The server cannot do its part right now and changed nothing: its disk is full \
+         (`storage_full`), its database is unreachable (`database_unavailable`) or it is at \
+         its connection limit (`busy`); try again after `Retry-After` seconds",
+    );
     if operation.request_body.is_some() {
         declare(
             operation,
             "400",
             "The body is not valid JSON (`validation`)",
+        );
+        declare(
+            operation,
+            "408",
+            "The body stopped arriving before it was whole (`request_timeout`)",
         );
         declare(
             operation,
