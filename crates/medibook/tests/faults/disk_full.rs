@@ -1,7 +1,8 @@
-//! SQLite on a disk that fills: the database lives on a small tmpfs mounted for the test, and a
-//! filler file takes the rest of its space, so SQLite's next commit meets a real `ENOSPC`
-//! (`SQLITE_FULL`). Mounting needs root (CI runs as root); elsewhere the test is skipped with a
-//! note.
+//! A disk that fills, on both backends: the database lives on a small tmpfs mounted for the
+//! test (SQLite's file; a PostgreSQL tablespace), and a filler file takes the rest of its
+//! space, so the next write that needs room meets a real `ENOSPC` (`SQLITE_FULL`; PostgreSQL's
+//! `disk_full`, 53100). Mounting needs root (CI runs as root) and the PostgreSQL server on
+//! this machine; elsewhere the tests are skipped with a note.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use crate::common::clinic::PlainDoctor;
 use crate::common::missing;
 use crate::common::server::{Server, medibook};
 use crate::{OPEN_LIMITS, Patient, readiness, scheduled_starts, wait_for_readiness};
+use medibook_testkit::psql;
 
 /// A tmpfs mounted on a temporary directory, unmounted when dropped.
 struct Tmpfs {
@@ -23,15 +25,13 @@ struct Tmpfs {
 
 impl Tmpfs {
     fn mount(size: &str) -> Option<Self> {
+        Self::mount_with(&format!("size={size},mode=0700"))
+    }
+
+    fn mount_with(options: &str) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let mounted = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(dir.path())
             .status()
             .is_ok_and(|status| status.success());
@@ -139,4 +139,115 @@ async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_without_a_
     assert_eq!(check, "ok");
     database.close().await;
     server.assert_not_logged("non-zero transaction depth");
+}
+
+/// The operating-system user the local PostgreSQL server runs as, if it runs here.
+fn postgres_user_ids() -> Option<(String, String)> {
+    let id = |flag: &str| {
+        Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    Some((id("-u")?, id("-g")?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_tablespace_refuses_postgres_writes_with_503_and_they_resume_when_space_returns() {
+    let Ok(admin_url) = std::env::var("MEDIBOOK_TEST_POSTGRES_URL") else {
+        missing::<()>("MEDIBOOK_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let Some((uid, gid)) = postgres_user_ids() else {
+        missing::<()>("a local PostgreSQL server (its `postgres` user) for the full-disk test");
+        return;
+    };
+    let Some(tmpfs) = Tmpfs::mount_with(&format!("size=24m,mode=0700,uid={uid},gid={gid}")) else {
+        return;
+    };
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (space, name) = (
+        format!("medibook_full_{suffix}"),
+        format!("medibook_full_{suffix}"),
+    );
+    psql(
+        &admin_url,
+        &format!(
+            "CREATE TABLESPACE {space} LOCATION '{}'",
+            tmpfs.path().display()
+        ),
+    );
+    psql(
+        &admin_url,
+        &format!("CREATE DATABASE {name} TABLESPACE {space}"),
+    );
+    let url = format!(
+        "{}/{name}",
+        admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base)
+    );
+    let outcome = std::panic::AssertUnwindSafe(full_tablespace(&url, tmpfs.path()));
+    let result = futures_util::FutureExt::catch_unwind(outcome).await;
+    let _ = std::fs::remove_file(tmpfs.path().join("filler"));
+    psql(
+        &admin_url,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    );
+    psql(&admin_url, &format!("DROP TABLESPACE IF EXISTS {space}"));
+    drop(tmpfs);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn full_tablespace(url: &str, dir: &Path) {
+    let doctor = PlainDoctor::seed(url).await;
+    let server = Server::start(url, medibook("full-tablespace", OPEN_LIMITS, false)).await;
+    let patient = Patient::sign_in(&server, &doctor, "full.tablespace@example.org").await;
+    let before = patient.book(0).await;
+    assert_eq!(before.status, StatusCode::CREATED, "{}", before.body);
+    let filler = fill(dir);
+
+    // Bookings go on while the tables' pages have room; the first one that needs a new page
+    // is refused.
+    let mut refused = None;
+    let mut booked = vec![doctor.slot(0)];
+    for index in 1..400 {
+        let answer = patient.book(index).await;
+        match answer.status {
+            StatusCode::CREATED => booked.push(doctor.slot(index)),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                refused = Some(answer);
+                break;
+            }
+            other => panic!("booking {index}: {other} {}", answer.body),
+        }
+    }
+    let refused = refused.expect("a booking meets the full tablespace");
+    assert_eq!(refused.body["code"], "storage_full", "{}", refused.body);
+    assert_eq!(refused.retry_after.as_deref(), Some("30"));
+    let doctors = reqwest::get(server.url("/api/v1/doctors")).await.unwrap();
+    assert_eq!(doctors.status(), StatusCode::OK, "reads go on");
+
+    std::fs::remove_file(filler).unwrap();
+    let next = doctor.slot(booked.len() + 500);
+    let mut after = None;
+    for attempt in 0..50 {
+        let answer = patient.book(booked.len() + 500 + attempt).await;
+        if answer.status == StatusCode::CREATED {
+            after = Some(doctor.slot(booked.len() + 500 + attempt));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = after.unwrap_or_else(|| panic!("no booking after space returned (from {next})"));
+    booked.push(after);
+    let listed = patient.appointments().await;
+    let mut stored = scheduled_starts(&listed.body);
+    stored.sort();
+    booked.sort();
+    assert_eq!(stored, booked, "what was acknowledged, and only that");
 }

@@ -214,6 +214,13 @@ fn refusal(error: BookingError, channel: Channel) -> (StatusCode, String) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "Enter the 6-digit code from the message we sent you.".to_owned(),
         ),
+        BookingError::StorageFull | BookingError::DatabaseUnavailable => {
+            tracing::warn!(code = error.code(), "sign-in could not be served: {error}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "We cannot sign you in right now. Please try again in a few minutes.".to_owned(),
+            )
+        }
         BookingError::Storage(message) => {
             tracing::error!(error = %message, "storage failure while signing in");
             (
@@ -267,6 +274,18 @@ pub async fn send_code(
         .await
     {
         Ok(()) => Ok(code_page(&viewer, &uri, &form, None).into_response()),
+        Err(BookingError::Validation(message)) => {
+            // The clinic cannot reach this kind of address (no SMS channel, say): say so.
+            let page = address_page(
+                &viewer,
+                &uri,
+                form.channel,
+                form.address,
+                form.next,
+                Some(crate::pages::error::sentence(&message)),
+            );
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
         Err(error) => {
             let (status, message) = refusal(error, form.channel);
             let page = address_page(
