@@ -46,6 +46,8 @@ async fn verify(database: &Database) -> Result<(), StartError> {
             "pruned_seals": report.pruned_seals,
             "entries_checked": report.entries,
             "unsealed_entries": report.unsealed,
+            "head_hash": report.head_hash,
+            "pruned_through": report.pruned_through.map(|at| at.to_string()),
             "problems": report.problems,
         })
     );

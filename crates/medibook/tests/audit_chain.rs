@@ -53,6 +53,21 @@ async fn seal_all(database: &Database) -> i64 {
     seals
 }
 
+/// Seals the entries of the last `days` days one day at a time, as a server would have while
+/// they settled: one seal a day.
+async fn seal_day_by_day(database: &Database, days: i64) {
+    for day in (1..=days).rev() {
+        database
+            .seal_audit(
+                Timestamp::now() - SignedDuration::from_hours(24 * day - 1),
+                SignedDuration::ZERO,
+            )
+            .await
+            .unwrap()
+            .expect("a seal");
+    }
+}
+
 /// Runs `sql` with the append-only guard off, as someone with the database's own rights could.
 async fn tamper(database: &Database, backend: Backend, sql: &str) {
     let mut conn = database.open_writing_connection().await.unwrap();
@@ -168,17 +183,7 @@ async fn removed_and_slipped_in_entries_and_removed_seals_are_reported(backend: 
         return;
     };
     entries(&database, 3).await;
-    // Three seals: entries sealed as they settle, one day at a time.
-    for day in (1..=3).rev() {
-        database
-            .seal_audit(
-                Timestamp::now() - SignedDuration::from_hours(24 * day - 1),
-                SignedDuration::ZERO,
-            )
-            .await
-            .unwrap()
-            .expect("a seal");
-    }
+    seal_day_by_day(&database, 3).await;
     let mut conn = database.open_writing_connection().await.unwrap();
     query("DELETE FROM audit_seals WHERE seq = 2")
         .execute(&mut conn)
@@ -202,16 +207,7 @@ async fn pruning_deletes_only_sealed_entries_past_the_retention_and_the_chain_ve
         return;
     };
     entries(&database, 3).await;
-    for day in (1..=3).rev() {
-        database
-            .seal_audit(
-                Timestamp::now() - SignedDuration::from_hours(24 * day - 1),
-                SignedDuration::ZERO,
-            )
-            .await
-            .unwrap()
-            .expect("a seal");
-    }
+    seal_day_by_day(&database, 3).await;
     // Five more, unsealed (one per hour, the last an hour ago).
     let now = Timestamp::now();
     for hour in 1..=5 {
@@ -238,6 +234,26 @@ async fn pruning_deletes_only_sealed_entries_past_the_retention_and_the_chain_ve
     assert_eq!(report.pruned_seals, 2);
     assert_eq!(report.entries, 1);
     assert_eq!(report.unsealed, 5);
+    assert!(report.head_hash.is_some());
+    assert!(report.pruned_through.is_some());
+    // Marking a seal pruned does not hide its entries from verification.
+    let mut conn = database.open_writing_connection().await.unwrap();
+    query("UPDATE audit_seals SET pruned_at = 1 WHERE seq = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let marked = database.verify_audit().await.unwrap();
+    assert!(
+        marked.problems.iter().any(|p| p.contains("still there")),
+        "{marked:?}"
+    );
+    let mut conn = database.open_writing_connection().await.unwrap();
+    query("UPDATE audit_seals SET pruned_at = NULL WHERE seq = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
     // Pruning never reaches unsealed entries, however old the cut.
     let deleted = database.prune_audit(now, now).await.unwrap();
     assert_eq!(deleted, 1);

@@ -40,6 +40,7 @@ const INSERT_SEAL: &str = "INSERT INTO audit_seals (seq, from_at, to_at, entries
      prev_hash, hash, sealed_at, pruned_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)";
 const ALL_SEALS: &str = "SELECT seq, from_at, to_at, entries, digest, prev_hash, hash, \
      pruned_at FROM audit_seals ORDER BY seq";
+const COUNT_IN_WINDOW: &str = "SELECT COUNT(*) FROM audit_log WHERE at > $1 AND at <= $2";
 const UNSEALED: &str = "SELECT COUNT(*) FROM audit_log WHERE at > $1";
 const PRUNABLE: &str = "SELECT seq, to_at FROM audit_seals \
      WHERE pruned_at IS NULL AND to_at < $1 ORDER BY seq";
@@ -73,6 +74,10 @@ pub struct AuditVerification {
     pub entries: i64,
     /// Entries newer than the last seal (not sealed yet, so not checked).
     pub unsealed: i64,
+    /// The latest seal's hash: keep it outside the database to detect a rewritten chain.
+    pub head_hash: Option<String>,
+    /// The end of the last window pruned by retention, if any.
+    pub pruned_through: Option<Timestamp>,
     /// Everything that does not add up, in words; empty when the trail is intact.
     pub problems: Vec<String>,
 }
@@ -206,6 +211,22 @@ impl Database {
             }
             if seal.pruned {
                 report.pruned_seals += 1;
+                report.pruned_through = Timestamp::from_microsecond(seal.to_at).ok();
+                // Retention deletes a window's entries as it marks it: a pruned window that
+                // still holds entries was marked to hide them from this check.
+                let left = sql::query(COUNT_IN_WINDOW)
+                    .bind(seal.from_at)
+                    .bind(seal.to_at)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get::<i64, _>(0)?;
+                if left > 0 {
+                    report.problems.push(format!(
+                        "seal {} is marked pruned but {left} of its entries are still there (it \
+                         was marked to hide them)",
+                        seal.seq
+                    ));
+                }
                 if unpruned_seen {
                     report.problems.push(format!(
                         "seal {} is marked pruned after an unpruned seal (entries were deleted \
@@ -237,6 +258,7 @@ impl Database {
             prev_hash.clone_from(&seal.hash);
             prev_to = seal.to_at;
         }
+        report.head_hash = seals.last().map(|seal| seal.hash.clone());
         report.unsealed = sql::query(UNSEALED)
             .bind(prev_to)
             .fetch_one(&self.pool)

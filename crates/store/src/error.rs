@@ -32,8 +32,14 @@ impl From<StoreError> for BookingError {
             _ => None,
         };
         match outage {
-            Some(Outage::StorageFull) => BookingError::StorageFull,
-            Some(Outage::Unreachable) => BookingError::DatabaseUnavailable,
+            Some(Outage::StorageFull) => {
+                tracing::warn!(%error, "the database has no room for writes");
+                BookingError::StorageFull
+            }
+            Some(Outage::Unreachable) => {
+                tracing::warn!(%error, "the database is unreachable");
+                BookingError::DatabaseUnavailable
+            }
             None => BookingError::Storage(error.to_string()),
         }
     }
@@ -61,17 +67,24 @@ pub(crate) fn outage(error: &sqlx::Error) -> Option<Outage> {
         sqlx::Error::Tls(_) => Some(Outage::Unreachable),
         sqlx::Error::Database(db) => {
             let code = db.code()?;
-            match code.as_ref() {
-                "53100" => Some(Outage::StorageFull),
-                "53300" | "57P01" | "57P02" | "57P03" => Some(Outage::Unreachable),
-                postgres if postgres.starts_with("08") => Some(Outage::Unreachable),
-                sqlite => match sqlite.parse::<i32>().map(|extended| extended & 0xff) {
-                    // SQLITE_FULL
-                    Ok(13) => Some(Outage::StorageFull),
-                    // SQLITE_BUSY, after the busy timeout
-                    Ok(5) => Some(Outage::Unreachable),
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                return match code.as_ref() {
+                    "53100" => Some(Outage::StorageFull),
+                    "53300" | "57P01" | "57P02" | "57P03" => Some(Outage::Unreachable),
+                    class if class.starts_with("08") => Some(Outage::Unreachable),
                     _ => None,
-                },
+                };
+            }
+            // SQLite's extended result code: its low byte is the primary code.
+            match code.parse::<i32>().map(|extended| extended & 0xff) {
+                // SQLITE_FULL
+                Ok(13) => Some(Outage::StorageFull),
+                // SQLITE_BUSY, after the busy timeout
+                Ok(5) => Some(Outage::Unreachable),
+                _ => None,
             }
         }
         _ => None,

@@ -88,7 +88,9 @@ impl WriteTx {
     /// command's changes has committed.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
-            WriteInner::Pooled(tx) => Ok(sql::within(tx.commit()).await?),
+            // Not cut short: a COMMIT whose answer is late may still have been applied, and a
+            // client must never hear "nothing changed" about a change that was kept.
+            WriteInner::Pooled(tx) => Ok(tx.commit().await?),
             WriteInner::Batched(lease) => lease.commit().await,
         }
     }
@@ -337,9 +339,10 @@ impl Database {
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         let inner = match (&self.writer, &self.pool) {
             (Some(writer), _) => WriteInner::Batched(writer.lease().await?),
-            (None, sql::Pool::Postgres(pool)) => {
-                WriteInner::Pooled(sql::within(pool.begin()).await?)
-            }
+            // Acquiring is held to the pool's timeout (its health check included); BEGIN itself
+            // is not cut short, since sqlx would give a connection whose BEGIN was cut back to
+            // the pool still inside that transaction.
+            (None, sql::Pool::Postgres(pool)) => WriteInner::Pooled(pool.begin().await?),
             (None, sql::Pool::Sqlite(_)) => {
                 return Err(StoreError::Config("SQLite without its writer".into()));
             }

@@ -248,13 +248,29 @@ pub enum Target<'e> {
 
 /// How long a PostgreSQL statement on the pool or in a write transaction may take before the
 /// database counts as unreachable (a request then answers 503 `database_unavailable` instead of
-/// waiting for TCP to give up). Connections of their own (migrations, bulk loads) wait.
+/// waiting for TCP to give up). Connections of their own (migrations, bulk loads) wait, and so
+/// do BEGIN and COMMIT (see [`crate::Database::begin_write`]).
 pub const QUERY_PATIENCE: Duration = Duration::from_millis(2500);
 
-/// `work`, or an I/O time-out error once [`QUERY_PATIENCE`] has passed.
-pub(crate) async fn within<T>(
-    work: impl Future<Output = Result<T, sqlx::Error>>,
+/// Runs `work` on a connection of `pool` held to [`QUERY_PATIENCE`]; a connection whose
+/// statement was cut short is closed rather than given back to the pool, where its answer
+/// might still be on the way (or never come, on a dropped route).
+async fn on_pool<T>(
+    pool: &PgPool,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
 ) -> Result<T, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    match tokio::time::timeout(QUERY_PATIENCE, work(&mut conn)).await {
+        Ok(result) => result,
+        Err(_) => {
+            conn.close_on_drop();
+            Err(unanswered())
+        }
+    }
+}
+
+/// `work`, or an I/O time-out error once [`QUERY_PATIENCE`] has passed.
+async fn within<T>(work: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
     tokio::time::timeout(QUERY_PATIENCE, work)
         .await
         .unwrap_or_else(|_| Err(unanswered()))
@@ -328,7 +344,10 @@ impl Query {
         let rows_affected = match on.target() {
             Target::SqlitePool(pool) => self.sqlite().execute(pool).await?.rows_affected(),
             Target::PostgresPool(pool) => {
-                within(self.postgres().execute(pool)).await?.rows_affected()
+                let query = self.postgres();
+                on_pool(pool, async |conn| query.execute(conn).await)
+                    .await?
+                    .rows_affected()
             }
             Target::Sqlite(conn) => self.sqlite().execute(conn).await?.rows_affected(),
             Target::Postgres(conn) => self.postgres().execute(conn).await?.rows_affected(),
@@ -346,9 +365,12 @@ impl Query {
     ) -> Result<Option<Row>, sqlx::Error> {
         Ok(match on.target() {
             Target::SqlitePool(pool) => self.sqlite().fetch_optional(pool).await?.map(Row::Sqlite),
-            Target::PostgresPool(pool) => within(self.postgres().fetch_optional(pool))
-                .await?
-                .map(Row::Postgres),
+            Target::PostgresPool(pool) => {
+                let query = self.postgres();
+                on_pool(pool, async |conn| query.fetch_optional(conn).await)
+                    .await?
+                    .map(Row::Postgres)
+            }
             Target::Sqlite(conn) => self.sqlite().fetch_optional(conn).await?.map(Row::Sqlite),
             Target::Postgres(conn) => self
                 .postgres()
@@ -372,10 +394,11 @@ impl Query {
     pub async fn fetch_all<'e>(self, on: impl Executes<'e>) -> Result<Vec<Row>, sqlx::Error> {
         Ok(match on.target() {
             Target::SqlitePool(pool) => rows(self.sqlite().fetch_all(pool).await?, Row::Sqlite),
-            Target::PostgresPool(pool) => rows(
-                within(self.postgres().fetch_all(pool)).await?,
-                Row::Postgres,
-            ),
+            Target::PostgresPool(pool) => {
+                let query = self.postgres();
+                let native = on_pool(pool, async |conn| query.fetch_all(conn).await).await?;
+                rows(native, Row::Postgres)
+            }
             Target::Sqlite(conn) => rows(self.sqlite().fetch_all(conn).await?, Row::Sqlite),
             Target::Postgres(conn) => rows(self.postgres().fetch_all(conn).await?, Row::Postgres),
             Target::PostgresTx(conn) => rows(

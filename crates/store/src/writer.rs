@@ -293,7 +293,10 @@ async fn batch(
     };
     match result {
         Ok(()) => {
-            tally.full.store(false, Ordering::Relaxed);
+            // Only a batch that kept something proves that writes have room again.
+            if kept > 0 {
+                tally.full.store(false, Ordering::Relaxed);
+            }
             tally.commits.fetch_add(1, Ordering::Relaxed);
             tally.commands.fetch_add(kept, Ordering::Relaxed);
             let _ = outcome.send(Some(Ok(())));

@@ -68,6 +68,9 @@ fn busy_answer() -> String {
     )
 }
 
+/// How long a stopping server waits for open requests to finish.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
 /// How long a refused connection may take to be told.
 const BUSY_WRITE_PATIENCE: Duration = Duration::from_secs(1);
 
@@ -142,9 +145,15 @@ pub async fn serve_with(
     }
     drop(listener);
     let _ = stop.send(true);
-    // Every connection gives its permit back when it ends.
+    // Every connection gives its permit back when it ends; one that will not (a client that
+    // never reads its answer) is left behind after the drain's deadline.
     let all = u32::try_from(max).unwrap_or(u32::MAX);
-    let _ = permits.acquire_many(all).await;
+    if tokio::time::timeout(DRAIN_DEADLINE, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open when the drain's deadline passed");
+    }
     Ok(())
 }
 

@@ -131,6 +131,7 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         // One SQLite instance: its own bus is all there is.
         None => None,
     };
+    raise_open_file_limit(settings.max_connections);
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -199,6 +200,26 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     }
     database.close().await;
     result.map_err(|e| format!("server failed: {e}"))
+}
+
+/// Raises the soft open-file limit as far as the hard limit allows, since every connection is a
+/// file; warns when even that leaves too little room for `max_connections` (the operating
+/// system would then refuse connections before the server's own cap answers them 503).
+fn raise_open_file_limit(max_connections: u32) {
+    /// Files the server needs besides its HTTP connections (database, logs, Redis, WebSockets
+    /// being upgraded).
+    const HEADROOM: u64 = 256;
+    let wanted = u64::from(max_connections) + HEADROOM;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-file limit is below MEDIBOOK_MAX_CONNECTIONS; raise it (ulimit -n, \
+             LimitNOFILE=) or lower the setting"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
 }
 
 /// Connects the Redis bus: committed events are announced on `redis`'s channel, and every

@@ -167,39 +167,54 @@ async fn a_full_tablespace_refuses_postgres_writes_with_503_and_they_resume_when
     let Some(tmpfs) = Tmpfs::mount_with(&format!("size=24m,mode=0700,uid={uid},gid={gid}")) else {
         return;
     };
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let (space, name) = (
-        format!("medibook_full_{suffix}"),
-        format!("medibook_full_{suffix}"),
-    );
-    psql(
-        &admin_url,
-        &format!(
-            "CREATE TABLESPACE {space} LOCATION '{}'",
-            tmpfs.path().display()
-        ),
-    );
-    psql(
-        &admin_url,
-        &format!("CREATE DATABASE {name} TABLESPACE {space}"),
-    );
-    let url = format!(
-        "{}/{name}",
-        admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base)
-    );
-    let outcome = std::panic::AssertUnwindSafe(full_tablespace(&url, tmpfs.path()));
-    let result = futures_util::FutureExt::catch_unwind(outcome).await;
-    let _ = std::fs::remove_file(tmpfs.path().join("filler"));
-    psql(
-        &admin_url,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
-    psql(&admin_url, &format!("DROP TABLESPACE IF EXISTS {space}"));
-    drop(tmpfs);
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
+    let space = Tablespace::create(&admin_url, tmpfs.path());
+    full_tablespace(&space.url, tmpfs.path()).await;
+}
+
+/// A database in a tablespace of its own on the test's tmpfs; both dropped when this is
+/// dropped (before the tmpfs is unmounted), whether the test passed or not.
+struct Tablespace {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Tablespace {
+    fn create(admin_url: &str, dir: &Path) -> Self {
+        let name = format!("medibook_full_{}", uuid::Uuid::new_v4().simple());
+        psql(
+            admin_url,
+            &format!("CREATE TABLESPACE {name} LOCATION '{}'", dir.display()),
+        );
+        let space = Self {
+            admin_url: admin_url.to_owned(),
+            name: name.clone(),
+            url: format!(
+                "{}/{name}",
+                admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url, |(base, _)| base)
+            ),
+        };
+        psql(
+            admin_url,
+            &format!("CREATE DATABASE {name} TABLESPACE {name}"),
+        );
+        space
+    }
+}
+
+impl Drop for Tablespace {
+    fn drop(&mut self) {
+        // Never panic in drop: a failed test must report its own failure.
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            format!("DROP TABLESPACE IF EXISTS {}", self.name),
+        ] {
+            let _ = Command::new("psql")
+                .args(["-X", "-q", "-d", &self.admin_url, "-c", &statement])
+                .output();
+        }
     }
 }
 
@@ -210,6 +225,7 @@ async fn full_tablespace(url: &str, dir: &Path) {
     let before = patient.book(0).await;
     assert_eq!(before.status, StatusCode::CREATED, "{}", before.body);
     let filler = fill(dir);
+    let _filler = Removed(filler.clone());
 
     // Bookings go on while the tables' pages have room; the first one that needs a new page
     // is refused.
@@ -250,4 +266,13 @@ async fn full_tablespace(url: &str, dir: &Path) {
     stored.sort();
     booked.sort();
     assert_eq!(stored, booked, "what was acknowledged, and only that");
+}
+
+/// Removes a file when dropped (the filler, so that the tablespace can be dropped).
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

@@ -124,7 +124,7 @@ pub async fn request_code(
     let identifier = identifier(body.email.as_deref(), body.phone.as_deref())?;
     state
         .signin
-        .request_code(&identifier, client.key().as_deref())
+        .request_code(&identifier, client.limit_key().as_deref())
         .await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -47,6 +47,9 @@ pub async fn send(
         website: body.website,
     };
     // A bot caught by the honeypot gets the same answer as a person.
-    state.contact.submit(form, client.key().as_deref()).await?;
+    state
+        .contact
+        .submit(form, client.limit_key().as_deref())
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -100,8 +100,14 @@ impl Connection {
         } = self.heartbeat;
         let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Each connection checks at its own phase of the interval, so that thousands of
+        // signed-in sockets opened together do not query the database together.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        let phase = session_check_interval.mul_f64(f64::from(nanos % 1000) / 1000.0);
         let mut session_check = tokio::time::interval_at(
-            Instant::now() + session_check_interval,
+            Instant::now() + phase.max(MIN_PING_INTERVAL),
             session_check_interval,
         );
         session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

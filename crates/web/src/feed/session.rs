@@ -231,6 +231,11 @@ impl FeedSession {
                 self.signed_in = None;
                 self.offers_owed = false;
                 self.sent_offers.clear();
+                // Offers queued but not written yet are the signed-out patient's: they go.
+                self.outgoing.frames.retain(|frame| match frame {
+                    Message::Text(text) => !text.as_str().contains("\"type\":\"waitlist_offer\""),
+                    _ => true,
+                });
                 // Sent even past the queue's limit: the client must not go on believing.
                 self.outgoing.frames.push_back(Message::Text(
                     serde_json::to_string(&ServerMessage::SignedOut)
@@ -257,6 +262,10 @@ impl FeedSession {
                 Ok(())
             }
             Err(BookingError::Storage(error)) => Err(BookingError::Storage(error)),
+            Err(BookingError::StorageFull | BookingError::DatabaseUnavailable) => {
+                self.refuse("your sign-in cannot be checked right now; try again in a moment");
+                Ok(())
+            }
             Err(_) => {
                 self.refuse("the token is not valid; sign in again");
                 Ok(())

@@ -268,7 +268,7 @@ pub async fn send_message(
     };
     match state
         .contact
-        .submit(submission, client.key().as_deref())
+        .submit(submission, client.limit_key().as_deref())
         .await
     {
         // A bot caught by the honeypot sees the same answer as a person.

@@ -270,24 +270,19 @@ pub async fn send_code(
     };
     match state
         .signin
-        .request_code(&identifier, client.key().as_deref())
+        .request_code(&identifier, client.limit_key().as_deref())
         .await
     {
         Ok(()) => Ok(code_page(&viewer, &uri, &form, None).into_response()),
-        Err(BookingError::Validation(message)) => {
-            // The clinic cannot reach this kind of address (no SMS channel, say): say so.
-            let page = address_page(
-                &viewer,
-                &uri,
-                form.channel,
-                form.address,
-                form.next,
-                Some(crate::pages::error::sentence(&message)),
-            );
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
         Err(error) => {
-            let (status, message) = refusal(error, form.channel);
+            let (status, message) = match error {
+                // The clinic cannot reach this kind of address (no SMS channel, say): say so.
+                BookingError::Validation(message) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    crate::pages::error::sentence(&message),
+                ),
+                other => refusal(other, form.channel),
+            };
             let page = address_page(
                 &viewer,
                 &uri,
