@@ -68,6 +68,13 @@ async fn seal_day_by_day(database: &Database, days: i64) {
     }
 }
 
+/// Runs `sql` on the seals table as the database's owner could.
+async fn write_seals(database: &Database, sql: &'static str) {
+    let mut conn = database.open_writing_connection().await.unwrap();
+    query(sql).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
 /// Runs `sql` with the append-only guard off, as someone with the database's own rights could.
 async fn tamper(database: &Database, backend: Backend, sql: &str) {
     let mut conn = database.open_writing_connection().await.unwrap();
@@ -184,12 +191,7 @@ async fn removed_and_slipped_in_entries_and_removed_seals_are_reported(backend: 
     };
     entries(&database, 3).await;
     seal_day_by_day(&database, 3).await;
-    let mut conn = database.open_writing_connection().await.unwrap();
-    query("DELETE FROM audit_seals WHERE seq = 2")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    write_seals(&database, "DELETE FROM audit_seals WHERE seq = 2").await;
     let report = database.verify_audit().await.unwrap();
     assert!(
         report
@@ -237,23 +239,21 @@ async fn pruning_deletes_only_sealed_entries_past_the_retention_and_the_chain_ve
     assert!(report.head_hash.is_some());
     assert!(report.pruned_through.is_some());
     // Marking a seal pruned does not hide its entries from verification.
-    let mut conn = database.open_writing_connection().await.unwrap();
-    query("UPDATE audit_seals SET pruned_at = 1 WHERE seq = 3")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    write_seals(
+        &database,
+        "UPDATE audit_seals SET pruned_at = 1 WHERE seq = 3",
+    )
+    .await;
     let marked = database.verify_audit().await.unwrap();
     assert!(
         marked.problems.iter().any(|p| p.contains("still there")),
         "{marked:?}"
     );
-    let mut conn = database.open_writing_connection().await.unwrap();
-    query("UPDATE audit_seals SET pruned_at = NULL WHERE seq = 3")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    write_seals(
+        &database,
+        "UPDATE audit_seals SET pruned_at = NULL WHERE seq = 3",
+    )
+    .await;
     // Pruning never reaches unsealed entries, however old the cut.
     let deleted = database.prune_audit(now, now).await.unwrap();
     assert_eq!(deleted, 1);

@@ -24,17 +24,21 @@ async fn an_in_memory_database_serves_a_try_out() {
         );
         let http = reqwest::Client::new();
         let token = server.sign_in(&http, "try.out@example.org").await;
-        let me: Value = http
-            .get(server.url("/api/v1/me"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: Value = get_json(&http, &server, "/api/v1/me", &token).await;
         assert_eq!(me["email"], "try.out@example.org", "{url}: {me}");
     }
+}
+
+/// `GET path` with a bearer token, as JSON.
+async fn get_json(http: &reqwest::Client, server: &Server, path: &str, token: &str) -> Value {
+    http.get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 fn mode(path: &Path) -> u32 {
@@ -117,15 +121,7 @@ async fn debug_logs_hold_no_codes_tokens_or_feed_secrets() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let feeds: Value = http
-        .get(server.url("/api/v1/me/calendar"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let feeds: Value = get_json(&http, &server, "/api/v1/me/calendar", &token).await;
     let feed_url = feeds["feed_url"].as_str().expect("a feed URL");
     let feed_path = &feed_url[feed_url.find("/calendar/").expect("a feed path")..];
     let feed_token = feed_path
