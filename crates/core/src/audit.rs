@@ -81,6 +81,22 @@ pub enum AuditAction {
     WaitlistDecline,
     /// A freed slot was offered to a waiting patient.
     WaitlistOffer,
+    /// A patient's record (details, medical history) was read.
+    PatientRecordRead,
+    /// A patient's record was changed.
+    PatientRecordUpdate,
+    /// The front desk registered a patient who phoned.
+    PatientRegister,
+    /// The front desk searched for patients.
+    PatientSearch,
+    /// A visit note was written.
+    VisitNoteCreate,
+    /// Visit notes were read.
+    VisitNoteRead,
+    /// The front desk read the clinic's day.
+    DeskDayRead,
+    /// The front desk saw the patient arrive.
+    AppointmentArrived,
 }
 
 impl AuditAction {
@@ -117,6 +133,14 @@ impl AuditAction {
             Self::WaitlistLeave => "waitlist.leave",
             Self::WaitlistDecline => "waitlist.decline",
             Self::WaitlistOffer => "waitlist.offer",
+            Self::PatientRecordRead => "patient_record.read",
+            Self::PatientRecordUpdate => "patient_record.update",
+            Self::PatientRegister => "patient.register",
+            Self::PatientSearch => "patient.search",
+            Self::VisitNoteCreate => "visit_note.create",
+            Self::VisitNoteRead => "visit_note.read",
+            Self::DeskDayRead => "desk_day.read",
+            Self::AppointmentArrived => "appointment.arrived",
         }
     }
 }

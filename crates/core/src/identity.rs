@@ -168,6 +168,9 @@ pub enum Role {
     Doctor,
     /// Manages the clinic.
     Admin,
+    /// Works the front desk: books, moves and cancels for patients and runs the clinic's day;
+    /// never sees clinical text.
+    Receptionist,
 }
 
 impl Role {
@@ -177,7 +180,14 @@ impl Role {
             Self::Patient => "patient",
             Self::Doctor => "doctor",
             Self::Admin => "admin",
+            Self::Receptionist => "receptionist",
         }
+    }
+
+    /// Whether the role works at the front desk (books for patients, sees the clinic's day):
+    /// receptionists and admins.
+    pub fn works_the_desk(self) -> bool {
+        matches!(self, Self::Receptionist | Self::Admin)
     }
 
     /// Parses the stored name.
@@ -186,6 +196,7 @@ impl Role {
             "patient" => Some(Self::Patient),
             "doctor" => Some(Self::Doctor),
             "admin" => Some(Self::Admin),
+            "receptionist" => Some(Self::Receptionist),
             _ => None,
         }
     }

@@ -86,6 +86,10 @@ entity_id!(
     /// A signed-in session.
     SessionId
 );
+entity_id!(
+    /// A doctor's note on a visit.
+    VisitNoteId
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod contact;
 pub mod contention;
 pub mod delivery;
+pub mod desk;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub mod limits;
 pub mod listing;
 pub mod notifications;
 pub mod outbox;
+pub mod patients;
 pub mod ports;
 pub mod preview;
 pub mod relay;

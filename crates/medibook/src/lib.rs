@@ -6,6 +6,7 @@ pub mod admin;
 pub mod app;
 pub mod audit_cli;
 pub mod calendar;
+pub mod clinical;
 pub mod delivery;
 pub mod demo;
 pub mod secrets;

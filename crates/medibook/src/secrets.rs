@@ -26,6 +26,8 @@ pub struct ServerKeys {
     pub calendar_key: [u8; 32],
     /// Derives the tokens of private calendar feed URLs.
     pub feed_key: [u8; 32],
+    /// Seals clinical text when no `clinical_key` is configured (AES-256-GCM).
+    pub clinical_key: [u8; 32],
 }
 
 impl ServerKeys {
@@ -36,6 +38,7 @@ impl ServerKeys {
             code_key: derive(secret, b"medibook one-time code hashing v1"),
             calendar_key: derive(secret, b"medibook calendar token encryption v1"),
             feed_key: derive(secret, b"medibook calendar feed tokens v1"),
+            clinical_key: derive(secret, b"medibook clinical text v1"),
         }
     }
 }

@@ -66,6 +66,8 @@ const SETTING_KEYS: &[&str] = &[
     "data_dir",
     "env",
     "secret",
+    "clinical_key",
+    "clinical_previous_keys",
     "hold_minutes",
     "max_active_appointments",
     "max_holds_per_patient",
@@ -133,6 +135,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// A 256-bit key for clinical text.
+pub type ClinicalKey = [u8; 32];
+
 /// Everything the binary can be configured with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +152,13 @@ pub struct Settings {
     pub env: Environment,
     /// Server secret (at least 32 characters) for signing tokens and hashing codes.
     pub secret: Option<String>,
+    /// The key that seals clinical text (medical histories, visit notes): 64 hex digits
+    /// (AES-256). When unset it is derived from the server secret. See docs/security.md for
+    /// rotation.
+    pub clinical_key: Option<String>,
+    /// Keys clinical text was sealed under before the current one, comma-separated hex: still
+    /// opened, never used to seal (kept until `medibook clinical rekey` has re-sealed all).
+    pub clinical_previous_keys: Option<String>,
     /// How long a hold keeps its slot, in minutes.
     pub hold_minutes: u16,
     /// Upcoming appointments one patient may have.
@@ -251,6 +263,8 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             env: Environment::Development,
             secret: None,
+            clinical_key: None,
+            clinical_previous_keys: None,
             hold_minutes: 5,
             max_active_appointments: 5,
             max_holds_per_patient: 3,
@@ -383,12 +397,38 @@ impl Settings {
         if let Some(google) = self.google()? {
             medibook_integrations::google::GoogleClient::new(&google)?;
         }
+        self.clinical_keys()?;
         if let Some(secret) = &self.secret
             && secret.len() < 32
         {
             return Err("secret must be at least 32 characters".into());
         }
         Ok(self)
+    }
+
+    /// The configured clinical key (if any) and previous keys, checked: each 64 hex digits.
+    pub fn clinical_keys(&self) -> Result<(Option<ClinicalKey>, Vec<ClinicalKey>), String> {
+        let parse = |name: &str, raw: &str| -> Result<ClinicalKey, String> {
+            let bytes = hex::decode(raw.trim())
+                .map_err(|_| format!("{name} must be 64 hex digits (a 32-byte key)"))?;
+            bytes
+                .try_into()
+                .map_err(|_| format!("{name} must be 64 hex digits (a 32-byte key)"))
+        };
+        let current = self
+            .clinical_key
+            .as_deref()
+            .map(|raw| parse("clinical_key", raw))
+            .transpose()?;
+        let previous = self
+            .clinical_previous_keys
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|raw| !raw.trim().is_empty())
+            .map(|raw| parse("clinical_previous_keys", raw))
+            .collect::<Result<_, _>>()?;
+        Ok((current, previous))
     }
 
     /// The email and SMS channels configured, checked (an incomplete configuration is an error).

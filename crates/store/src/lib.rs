@@ -28,6 +28,7 @@ mod identity;
 mod ledger;
 mod limits;
 mod outbox;
+mod patients;
 pub mod relay;
 mod schedule_edits;
 mod sessions;

@@ -36,6 +36,8 @@ pub enum Value {
     NullText,
     /// `NULL` in a boolean column.
     NullBool,
+    /// `NULL` in a bytes column.
+    NullBlob,
 }
 
 impl From<i64> for Value {
@@ -89,6 +91,12 @@ impl From<&str> for Value {
 impl From<Vec<u8>> for Value {
     fn from(value: Vec<u8>) -> Self {
         Value::Blob(value)
+    }
+}
+
+impl From<Option<Vec<u8>>> for Value {
+    fn from(value: Option<Vec<u8>>) -> Self {
+        value.map_or(Value::NullBlob, Value::Blob)
     }
 }
 
@@ -434,6 +442,7 @@ macro_rules! bind_values {
                 Value::NullInt => query.bind(None::<i64>),
                 Value::NullText => query.bind(None::<String>),
                 Value::NullBool => query.bind(None::<bool>),
+                Value::NullBlob => query.bind(None::<Vec<u8>>),
             };
         }
         query

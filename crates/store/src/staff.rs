@@ -68,10 +68,10 @@ const RECORD_OUTCOME: &str = "
     WHERE id = $3 AND status = 'scheduled' AND start_at <= $2";
 const INSERT_SPECIALTY: &str = "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
 const RENAME_SPECIALTY: &str = "UPDATE specialties SET name = $1 WHERE id = $2";
-const USER_COLUMNS: &str = "id, email, phone, name, role, doctor_id, created_at";
+pub(crate) const USER_COLUMNS: &str = "id, email, phone, name, role, doctor_id, created_at";
 const SET_ROLE: &str = "UPDATE users SET role = $1, doctor_id = $2 WHERE id = $3";
 
-fn user_from(row: &sql::Row) -> Result<User, StoreError> {
+pub(crate) fn user_from(row: &sql::Row) -> Result<User, StoreError> {
     Ok(User {
         id: parsed(row, "id")?,
         email: optional_email(row, "email")?,
@@ -83,7 +83,7 @@ fn user_from(row: &sql::Row) -> Result<User, StoreError> {
     })
 }
 
-fn optional_email(row: &sql::Row, column: &str) -> Result<Option<Email>, StoreError> {
+pub(crate) fn optional_email(row: &sql::Row, column: &str) -> Result<Option<Email>, StoreError> {
     let email: Option<String> = row.try_get(column)?;
     email
         .map(|e| Email::parse(&e))
@@ -91,7 +91,10 @@ fn optional_email(row: &sql::Row, column: &str) -> Result<Option<Email>, StoreEr
         .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn optional_phone(row: &sql::Row, column: &str) -> Result<Option<PhoneNumber>, StoreError> {
+pub(crate) fn optional_phone(
+    row: &sql::Row,
+    column: &str,
+) -> Result<Option<PhoneNumber>, StoreError> {
     let phone: Option<String> = row.try_get(column)?;
     phone
         .map(|p| PhoneNumber::parse(&p))
@@ -114,7 +117,7 @@ fn schedule_json(schedule: &WeeklySchedule) -> Result<String, StoreError> {
 }
 
 /// `%text%` for `LIKE … ESCAPE '\'`, with the wildcards in `text` taken literally.
-fn contains_pattern(text: &str) -> String {
+pub(crate) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {
@@ -129,7 +132,7 @@ fn contains_pattern(text: &str) -> String {
 
 /// A taken unique value (specialty name, linked doctor profile) as a validation error.
 /// A unique-constraint conflict as the domain's `refusal`; other failures as storage errors.
-fn unique_error(error: StoreError, refusal: fn() -> BookingError) -> BookingError {
+pub(crate) fn unique_error(error: StoreError, refusal: fn() -> BookingError) -> BookingError {
     match error {
         StoreError::Database(error) if is_conflict(&error) => refusal(),
         other => other.into(),

@@ -269,6 +269,19 @@ impl BookingService {
         }
     }
 
+    /// A hold, whoever holds it (for the desk, which checks who may act on it).
+    pub async fn any_hold(&self, hold_id: HoldId) -> BookingResult<Option<Hold>> {
+        self.bookings.hold(hold_id).await
+    }
+
+    /// An appointment, whoever it is for (for the desk, which checks who may act on it).
+    pub async fn any_appointment(
+        &self,
+        appointment_id: AppointmentId,
+    ) -> BookingResult<Option<Appointment>> {
+        self.bookings.appointment(appointment_id).await
+    }
+
     /// Gives a hold back. Releasing twice is not an error.
     pub async fn release(
         &self,

@@ -217,7 +217,7 @@ impl CalendarFeeds {
 fn agenda_of(role: Role, doctor_id: Option<DoctorId>) -> Option<DoctorId> {
     match role {
         Role::Doctor | Role::Admin => doctor_id,
-        Role::Patient => None,
+        Role::Patient | Role::Receptionist => None,
     }
 }
 

@@ -370,12 +370,13 @@ impl Staff {
             .await?
             .ok_or(BookingError::NotFound("user"))?;
         let doctor_id = match (role, doctor_id) {
-            (Role::Patient, Some(_)) => {
-                return Err(BookingError::validation(
-                    "a patient has no doctor profile; leave doctor_id out",
-                ));
+            (Role::Patient | Role::Receptionist, Some(_)) => {
+                return Err(BookingError::validation(format!(
+                    "a {} has no doctor profile; leave doctor_id out",
+                    role.as_str()
+                )));
             }
-            (Role::Patient, None) => None,
+            (Role::Patient | Role::Receptionist, None) => None,
             (Role::Doctor, None) => {
                 return Err(BookingError::validation(
                     "the doctor role needs the doctor_id of a doctor profile",

@@ -3,12 +3,12 @@
 use crate::identity::{Role, User};
 use crate::ids::{DoctorId, UserId};
 
-/// A signed-in doctor or admin, with their role as stored now (not as their token says).
+/// A signed-in doctor, receptionist or admin, with their role as stored now (not as their token says).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StaffMember {
     /// Who.
     pub user_id: UserId,
-    /// `Doctor` or `Admin`.
+    /// `Doctor`, `Receptionist` or `Admin`.
     pub role: Role,
     /// Their own doctor profile, if linked.
     pub doctor_id: Option<DoctorId>,
@@ -19,7 +19,7 @@ impl StaffMember {
     pub fn of(user: &User) -> Option<Self> {
         match user.role {
             Role::Patient => None,
-            Role::Doctor | Role::Admin => Some(Self {
+            Role::Doctor | Role::Admin | Role::Receptionist => Some(Self {
                 user_id: user.id,
                 role: user.role,
                 doctor_id: user.doctor_id,
@@ -30,6 +30,11 @@ impl StaffMember {
     /// Whether they may manage the clinic.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Whether they work the front desk (receptionists and admins).
+    pub fn works_the_desk(&self) -> bool {
+        self.role.works_the_desk()
     }
 
     /// Whether they may act on `doctor_id`'s agenda: their own, or any for an admin.

@@ -201,7 +201,7 @@ impl Staff {
                 }
                 own
             }
-            Role::Patient => return Err(BookingError::Forbidden),
+            Role::Patient | Role::Receptionist => return Err(BookingError::Forbidden),
         };
         self.clinic
             .doctor(id)

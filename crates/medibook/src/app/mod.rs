@@ -260,6 +260,35 @@ impl App {
             clock.clone(),
             publish.clone(),
         );
+        let (clinical_key, previous_clinical_keys) = settings
+            .clinical_keys()
+            .unwrap_or_else(|e| panic!("invalid clinical key settings: {e}"));
+        let vault = Arc::new(crate::clinical::ClinicalKeyring::new(
+            &clinical_key.unwrap_or(keys.clinical_key),
+            &previous_clinical_keys,
+        ));
+        let audit = medibook_core::audit::AuditTrail::new(
+            Arc::new(medibook_web::shell::metrics::CountingAuditLog::new(
+                store.clone(),
+            )),
+            clock.clone(),
+        );
+        let records = medibook_core::patients::PatientRecords::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            vault,
+            audit.clone(),
+            clock.clone(),
+        );
+        let desk = medibook_core::desk::FrontDesk::new(
+            store.clone(),
+            clinic.clone(),
+            store.clone(),
+            bookings.clone(),
+            audit.clone(),
+            clock.clone(),
+        );
         let calendar_wake = Arc::new(Notify::new());
         let google = crate::calendar::google_calendar(
             settings,
@@ -293,12 +322,9 @@ impl App {
                 medibook_core::contact::FORMS_PER_CLIENT,
                 clock.clone(),
             ),
-            audit: medibook_core::audit::AuditTrail::new(
-                Arc::new(medibook_web::shell::metrics::CountingAuditLog::new(
-                    store.clone(),
-                )),
-                clock.clone(),
-            ),
+            audit,
+            records,
+            desk,
             outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),
             web: WebSettings {
                 secure_cookies: settings.secure_cookies,

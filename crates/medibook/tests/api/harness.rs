@@ -72,7 +72,7 @@ pub struct TestApp {
     pub doctor: DoctorId,
     /// Same hours, but at most 2 appointments a day and 15-minute buffers after each visit.
     pub limited_doctor: DoctorId,
-    settings: Settings,
+    pub settings: Settings,
     /// The throw-away database (and the data directory), dropped with the app.
     _database: crate::common::TestDatabase,
     /// The first instance's booking service, for what the server does in the background

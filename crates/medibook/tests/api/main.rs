@@ -15,6 +15,7 @@ mod calendar;
 mod concurrency;
 mod fake_google;
 mod feed;
+mod front_desk;
 mod google_calendar;
 mod input;
 mod json_bodies;

@@ -123,6 +123,19 @@ async fn audit(
     Ok(())
 }
 
+/// `appointments` as the API shows them.
+pub(crate) async fn responses(
+    state: &AppState,
+    appointments: Vec<Appointment>,
+) -> ApiResult<Vec<AppointmentResponse>> {
+    let names = doctor_names(state).await?;
+    let window = late_window(state);
+    Ok(appointments
+        .into_iter()
+        .map(|a| response(a, &names, window))
+        .collect())
+}
+
 async fn one(state: &AppState, appointment: Appointment) -> ApiResult<AppointmentResponse> {
     let name = state.catalogue.doctor(appointment.doctor_id).await?.name;
     let names = HashMap::from([(appointment.doctor_id, name)]);
@@ -150,7 +163,7 @@ pub async fn confirm(
     let reason = Reason::parse(&body.reason)?;
     let actor = Actor::user(user.id, user.role, client.key());
     let booked = state
-        .bookings
+        .desk
         .confirm(&actor, user.id, HoldId::from_uuid(body.hold_id), reason)
         .await?;
     let status = if booked.changed {
@@ -187,14 +200,7 @@ pub async fn list(
             .with_detail(format!("{} appointments", appointments.len())),
         )
         .await?;
-    let names = doctor_names(&state).await?;
-    let window = late_window(&state);
-    Ok(Json(
-        appointments
-            .into_iter()
-            .map(|a| response(a, &names, window))
-            .collect(),
-    ))
+    Ok(Json(responses(&state, appointments).await?))
 }
 
 /// One of your appointments.
@@ -212,8 +218,12 @@ pub async fn get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AppointmentResponse>> {
     let appointment = state
-        .bookings
-        .appointment_of(user.id, AppointmentId::from_uuid(id))
+        .desk
+        .appointment(
+            &Actor::user(user.id, user.role, client.key()),
+            user.id,
+            AppointmentId::from_uuid(id),
+        )
         .await?;
     audit(
         &state,
@@ -245,7 +255,7 @@ pub async fn cancel(
 ) -> ApiResult<Json<AppointmentResponse>> {
     let actor = Actor::user(user.id, user.role, client.key());
     let appointment = state
-        .bookings
+        .desk
         .cancel(&actor, user.id, AppointmentId::from_uuid(id))
         .await?;
     Ok(Json(one(&state, appointment).await?))
@@ -272,7 +282,7 @@ pub async fn reschedule(
 ) -> ApiResult<Json<AppointmentResponse>> {
     let actor = Actor::user(user.id, user.role, client.key());
     let appointment = state
-        .bookings
+        .desk
         .reschedule(
             &actor,
             user.id,

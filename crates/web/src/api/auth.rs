@@ -64,13 +64,6 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
-/// A change to your profile.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ProfileUpdate {
-    /// Display name, 1 to 100 characters.
-    pub name: String,
-}
-
 /// A user's profile.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
@@ -82,7 +75,7 @@ pub struct UserResponse {
     pub phone: Option<String>,
     /// Display name, if given.
     pub name: Option<String>,
-    /// `patient`, `doctor` or `admin`.
+    /// `patient`, `doctor`, `receptionist` or `admin`.
     pub role: String,
 }
 
@@ -237,41 +230,4 @@ pub async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
-}
-
-/// Your profile.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = UserResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<UserResponse>> {
-    let user = state
-        .identities
-        .user(user.id)
-        .await?
-        .ok_or(BookingError::Unauthorized)?;
-    Ok(Json(UserResponse::from(&user)))
-}
-
-/// Changes your display name.
-#[utoipa::path(patch, path = "/api/v1/me", tag = "auth",
-    request_body = ProfileUpdate,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = UserResponse),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn update_me(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(body): ApiJson<ProfileUpdate>,
-) -> ApiResult<Json<UserResponse>> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(BookingError::validation("name must be 1 to 100 characters").into());
-    }
-    state.identities.rename(user.id, name).await?;
-    me(State(state), user).await
 }

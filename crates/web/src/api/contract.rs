@@ -502,7 +502,7 @@ mod tests {
             match access_for(method, &path) {
                 Access::Public => {}
                 Access::SignedIn => assert!(declared("401"), "{method} {path}"),
-                Access::Doctor | Access::Admin => {
+                Access::Doctor | Access::Desk | Access::Admin => {
                     assert!(declared("401") && declared("403"), "{method} {path}");
                 }
             }

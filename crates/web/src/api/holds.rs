@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::booking::{Hold, HoldState};
-use medibook_core::ids::{DoctorId, HoldId};
+use medibook_core::ids::{DoctorId, HoldId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -26,6 +26,9 @@ pub struct HoldRequest {
     /// The slot's start, exactly as listed (RFC 3339, any offset).
     #[schema(value_type = String, format = DateTime, example = "2027-03-02T09:30:00+01:00")]
     pub start: Timestamp,
+    /// Front desk only (receptionists and admins): the patient to hold the slot for. The hold
+    /// and the appointment confirmed from it are the patient's; anyone else gets 403.
+    pub patient_id: Option<Uuid>,
 }
 
 /// A hold.
@@ -70,7 +73,8 @@ impl From<Hold> for HoldResponse {
         (status = 201, description = "Held", body = HoldResponse),
         (status = 200, description = "You already hold this slot", body = HoldResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown doctor", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`patient_id` given by someone not at the front desk", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown doctor or patient", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Taken (`slot_taken`), day full, or hold limit reached", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a bookable slot (`slot_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -82,10 +86,11 @@ pub async fn create(
 ) -> ApiResult<impl IntoResponse> {
     let actor = Actor::user(user.id, user.role, client.key());
     let claimed = state
-        .bookings
+        .desk
         .hold(
             &actor,
             user.id,
+            body.patient_id.map(UserId::from_uuid),
             DoctorId::from_uuid(body.doctor_id),
             body.start,
         )
@@ -143,7 +148,7 @@ pub async fn release(
 ) -> ApiResult<StatusCode> {
     let actor = Actor::user(user.id, user.role, client.key());
     state
-        .bookings
+        .desk
         .release(&actor, user.id, HoldId::from_uuid(id))
         .await?;
     Ok(StatusCode::NO_CONTENT)

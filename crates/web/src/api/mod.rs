@@ -7,11 +7,14 @@ pub mod calendar;
 pub mod catalogue;
 pub mod contact;
 pub mod contract;
+pub mod desk;
 pub mod doctor;
 pub mod google;
 pub mod health;
 pub mod holds;
 pub mod outbox;
+pub mod profile;
+pub mod records;
 pub mod slots;
 pub mod waitlist;
 
@@ -37,7 +40,8 @@ use crate::shell::AppState;
         (name = "catalogue", description = "Specialties and doctors"),
         (name = "booking", description = "Slots, holds and appointments"),
         (name = "operations", description = "Health probes"),
-        (name = "doctor", description = "A doctor's schedule, time off, agenda and visit outcomes"),
+        (name = "doctor", description = "A doctor's schedule, time off, agenda, visit outcomes, patient records and visit notes"),
+        (name = "desk", description = "The front desk: patients who phone, the clinic's day, check-in"),
         (name = "admin", description = "Specialties, doctor profiles, roles, inbox, audit trail and outbox"),
         (name = "contact", description = "The contact form"),
         (name = "waitlist", description = "Waiting for a slot, and the offers made when one frees"),
@@ -70,7 +74,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::verify))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
-        .routes(routes!(auth::me, auth::update_me))
+        .routes(routes!(profile::me, profile::update_me))
         .routes(routes!(google::connection))
         .routes(routes!(catalogue::specialties))
         .routes(routes!(catalogue::doctors))
@@ -96,6 +100,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(doctor::agenda))
         .routes(routes!(doctor::complete))
         .routes(routes!(doctor::no_show))
+        .routes(routes!(records::patient))
+        .routes(routes!(records::notes, records::add_note))
+        .routes(routes!(desk::find_patients, desk::register_patient))
+        .routes(routes!(desk::patient_appointments))
+        .routes(routes!(desk::day))
+        .routes(routes!(desk::arrived))
         .routes(routes!(admin::add_specialty))
         .routes(routes!(admin::rename_specialty))
         .routes(routes!(admin::add_doctor))

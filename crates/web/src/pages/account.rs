@@ -50,6 +50,7 @@ fn account_kind(role: Role) -> &'static str {
         Role::Patient => "Patient",
         Role::Doctor => "Doctor",
         Role::Admin => "Clinic administrator",
+        Role::Receptionist => "Receptionist",
     }
 }
 

@@ -239,7 +239,7 @@ impl Layout {
         match role {
             Some(Role::Doctor) => nav.push(link("/doctor", "My agenda", Section::DoctorConsole)),
             Some(Role::Admin) => nav.push(link("/admin", "Clinic admin", Section::AdminConsole)),
-            Some(Role::Patient) | None => {}
+            Some(Role::Patient | Role::Receptionist) | None => {}
         }
         let sign_in_href = if signing_in || here == "/" {
             "/login".to_owned()

@@ -19,6 +19,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use medibook_core::BookingError;
+use medibook_core::identity::Role;
 use medibook_core::staff::StaffMember;
 
 use crate::shell::AppState;
@@ -34,6 +35,8 @@ pub enum Access {
     SignedIn,
     /// A doctor (acting on their own agenda) or an admin.
     Doctor,
+    /// The front desk: a receptionist or an admin.
+    Desk,
     /// An admin.
     Admin,
 }
@@ -162,6 +165,37 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
         "/api/v1/doctor/appointments/{id}/no-show",
         Access::Doctor,
     ),
+    // A visit's patient record and notes: any signed-in caller reaches the handler, and the
+    // service answers 404 to all but the appointment's treating doctor.
+    (
+        "GET",
+        "/api/v1/doctor/appointments/{id}/patient",
+        Access::SignedIn,
+    ),
+    (
+        "GET",
+        "/api/v1/doctor/appointments/{id}/notes",
+        Access::SignedIn,
+    ),
+    (
+        "POST",
+        "/api/v1/doctor/appointments/{id}/notes",
+        Access::SignedIn,
+    ),
+    // The front desk.
+    ("GET", "/api/v1/desk/patients", Access::Desk),
+    ("POST", "/api/v1/desk/patients", Access::Desk),
+    (
+        "GET",
+        "/api/v1/desk/patients/{id}/appointments",
+        Access::Desk,
+    ),
+    ("GET", "/api/v1/desk/day", Access::Desk),
+    (
+        "POST",
+        "/api/v1/desk/appointments/{id}/arrived",
+        Access::Desk,
+    ),
     // Clinic management.
     ("POST", "/api/v1/admin/specialties", Access::Admin),
     ("PATCH", "/api/v1/admin/specialties/{id}", Access::Admin),
@@ -226,9 +260,14 @@ async fn admit(parts: &mut Parts, state: &AppState, access: Access) -> Result<()
     parts.extensions.insert(user);
     match access {
         Access::Public | Access::SignedIn => Ok(()),
-        Access::Doctor | Access::Admin => {
+        Access::Doctor | Access::Desk | Access::Admin => {
             let member = state.staff.member(user.id).await?;
-            if access == Access::Admin && !member.is_admin() {
+            let admitted = match access {
+                Access::Admin => member.is_admin(),
+                Access::Desk => member.works_the_desk(),
+                _ => member.role != Role::Receptionist,
+            };
+            if !admitted {
                 return Err(BookingError::Forbidden.into());
             }
             parts.extensions.insert(StaffCaller { auth: user, member });

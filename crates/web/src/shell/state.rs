@@ -12,8 +12,10 @@ use medibook_core::calendar_feeds::CalendarFeeds;
 use medibook_core::calendar_sync::GoogleCalendarSync;
 use medibook_core::catalogue::Catalogue;
 use medibook_core::contact::ContactDesk;
+use medibook_core::desk::FrontDesk;
 use medibook_core::events::SlotEventLog;
 use medibook_core::outbox::OutboxMonitor;
+use medibook_core::patients::PatientRecords;
 use medibook_core::ports::IdentityRepository;
 use medibook_core::sessions::Sessions;
 use medibook_core::signin::SignIn;
@@ -75,6 +77,10 @@ pub struct AppState {
     pub contact: ContactDesk,
     /// The append-only audit trail.
     pub audit: AuditTrail,
+    /// Patient records and visit notes.
+    pub records: PatientRecords,
+    /// The front desk: booking for patients, the clinic's day.
+    pub desk: FrontDesk,
     /// The outbox's status, for admins.
     pub outbox: OutboxMonitor,
     /// Committed events, for the live feed.

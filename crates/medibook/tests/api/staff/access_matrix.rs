@@ -7,8 +7,14 @@
 //! | public | 2xx | 2xx | 2xx | 2xx | 2xx | 2xx |
 //! | signed in, own record | 401 | 2xx | 404 | 404 | 404 | 404 |
 //! | signed in, no record | 401 | 2xx | 2xx | 2xx | 2xx | 2xx |
+//! | signed in, a visit's record and notes | 401 | 404 | 404 | 2xx | 404 | 404 |
 //! | doctor (the doctor's own records) | 401 | 403 | 403 | 2xx | 404 | 2xx |
+//! | desk | 401 | 403 | 403 | 403 | 403 | 2xx |
 //! | admin | 401 | 403 | 403 | 403 | 403 | 2xx |
+//!
+//! The admin works the front desk, so on the routes where the desk acts for a patient
+//! (confirm, release, read, cancel, reschedule) the admin's call on the patient's record
+//! succeeds. Receptionists are checked in tests/api/front_desk.rs.
 //!
 //! "Own record" requests name the patient's hold or appointment; doctor requests name the
 //! doctor's profile, time off or appointment. Each call gets fresh records, so a call that
@@ -77,17 +83,41 @@ fn names_a_patients_record(method: &str, path: &str) -> bool {
     path.contains("{id}") || (method == "POST" && path == "/api/v1/appointments")
 }
 
+/// A visit's patient record and notes: only the treating doctor gets them.
+fn is_a_visit_record(path: &str) -> bool {
+    path.starts_with("/api/v1/doctor/appointments/{id}/")
+        && !path.ends_with("complete")
+        && !path.ends_with("no-show")
+}
+
+/// Signed-in routes on which the front desk (here: the admin) acts for the patient.
+fn the_desk_acts_on(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path),
+        ("POST", "/api/v1/appointments")
+            | ("DELETE", "/api/v1/holds/{id}")
+            | ("GET", "/api/v1/appointments/{id}")
+            | ("POST", "/api/v1/appointments/{id}/cancel")
+            | ("POST", "/api/v1/appointments/{id}/reschedule")
+    )
+}
+
 fn expected(access: Access, caller: Caller, method: &str, path: &str) -> Expected {
     use Caller::*;
     match (access, caller) {
         (Access::Public, _) => Expected::Allowed,
         (_, Anonymous) => Expected::Unauthorized,
+        (Access::SignedIn, Doctor) if is_a_visit_record(path) => Expected::Allowed,
+        (Access::SignedIn, _) if is_a_visit_record(path) => Expected::NotFound,
+        (Access::SignedIn, Admin) if the_desk_acts_on(method, path) => Expected::Allowed,
         (Access::SignedIn, Patient) => Expected::Allowed,
         (Access::SignedIn, _) if names_a_patients_record(method, path) => Expected::NotFound,
         (Access::SignedIn, _) => Expected::Allowed,
         (Access::Doctor, Patient | OtherPatient) => Expected::Forbidden,
         (Access::Doctor, Doctor | Admin) => Expected::Allowed,
         (Access::Doctor, OtherDoctor) => Expected::NotFound,
+        (Access::Desk, Admin) => Expected::Allowed,
+        (Access::Desk, _) => Expected::Forbidden,
         (Access::Admin, Admin) => Expected::Allowed,
         (Access::Admin, _) => Expected::Forbidden,
     }
@@ -609,6 +639,35 @@ impl<'a> World<'a> {
                     format!("/api/v1/doctor/appointments/{appointment}/no-show"),
                     Some(json!({})),
                 )
+            }
+            (
+                "GET" | "POST",
+                "/api/v1/doctor/appointments/{id}/patient"
+                | "/api/v1/doctor/appointments/{id}/notes",
+            ) => {
+                let appointment = self.patient_appointment().await;
+                let body = (method == "POST").then(|| json!({ "text": "Checked by the matrix." }));
+                (template.replace("{id}", &appointment), body)
+            }
+            ("GET", "/api/v1/desk/patients") => (format!("{template}?q=patient"), None),
+            ("POST", "/api/v1/desk/patients") => {
+                self.serial += 1;
+                let phone = format!("+4930555{:05}", self.serial);
+                (
+                    template.to_owned(),
+                    Some(json!({
+                        "name": "Matrix Caller", "phone": phone, "date_of_birth": "1970-01-01",
+                    })),
+                )
+            }
+            ("GET", "/api/v1/desk/patients/{id}/appointments") => {
+                let patient = user_id(self.app, &self.patient()).await;
+                (template.replace("{id}", &patient), None)
+            }
+            ("GET", "/api/v1/desk/day") => (format!("{template}?date=2027-03-02"), None),
+            ("POST", "/api/v1/desk/appointments/{id}/arrived") => {
+                let appointment = self.patient_appointment().await;
+                (template.replace("{id}", &appointment), Some(json!({})))
             }
             ("POST", "/api/v1/admin/specialties") => {
                 let name = self.unique("Specialty ");

@@ -1,0 +1,199 @@
+//! Booking doors that serve both a patient acting for themselves and the desk acting for a
+//! patient. Every request is first tried as the caller's own (no extra read for a patient); a
+//! hold or appointment that is not the caller's is then looked up, and if the caller works the
+//! desk (their role as stored now, so a new receptionist needs no new token) the same booking
+//! service acts in the patient's name, with the receptionist as the audited actor.
+
+use jiff::Timestamp;
+
+use super::FrontDesk;
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::booking::{Appointment, Reason};
+use crate::error::{BookingError, BookingResult};
+use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
+use crate::ports::{Booked, Claimed};
+
+impl FrontDesk {
+    /// Holds a slot for `patient_id` (the desk, for a patient) or for the caller.
+    pub async fn hold(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        patient_id: Option<UserId>,
+        doctor_id: DoctorId,
+        start: Timestamp,
+    ) -> BookingResult<Claimed> {
+        match patient_id {
+            Some(patient) if patient != caller => {
+                let actor = self.as_desk(actor, caller).await?;
+                self.identities
+                    .user(patient)
+                    .await?
+                    .ok_or(BookingError::NotFound("patient"))?;
+                self.bookings.hold(&actor, patient, doctor_id, start).await
+            }
+            _ => self.bookings.hold(actor, caller, doctor_id, start).await,
+        }
+    }
+
+    /// The patient whose hold `hold_id` is and the desk member's actor, when it is not the
+    /// caller's own and the caller works the desk; `HoldNotFound` otherwise (nothing to retry).
+    async fn holder_for_desk(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        hold_id: HoldId,
+    ) -> BookingResult<(UserId, Actor)> {
+        let hold = self
+            .bookings
+            .any_hold(hold_id)
+            .await?
+            .filter(|hold| hold.patient_id != caller)
+            .ok_or(BookingError::HoldNotFound)?;
+        let actor = self
+            .as_desk(actor, caller)
+            .await
+            .map_err(|_| BookingError::HoldNotFound)?;
+        Ok((hold.patient_id, actor))
+    }
+
+    /// The patient whose appointment `appointment_id` is, when it is not the caller's own and
+    /// the caller works the desk; `NotFound` otherwise.
+    async fn attendee_for_desk(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        appointment_id: AppointmentId,
+    ) -> BookingResult<(UserId, Actor)> {
+        let not_found = || BookingError::NotFound("appointment");
+        let appointment = self
+            .bookings
+            .any_appointment(appointment_id)
+            .await?
+            .filter(|appointment| appointment.patient_id != caller)
+            .ok_or_else(not_found)?;
+        let actor = self.as_desk(actor, caller).await.map_err(|_| not_found())?;
+        Ok((appointment.patient_id, actor))
+    }
+
+    /// Books the held slot, for the hold's patient.
+    pub async fn confirm(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        hold_id: HoldId,
+        reason: Reason,
+    ) -> BookingResult<Booked> {
+        match self
+            .bookings
+            .confirm(actor, caller, hold_id, reason.clone())
+            .await
+        {
+            Err(BookingError::HoldNotFound) => {
+                let (patient, actor) = self.holder_for_desk(actor, caller, hold_id).await?;
+                self.bookings
+                    .confirm(&actor, patient, hold_id, reason)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// Gives a hold back.
+    pub async fn release(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        hold_id: HoldId,
+    ) -> BookingResult<()> {
+        match self.bookings.release(actor, caller, hold_id).await {
+            Err(BookingError::HoldNotFound) => {
+                let (patient, actor) = self.holder_for_desk(actor, caller, hold_id).await?;
+                self.bookings.release(&actor, patient, hold_id).await
+            }
+            other => other,
+        }
+    }
+
+    /// Cancels an appointment, for its patient.
+    pub async fn cancel(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        appointment_id: AppointmentId,
+    ) -> BookingResult<Appointment> {
+        match self.bookings.cancel(actor, caller, appointment_id).await {
+            Err(BookingError::NotFound(_)) => {
+                let (patient, actor) = self
+                    .attendee_for_desk(actor, caller, appointment_id)
+                    .await?;
+                self.bookings.cancel(&actor, patient, appointment_id).await
+            }
+            other => other,
+        }
+    }
+
+    /// Moves an appointment to the slot of a hold of the same patient.
+    pub async fn reschedule(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        appointment_id: AppointmentId,
+        hold_id: HoldId,
+    ) -> BookingResult<Appointment> {
+        match self
+            .bookings
+            .reschedule(actor, caller, appointment_id, hold_id)
+            .await
+        {
+            Err(BookingError::NotFound(_) | BookingError::HoldNotFound) => {
+                let (patient, actor) = self
+                    .attendee_for_desk(actor, caller, appointment_id)
+                    .await?;
+                self.bookings
+                    .reschedule(&actor, patient, appointment_id, hold_id)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// An appointment as its patient or the desk sees it.
+    pub async fn appointment(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        appointment_id: AppointmentId,
+    ) -> BookingResult<Appointment> {
+        match self.bookings.appointment_of(caller, appointment_id).await {
+            Err(BookingError::NotFound(_)) => {
+                let (patient, _) = self
+                    .attendee_for_desk(actor, caller, appointment_id)
+                    .await?;
+                self.bookings.appointment_of(patient, appointment_id).await
+            }
+            other => other,
+        }
+    }
+
+    /// A patient's appointments, soonest first, for the desk (to move or cancel one).
+    /// The list is audited.
+    pub async fn appointments_of(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        patient_id: UserId,
+    ) -> BookingResult<Vec<Appointment>> {
+        let actor = &self.as_desk(actor, caller).await?;
+        let appointments = self.bookings.appointments_of(patient_id).await?;
+        let event = AuditEvent::new(
+            AuditAction::AppointmentList,
+            "patient",
+            Some(patient_id.to_string()),
+        )
+        .with_patient(patient_id)
+        .with_detail(format!("{} appointments", appointments.len()));
+        self.audit.record(actor, event).await?;
+        Ok(appointments)
+    }
+}
