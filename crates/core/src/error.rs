@@ -27,9 +27,12 @@ pub enum BookingError {
     /// The doctor's day has reached its maximum number of appointments.
     #[error("the doctor's day is fully booked")]
     DayFull,
-    /// The patient reached a configured limit (active appointments or concurrent holds).
+    /// The patient reached a configured limit (concurrent holds, waitlists).
     #[error("{0}")]
     LimitReached(String),
+    /// The patient already has the most upcoming appointments allowed (the number).
+    #[error("you can have at most {0} upcoming appointments; cancel one first")]
+    AppointmentLimit(u16),
     /// The operation does not apply to the current state (e.g. cancelling a completed visit).
     #[error("{0}")]
     InvalidState(String),
@@ -66,7 +69,7 @@ pub enum BookingError {
 impl BookingError {
     /// A patient already has `max` upcoming appointments.
     pub fn appointment_limit(max: u16) -> Self {
-        Self::LimitReached(format!("you can have at most {max} upcoming appointments"))
+        Self::AppointmentLimit(max)
     }
 
     /// A patient already waits on `max` waitlists.
@@ -123,6 +126,7 @@ impl BookingError {
             Self::SlotUnavailable(_) => "slot_unavailable",
             Self::DayFull => "day_full",
             Self::LimitReached(_) => "limit_reached",
+            Self::AppointmentLimit(_) => "appointment_limit",
             Self::InvalidState(_) => "invalid_state",
             Self::Validation(_) => "validation",
             Self::Unauthorized => "unauthorized",

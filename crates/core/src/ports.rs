@@ -242,6 +242,19 @@ pub trait BookingRepository: Send + Sync + 'static {
     async fn appointment(&self, id: AppointmentId) -> BookingResult<Option<Appointment>>;
     /// A patient's appointments, soonest first.
     async fn appointments_of_patient(&self, patient_id: UserId) -> BookingResult<Vec<Appointment>>;
+    /// How many scheduled appointments of the patient start after `now`.
+    async fn upcoming_appointments(
+        &self,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<u32> {
+        let all = self.appointments_of_patient(patient_id).await?;
+        let upcoming = all
+            .iter()
+            .filter(|a| a.status == crate::booking::AppointmentStatus::Scheduled && a.start > now)
+            .count();
+        Ok(u32::try_from(upcoming).unwrap_or(u32::MAX))
+    }
     /// What occupies the given doctors' time in `[from, to)` at `now` (one query for all).
     async fn occupancy(
         &self,

@@ -69,6 +69,9 @@ pub struct SignIn {
     limiter: RateLimiter,
     limits: SignInLimits,
     reach: Reach,
+    /// Development mode without a delivery channel: a requested code is handed back to the
+    /// caller too (the sign-in page shows it in a development banner). Never in production.
+    reveal_codes: bool,
 }
 
 impl SignIn {
@@ -90,12 +93,21 @@ impl SignIn {
             limiter,
             limits,
             reach: Reach::default(),
+            reveal_codes: false,
         }
     }
 
     /// The same service, refusing up front identifiers it has no channel for.
     pub fn reaching(mut self, reach: Reach) -> Self {
         self.reach = reach;
+        self
+    }
+
+    /// The same service handing requested codes back to the caller as well as sending them:
+    /// for development mode without any delivery channel, so trying the demo needs no server
+    /// log. The binary never sets it in production.
+    pub fn revealing_codes(mut self, reveal: bool) -> Self {
+        self.reveal_codes = reveal;
         self
     }
 
@@ -107,11 +119,14 @@ impl SignIn {
     /// someone who requests codes for a victim's address uses up their own allowance, never
     /// the victim's: there is deliberately no cap on an identifier alone, which anyone could
     /// exhaust. Flooding a mailbox is bounded by the per-address limit.
+    ///
+    /// Returns the code itself only when the service reveals codes (development mode without
+    /// a delivery channel), else `None`.
     pub async fn request_code(
         &self,
         identifier: &Identifier,
         client: Option<&str>,
-    ) -> BookingResult<()> {
+    ) -> BookingResult<Option<String>> {
         match identifier {
             Identifier::Phone(_) if !self.reach.phone => {
                 return Err(BookingError::validation(
@@ -152,7 +167,8 @@ impl SignIn {
                 now,
             )
             .await?;
-        self.sender.send_code(identifier, &code).await
+        self.sender.send_code(identifier, &code).await?;
+        Ok(self.reveal_codes.then_some(code))
     }
 
     /// Checks the code and returns the (possibly new) user it signs in.

@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: medibook::audit_cli::AuditCommand,
     },
+    /// Re-seal clinical text under the current clinical key (key rotation).
+    Clinical {
+        #[command(subcommand)]
+        command: medibook::clinical::ClinicalCommand,
+    },
     /// Manage admin accounts.
     Admin {
         #[command(subcommand)]
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
             Command::Backup { file } => medibook::app::backup(&settings, &file).await,
             Command::Admin { command } => medibook::admin::run(&settings, command).await,
             Command::Audit { command } => medibook::audit_cli::run(&settings, command).await,
+            Command::Clinical { command } => medibook::clinical::run(&settings, command).await,
             Command::Seed { shape } => medibook::app::seed(&settings, &shape).await,
             Command::Floor { writers, seconds } => {
                 medibook::app::floor(&settings, usize::from(writers), seconds).await

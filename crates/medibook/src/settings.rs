@@ -459,6 +459,14 @@ impl Settings {
         medibook_integrations::Channels::from_settings(email.as_ref(), sms.as_ref())
     }
 
+    /// Whether the sign-in page shows a requested code in a development banner: development
+    /// mode with no email or SMS channel (production never does).
+    pub fn reveals_codes(&self) -> bool {
+        self.env == Environment::Development
+            && self.smtp_url.is_none()
+            && self.sms_account_sid.is_none()
+    }
+
     /// Where one-time codes can be sent: by the configured channels, or anywhere when none is
     /// configured (development: the log shows every code).
     pub fn code_reach(&self) -> medibook_core::signin::Reach {

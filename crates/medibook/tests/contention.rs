@@ -197,7 +197,13 @@ async fn one_claim_answers_everyone_queued_before_it(url: &str) {
         let service = service.clone();
         racers.spawn(async move {
             service
-                .hold(&Actor::operator(), patient, doctor_id, start)
+                .hold(
+                    &Actor::operator(),
+                    patient,
+                    doctor_id,
+                    start,
+                    medibook_core::booking_service::HoldPurpose::NewAppointment,
+                )
                 .await
         });
     }

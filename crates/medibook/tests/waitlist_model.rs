@@ -634,7 +634,13 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             let user = world.bookers[b];
             let held = world
                 .bookings
-                .hold(&Actor::operator(), user, world.doctor, world.slots[slot])
+                .hold(
+                    &Actor::operator(),
+                    user,
+                    world.doctor,
+                    world.slots[slot],
+                    medibook_core::booking_service::HoldPurpose::NewAppointment,
+                )
                 .await;
             match (free, held) {
                 (true, Ok(claimed)) => {
@@ -684,7 +690,13 @@ async fn apply(world: &World, model: &mut Model, op: Op) -> Result<Outcome, Stri
             let free = model.slot_state(slot) == SlotState::Free;
             let held = world
                 .bookings
-                .hold(&Actor::operator(), user, world.doctor, world.slots[slot])
+                .hold(
+                    &Actor::operator(),
+                    user,
+                    world.doctor,
+                    world.slots[slot],
+                    medibook_core::booking_service::HoldPurpose::NewAppointment,
+                )
                 .await;
             let hold = match (own_offer, free, held) {
                 (Some(o), _, Ok(claimed)) => {

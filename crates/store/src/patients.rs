@@ -11,6 +11,7 @@ use medibook_core::booking::Appointment;
 use medibook_core::desk::{DeskRepository, DeskRow, PatientCard};
 use medibook_core::identity::User;
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
+use medibook_core::patients::rekey::{SealedKind, SealedValue};
 use medibook_core::patients::{
     PatientDetails, PatientRepository, RecordUpdate, SealedNote, Sex, StoredPatient,
 };
@@ -220,6 +221,77 @@ impl PatientRepository for Database {
             vec![patient_id.to_string(), doctor_id.to_string()],
         )
         .await
+    }
+
+    async fn sealed_page(
+        &self,
+        kind: SealedKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> BookingResult<Vec<SealedValue>> {
+        let (table, column) = sealed_columns(kind);
+        let sql = format!(
+            "SELECT id, {column} AS sealed FROM {table}
+             WHERE {column} IS NOT NULL AND id > $1 ORDER BY id LIMIT $2"
+        );
+        let rows = sql::query(AssertSqlSafe(sql))
+            .bind(after.unwrap_or("").to_owned())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let values = rows
+            .iter()
+            .map(|row| {
+                Ok(SealedValue {
+                    id: row.try_get("id")?,
+                    sealed: row.try_get("sealed")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)?;
+        Ok(values)
+    }
+
+    async fn replace_sealed(
+        &self,
+        kind: SealedKind,
+        id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> BookingResult<bool> {
+        let (table, column) = sealed_columns(kind);
+        let mut tx = self.begin_write().await?;
+        if kind == SealedKind::Note {
+            sql::query("INSERT INTO visit_note_rekeying (permit) VALUES (1)")
+                .execute(&mut tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3");
+        let done = sql::query(AssertSqlSafe(sql))
+            .bind(new.to_vec())
+            .bind(id.to_owned())
+            .bind(old.to_vec())
+            .execute(&mut tx)
+            .await
+            .map_err(StoreError::from)?;
+        if kind == SealedKind::Note {
+            sql::query("DELETE FROM visit_note_rekeying")
+                .execute(&mut tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// The table, id column and sealed column of a kind of clinical text.
+fn sealed_columns(kind: SealedKind) -> (&'static str, &'static str) {
+    match kind {
+        SealedKind::History => ("users", "medical_history"),
+        SealedKind::Note => ("visit_notes", "sealed"),
     }
 }
 

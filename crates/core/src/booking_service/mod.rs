@@ -57,6 +57,17 @@ impl Default for BookingPolicy {
     }
 }
 
+/// What a hold is for: a new appointment counts against the patient's limit of upcoming
+/// appointments when it is held (and again, atomically, when it is confirmed); moving an
+/// existing one does not add to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldPurpose {
+    /// To book a new appointment.
+    NewAppointment,
+    /// To move this appointment to the held slot.
+    Moving(AppointmentId),
+}
+
 /// The booking use cases.
 #[derive(Clone)]
 pub struct BookingService {
@@ -147,12 +158,15 @@ impl BookingService {
 
     /// Holds the slot of `doctor_id` starting at `start` for `patient_id`, asked by `actor`.
     /// Repeating the request while the hold lives returns the same hold (with `created` false).
+    /// A hold for a new appointment is refused (`AppointmentLimit`) when the patient already
+    /// has as many upcoming appointments as allowed, so nobody holds a time they cannot book.
     pub async fn hold(
         &self,
         actor: &Actor,
         patient_id: UserId,
         doctor_id: DoctorId,
         start: Timestamp,
+        purpose: HoldPurpose,
     ) -> BookingResult<Claimed> {
         let now = self.clock.now();
         let doctor = self.doctor(doctor_id).await?;
@@ -227,6 +241,13 @@ impl BookingService {
                 turn.learn(read, in_the_way);
             }
             return Err(BookingError::SlotTaken);
+        }
+        // Asked only of requests that may win the slot: losers of a race stay cheap.
+        if purpose == HoldPurpose::NewAppointment {
+            let max = self.policy.max_active_appointments;
+            if self.bookings.upcoming_appointments(patient_id, now).await? >= u32::from(max) {
+                return Err(BookingError::appointment_limit(max));
+            }
         }
         let write = turn.as_ref().map(Turn::begin);
         let claimed = self.bookings.claim_hold(&claim, now).await?;

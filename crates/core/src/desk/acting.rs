@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use super::FrontDesk;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::booking::{Appointment, Reason};
+use crate::booking_service::HoldPurpose;
 use crate::error::{BookingError, BookingResult};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use crate::ports::{Booked, Claimed};
@@ -22,6 +23,7 @@ impl FrontDesk {
         patient_id: Option<UserId>,
         doctor_id: DoctorId,
         start: Timestamp,
+        purpose: HoldPurpose,
     ) -> BookingResult<Claimed> {
         match patient_id {
             Some(patient) if patient != caller => {
@@ -30,9 +32,15 @@ impl FrontDesk {
                     .user(patient)
                     .await?
                     .ok_or(BookingError::NotFound("patient"))?;
-                self.bookings.hold(&actor, patient, doctor_id, start).await
+                self.bookings
+                    .hold(&actor, patient, doctor_id, start, purpose)
+                    .await
             }
-            _ => self.bookings.hold(actor, caller, doctor_id, start).await,
+            _ => {
+                self.bookings
+                    .hold(actor, caller, doctor_id, start, purpose)
+                    .await
+            }
         }
     }
 
@@ -89,8 +97,11 @@ impl FrontDesk {
             .confirm(actor, caller, hold_id, reason.clone())
             .await
         {
-            Err(BookingError::HoldNotFound) => {
-                let (patient, actor) = self.holder_for_desk(actor, caller, hold_id).await?;
+            Err(refused @ BookingError::HoldNotFound) => {
+                let Ok((patient, actor)) = self.holder_for_desk(actor, caller, hold_id).await
+                else {
+                    return Err(refused);
+                };
                 self.bookings
                     .confirm(&actor, patient, hold_id, reason)
                     .await
@@ -107,8 +118,11 @@ impl FrontDesk {
         hold_id: HoldId,
     ) -> BookingResult<()> {
         match self.bookings.release(actor, caller, hold_id).await {
-            Err(BookingError::HoldNotFound) => {
-                let (patient, actor) = self.holder_for_desk(actor, caller, hold_id).await?;
+            Err(refused @ BookingError::HoldNotFound) => {
+                let Ok((patient, actor)) = self.holder_for_desk(actor, caller, hold_id).await
+                else {
+                    return Err(refused);
+                };
                 self.bookings.release(&actor, patient, hold_id).await
             }
             other => other,
@@ -123,10 +137,12 @@ impl FrontDesk {
         appointment_id: AppointmentId,
     ) -> BookingResult<Appointment> {
         match self.bookings.cancel(actor, caller, appointment_id).await {
-            Err(BookingError::NotFound(_)) => {
-                let (patient, actor) = self
-                    .attendee_for_desk(actor, caller, appointment_id)
-                    .await?;
+            Err(refused @ BookingError::NotFound(_)) => {
+                let Ok((patient, actor)) =
+                    self.attendee_for_desk(actor, caller, appointment_id).await
+                else {
+                    return Err(refused);
+                };
                 self.bookings.cancel(&actor, patient, appointment_id).await
             }
             other => other,
@@ -146,10 +162,12 @@ impl FrontDesk {
             .reschedule(actor, caller, appointment_id, hold_id)
             .await
         {
-            Err(BookingError::NotFound(_) | BookingError::HoldNotFound) => {
-                let (patient, actor) = self
-                    .attendee_for_desk(actor, caller, appointment_id)
-                    .await?;
+            Err(refused @ (BookingError::NotFound(_) | BookingError::HoldNotFound)) => {
+                let Ok((patient, actor)) =
+                    self.attendee_for_desk(actor, caller, appointment_id).await
+                else {
+                    return Err(refused);
+                };
                 self.bookings
                     .reschedule(&actor, patient, appointment_id, hold_id)
                     .await
@@ -166,10 +184,11 @@ impl FrontDesk {
         appointment_id: AppointmentId,
     ) -> BookingResult<Appointment> {
         match self.bookings.appointment_of(caller, appointment_id).await {
-            Err(BookingError::NotFound(_)) => {
-                let (patient, _) = self
-                    .attendee_for_desk(actor, caller, appointment_id)
-                    .await?;
+            Err(refused @ BookingError::NotFound(_)) => {
+                let Ok((patient, _)) = self.attendee_for_desk(actor, caller, appointment_id).await
+                else {
+                    return Err(refused);
+                };
                 self.bookings.appointment_of(patient, appointment_id).await
             }
             other => other,

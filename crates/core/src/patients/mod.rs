@@ -10,6 +10,7 @@
 //! the store, its database, logs and the audit trail only ever see ciphertext.
 
 pub mod record;
+pub mod rekey;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -139,6 +140,23 @@ pub trait PatientRepository: Send + Sync + 'static {
         patient_id: UserId,
         doctor_id: DoctorId,
     ) -> BookingResult<Vec<SealedNote>>;
+    /// Stored values of `kind` whose row id sorts after `after`, by row id, at most `limit`
+    /// (for key rotation).
+    async fn sealed_page(
+        &self,
+        kind: rekey::SealedKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> BookingResult<Vec<rekey::SealedValue>>;
+    /// Replaces the sealed value of row `id` by `new` if it still is `old` (for key rotation;
+    /// notes are otherwise never changed); `false` if it was not.
+    async fn replace_sealed(
+        &self,
+        kind: rekey::SealedKind,
+        id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> BookingResult<bool>;
 }
 
 /// The record and notes use cases.
@@ -190,11 +208,13 @@ impl PatientRecords {
         user_id: UserId,
         changes: ProfileChanges,
     ) -> BookingResult<PatientRecord> {
+        if changes == ProfileChanges::default() {
+            return Err(BookingError::validation(
+                "give at least one of name, date_of_birth, sex, address, medical_history",
+            ));
+        }
         let now = self.clock.now();
         let update = self.checked(user_id, changes, now)?;
-        if update == RecordUpdate::default() {
-            return self.own(user_id).await;
-        }
         let event = AuditEvent::new(
             AuditAction::PatientRecordUpdate,
             "patient",

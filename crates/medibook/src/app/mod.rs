@@ -260,13 +260,10 @@ impl App {
             clock.clone(),
             publish.clone(),
         );
-        let (clinical_key, previous_clinical_keys) = settings
-            .clinical_keys()
-            .unwrap_or_else(|e| panic!("invalid clinical key settings: {e}"));
-        let vault = Arc::new(crate::clinical::ClinicalKeyring::new(
-            &clinical_key.unwrap_or(keys.clinical_key),
-            &previous_clinical_keys,
-        ));
+        let vault = Arc::new(
+            crate::clinical::keyring(settings, &keys)
+                .unwrap_or_else(|e| panic!("invalid clinical key settings: {e}")),
+        );
         let audit = medibook_core::audit::AuditTrail::new(
             Arc::new(medibook_web::shell::metrics::CountingAuditLog::new(
                 store.clone(),
@@ -312,7 +309,8 @@ impl App {
                 limiter.clone(),
                 signin_limits,
             )
-            .reaching(settings.code_reach()),
+            .reaching(settings.code_reach())
+            .revealing_codes(settings.reveals_codes()),
             sessions: Sessions::new(store.clone(), clock.clone(), session_policy),
             identities: store.clone(),
             staff: staff.clone(),

@@ -121,7 +121,13 @@ impl Visits<'_> {
         let operator = Actor::operator();
         let hold = match self
             .bookings
-            .hold(&operator, patient_id, self.doctor_id, start)
+            .hold(
+                &operator,
+                patient_id,
+                self.doctor_id,
+                start,
+                medibook_core::booking_service::HoldPurpose::NewAppointment,
+            )
             .await
         {
             Ok(hold) => hold,

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use medibook_core::ids::DoctorId;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::harness::{Reply, TestApp, start_of_tests, tuesday};
@@ -28,7 +28,7 @@ backend_tests!(
     cancelling_an_appointment_that_has_started_returns_409_invalid_state,
     patients_cannot_see_or_change_each_others_bookings,
     a_fourth_live_hold_returns_409_limit_reached,
-    a_sixth_upcoming_appointment_returns_409_limit_reached,
+    a_sixth_upcoming_appointment_is_refused_409_appointment_limit_at_hold_and_confirm,
     a_full_day_refuses_holds_and_hides_its_free_slots,
     confirming_a_lapsed_hold_on_a_day_that_filled_meanwhile_is_refused,
     rescheduling_onto_a_lapsed_hold_on_a_day_that_filled_meanwhile_is_refused,
@@ -663,7 +663,9 @@ async fn a_fourth_live_hold_returns_409_limit_reached(app: TestApp) {
     assert_status(&fifth, StatusCode::CREATED);
 }
 
-async fn a_sixth_upcoming_appointment_returns_409_limit_reached(app: TestApp) {
+async fn a_sixth_upcoming_appointment_is_refused_409_appointment_limit_at_hold_and_confirm(
+    app: TestApp,
+) {
     let ada = app.sign_in("ada@example.org").await;
     let mut booked = Vec::new();
     for start in [
@@ -671,21 +673,42 @@ async fn a_sixth_upcoming_appointment_returns_409_limit_reached(app: TestApp) {
         tuesday("09:30"),
         tuesday("10:00"),
         wednesday("09:00"),
-        wednesday("09:30"),
     ] {
         booked.push(app.book(&ada, &start).await);
     }
+    // Two holds while there is room for one more: the fifth books, the sixth is refused at
+    // confirm (the check that holds under races), its hold kept.
+    let fifth = app.hold(&ada, app.doctor, &wednesday("09:30")).await;
     let sixth = app.hold(&ada, app.doctor, &wednesday("10:00")).await;
     assert_status(&sixth, StatusCode::CREATED);
+    assert_status(&app.confirm(&ada, &fifth.id()).await, StatusCode::CREATED);
     let refused = app.confirm(&ada, &sixth.id()).await;
-    assert_problem(&refused, StatusCode::CONFLICT, "limit_reached");
+    assert_problem(&refused, StatusCode::CONFLICT, "appointment_limit");
     assert_eq!(app.count(APPOINTMENTS).await, 5);
     assert_eq!(
         hold_stub(&app, &ada, &sixth.id()).await.body["state"],
         "active"
     );
+    // At the limit, a new hold is refused at once: nobody holds a time they cannot book.
+    let seventh = app.hold(&ada, app.doctor, &wednesday("10:30")).await;
+    assert_problem(&seventh, StatusCode::CONFLICT, "appointment_limit");
+    // A hold to move an appointment is not a new one.
+    let moving = app
+        .post(
+            Some(&ada),
+            "/api/v1/holds",
+            json!({
+                "doctor_id": app.doctor.to_string(),
+                "start": wednesday("11:00"),
+                "rescheduling": booked[3],
+            }),
+        )
+        .await;
+    assert_status(&moving, StatusCode::CREATED);
+    let moved = app.reschedule(&ada, &booked[3], &moving.id()).await;
+    assert_status(&moved, StatusCode::OK);
 
-    // Cancelling one makes room, and the same hold can then be confirmed.
+    // Cancelling one makes room, and the kept hold can then be confirmed.
     let cancelled = app.cancel(&ada, &booked[0]).await;
     assert_status(&cancelled, StatusCode::OK);
     let sixth_again = app.confirm(&ada, &sixth.id()).await;

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::harness::{Backend, Reply, TestApp, tuesday};
-use crate::staff::{send, sign_in_as_admin, sign_in_as_doctor, user_id};
+use crate::staff::{
+    assert_problem, assert_status, send, sign_in_as_admin, sign_in_as_doctor, user_id,
+};
 
 backend_tests!(
     a_patient_keeps_their_record_and_the_history_is_stored_encrypted,
@@ -17,21 +19,11 @@ backend_tests!(
     a_receptionist_books_moves_and_cancels_for_a_phoned_in_patient,
     only_the_front_desk_may_hold_for_someone_else,
     the_desk_sees_the_clinics_day_and_checks_patients_in,
+    rotating_the_clinical_key_reseals_everything_and_the_text_still_opens,
 );
 
 const HISTORY: &str = "Allergic to penicillin; takes metformin 500 mg";
 const NOTE: &str = "Auscultation normal; repeat ECG in six weeks";
-
-#[track_caller]
-fn assert_status(reply: &Reply, status: StatusCode) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-}
-
-#[track_caller]
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_status(reply, status);
-    assert_eq!(reply.problem_code(), code, "{}", reply.body);
-}
 
 async fn patch_me(app: &TestApp, token: &str, body: Value) -> Reply {
     send(app, Method::PATCH, Some(token), "/api/v1/me", Some(body)).await
@@ -519,4 +511,64 @@ async fn the_desk_sees_the_clinics_day_and_checks_patients_in(app: TestApp) {
     assert_eq!(day.body["appointments"][0]["check_in"], "completed");
     let bad = app.get(Some(&desk), "/api/v1/desk/day?date=tomorrow").await;
     assert_eq!(bad.status.as_u16() / 100, 4, "{}", bad.body);
+}
+
+async fn rotating_the_clinical_key_reseals_everything_and_the_text_still_opens(app: TestApp) {
+    use medibook::clinical::ClinicalKeyring;
+    use medibook_core::patients::ClinicalVault;
+    use medibook_core::patients::rekey::rekey;
+
+    let ada = app.sign_in("ada@example.org").await;
+    let ada_id = user_id(&app, &ada).await;
+    patch_me(&app, &ada, json!({ "medical_history": HISTORY })).await;
+    let appointment = app.book(&ada, &tuesday("09:00")).await;
+    let doctor = sign_in_as_doctor(&app, "smith@example.org", app.doctor).await;
+    let path = format!("/api/v1/doctor/appointments/{appointment}/notes");
+    app.post(Some(&doctor), &path, json!({ "text": NOTE }))
+        .await;
+
+    let old = medibook::secrets::ServerKeys::derive(crate::harness::TEST_SECRET).clinical_key;
+    let new = [42u8; 32];
+    let rotated = ClinicalKeyring::new(&new, &[old]);
+    let report = rekey(&app.database, &rotated).await.expect("rekey");
+    assert_eq!((report.checked, report.resealed), (2, 2));
+    let again = rekey(&app.database, &rotated).await.expect("rekey again");
+    assert_eq!(
+        (again.checked, again.resealed),
+        (2, 0),
+        "nothing left to re-seal"
+    );
+
+    // Everything is now sealed under the new key alone, and opens to the same text.
+    let new_only = ClinicalKeyring::new(&new, &[]);
+    let history = stored_bytes(&app, "users", "medical_history").await;
+    let notes = stored_bytes(&app, "visit_notes", "sealed").await;
+    for sealed in history.iter().chain(&notes) {
+        assert!(new_only.is_current(sealed));
+    }
+    assert_eq!(
+        new_only
+            .open(&format!("medical_history:{ada_id}"), &history[0])
+            .unwrap(),
+        HISTORY
+    );
+    let note_id: String = medibook_store::sql::query("SELECT id FROM visit_notes")
+        .fetch_one(app.database.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(
+        new_only
+            .open(&format!("visit_note:{note_id}"), &notes[0])
+            .unwrap(),
+        NOTE
+    );
+    // The old key alone no longer opens anything.
+    let old_only = ClinicalKeyring::new(&old, &[]);
+    assert!(
+        old_only
+            .open(&format!("visit_note:{note_id}"), &notes[0])
+            .is_err()
+    );
 }

@@ -25,8 +25,20 @@ backend_tests_with!(
     the_slot_picker_names_every_slot_and_hides_taken_ones,
     assets_are_versioned_and_cacheable_even_for_signed_in_people;
     two_codes_per_identifier;
-    too_many_code_requests_are_explained_on_the_page,
+    too_many_code_requests_are_explained_on_the_page;
+    production_sessions;
+    in_development_without_a_channel_the_code_page_shows_the_code,
+    a_new_patient_is_welcomed_for_name_and_birth_date_then_goes_on;
+    an_email_channel;
+    with_a_delivery_channel_the_code_page_never_shows_the_code,
 );
+
+/// An email channel configured (the harness's recorder still catches the codes).
+fn an_email_channel(settings: &mut Settings) {
+    production_sessions(settings);
+    settings.smtp_url = Some("smtp://127.0.0.1:2525".into());
+    settings.mail_from = Some("clinic@example.org".into());
+}
 
 /// The production values of the session and code-limit settings (the harness relaxes them).
 fn production_sessions(settings: &mut Settings) {
@@ -110,8 +122,9 @@ pub(crate) async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) ->
     Page::from(request.send().await.expect("a response")).await
 }
 
-/// Signs `email` in through `/login` and returns the `Set-Cookie` of the final redirect.
-pub(crate) async fn sign_in_on_the_page(app: &TestApp, email: &str, next: &str) -> Page {
+/// Asks for a code for `email` on the page and answers it: the sign-in's answer (a redirect
+/// carrying the session cookie).
+pub(crate) async fn answer_code(app: &TestApp, email: &str, next: &str) -> Page {
     let asked = post_form(app, "/login", &[("email", email), ("next", next)], None).await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
     assert!(asked.html.contains("name=\"code\""), "{}", asked.html);
@@ -123,6 +136,35 @@ pub(crate) async fn sign_in_on_the_page(app: &TestApp, email: &str, next: &str) 
         None,
     )
     .await
+}
+
+/// Signs `email` in through `/login` (and the welcome step, for a new patient) and returns the
+/// sign-in's answer: its `Set-Cookie`, and where it finally leads.
+pub(crate) async fn sign_in_on_the_page(app: &TestApp, email: &str, next: &str) -> Page {
+    let mut signed_in = answer_code(app, email, next).await;
+    // A new patient is welcomed first (name and date of birth), then sent on to `next`: the
+    // answer returned is the sign-in's (its cookie) with the welcome step's destination.
+    if signed_in.header(header::LOCATION).starts_with("/welcome") {
+        let cookie = cookie_pair(&signed_in);
+        // The address as the name, so pages name the person as before the step existed.
+        let name = email;
+        let welcomed = post_form(
+            app,
+            "/welcome",
+            &[
+                ("name", name),
+                ("date_of_birth", "1980-01-01"),
+                ("next", next),
+            ],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(welcomed.status, StatusCode::SEE_OTHER, "{}", welcomed.html);
+        if let Some(location) = welcomed.headers.get(header::LOCATION) {
+            signed_in.headers.insert(header::LOCATION, location.clone());
+        }
+    }
+    signed_in
 }
 
 /// `medibook_session=<token>` from a `Set-Cookie`.
@@ -461,4 +503,77 @@ async fn assets_are_versioned_and_cacheable_even_for_signed_in_people(app: TestA
 
     let missing = get_page(&app, "/assets/nothing.js", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+async fn in_development_without_a_channel_the_code_page_shows_the_code(app: TestApp) {
+    let asked = post_form(&app, "/login", &[("email", "ada@example.org")], None).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    let code = app.codes.last_code("ada@example.org").expect("a code");
+    assert!(asked.html.contains("Development mode"), "{}", asked.html);
+    assert!(
+        asked.html.contains(&format!("data-dev-code>{code}<")),
+        "{}",
+        asked.html
+    );
+}
+
+async fn with_a_delivery_channel_the_code_page_never_shows_the_code(app: TestApp) {
+    let asked = post_form(&app, "/login", &[("email", "ada@example.org")], None).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    let code = app.codes.last_code("ada@example.org").expect("a code");
+    assert!(!asked.html.contains("Development mode"), "{}", asked.html);
+    assert!(!asked.html.contains(&code), "{}", asked.html);
+}
+
+async fn a_new_patient_is_welcomed_for_name_and_birth_date_then_goes_on(app: TestApp) {
+    let next = format!("/doctors/{}?week=2027-03-01", app.doctor);
+    let signed_in = answer_code(&app, "ada@example.org", &next).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    let welcome = signed_in.header(header::LOCATION).to_owned();
+    assert!(welcome.starts_with("/welcome?next="), "{welcome}");
+    let cookie = cookie_pair(&signed_in);
+    let page = get_page(&app, &welcome, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.assert_html();
+    assert!(
+        page.html.contains("name=\"date_of_birth\""),
+        "{}",
+        page.html
+    );
+
+    for (name, born, says) in [
+        ("Ada Lovelace", "", "date of birth"),
+        ("Ada Lovelace", "2999-01-01", "future"),
+        ("", "1985-12-10", "name"),
+    ] {
+        let refused = post_form(
+            &app,
+            "/welcome",
+            &[("name", name), ("date_of_birth", born), ("next", &next)],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{born}");
+        assert!(refused.html.contains(says), "{says}: {}", refused.html);
+        assert!(refused.html.contains(&next.replace('&', "&amp;")) || refused.html.contains(&next));
+    }
+    let welcomed = post_form(
+        &app,
+        "/welcome",
+        &[
+            ("name", "Ada Lovelace"),
+            ("date_of_birth", "1985-12-10"),
+            ("next", &next),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(welcomed.status, StatusCode::SEE_OTHER);
+    assert_eq!(welcomed.header(header::LOCATION), next);
+    let me = get_page(&app, "/profile", Some(&cookie)).await;
+    assert!(me.html.contains("value=\"1985-12-10\""), "{}", me.html);
+
+    // The next sign-in goes straight on.
+    let again = answer_code(&app, "ada@example.org", &next).await;
+    assert_eq!(again.header(header::LOCATION), next);
 }

@@ -1,5 +1,5 @@
-//! The profile and contact pages over plain HTTP: a person renames themselves (with the same
-//! checks as `PATCH /api/v1/me`), and anyone writes to the clinic through the contact form,
+//! The profile and contact pages over plain HTTP: a person keeps their name and patient record
+//! (with the same checks as `PATCH /api/v1/me`), and anyone writes to the clinic through the contact form,
 //! whose mistakes are explained next to the fields, whose honeypot drops bots silently, and
 //! whose rate limit is said on the page with what was typed kept.
 
@@ -15,6 +15,7 @@ use crate::pages_booking::signed_in;
 
 backend_tests!(
     the_profile_needs_sign_in_and_renames_the_person,
+    the_profile_keeps_the_patient_record_and_explains_mistakes,
     the_contact_form_sends_a_message_and_explains_mistakes,
     the_contact_form_says_when_too_many_messages_were_sent,
 );
@@ -56,7 +57,7 @@ async fn the_profile_needs_sign_in_and_renames_the_person(app: TestApp) {
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
     assert_eq!(saved.header(header::LOCATION), "/profile?notice=saved");
     let profile = get_page(&app, "/profile?notice=saved", Some(&cookie)).await;
-    assert!(profile.html.contains("Your name is saved."));
+    assert!(profile.html.contains("Your profile is saved."));
     assert!(profile.html.contains("value=\"Ada Lovelace\""));
     let home = get_page(&app, "/", Some(&cookie)).await;
     assert!(
@@ -187,4 +188,57 @@ async fn the_contact_form_says_when_too_many_messages_were_sent(app: TestApp) {
     page.assert_html();
     assert!(page.html.contains("Too many messages"), "{}", page.html);
     assert!(page.html.contains(&message), "what was typed stays");
+}
+
+async fn the_profile_keeps_the_patient_record_and_explains_mistakes(app: TestApp) {
+    let cookie = signed_in(&app, "ada@example.org").await;
+    let form = |born: &'static str| {
+        vec![
+            ("name", "Ada Lovelace"),
+            ("date_of_birth", born),
+            ("sex", "female"),
+            ("address", "12 St James's Square\nLondon"),
+            ("medical_history", "Allergic to penicillin"),
+        ]
+    };
+    let future = post_form(&app, "/profile", &form("2999-01-01"), Some(&cookie)).await;
+    assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        future
+            .html
+            .contains("Date of birth must not be in the future."),
+        "{}",
+        future.html
+    );
+    assert!(
+        future
+            .html
+            .contains("id=\"date_of_birth\" name=\"date_of_birth\" aria-invalid=\"true\""),
+        "{}",
+        future.html
+    );
+    assert!(
+        future.html.contains("Allergic to penicillin"),
+        "what was typed stays"
+    );
+
+    let saved = post_form(&app, "/profile", &form("1815-12-10"), Some(&cookie)).await;
+    assert_eq!(
+        saved.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "before 1900"
+    );
+    let saved = post_form(&app, "/profile", &form("1985-12-10"), Some(&cookie)).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let profile = get_page(&app, "/profile", Some(&cookie)).await;
+    profile.assert_html();
+    assert!(profile.html.contains("value=\"1985-12-10\""));
+    assert!(profile.html.contains("<option value=\"female\" selected>"));
+    assert!(profile.html.contains("Allergic to penicillin"));
+    // A form without the free-text fields leaves them as they are.
+    let renamed = post_form(&app, "/profile", &[("name", "Ada King")], Some(&cookie)).await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+    let profile = get_page(&app, "/profile", Some(&cookie)).await;
+    assert!(profile.html.contains("Allergic to penicillin"));
+    assert!(profile.html.contains("value=\"Ada King\""));
 }

@@ -15,7 +15,7 @@ use crate::pages::{Page, cookie_pair, get_page, post_form, sign_in_on_the_page};
 
 backend_tests!(
     booking_on_the_pages_holds_confirms_lists_and_cancels,
-    holding_without_signing_in_goes_to_sign_in_and_back_to_the_week,
+    choosing_a_slot_before_signing_in_holds_it_right_after_sign_in,
     a_taken_slot_sends_back_to_the_picker_with_a_message,
     an_expired_hold_says_so_and_links_back_to_the_picker,
     a_lapsed_hold_whose_slot_is_still_free_can_still_be_confirmed,
@@ -198,23 +198,95 @@ async fn booking_on_the_pages_holds_confirms_lists_and_cancels(app: TestApp) {
     );
 }
 
-async fn holding_without_signing_in_goes_to_sign_in_and_back_to_the_week(app: TestApp) {
+async fn choosing_a_slot_before_signing_in_holds_it_right_after_sign_in(app: TestApp) {
     let doctor = app.doctor.to_string();
-    let held = post_form(
+    let chosen = post_form(
         &app,
         "/book/hold",
         &[("doctor_id", &doctor), ("start", &tuesday("09:30"))],
         None,
     )
     .await;
-    assert_eq!(held.status, StatusCode::SEE_OTHER);
-    assert_eq!(
-        location(&held),
-        format!("/login?next=%2Fdoctors%2F{doctor}%3Fweek%3D2027-03-02")
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER);
+    let login = location(&chosen);
+    assert!(
+        login.starts_with("/login?next=%2Fbook%2Fresume%3F"),
+        "{login}"
     );
+    let next = percent_decode(login.trim_start_matches("/login?next="));
+    // Looking at the address holds nothing: it shows the picker at that week.
+    let looked = get_page(&app, &next, None).await;
+    assert_eq!(
+        location(&looked),
+        format!("/doctors/{doctor}?week=2027-03-02")
+    );
+    assert_eq!(
+        app.slot_status(app.doctor, &tuesday("09:30"))
+            .await
+            .as_deref(),
+        Some("available")
+    );
+
+    // A new patient signs in, is welcomed, and lands on the hold of the chosen slot.
+    let signed_in = sign_in_on_the_page(&app, "ada@example.org", &next).await;
+    let hold_page = location(&signed_in);
+    assert!(hold_page.starts_with("/holds/"), "{hold_page}");
+    assert_eq!(
+        app.slot_status(app.doctor, &tuesday("09:30"))
+            .await
+            .as_deref(),
+        Some("held")
+    );
+    let cookie = cookie_pair(&signed_in);
+    let page = get_page(&app, &hold_page, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+
+    // A returning patient goes straight from the code to the hold; a slot taken meanwhile
+    // sends them to the picker saying so.
+    let again = post_form(
+        &app,
+        "/book/hold",
+        &[("doctor_id", &doctor), ("start", &tuesday("10:00"))],
+        None,
+    )
+    .await;
+    let next = percent_decode(location(&again).trim_start_matches("/login?next="));
+    let back = sign_in_on_the_page(&app, "ada@example.org", &next).await;
+    assert!(
+        location(&back).starts_with("/holds/"),
+        "{}",
+        location(&back)
+    );
+    let bea_next = next.clone();
+    let taken = sign_in_on_the_page(&app, "bea@example.org", &bea_next).await;
+    assert_eq!(
+        location(&taken),
+        format!("/doctors/{doctor}?week=2027-03-02&notice=taken")
+    );
+
     let list = get_page(&app, "/appointments", None).await;
     assert_eq!(list.status, StatusCode::SEE_OTHER);
     assert_eq!(location(&list), "/login?next=%2Fappointments");
+}
+
+/// Decodes `%XX` escapes (the login link's `next`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("utf-8")
 }
 
 async fn a_taken_slot_sends_back_to_the_picker_with_a_message(app: TestApp) {

@@ -296,10 +296,39 @@ async fn visits_are_marked_completed_or_no_show_once_started_and_refused_politel
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    assert_eq!(location(&done), format!("{back}&notice=completed"));
-    let said = get_page(&app, &location(&done), Some(&house)).await;
-    assert_contains(&said, "Visit marked completed.");
-    assert_contains(&said, "Completed");
+    // The treating doctor goes on to the visit, asked for a note, and writes one.
+    let visit = format!("/doctor/appointments/{}", ids[0]);
+    assert_eq!(location(&done), format!("{visit}?notice=completed#note"));
+    let said = get_page(&app, &format!("{visit}?notice=completed"), Some(&house)).await;
+    assert_contains(&said, "Visit marked completed. Add a note");
+    assert_contains(&said, "autofocus");
+    let empty = post_form(
+        &app,
+        &format!("{visit}/notes"),
+        &[("text", " ")],
+        Some(&house),
+    )
+    .await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        empty.html
+    );
+    let noted = post_form(
+        &app,
+        &format!("{visit}/notes"),
+        &[("text", "Blood pressure fine.")],
+        Some(&house),
+    )
+    .await;
+    assert_eq!(location(&noted), format!("{visit}?notice=note-saved#notes"));
+    let shown = get_page(&app, &format!("{visit}?notice=note-saved"), Some(&house)).await;
+    assert_contains(&shown, "Note saved.");
+    assert_contains(&shown, "Blood pressure fine.");
+    let agenda = get_page(&app, back, Some(&house)).await;
+    assert_contains(&agenda, &format!("href=\"{visit}\""));
+    assert_contains(&agenda, "Completed");
     let missed = post_form(
         &app,
         &mark(&ids[1], "no-show"),

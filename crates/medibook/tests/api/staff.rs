@@ -49,12 +49,12 @@ pub fn test_doctor_schedule() -> Value {
 }
 
 #[track_caller]
-fn assert_status(reply: &Reply, status: StatusCode) {
+pub fn assert_status(reply: &Reply, status: StatusCode) {
     assert_eq!(reply.status, status, "{}", reply.body);
 }
 
 #[track_caller]
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+pub fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
     assert_status(reply, status);
     assert_eq!(reply.problem_code(), code, "{}", reply.body);
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::booking::hold_first_free_slot;
+use crate::booking::{complete_welcome, hold_first_free_slot};
 use crate::browse::{first_week_without_free_slots, type_a_search};
 use crate::harness::{Browser, Look, Rig, browser_test, missing};
 
@@ -198,6 +198,11 @@ async fn scan_every_page(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
     browser
         .click("form[action='/login/code'] button[type=submit]")
         .await;
+    browser
+        .wait_for_path("the welcome step", |path| path.starts_with("/welcome"))
+        .await;
+    problems.extend(violations(&browser, axe, &format!("the welcome step [{label}]")).await);
+    complete_welcome(&browser, "Axe Patient").await;
     browser
         .wait_for_path("home, signed in", |path| path == "/")
         .await;

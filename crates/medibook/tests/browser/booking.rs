@@ -30,8 +30,29 @@ pub async fn sign_in(rig: &Rig, browser: &Browser, email: &str, next: &str) {
     browser
         .click("form[action='/login/code'] button[type=submit]")
         .await;
+    let landed = browser
+        .wait_for_path(
+            "the page signing in came from, or the welcome step",
+            |path| path == next || path.starts_with("/welcome"),
+        )
+        .await;
+    if landed.starts_with("/welcome") {
+        complete_welcome(browser, "Journey Patient").await;
+        browser
+            .wait_for_path("the page signing in came from", |path| path == next)
+            .await;
+    }
+}
+
+/// Answers the welcome step of a new patient: `name`, and a date of birth set as the input's
+/// value (which, unlike typing into a date field, does not depend on the browser's locale).
+pub async fn complete_welcome(browser: &Browser, name: &str) {
+    browser.type_into("input[name=name]", name).await;
     browser
-        .wait_for_path("the page signing in came from", |path| path == next)
+        .eval("document.querySelector('input[name=date_of_birth]').value = '1980-01-01'; return true;")
+        .await;
+    browser
+        .click("form[action='/welcome'] button[type=submit]")
         .await;
 }
 

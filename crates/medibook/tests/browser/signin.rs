@@ -45,15 +45,27 @@ async fn signing_in_by_email_comes_back_to_the_page_and_signing_out_ends_the_ses
         let main = browser.find("main").await.text().await.unwrap();
         assert!(main.contains("ada@example.org"), "{main}");
 
-        // The right code signs in and goes back to the doctor's page.
+        // The right code signs a new patient in; they are welcomed (name and date of birth,
+        // a date in the future refused) and go on to the doctor's page they came from.
         browser.type_into("input[name=code]", &code).await;
         browser.click("form[action='/login/code'] button[type=submit]").await;
+        browser
+            .wait_for_path("the welcome step", |path| path.starts_with("/welcome"))
+            .await;
+        browser.type_into("input[name=name]", "Ada Lovelace").await;
+        browser
+            .eval("document.querySelector('input[name=date_of_birth]').value = '2999-01-01'; return true;")
+            .await;
+        browser.click("form[action='/welcome'] button[type=submit]").await;
+        let alert = browser.find(".alert").await.text().await.unwrap();
+        assert!(alert.contains("future"), "{alert}");
+        crate::booking::complete_welcome(&browser, "Ada Lovelace").await;
         browser
             .wait_for_path("the page the patient came from", |path| path == next)
             .await;
         let header = browser.find(".site-header").await.text().await.unwrap();
         assert!(
-            header.contains("ada@example.org") && header.contains("Sign out"),
+            header.contains("Ada Lovelace") && header.contains("Sign out"),
             "{header}"
         );
 

@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use medibook::app::App;
 use medibook_core::audit::Actor;
 use medibook_core::booking::SlotStatus;
+use medibook_core::booking_service::HoldPurpose;
 use medibook_core::events::DomainEvent;
 use medibook_core::identity::{Email, Identifier};
 use medibook_core::ids::DoctorId;
@@ -42,7 +43,13 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another() {
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
     let claimed = a
         .bookings
-        .hold(&Actor::operator(), patient.id, doctor, start)
+        .hold(
+            &Actor::operator(),
+            patient.id,
+            doctor,
+            start,
+            HoldPurpose::NewAppointment,
+        )
         .await
         .unwrap();
     a.bookings
@@ -127,7 +134,13 @@ async fn a_hold_on_one_instance_reaches_the_bus_of_another_through_redis() {
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
     let claimed = a
         .bookings
-        .hold(&Actor::operator(), world.patient, world.doctor, start)
+        .hold(
+            &Actor::operator(),
+            world.patient,
+            world.doctor,
+            start,
+            HoldPurpose::NewAppointment,
+        )
         .await
         .unwrap();
     a.bookings
@@ -164,7 +177,13 @@ async fn a_redis_subscriber_that_reconnects_catches_up_from_the_log() {
     let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
     let claimed = a
         .bookings
-        .hold(&Actor::operator(), world.patient, world.doctor, start)
+        .hold(
+            &Actor::operator(),
+            world.patient,
+            world.doctor,
+            start,
+            HoldPurpose::NewAppointment,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -313,16 +332,27 @@ async fn release_reaches_the_other_fast_path(
 ) {
     let start: Timestamp = "2027-03-02T10:00:00+01:00".parse().unwrap();
     let actor = Actor::operator();
-    let held = a.bookings.hold(&actor, ada, doctor, start).await.unwrap();
+    let held = a
+        .bookings
+        .hold(&actor, ada, doctor, start, HoldPurpose::NewAppointment)
+        .await
+        .unwrap();
     for _ in 0..3 {
-        let refused = b.bookings.hold(&actor, grace, doctor, start).await;
+        let refused = b
+            .bookings
+            .hold(&actor, grace, doctor, start, HoldPurpose::NewAppointment)
+            .await;
         assert!(
             matches!(refused, Err(medibook_core::BookingError::SlotTaken)),
             "{refused:?}"
         );
     }
     a.bookings.release(&actor, ada, held.hold.id).await.unwrap();
-    let claimed = b.bookings.hold(&actor, grace, doctor, start).await.unwrap();
+    let claimed = b
+        .bookings
+        .hold(&actor, grace, doctor, start, HoldPurpose::NewAppointment)
+        .await
+        .unwrap();
     assert!(claimed.created);
 }
 
@@ -369,7 +399,7 @@ async fn hold_reaches_the_other_listing(
     let actor = Actor::operator();
     let held = a
         .bookings
-        .hold(&actor, patient, doctor, start)
+        .hold(&actor, patient, doctor, start, HoldPurpose::NewAppointment)
         .await
         .unwrap();
     assert_eq!(status_on_b().await, Some(SlotStatus::Held));

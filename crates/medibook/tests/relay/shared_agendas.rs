@@ -7,6 +7,7 @@ use jiff::civil::Date;
 use medibook::app::{App, open_database};
 use medibook_core::audit::Actor;
 use medibook_core::booking::{AgendaClaim, SlotStatus};
+use medibook_core::booking_service::HoldPurpose;
 use medibook_core::booking_service::listing_window;
 use medibook_core::events::SlotEventLog;
 use medibook_core::ids::DoctorId;
@@ -76,7 +77,13 @@ async fn an_instance_lists_from_the_agenda_another_stored_and_never_from_an_outd
     // A hold through A records the doctor's next event: B's very next listing is current.
     let held = a
         .bookings
-        .hold(&Actor::operator(), world.patient, doctor, at("11:00"))
+        .hold(
+            &Actor::operator(),
+            world.patient,
+            doctor,
+            at("11:00"),
+            HoldPurpose::NewAppointment,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -121,7 +128,13 @@ async fn listings_read_the_database_while_redis_is_away() {
     server.stop();
     let held = a
         .bookings
-        .hold(&Actor::operator(), world.patient, doctor, at("10:00"))
+        .hold(
+            &Actor::operator(),
+            world.patient,
+            doctor,
+            at("10:00"),
+            HoldPurpose::NewAppointment,
+        )
         .await
         .unwrap();
     assert_eq!(

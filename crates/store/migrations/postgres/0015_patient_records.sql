@@ -27,9 +27,23 @@ CREATE TABLE visit_notes (
 CREATE INDEX visit_notes_by_appointment ON visit_notes (appointment_id, created_at);
 CREATE INDEX visit_notes_by_patient ON visit_notes (patient_id, doctor_id, created_at);
 
+-- A row here, written and removed inside the transaction of a key rotation
+-- (`medibook clinical rekey`), is the only way a note's sealed text is ever rewritten.
+CREATE TABLE visit_note_rekeying (
+    permit INTEGER PRIMARY KEY
+);
+
 CREATE FUNCTION visit_notes_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM visit_note_rekeying)
+       AND (NEW.id, NEW.appointment_id, NEW.patient_id, NEW.doctor_id, NEW.author_id,
+            NEW.created_at)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.appointment_id, OLD.patient_id, OLD.doctor_id, OLD.author_id,
+            OLD.created_at) THEN
+        RETURN NEW;
+    END IF;
     RAISE EXCEPTION 'visit notes are append-only' USING ERRCODE = 'insufficient_privilege';
 END;
 $$;

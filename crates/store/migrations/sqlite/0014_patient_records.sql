@@ -27,7 +27,17 @@ CREATE TABLE visit_notes (
 CREATE INDEX visit_notes_by_appointment ON visit_notes (appointment_id, created_at);
 CREATE INDEX visit_notes_by_patient ON visit_notes (patient_id, doctor_id, created_at);
 
+-- A row here, written and removed inside the transaction of a key rotation
+-- (`medibook clinical rekey`), is the only way a note's sealed text is ever rewritten.
+CREATE TABLE visit_note_rekeying (
+    permit INTEGER PRIMARY KEY
+);
+
 CREATE TRIGGER visit_notes_no_update BEFORE UPDATE ON visit_notes
+WHEN NOT EXISTS (SELECT 1 FROM visit_note_rekeying)
+  OR NEW.id IS NOT OLD.id OR NEW.appointment_id IS NOT OLD.appointment_id
+  OR NEW.patient_id IS NOT OLD.patient_id OR NEW.doctor_id IS NOT OLD.doctor_id
+  OR NEW.author_id IS NOT OLD.author_id OR NEW.created_at IS NOT OLD.created_at
 BEGIN
     SELECT RAISE(ABORT, 'visit notes are append-only');
 END;

@@ -545,6 +545,24 @@ impl BookingRepository for Database {
         self.read_appointments_of_patient(patient_id).await
     }
 
+    async fn upcoming_appointments(
+        &self,
+        patient_id: UserId,
+        now: Timestamp,
+    ) -> BookingResult<u32> {
+        let row = sql::query(
+            "SELECT COUNT(*) FROM appointments
+             WHERE patient_id = $1 AND status = 'scheduled' AND start_at > $2",
+        )
+        .bind(patient_id.to_string())
+        .bind(micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let count: i64 = row.try_get(0).map_err(StoreError::from)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     async fn occupancy(
         &self,
         doctors: &[DoctorId],

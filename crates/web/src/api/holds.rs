@@ -7,7 +7,8 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::booking::{Hold, HoldState};
-use medibook_core::ids::{DoctorId, HoldId, UserId};
+use medibook_core::booking_service::HoldPurpose;
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -29,6 +30,10 @@ pub struct HoldRequest {
     /// Front desk only (receptionists and admins): the patient to hold the slot for. The hold
     /// and the appointment confirmed from it are the patient's; anyone else gets 403.
     pub patient_id: Option<Uuid>,
+    /// The appointment this hold is to move (then reschedule with it): a hold for a new
+    /// appointment is refused with 409 `appointment_limit` when the patient already has as many
+    /// upcoming appointments as allowed, a hold to move one is not.
+    pub rescheduling: Option<Uuid>,
 }
 
 /// A hold.
@@ -75,7 +80,7 @@ impl From<Hold> for HoldResponse {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`patient_id` given by someone not at the front desk", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown doctor or patient", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Taken (`slot_taken`), day full, or hold limit reached", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Taken (`slot_taken`), day full (`day_full`), hold limit (`limit_reached`) or appointment limit (`appointment_limit`) reached", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a bookable slot (`slot_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
@@ -93,6 +98,9 @@ pub async fn create(
             body.patient_id.map(UserId::from_uuid),
             DoctorId::from_uuid(body.doctor_id),
             body.start,
+            body.rescheduling
+                .map(AppointmentId::from_uuid)
+                .map_or(HoldPurpose::NewAppointment, HoldPurpose::Moving),
         )
         .await?;
     let status = if claimed.created {

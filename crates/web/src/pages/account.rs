@@ -1,7 +1,8 @@
 //! The person's own account and the clinic's contact form.
 //!
-//! - `GET /profile`: name, email, phone and kind of account, with a form to change the name
-//!   (`POST /profile`, the same check as `PATCH /api/v1/me`), the calendar feeds
+//! - `GET /profile`: email, phone and kind of account, with a form for the patient record —
+//!   name, date of birth, sex, address, medical history (`POST /profile`, the same service as
+//!   `PATCH /api/v1/me`; the history is stored encrypted) —, the calendar feeds
 //!   ([`calendar`](crate::pages::calendar)) and sign-out.
 //! - `GET /contact`: a message to the clinic (`POST /contact`, the same core service as
 //!   `POST /api/v1/contact`: rate-limited per client, a honeypot field that people never see).
@@ -13,12 +14,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
+use medibook_core::audit::Actor;
 use medibook_core::contact::{ContactForm, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
-use medibook_core::identity::{Role, User};
+use medibook_core::identity::Role;
+use medibook_core::patients::{PatientRecord, ProfileChanges, Sex};
 
 use crate::pages::browse::query_param;
 use crate::pages::calendar::{self, CalendarSection};
-use crate::pages::error::{PageError, PageResult};
+use crate::pages::error::{PageResult, sentence};
 use crate::pages::format;
 use crate::pages::forms::PostedForm;
 use crate::pages::google;
@@ -33,15 +36,98 @@ const MAX_DISPLAY_NAME_CHARS: usize = 100;
 #[template(path = "profile.html")]
 struct ProfilePage {
     layout: Layout,
-    name: String,
+    fields: RecordFields,
     email: Option<String>,
     phone: Option<String>,
     kind: &'static str,
     error: Option<String>,
+    /// The field the error is about (`name`, `date_of_birth`, …), marked invalid.
+    invalid: &'static str,
     notice: Option<&'static str>,
     /// The Google Calendar section (`partials/google_calendar.html`), when the feature is on.
     google: Option<crate::pages::google::GoogleSection>,
     calendar: CalendarSection,
+}
+
+/// The record's fields as the form shows them (what is stored, or what was typed).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RecordFields {
+    pub(crate) name: String,
+    pub(crate) date_of_birth: String,
+    pub(crate) sex: String,
+    pub(crate) address: String,
+    pub(crate) medical_history: String,
+    /// Which of the free-text fields the form carried (a field missing from a posted form
+    /// stays as stored; an empty one is removed).
+    pub(crate) posted_text: (bool, bool),
+}
+
+impl RecordFields {
+    pub(crate) fn of(record: &PatientRecord) -> Self {
+        Self {
+            name: record.user.name.clone().unwrap_or_default(),
+            date_of_birth: record
+                .details
+                .date_of_birth
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            sex: record
+                .details
+                .sex
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            address: record.details.address.clone().unwrap_or_default(),
+            medical_history: record.medical_history.clone().unwrap_or_default(),
+            posted_text: (true, true),
+        }
+    }
+
+    fn read(form: &crate::pages::forms::FormFields) -> Self {
+        Self {
+            name: form.get("name").to_owned(),
+            date_of_birth: form.get("date_of_birth").to_owned(),
+            sex: form.get("sex").to_owned(),
+            address: form.get("address").to_owned(),
+            medical_history: form.get("medical_history").to_owned(),
+            posted_text: (
+                form.value("address").is_some(),
+                form.value("medical_history").is_some(),
+            ),
+        }
+    }
+
+    /// The change the form asks for; `Err` with a sentence for the page.
+    fn changes(&self) -> Result<ProfileChanges, String> {
+        let name = check_display_name(&self.name)?.to_owned();
+        let sex = match self.sex.as_str() {
+            "" => None,
+            raw => Some(Sex::parse(raw).ok_or("Choose one of the listed options for sex.")?),
+        };
+        Ok(ProfileChanges {
+            name: Some(name),
+            date_of_birth: Some(self.date_of_birth.clone()).filter(|d| !d.trim().is_empty()),
+            sex,
+            address: Some(self.address.clone()).filter(|_| self.posted_text.0),
+            medical_history: Some(self.medical_history.clone()).filter(|_| self.posted_text.1),
+        })
+    }
+}
+
+/// The form field a refusal is about, by what it says.
+fn invalid_field(error: Option<&str>) -> &'static str {
+    let Some(error) = error.map(str::to_lowercase) else {
+        return "";
+    };
+    [
+        ("birth", "date_of_birth"),
+        ("history", "medical_history"),
+        ("address", "address"),
+        ("sex", "sex"),
+        ("name", "name"),
+    ]
+    .into_iter()
+    .find(|(word, _)| error.contains(word))
+    .map_or("", |(_, field)| field)
 }
 
 /// What kind of account a role is, in words.
@@ -54,35 +140,31 @@ fn account_kind(role: Role) -> &'static str {
     }
 }
 
-async fn own_user(state: &AppState, signed_in: &SignedIn) -> PageResult<User> {
-    state
-        .identities
-        .user(signed_in.person.auth.id)
-        .await?
-        .ok_or_else(PageError::not_found)
-}
-
-fn profile_page(
+async fn profile_page(
+    state: &AppState,
     signed_in: &SignedIn,
     uri: &Uri,
-    user: &User,
-    name: String,
+    fields: Option<RecordFields>,
     error: Option<String>,
     notice: Option<&'static str>,
-    calendar: CalendarSection,
-) -> ProfilePage {
-    ProfilePage {
+    raw_query: Option<&str>,
+) -> PageResult<ProfilePage> {
+    let record = state.records.own(signed_in.person.auth.id).await?;
+    let user = &record.user;
+    let calendar = calendar::section(state, user, raw_query).await?;
+    Ok(ProfilePage {
         layout: Layout::new(&signed_in.viewer(), "Your profile", Section::Profile, uri)
             .with_script("copy.js"),
-        name,
+        fields: fields.unwrap_or_else(|| RecordFields::of(&record)),
         email: user.email.as_ref().map(|e| e.as_str().to_owned()),
         phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
         kind: account_kind(user.role),
+        invalid: invalid_field(error.as_deref()),
         error,
         notice,
-        google: None,
+        google: google::section(state, signed_in).await?,
         calendar,
-    }
+    })
 }
 
 /// `GET /profile`.
@@ -92,20 +174,16 @@ pub async fn profile(
     uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
-    let user = own_user(&state, &signed_in).await?;
     let notice = match query_param(raw.as_deref(), "notice").as_deref() {
-        Some("saved") => Some("Your name is saved."),
+        Some("saved") => Some("Your profile is saved."),
         other => google::notice(other),
     };
-    let name = user.name.clone().unwrap_or_default();
-    let calendar = calendar::section(&state, &user, raw.as_deref()).await?;
-    let mut page = profile_page(&signed_in, &uri, &user, name, None, notice, calendar);
-    page.google = google::section(&state, &signed_in).await?;
+    let page = profile_page(&state, &signed_in, &uri, None, None, notice, raw.as_deref()).await?;
     Ok(google::allow_consent_redirect(&state, page.into_response()))
 }
 
 /// Checks a display name as `PATCH /api/v1/me` does, in words for the page.
-fn check_display_name(name: &str) -> Result<&str, String> {
+pub(crate) fn check_display_name(name: &str) -> Result<&str, String> {
     let name = name.trim();
     if name.is_empty() {
         return Err("Enter your name.".to_owned());
@@ -121,35 +199,58 @@ fn check_display_name(name: &str) -> Result<&str, String> {
     Ok(name)
 }
 
-/// `POST /profile` (`name`): renames the account, then back to the profile.
+/// Saves `changes` to the signed-in person's record; `Ok(Err(sentence))` when the input is
+/// refused.
+pub(crate) async fn save_changes(
+    state: &AppState,
+    signed_in: &SignedIn,
+    client: &ClientIp,
+    changes: ProfileChanges,
+) -> PageResult<Result<(), String>> {
+    let person = &signed_in.person;
+    let actor = Actor::user(person.auth.id, person.auth.role, client.key());
+    match state
+        .records
+        .update_own(&actor, person.auth.id, changes)
+        .await
+    {
+        Ok(_) => Ok(Ok(())),
+        Err(BookingError::Validation(message)) => Ok(Err(sentence(
+            &message
+                .replace("date_of_birth", "date of birth")
+                .replace("medical_history", "medical history"),
+        ))),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /profile` (name, date of birth, sex, address, medical history): saves the record,
+/// then back to the profile.
 pub async fn save_profile(
     State(state): State<AppState>,
     signed_in: SignedIn,
     uri: Uri,
+    client: ClientIp,
     PostedForm(form): PostedForm,
 ) -> PageResult<Response> {
-    let typed = form.get("name");
-    match check_display_name(typed) {
-        Ok(name) => {
-            state
-                .identities
-                .rename(signed_in.person.auth.id, name)
-                .await?;
-            Ok(Redirect::to("/profile?notice=saved").into_response())
-        }
+    let fields = RecordFields::read(&form);
+    let saved = match fields.changes() {
+        Ok(changes) => save_changes(&state, &signed_in, &client, changes).await?,
+        Err(message) => Err(message),
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to("/profile?notice=saved").into_response()),
         Err(message) => {
-            let user = own_user(&state, &signed_in).await?;
-            let calendar = calendar::section(&state, &user, None).await?;
-            let mut page = profile_page(
+            let page = profile_page(
+                &state,
                 &signed_in,
                 &uri,
-                &user,
-                typed.to_owned(),
+                Some(fields),
                 Some(message),
                 None,
-                calendar,
-            );
-            page.google = google::section(&state, &signed_in).await?;
+                None,
+            )
+            .await?;
             let response = (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
             Ok(google::allow_consent_redirect(&state, response))
         }

@@ -24,10 +24,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use medibook_core::BookingError;
-use medibook_core::audit::{AuditAction, AuditEvent};
+use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Reason};
+use medibook_core::booking_service::HoldPurpose;
 use medibook_core::clinic::Doctor;
-use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
@@ -87,7 +88,11 @@ pub async fn hold(
     let start = form.get("start").parse::<Timestamp>().ok();
     let week = start.map(|s| week_of(s, &tz));
     let Some(person) = viewer.person else {
-        let back = picker_href(doctor_id, week.as_deref(), None, reschedule);
+        // Sign-in comes back to this very slot and holds it (see `pages::resume`).
+        let back = match start {
+            Some(start) => crate::pages::resume::resume_href(doctor_id, start, reschedule),
+            None => picker_href(doctor_id, week.as_deref(), None, reschedule),
+        };
         return Ok(
             Redirect::to(&format!("/login?next={}", encode_component(&back))).into_response(),
         );
@@ -96,10 +101,32 @@ pub async fn hold(
         let back = picker_href(doctor_id, None, Some("unavailable"), reschedule);
         return Ok(Redirect::to(&back).into_response());
     };
-    let actor = actor(&person, &client);
+    let to = hold_target(
+        &state,
+        &actor(&person, &client),
+        person.auth.id,
+        &doctor,
+        start,
+        reschedule,
+    )
+    .await?;
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// Holds `start` of `doctor` for `patient`; the address to go to next: the hold page, or the
+/// picker at that week saying why not.
+pub(crate) async fn hold_target(
+    state: &AppState,
+    actor: &Actor,
+    patient: UserId,
+    doctor: &Doctor,
+    start: Timestamp,
+    reschedule: Option<AppointmentId>,
+) -> PageResult<String> {
+    let purpose = reschedule.map_or(HoldPurpose::NewAppointment, HoldPurpose::Moving);
     match state
         .bookings
-        .hold(&actor, person.auth.id, doctor_id, start)
+        .hold(actor, patient, doctor.id, start, purpose)
         .await
     {
         Ok(claimed) => {
@@ -107,7 +134,7 @@ pub async fn hold(
             if let Some(id) = reschedule {
                 to.push_str(&format!("?reschedule={id}"));
             }
-            Ok(Redirect::to(&to).into_response())
+            Ok(to)
         }
         Err(error) => {
             let notice = match error {
@@ -118,10 +145,16 @@ pub async fn hold(
                 BookingError::SlotUnavailable(_) | BookingError::Validation(_) => "unavailable",
                 BookingError::DayFull => "day-full",
                 BookingError::LimitReached(_) => "limit",
+                BookingError::AppointmentLimit(_) => "appointment-limit",
                 other => return Err(other.into()),
             };
-            let back = picker_href(doctor_id, week.as_deref(), Some(notice), reschedule);
-            Ok(Redirect::to(&back).into_response())
+            let week = week_of(start, doctor.time_zone.tz());
+            Ok(picker_href(
+                doctor.id,
+                Some(&week),
+                Some(notice),
+                reschedule,
+            ))
         }
     }
 }
@@ -135,6 +168,10 @@ pub fn notice_message(notice: Option<&str>) -> Option<&'static str> {
         "limit" => {
             "You already hold or have booked as many appointments as allowed. Cancel one, or \
              confirm the time you are holding, before choosing another."
+        }
+        "appointment-limit" => {
+            "You already have as many upcoming appointments as the clinic allows. Cancel one \
+             in My appointments before booking another."
         }
         "expired" => "Your hold ran out, and the time was taken. Please choose another one.",
         "released" => "The time was released. Choose another one whenever you like.",
@@ -343,6 +380,7 @@ pub async fn confirm(
         Err(BookingError::NotFound(_)) => Err(PageError::not_found()),
         Err(
             error @ (BookingError::LimitReached(_)
+            | BookingError::AppointmentLimit(_)
             | BookingError::InvalidState(_)
             | BookingError::DayFull),
         ) => {

@@ -34,9 +34,11 @@ pub mod error;
 pub mod format;
 pub mod forms;
 pub mod google;
+pub mod resume;
 pub mod signin;
 pub mod viewer;
 pub mod waitlist;
+pub mod welcome;
 
 use axum::Router;
 use axum::http::Uri;
@@ -96,6 +98,11 @@ pub fn routes() -> Router<AppState> {
             "/doctor/appointments/{id}/no-show",
             post(console::agenda::no_show),
         )
+        .route("/doctor/appointments/{id}", get(console::visit::show))
+        .route(
+            "/doctor/appointments/{id}/notes",
+            post(console::visit::add_note),
+        )
         .route(
             "/doctor/hours",
             get(console::hours::show).post(console::hours::submit),
@@ -110,6 +117,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/login", get(signin::form).post(signin::send_code))
         .route("/login/code", post(signin::verify_code))
+        .route("/welcome", get(welcome::form).post(welcome::save))
+        .route("/book/resume", get(resume::resume))
         .route("/logout", post(signin::sign_out))
         .route("/admin", get(admin::overview))
         .route("/admin/doctors", get(admin::doctors::list))

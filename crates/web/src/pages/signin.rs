@@ -21,6 +21,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use medibook_core::BookingError;
+use medibook_core::audit::Actor;
 use medibook_core::identity::{Email, Identifier, PhoneNumber};
 
 use crate::pages::browse::query_param;
@@ -129,6 +130,8 @@ struct CodePage {
     next: String,
     error: Option<String>,
     restart_href: String,
+    /// Development mode without a delivery channel: the code, shown in a marked banner.
+    development_code: Option<String>,
 }
 
 fn login_href(next: &str, channel: Channel) -> String {
@@ -170,6 +173,7 @@ fn address_page(
 
 fn code_page(viewer: &Viewer, uri: &Uri, form: &SignInForm, error: Option<String>) -> CodePage {
     CodePage {
+        development_code: None,
         layout: Layout::new(viewer, "Enter your code", Section::SignIn, uri),
         by_phone: form.channel == Channel::Phone,
         address: form.address.clone(),
@@ -273,7 +277,11 @@ pub async fn send_code(
         .request_code(&identifier, client.limit_key().as_deref())
         .await
     {
-        Ok(()) => Ok(code_page(&viewer, &uri, &form, None).into_response()),
+        Ok(development_code) => Ok(CodePage {
+            development_code,
+            ..code_page(&viewer, &uri, &form, None)
+        }
+        .into_response()),
         Err(error) => {
             let (status, message) = match error {
                 // The clinic cannot reach this kind of address (no SMS channel, say): say so.
@@ -301,6 +309,7 @@ pub async fn verify_code(
     State(state): State<AppState>,
     viewer: Viewer,
     uri: Uri,
+    client: ClientIp,
     PostedForm(fields): PostedForm,
 ) -> Result<Response, PageError> {
     let form = SignInForm::read(&fields);
@@ -326,7 +335,16 @@ pub async fn verify_code(
         .duration_since(state.sessions.now())
         .as_secs();
     let cookie = session_cookie(&issued.token, max_age, state.web.secure_cookies);
-    Ok(redirect_with_cookie(&form.next, &cookie))
+    // A patient without a name or date of birth on record is welcomed first, then goes on
+    // (holding the slot they chose, if they came from one).
+    let record = state.records.own(user.id).await?;
+    let to = if crate::pages::welcome::needs_welcome(&record) {
+        crate::pages::welcome::welcome_href(&form.next)
+    } else {
+        let actor = Actor::user(user.id, user.role, client.key());
+        crate::pages::resume::after_sign_in(&state, &actor, user.id, &form.next).await?
+    };
+    Ok(redirect_with_cookie(&to, &cookie))
 }
 
 /// A 303 to `to` that sets `cookie`.

@@ -69,6 +69,7 @@ pub fn status_of(error: &BookingError) -> StatusCode {
         BookingError::SlotTaken
         | BookingError::DayFull
         | BookingError::LimitReached(_)
+        | BookingError::AppointmentLimit(_)
         | BookingError::InvalidState(_) => StatusCode::CONFLICT,
         BookingError::SlotUnavailable(_) | BookingError::Validation(_) => {
             StatusCode::UNPROCESSABLE_ENTITY

@@ -416,6 +416,15 @@ impl<'a> World<'a> {
             // The profile (sign-in needed, so a page sending bearer callers there) and the
             // contact form (open to anyone).
             ("GET", "/profile" | "/contact") => (template.to_owned(), None),
+            ("GET", "/welcome") => ("/welcome?next=%2F".to_owned(), None),
+            ("POST", "/welcome") => {
+                form = Some(vec![("next", "/".to_owned())]);
+                (template.to_owned(), None)
+            }
+            ("GET", "/book/resume") => (
+                format!("/book/resume?doctor_id={doctor}&start=2027-03-02T08%3A00%3A00Z"),
+                None,
+            ),
             ("POST", "/profile") => {
                 form = Some(vec![("name", "Matrix".to_owned())]);
                 (template.to_owned(), None)
@@ -468,6 +477,8 @@ impl<'a> World<'a> {
                 | "/appointments/{id}/reschedule"
                 | "/waitlist/{id}/leave"
                 | "/waitlist/offers/{id}/decline"
+                | "/doctor/appointments/{id}"
+                | "/doctor/appointments/{id}/notes"
                 | "/doctor/appointments/{id}/complete"
                 | "/doctor/appointments/{id}/no-show"
                 | "/doctor/time-off/{id}/remove",

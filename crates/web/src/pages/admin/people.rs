@@ -111,7 +111,7 @@ struct PeoplePage {
     /// A refusal, at the top.
     problem: Option<String>,
     profiles: Vec<ProfileOption>,
-    roles: [&'static str; 3],
+    roles: [&'static str; 4],
 }
 
 /// Finds the accounts for `query`, records the search as the API does and builds the page.
@@ -139,7 +139,7 @@ async fn search_page(
                 name: d.name.clone(),
             })
             .collect(),
-        roles: ["patient", "doctor", "admin"],
+        roles: ["patient", "doctor", "receptionist", "admin"],
     };
     let users = match state.staff.users(&admin.0.member, Some(query)).await {
         Ok(users) => users,
@@ -205,11 +205,12 @@ pub async fn search(
     Ok((status, page).into_response())
 }
 
-/// "a patient", "a doctor", "an admin".
+/// "a patient", "a doctor", "a receptionist", "an administrator".
 fn role_words(role: &str) -> &'static str {
     match role {
         "doctor" => "a doctor",
         "admin" => "an administrator",
+        "receptionist" => "a receptionist",
         _ => "a patient",
     }
 }

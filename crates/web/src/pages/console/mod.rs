@@ -11,6 +11,7 @@
 pub mod agenda;
 pub mod hours;
 pub mod time_off;
+pub mod visit;
 
 use std::collections::BTreeSet;
 

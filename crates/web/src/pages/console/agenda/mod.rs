@@ -52,6 +52,8 @@ struct AgendaPage {
     grid: Grid,
     appointments: usize,
     show_contact: bool,
+    /// The viewer is the treating doctor of these visits: each opens to its record and notes.
+    opens_visits: bool,
     previous_href: String,
     next_href: String,
     today_href: String,
@@ -156,6 +158,7 @@ pub async fn show(
         heading,
         appointments: agenda.entries.len(),
         show_contact: !week,
+        opens_visits: staff.member.doctor_id == Some(doctor.id),
         grid,
         previous_href: shift(-step)?,
         next_href: shift(step)?,
@@ -261,6 +264,14 @@ async fn record(
         .record_outcome(&staff.member, &actor(&staff, &client), id, outcome)
         .await
     {
+        // The treating doctor goes on to the visit, to write how it went.
+        Ok(appointment)
+            if outcome == Outcome::Completed
+                && staff.member.doctor_id == Some(appointment.doctor_id) =>
+        {
+            let to = format!("/doctor/appointments/{id}?notice=completed#note");
+            Ok(Redirect::to(&to).into_response())
+        }
         Ok(_) => {
             let notice = match outcome {
                 Outcome::Completed => "completed",
