@@ -10,15 +10,13 @@
 //! current, list the old one as previous, run `medibook clinical rekey`, then drop the old key.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use clap::Subcommand;
 use medibook_core::BookingError;
 use medibook_core::BookingResult;
 use medibook_core::patients::ClinicalVault;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::app::{StartError, open_database};
-use crate::secrets::{self, ServerKeys};
+use crate::secrets::ServerKeys;
 use crate::settings::Settings;
 
 /// The format of sealed values this vault writes.
@@ -79,34 +77,6 @@ pub fn keyring(settings: &Settings, keys: &ServerKeys) -> Result<ClinicalKeyring
         &current.unwrap_or(keys.clinical_key),
         &previous,
     ))
-}
-
-/// What to do with clinical text.
-#[derive(Debug, Subcommand)]
-pub enum ClinicalCommand {
-    /// Seal every medical history and visit note again under the current clinical key (after
-    /// a rotation, with the old key still in clinical_previous_keys); prints one JSON line.
-    Rekey,
-}
-
-/// Runs `command` on the configured database.
-pub async fn run(settings: &Settings, command: ClinicalCommand) -> Result<(), StartError> {
-    let ClinicalCommand::Rekey = command;
-    let secret = secrets::load_or_create(settings.secret.as_deref(), &settings.data_dir)?;
-    let ring = keyring(settings, &ServerKeys::derive(&secret))?;
-    let database = open_database(settings).await?;
-    let result = medibook_core::patients::rekey::rekey(&database, &ring).await;
-    database.close().await;
-    let report = result.map_err(|e| format!("re-sealing clinical text failed: {e}"))?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "checked": report.checked,
-            "resealed": report.resealed,
-            "current_key_id": ring.current_key_id(),
-        })
-    );
-    Ok(())
 }
 
 fn refused() -> BookingError {

@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit_cli;
 pub mod calendar;
 pub mod clinical;
+pub mod clinical_cli;
 pub mod delivery;
 pub mod demo;
 pub mod secrets;

@@ -42,7 +42,7 @@ enum Command {
     /// Re-seal clinical text under the current clinical key (key rotation).
     Clinical {
         #[command(subcommand)]
-        command: medibook::clinical::ClinicalCommand,
+        command: medibook::clinical_cli::ClinicalCommand,
     },
     /// Manage admin accounts.
     Admin {
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
             Command::Backup { file } => medibook::app::backup(&settings, &file).await,
             Command::Admin { command } => medibook::admin::run(&settings, command).await,
             Command::Audit { command } => medibook::audit_cli::run(&settings, command).await,
-            Command::Clinical { command } => medibook::clinical::run(&settings, command).await,
+            Command::Clinical { command } => medibook::clinical_cli::run(&settings, command).await,
             Command::Seed { shape } => medibook::app::seed(&settings, &shape).await,
             Command::Floor { writers, seconds } => {
                 medibook::app::floor(&settings, usize::from(writers), seconds).await

@@ -24,11 +24,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use medibook_core::BookingError;
-use medibook_core::audit::{Actor, AuditAction, AuditEvent};
+use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Reason};
-use medibook_core::booking_service::HoldPurpose;
 use medibook_core::clinic::Doctor;
-use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
 
 use crate::pages::browse::{doctor_href, page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
@@ -67,7 +66,7 @@ pub fn picker_href(
 }
 
 /// The date (in the doctor's zone) of `start`, as the picker's `week` parameter.
-fn week_of(start: Timestamp, tz: &TimeZone) -> String {
+pub(crate) fn week_of(start: Timestamp, tz: &TimeZone) -> String {
     tz.to_datetime(start).date().to_string()
 }
 
@@ -101,7 +100,7 @@ pub async fn hold(
         let back = picker_href(doctor_id, None, Some("unavailable"), reschedule);
         return Ok(Redirect::to(&back).into_response());
     };
-    let to = hold_target(
+    let to = crate::pages::resume::hold_target(
         &state,
         &actor(&person, &client),
         person.auth.id,
@@ -111,52 +110,6 @@ pub async fn hold(
     )
     .await?;
     Ok(Redirect::to(&to).into_response())
-}
-
-/// Holds `start` of `doctor` for `patient`; the address to go to next: the hold page, or the
-/// picker at that week saying why not.
-pub(crate) async fn hold_target(
-    state: &AppState,
-    actor: &Actor,
-    patient: UserId,
-    doctor: &Doctor,
-    start: Timestamp,
-    reschedule: Option<AppointmentId>,
-) -> PageResult<String> {
-    let purpose = reschedule.map_or(HoldPurpose::NewAppointment, HoldPurpose::Moving);
-    match state
-        .bookings
-        .hold(actor, patient, doctor.id, start, purpose)
-        .await
-    {
-        Ok(claimed) => {
-            let mut to = format!("/holds/{}", claimed.hold.id);
-            if let Some(id) = reschedule {
-                to.push_str(&format!("?reschedule={id}"));
-            }
-            Ok(to)
-        }
-        Err(error) => {
-            let notice = match error {
-                BookingError::SlotTaken => {
-                    crate::shell::metrics::slot_taken();
-                    "taken"
-                }
-                BookingError::SlotUnavailable(_) | BookingError::Validation(_) => "unavailable",
-                BookingError::DayFull => "day-full",
-                BookingError::LimitReached(_) => "limit",
-                BookingError::AppointmentLimit(_) => "appointment-limit",
-                other => return Err(other.into()),
-            };
-            let week = week_of(start, doctor.time_zone.tz());
-            Ok(picker_href(
-                doctor.id,
-                Some(&week),
-                Some(notice),
-                reschedule,
-            ))
-        }
-    }
 }
 
 /// What the picker says for `?notice=…` after a refused hold.

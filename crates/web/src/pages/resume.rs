@@ -8,10 +8,13 @@
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
+use medibook_core::BookingError;
 use medibook_core::audit::Actor;
+use medibook_core::booking_service::HoldPurpose;
+use medibook_core::clinic::Doctor;
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
 
-use crate::pages::booking::{hold_target, picker_href};
+use crate::pages::booking::{picker_href, week_of};
 use crate::pages::browse::query_param;
 use crate::pages::error::PageResult;
 use crate::pages::signin::encode_component;
@@ -83,11 +86,52 @@ pub async fn resume(
         return Ok(Redirect::to("/").into_response());
     };
     let doctor = state.catalogue.doctor(slot.doctor_id).await?;
-    let week = doctor
-        .time_zone
-        .tz()
-        .to_datetime(slot.start)
-        .date()
-        .to_string();
+    let week = week_of(slot.start, doctor.time_zone.tz());
     Ok(Redirect::to(&picker_href(doctor.id, Some(&week), None, slot.reschedule)).into_response())
+}
+
+/// Holds `start` of `doctor` for `patient`; the address to go to next: the hold page, or the
+/// picker at that week saying why not.
+pub(crate) async fn hold_target(
+    state: &AppState,
+    actor: &Actor,
+    patient: UserId,
+    doctor: &Doctor,
+    start: Timestamp,
+    reschedule: Option<AppointmentId>,
+) -> PageResult<String> {
+    let purpose = reschedule.map_or(HoldPurpose::NewAppointment, HoldPurpose::Moving);
+    match state
+        .bookings
+        .hold(actor, patient, doctor.id, start, purpose)
+        .await
+    {
+        Ok(claimed) => {
+            let mut to = format!("/holds/{}", claimed.hold.id);
+            if let Some(id) = reschedule {
+                to.push_str(&format!("?reschedule={id}"));
+            }
+            Ok(to)
+        }
+        Err(error) => {
+            let notice = match error {
+                BookingError::SlotTaken => {
+                    crate::shell::metrics::slot_taken();
+                    "taken"
+                }
+                BookingError::SlotUnavailable(_) | BookingError::Validation(_) => "unavailable",
+                BookingError::DayFull => "day-full",
+                BookingError::LimitReached(_) => "limit",
+                BookingError::AppointmentLimit(_) => "appointment-limit",
+                other => return Err(other.into()),
+            };
+            let week = week_of(start, doctor.time_zone.tz());
+            Ok(picker_href(
+                doctor.id,
+                Some(&week),
+                Some(notice),
+                reschedule,
+            ))
+        }
+    }
 }
