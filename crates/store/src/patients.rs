@@ -332,6 +332,24 @@ impl DeskRepository for Database {
         Ok(cards)
     }
 
+    async fn patient_card(&self, id: UserId) -> BookingResult<Option<PatientCard>> {
+        let sql = format!("SELECT {USER_COLUMNS}, date_of_birth FROM users WHERE id = $1");
+        let row = sql::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let card = row
+            .map(|row| {
+                Ok::<_, StoreError>(PatientCard {
+                    user: user_from(&row)?,
+                    date_of_birth: optional_date(&row)?,
+                })
+            })
+            .transpose()?;
+        Ok(card)
+    }
+
     async fn register_patient(
         &self,
         user: &User,

@@ -28,6 +28,7 @@ class LivePicker {
     this.root = root;
     this.doctorId = root.dataset.doctorId;
     this.reschedule = root.dataset.reschedule ?? "";
+    this.patientId = root.dataset.patientId ?? "";
     this.timeZone = root.dataset.timeZone;
     this.first = root.dataset.first;
     this.days = Number(root.dataset.days) || 7;
@@ -287,6 +288,7 @@ class LivePicker {
     form.action = "/book/hold";
     form.append(hiddenInput("doctor_id", this.doctorId), hiddenInput("start", slot.start));
     if (this.reschedule) form.append(hiddenInput("reschedule", this.reschedule));
+    if (this.patientId) form.append(hiddenInput("patient_id", this.patientId));
     const button = document.createElement("button");
     button.type = "submit";
     button.className = "slot-button";

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::FrontDesk;
 use crate::audit::{Actor, AuditAction, AuditEvent};
-use crate::booking::{Appointment, Reason};
+use crate::booking::{Appointment, Hold, Reason};
 use crate::booking_service::HoldPurpose;
 use crate::error::{BookingError, BookingResult};
 use crate::ids::{AppointmentId, DoctorId, HoldId, UserId};
@@ -82,6 +82,24 @@ impl FrontDesk {
             .ok_or_else(not_found)?;
         let actor = self.as_desk(actor, caller).await.map_err(|_| not_found())?;
         Ok((appointment.patient_id, actor))
+    }
+
+    /// A hold as its patient or the desk sees it.
+    pub async fn hold_of(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        hold_id: HoldId,
+    ) -> BookingResult<Hold> {
+        match self.bookings.hold_of(caller, hold_id).await {
+            Err(refused @ BookingError::HoldNotFound) => {
+                let Ok((patient, _)) = self.holder_for_desk(actor, caller, hold_id).await else {
+                    return Err(refused);
+                };
+                self.bookings.hold_of(patient, hold_id).await
+            }
+            other => other,
+        }
     }
 
     /// Books the held slot, for the hold's patient.

@@ -134,6 +134,9 @@ pub trait DeskRepository: Send + Sync + 'static {
     /// Patients (accounts with the patient role) whose name, e-mail or phone contains `query`
     /// (phone compared by digits), by name, at most `limit`.
     async fn find_patients(&self, query: &str, limit: u32) -> BookingResult<Vec<PatientCard>>;
+    /// One account as the desk sees it (name, contacts, date of birth); `None` if there is
+    /// none.
+    async fn patient_card(&self, id: UserId) -> BookingResult<Option<PatientCard>>;
     /// Adds a patient account with its details; a phone or e-mail already in use is a
     /// `Validation` error.
     async fn register_patient(
@@ -234,6 +237,17 @@ impl FrontDesk {
             )
             .await?;
         Ok(found)
+    }
+
+    /// One patient's card (name, contacts, date of birth), for the desk booking for them;
+    /// `NotFound` for an unknown account or a staff member's.
+    pub async fn patient(&self, caller: UserId, patient_id: UserId) -> BookingResult<PatientCard> {
+        self.desk_member(caller).await?;
+        self.desk
+            .patient_card(patient_id)
+            .await?
+            .filter(|card| card.user.role == Role::Patient)
+            .ok_or(BookingError::NotFound("patient"))
     }
 
     /// Registers a patient who phoned (name, phone, date of birth; e-mail optional), so the

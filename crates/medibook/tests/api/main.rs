@@ -25,6 +25,7 @@ mod pages;
 mod pages_account;
 mod pages_admin;
 mod pages_booking;
+mod pages_desk;
 mod pages_doctor;
 mod schemathesis;
 mod sessions;

@@ -15,6 +15,7 @@ use medibook_core::clinic::Doctor;
 
 use crate::pages::booking::{AppointmentView, own_appointment};
 use crate::pages::browse::query_param;
+use crate::pages::desk::ForPatient;
 use crate::pages::doctor::picker_page;
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::forms::{SameSite, actor, audit};
@@ -103,10 +104,11 @@ struct CancelPage {
 pub async fn confirm_cancel(
     State(state): State<AppState>,
     signed_in: SignedIn,
+    client: ClientIp,
     uri: Uri,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
+    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &client, &id).await?;
     let view = view_of(&state, &appointment, &doctor);
     if !view.upcoming {
         return Err(not_changeable(&view));
@@ -157,12 +159,18 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> PageResult<Response> {
     let person = signed_in.person;
-    let (appointment, doctor) = own_appointment(&state, &person, &id).await?;
+    let (appointment, doctor) = own_appointment(&state, &person, &client, &id).await?;
     match state
-        .bookings
+        .desk
         .cancel(&actor(&person, &client), person.auth.id, appointment.id)
         .await
     {
+        // The desk, cancelling for a patient, goes back to the patient's page.
+        Ok(cancelled) if cancelled.patient_id != person.auth.id => Ok(Redirect::to(&format!(
+            "/desk/patients/{}?notice=cancelled",
+            cancelled.patient_id
+        ))
+        .into_response()),
         Ok(cancelled) => {
             let notice = if cancelled.late_cancellation {
                 "cancelled-late"
@@ -183,11 +191,12 @@ pub async fn cancel(
 pub async fn reschedule(
     State(state): State<AppState>,
     signed_in: SignedIn,
+    client: ClientIp,
     uri: Uri,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
-    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &id).await?;
+    let (appointment, doctor) = own_appointment(&state, &signed_in.person, &client, &id).await?;
     if appointment.status != AppointmentStatus::Scheduled {
         let view = view_of(&state, &appointment, &doctor);
         return Err(not_changeable(&view));
@@ -199,6 +208,7 @@ pub async fn reschedule(
         doctor.id,
         raw.as_deref(),
         Some(appointment.id),
+        ForPatient::of(&state, &signed_in.person, appointment.patient_id).await?,
     )
     .await
 }

@@ -27,9 +27,10 @@ use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Reason};
 use medibook_core::clinic::Doctor;
-use medibook_core::ids::{AppointmentId, DoctorId, HoldId};
+use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 
 use crate::pages::browse::{doctor_href, page_id, query_param};
+use crate::pages::desk::{ForPatient, with_patient};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::forms::{PostedForm, actor, audit};
@@ -84,6 +85,7 @@ pub async fn hold(
     let doctor = state.catalogue.doctor(doctor_id).await?;
     let tz = doctor.time_zone.tz().clone();
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
+    let for_patient = form.id("patient_id").map(UserId::from_uuid);
     let start = form.get("start").parse::<Timestamp>().ok();
     let week = start.map(|s| week_of(s, &tz));
     let Some(person) = viewer.person else {
@@ -98,12 +100,13 @@ pub async fn hold(
     };
     let Some(start) = start else {
         let back = picker_href(doctor_id, None, Some("unavailable"), reschedule);
-        return Ok(Redirect::to(&back).into_response());
+        return Ok(Redirect::to(&with_patient(back, for_patient)).into_response());
     };
     let to = crate::pages::resume::hold_target(
         &state,
         &actor(&person, &client),
         person.auth.id,
+        for_patient,
         &doctor,
         start,
         reschedule,
@@ -152,6 +155,8 @@ struct HoldPage {
     /// Whether its five minutes are over (it may still be confirmed while the slot is free).
     lapsed: bool,
     reschedule: Option<String>,
+    /// The patient the desk is booking for, when it is not the person signed in.
+    for_patient: Option<ForPatient>,
     reason: String,
     error: Option<String>,
 }
@@ -164,6 +169,7 @@ struct HoldContext<'a> {
     doctor: &'a Doctor,
     now: Timestamp,
     reschedule: Option<AppointmentId>,
+    for_patient: Option<ForPatient>,
 }
 
 impl<'a> HoldContext<'a> {
@@ -174,6 +180,7 @@ impl<'a> HoldContext<'a> {
         hold: &'a Hold,
         doctor: &'a Doctor,
         reschedule: Option<AppointmentId>,
+        for_patient: Option<ForPatient>,
     ) -> Self {
         Self {
             person,
@@ -182,6 +189,7 @@ impl<'a> HoldContext<'a> {
             doctor,
             now: state.bookings.now(),
             reschedule,
+            for_patient,
         }
     }
 
@@ -192,10 +200,10 @@ impl<'a> HoldContext<'a> {
         let viewer = Viewer {
             person: Some(self.person.clone()),
         };
-        let title = if self.reschedule.is_some() {
-            "Confirm the new time"
-        } else {
-            "Confirm your appointment"
+        let title = match (&self.for_patient, self.reschedule) {
+            (Some(patient), _) => format!("Confirm the appointment for {}", patient.name),
+            (None, Some(_)) => "Confirm the new time".to_owned(),
+            (None, None) => "Confirm your appointment".to_owned(),
         };
         let seconds = hold.expires_at.duration_since(self.now).as_secs().max(0);
         HoldPage {
@@ -212,6 +220,7 @@ impl<'a> HoldContext<'a> {
             remaining: format!("{}:{:02}", seconds / 60, seconds % 60),
             lapsed: seconds == 0,
             reschedule: self.reschedule.map(|id| id.to_string()),
+            for_patient: self.for_patient.clone(),
             reason,
             error,
         }
@@ -241,13 +250,14 @@ fn expired(doctor: &Doctor, hold: &Hold, reschedule: Option<AppointmentId>) -> P
 pub async fn show_hold(
     State(state): State<AppState>,
     signed_in: SignedIn,
+    client: ClientIp,
     uri: Uri,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
     let person = signed_in.person;
     let hold_id = HoldId::from_uuid(page_id(&id)?);
-    let hold = own_hold(&state, &person, hold_id).await?;
+    let hold = own_hold(&state, &person, &client, hold_id).await?;
     if let Some(appointment) = hold.appointment_id {
         return Ok(Redirect::to(&format!("/appointments/{appointment}")).into_response());
     }
@@ -260,13 +270,29 @@ pub async fn show_hold(
     if hold.state != HoldState::Active {
         return Err(expired(&doctor, &hold, reschedule));
     }
-    let context = HoldContext::new(&state, &person, &uri, &hold, &doctor, reschedule);
+    let for_patient = ForPatient::of_hold(&state, &person, &hold).await?;
+    let context = HoldContext::new(
+        &state,
+        &person,
+        &uri,
+        &hold,
+        &doctor,
+        reschedule,
+        for_patient,
+    );
     Ok(context.page(String::new(), None).into_response())
 }
 
-/// The signed-in person's hold `hold_id`; someone else's or an unknown one is the 404 page.
-async fn own_hold(state: &AppState, person: &Person, hold_id: HoldId) -> PageResult<Hold> {
-    match state.bookings.hold_of(person.auth.id, hold_id).await {
+/// The signed-in person's hold `hold_id` (or, at the desk, a patient's); someone else's or an
+/// unknown one is the 404 page.
+async fn own_hold(
+    state: &AppState,
+    person: &Person,
+    client: &ClientIp,
+    hold_id: HoldId,
+) -> PageResult<Hold> {
+    let actor = actor(person, client);
+    match state.desk.hold_of(&actor, person.auth.id, hold_id).await {
         Ok(hold) => Ok(hold),
         Err(BookingError::HoldNotFound) => Err(PageError::not_found()),
         Err(other) => Err(other.into()),
@@ -283,14 +309,23 @@ pub async fn confirm(
 ) -> PageResult<Response> {
     let person = signed_in.person;
     let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
-    let hold = own_hold(&state, &person, hold_id).await?;
+    let hold = own_hold(&state, &person, &client, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
-    let context = HoldContext::new(&state, &person, &uri, &hold, &doctor, reschedule);
+    let for_patient = ForPatient::of_hold(&state, &person, &hold).await?;
+    let context = HoldContext::new(
+        &state,
+        &person,
+        &uri,
+        &hold,
+        &doctor,
+        reschedule,
+        for_patient,
+    );
     let result = match reschedule {
         Some(appointment_id) => {
             state
-                .bookings
+                .desk
                 .reschedule(
                     &actor(&person, &client),
                     person.auth.id,
@@ -314,7 +349,7 @@ pub async fn confirm(
                 }
             };
             state
-                .bookings
+                .desk
                 .confirm(&actor(&person, &client), person.auth.id, hold_id, reason)
                 .await
                 .map(|booked| booked.appointment)
@@ -357,10 +392,10 @@ pub async fn release(
 ) -> PageResult<Response> {
     let person = signed_in.person;
     let hold_id = HoldId::from_uuid(form.id("hold_id").ok_or_else(PageError::not_found)?);
-    let hold = own_hold(&state, &person, hold_id).await?;
+    let hold = own_hold(&state, &person, &client, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
     match state
-        .bookings
+        .desk
         .release(&actor(&person, &client), person.auth.id, hold_id)
         .await
     {
@@ -369,13 +404,9 @@ pub async fn release(
     }
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
     let week = week_of(hold.start, doctor.time_zone.tz());
-    Ok(Redirect::to(&picker_href(
-        doctor.id,
-        Some(&week),
-        Some("released"),
-        reschedule,
-    ))
-    .into_response())
+    let back = picker_href(doctor.id, Some(&week), Some("released"), reschedule);
+    let acting_for = (hold.patient_id != person.auth.id).then_some(hold.patient_id);
+    Ok(Redirect::to(&with_patient(back, acting_for)).into_response())
 }
 
 /// An appointment as pages show it.
@@ -460,18 +491,21 @@ struct AppointmentPage {
     layout: Layout,
     appointment: AppointmentView,
     notice: Option<&'static str>,
+    /// The patient, when the desk looks at a patient's appointment.
+    for_patient: Option<ForPatient>,
 }
 
 /// One of the signed-in patient's appointments, or the HTML 404 page.
 pub async fn own_appointment(
     state: &AppState,
     person: &Person,
+    client: &ClientIp,
     id: &str,
 ) -> PageResult<(Appointment, Doctor)> {
     let id = AppointmentId::from_uuid(page_id(id)?);
     let appointment = state
-        .bookings
-        .appointment_of(person.auth.id, id)
+        .desk
+        .appointment(&actor(person, client), person.auth.id, id)
         .await
         .map_err(|error| match error {
             BookingError::NotFound(_) => PageError::not_found(),
@@ -492,7 +526,7 @@ pub async fn appointment(
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
     let person = signed_in.person;
-    let (appointment, doctor) = own_appointment(&state, &person, &id).await?;
+    let (appointment, doctor) = own_appointment(&state, &person, &client, &id).await?;
     audit(
         &state,
         &person,
@@ -506,6 +540,7 @@ pub async fn appointment(
         Some("cancelled") => Some("Your appointment is cancelled."),
         _ => None,
     };
+    let for_patient = ForPatient::of(&state, &person, appointment.patient_id).await?;
     let viewer = Viewer {
         person: Some(person),
     };
@@ -520,6 +555,7 @@ pub async fn appointment(
         layout: Layout::new(&viewer, title, Section::Appointments, &uri),
         appointment: view,
         notice,
+        for_patient,
     };
     Ok(page.into_response())
 }

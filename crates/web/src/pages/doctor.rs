@@ -33,6 +33,7 @@ use medibook_core::ids::{AppointmentId, DoctorId};
 
 use crate::pages::booking::notice_message;
 use crate::pages::browse::{DoctorCard, NextFree, doctor_href, experience, page_id, query_param};
+use crate::pages::desk::{ForPatient, requested_patient, with_patient};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
 use crate::pages::{Layout, Section, Viewer};
@@ -141,6 +142,8 @@ struct DoctorPage {
     notice: Option<&'static str>,
     /// When moving an appointment: its id, posted with the picker's forms.
     reschedule: Option<String>,
+    /// When the desk books for a patient: who, posted as `patient_id` with the picker's forms.
+    for_patient: Option<ForPatient>,
 }
 
 /// The week the page asks for: `?week=YYYY-MM-DD`, or today.
@@ -164,7 +167,12 @@ pub async fn profile(
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
     let id = DoctorId::from_uuid(page_id(&id)?);
-    picker_page(&state, &viewer, &uri, id, raw.as_deref(), None).await
+    // `?for=<patient>`: the desk booking for a caller (checked against the viewer's role).
+    let for_patient = match (&viewer.person, requested_patient(raw.as_deref())?) {
+        (Some(person), Some(patient)) => ForPatient::of(&state, person, patient).await?,
+        _ => None,
+    };
+    picker_page(&state, &viewer, &uri, id, raw.as_deref(), None, for_patient).await
 }
 
 /// The doctor's profile and week picker; with `reschedule`, the picker's forms move that
@@ -176,6 +184,7 @@ pub async fn picker_page(
     id: DoctorId,
     raw: Option<&str>,
     reschedule: Option<AppointmentId>,
+    for_patient: Option<ForPatient>,
 ) -> PageResult<Response> {
     let doctor = state
         .catalogue
@@ -209,6 +218,7 @@ pub async fn picker_page(
         None => doctor_href(id),
     };
     let specialty = state.catalogue.specialty(doctor.specialty_id).await?;
+    let acting_for = for_patient.as_ref().map(|p| p.user_id);
     let (title, section) = match reschedule {
         Some(_) => (
             format!("Move your appointment with {}", doctor.name),
@@ -232,10 +242,11 @@ pub async fn picker_page(
         hold_minutes: state.bookings.policy().hold_duration.as_mins(),
         week_label: week_label(first)?,
         first: first.to_string(),
-        previous_week: previous_week(&base, first, today)?,
-        next_week: next_week(&doctor, &base, first, today)?,
+        previous_week: previous_week(&base, first, today)?.map(|h| with_patient(h, acting_for)),
+        next_week: next_week(&doctor, &base, first, today)?.map(|h| with_patient(h, acting_for)),
         notice: notice_message(query_param(raw, "notice").as_deref()),
         reschedule: reschedule.map(|r| r.to_string()),
+        for_patient,
         days,
         has_free,
         later_free,

@@ -11,7 +11,8 @@
 //! [`appointments`] (the patient's list, cancel, reschedule), [`waitlist`] (join, leave,
 //! offers), [`account`] (profile, contact form), [`google`] (Google Calendar on the profile),
 //! [`calendar`] (the profile's calendar feeds, their reset, and the feeds themselves),
-//! [`console`] (the doctor console: agenda, hours, time off), [`admin`] (the admin console:
+//! [`console`] (the doctor console: agenda, hours, time off), [`desk`] (the front desk: the
+//! clinic's day, check-in, finding and registering patients, booking for them), [`admin`] (the admin console:
 //! doctors, specialties, people and roles,
 //! contact messages, audit trail), [`signin`] (sign-in with a one-time code, sign-out),
 //! [`forms`] (what every form post starts with), [`assets`] (static files),
@@ -29,6 +30,7 @@ pub mod booking;
 pub mod browse;
 pub mod calendar;
 pub mod console;
+pub mod desk;
 pub mod doctor;
 pub mod error;
 pub mod format;
@@ -140,6 +142,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/messages", get(admin::messages::inbox))
         .route("/admin/audit", get(admin::audit::search))
         .route("/admin/outbox", get(admin::outbox::list))
+        .route("/desk", get(desk::show))
+        .route("/desk/patients", post(desk::patients::register))
+        .route("/desk/patients/{id}", get(desk::patients::show))
+        .route("/desk/appointments/{id}/arrived", post(desk::arrived))
         .route("/assets/{*path}", get(assets::serve))
 }
 
@@ -163,6 +169,8 @@ pub enum Section {
     DoctorConsole,
     /// The admin console (`/admin`).
     AdminConsole,
+    /// The front desk (`/desk`).
+    FrontDesk,
     /// The person's profile.
     Profile,
     /// The contact form.
@@ -247,8 +255,12 @@ impl Layout {
         // role as stored now before showing anything.
         match role {
             Some(Role::Doctor) => nav.push(link("/doctor", "My agenda", Section::DoctorConsole)),
-            Some(Role::Admin) => nav.push(link("/admin", "Clinic admin", Section::AdminConsole)),
-            Some(Role::Patient | Role::Receptionist) | None => {}
+            Some(Role::Receptionist) => nav.push(link("/desk", "Front desk", Section::FrontDesk)),
+            Some(Role::Admin) => {
+                nav.push(link("/desk", "Front desk", Section::FrontDesk));
+                nav.push(link("/admin", "Clinic admin", Section::AdminConsole));
+            }
+            Some(Role::Patient) | None => {}
         }
         let sign_in_href = if signing_in || here == "/" {
             "/login".to_owned()

@@ -16,6 +16,7 @@ use medibook_core::ids::{AppointmentId, DoctorId, UserId};
 
 use crate::pages::booking::{picker_href, week_of};
 use crate::pages::browse::query_param;
+use crate::pages::desk::with_patient;
 use crate::pages::error::PageResult;
 use crate::pages::signin::encode_component;
 use crate::shell::AppState;
@@ -74,7 +75,16 @@ pub async fn after_sign_in(
     let Ok(doctor) = state.catalogue.doctor(slot.doctor_id).await else {
         return Ok("/".to_owned());
     };
-    hold_target(state, actor, patient, &doctor, slot.start, slot.reschedule).await
+    hold_target(
+        state,
+        actor,
+        patient,
+        None,
+        &doctor,
+        slot.start,
+        slot.reschedule,
+    )
+    .await
 }
 
 /// `GET /book/resume?…`: the picker at the chosen slot's week (a `GET` holds nothing).
@@ -90,20 +100,21 @@ pub async fn resume(
     Ok(Redirect::to(&picker_href(doctor.id, Some(&week), None, slot.reschedule)).into_response())
 }
 
-/// Holds `start` of `doctor` for `patient`; the address to go to next: the hold page, or the
-/// picker at that week saying why not.
+/// Holds `start` of `doctor` for `caller` (or, at the desk, for `for_patient`); the address to
+/// go to next: the hold page, or the picker at that week saying why not.
 pub(crate) async fn hold_target(
     state: &AppState,
     actor: &Actor,
-    patient: UserId,
+    caller: UserId,
+    for_patient: Option<UserId>,
     doctor: &Doctor,
     start: Timestamp,
     reschedule: Option<AppointmentId>,
 ) -> PageResult<String> {
     let purpose = reschedule.map_or(HoldPurpose::NewAppointment, HoldPurpose::Moving);
     match state
-        .bookings
-        .hold(actor, patient, doctor.id, start, purpose)
+        .desk
+        .hold(actor, caller, for_patient, doctor.id, start, purpose)
         .await
     {
         Ok(claimed) => {
@@ -126,12 +137,8 @@ pub(crate) async fn hold_target(
                 other => return Err(other.into()),
             };
             let week = week_of(start, doctor.time_zone.tz());
-            Ok(picker_href(
-                doctor.id,
-                Some(&week),
-                Some(notice),
-                reschedule,
-            ))
+            let picker = picker_href(doctor.id, Some(&week), Some(notice), reschedule);
+            Ok(with_patient(picker, for_patient.filter(|p| *p != caller)))
         }
     }
 }

@@ -188,6 +188,32 @@ impl FromRequestParts<AppState> for AdminViewer {
     }
 }
 
+/// A signed-in receptionist or admin, for the front desk (role as stored now). Others are
+/// refused as for [`StaffViewer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeskViewer(pub StaffViewer);
+
+impl FromRequestParts<AppState> for DeskViewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let staff = StaffViewer::from_request_parts(parts, state)
+            .await
+            .map_err(|refused| {
+                if refused.status() == StatusCode::FORBIDDEN {
+                    staff_only("the clinic's receptionists and administrators")
+                } else {
+                    refused
+                }
+            })?;
+        if staff.member.works_the_desk() {
+            Ok(Self(staff))
+        } else {
+            Err(staff_only("the clinic's receptionists and administrators"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,6 +105,10 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/admin/messages", Access::Public),
     ("GET", "/admin/audit", Access::Public),
     ("GET", "/admin/outbox", Access::Public),
+    ("GET", "/desk", Access::Public),
+    ("POST", "/desk/patients", Access::Public),
+    ("GET", "/desk/patients/{id}", Access::Public),
+    ("POST", "/desk/appointments/{id}/arrived", Access::Public),
     ("GET", "/assets/{*path}", Access::Public),
     ("GET", "/api/v1/openapi.json", Access::Public),
     // Operations.
