@@ -67,6 +67,10 @@ pub enum AuditAction {
     UserSearch,
     /// An admin read the contact-form inbox.
     ContactInboxRead,
+    /// The desk answered a contact-form message by e-mail.
+    ContactReply,
+    /// The desk marked a contact-form message handled (or not).
+    ContactHandled,
     /// An admin read the audit trail.
     AuditRead,
     /// An admin read the outbox (message status, masked recipients).
@@ -126,6 +130,8 @@ impl AuditAction {
             Self::SpecialtyUpdate => "specialty.update",
             Self::UserSearch => "user.search",
             Self::ContactInboxRead => "contact.read",
+            Self::ContactReply => "contact.reply",
+            Self::ContactHandled => "contact.handled",
             Self::AuditRead => "audit.read",
             Self::OutboxRead => "outbox.read",
             Self::WaitlistJoin => "waitlist.join",

@@ -1,4 +1,5 @@
-//! The contact form: anyone may write to the clinic; admins read the inbox.
+//! The contact form: anyone may write to the clinic; the front desk (receptionists and
+//! admins) reads the inbox, answers by e-mail through the outbox and marks messages handled.
 //!
 //! Spam is kept out in two ways. A honeypot field (`website`) is invisible to people, so a
 //! form that fills it was filled by a bot: it is answered like any other and then dropped. And
@@ -11,10 +12,14 @@ use jiff::Timestamp;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditEvent};
 use crate::clock::Clock;
+use crate::delivery::OutboundMessage;
 use crate::error::{BookingError, BookingResult};
 use crate::identity::Email;
+use crate::identity::Identifier;
 use crate::limits::{RateLimit, RateLimiter};
+use crate::outbox::{MessageKind, NewMessage};
 
 /// Longest accepted name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -38,6 +43,10 @@ pub struct ContactMessage {
     pub message: String,
     /// When it arrived.
     pub received_at: Timestamp,
+    /// When the desk marked it handled (answered, or nothing to answer).
+    pub handled_at: Option<Timestamp>,
+    /// When the desk last answered it by e-mail.
+    pub replied_at: Option<Timestamp>,
 }
 
 /// The form as submitted, before any checks.
@@ -69,7 +78,29 @@ pub trait ContactRepository: Send + Sync + 'static {
     async fn add_contact_message(&self, message: &ContactMessage) -> BookingResult<()>;
     /// The newest `limit` messages, newest first.
     async fn contact_messages(&self, limit: u32) -> BookingResult<Vec<ContactMessage>>;
+    /// One message; `None` if there is none.
+    async fn contact_message(&self, id: Uuid) -> BookingResult<Option<ContactMessage>>;
+    /// In one transaction: queues `reply`, stamps the message replied (and handled, if it was
+    /// not) at `now` and appends `audit`; `false` if there is no such message.
+    async fn reply_to_contact(
+        &self,
+        id: Uuid,
+        reply: &NewMessage,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<bool>;
+    /// Marks the message handled at `handled` (or not handled, with `None`) and appends
+    /// `audit`, in one transaction; `false` if there is no such message.
+    async fn set_contact_handled(
+        &self,
+        id: Uuid,
+        handled: Option<Timestamp>,
+        audit: &[AuditEntry],
+    ) -> BookingResult<bool>;
 }
+
+/// Longest reply, in characters.
+pub const MAX_REPLY_CHARS: usize = 5000;
 
 /// Receives contact forms and lists them for admins.
 #[derive(Clone)]
@@ -78,6 +109,7 @@ pub struct ContactDesk {
     limiter: RateLimiter,
     limit: RateLimit,
     clock: Arc<dyn Clock>,
+    signature: String,
 }
 
 impl ContactDesk {
@@ -93,7 +125,14 @@ impl ContactDesk {
             limiter,
             limit,
             clock,
+            signature: "MediBook clinic".to_owned(),
         }
+    }
+
+    /// Signs replies with `clinic` (the clinic's name).
+    pub fn signed_as(mut self, clinic: impl Into<String>) -> Self {
+        self.signature = clinic.into();
+        self
     }
 
     /// Takes a form from `client` (an IP address, if known): rate-limits, drops bots, checks
@@ -118,6 +157,8 @@ impl ContactDesk {
             email: Email::parse(&form.email)?,
             message: text_field("message", &form.message, MAX_MESSAGE_CHARS, true)?,
             received_at: self.clock.now(),
+            handled_at: None,
+            replied_at: None,
         };
         self.repository.add_contact_message(&message).await?;
         Ok(Submission::Stored)
@@ -127,6 +168,102 @@ impl ContactDesk {
     pub async fn inbox(&self) -> BookingResult<Vec<ContactMessage>> {
         self.repository.contact_messages(INBOX_LIMIT).await
     }
+
+    /// Answers message `id` by e-mail (queued in the outbox with the change, so it is sent
+    /// even if the process stops right after) and marks it handled. The audit entry names the
+    /// message, never the reply's text.
+    pub async fn reply(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        text: &str,
+    ) -> BookingResult<ContactMessage> {
+        let text = text_field("reply", text, MAX_REPLY_CHARS, true)?;
+        let message = self
+            .repository
+            .contact_message(id)
+            .await?
+            .ok_or(BookingError::NotFound("contact message"))?;
+        let now = self.clock.now();
+        let body = format!(
+            "{text}\n\n{}\n\n---\nYou wrote on {}:\n{}",
+            self.signature,
+            message.received_at.strftime("%Y-%m-%d"),
+            quoted(&message.message),
+        );
+        let reply = NewMessage {
+            idempotency_key: format!("contact-reply:{id}:{}", Uuid::now_v7()),
+            message: OutboundMessage {
+                to: Identifier::Email(message.email.clone()),
+                subject: format!("Your message to {}", self.signature),
+                body,
+                attachment: None,
+            },
+            expires_at: None,
+            sensitive: true,
+            kind: MessageKind::ContactReply,
+            appointment_id: None,
+            due_at: None,
+        };
+        let event = AuditEvent::new(
+            AuditAction::ContactReply,
+            "contact_message",
+            Some(id.to_string()),
+        );
+        if !self
+            .repository
+            .reply_to_contact(id, &reply, now, &[AuditEntry::stamped(actor, now, event)])
+            .await?
+        {
+            return Err(BookingError::NotFound("contact message"));
+        }
+        Ok(ContactMessage {
+            handled_at: message.handled_at.or(Some(now)),
+            replied_at: Some(now),
+            ..message
+        })
+    }
+
+    /// Marks message `id` handled or, with `handled` false, back to be dealt with.
+    pub async fn set_handled(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        handled: bool,
+    ) -> BookingResult<ContactMessage> {
+        let message = self
+            .repository
+            .contact_message(id)
+            .await?
+            .ok_or(BookingError::NotFound("contact message"))?;
+        let now = self.clock.now();
+        let at = handled.then(|| message.handled_at.unwrap_or(now));
+        let event = AuditEvent::new(
+            AuditAction::ContactHandled,
+            "contact_message",
+            Some(id.to_string()),
+        )
+        .with_detail(if handled { "handled" } else { "not handled" });
+        if !self
+            .repository
+            .set_contact_handled(id, at, &[AuditEntry::stamped(actor, now, event)])
+            .await?
+        {
+            return Err(BookingError::NotFound("contact message"));
+        }
+        Ok(ContactMessage {
+            handled_at: at,
+            ..message
+        })
+    }
+}
+
+/// `text` with every line marked as quoted (`> `).
+fn quoted(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("> {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Trims `raw` and checks it is 1 to `max` characters without control characters (line

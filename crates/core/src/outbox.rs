@@ -39,17 +39,20 @@ pub enum MessageKind {
     Reminder,
     /// A waitlist offer.
     WaitlistOffer,
+    /// The desk's answer to a contact-form message.
+    ContactReply,
 }
 
 impl MessageKind {
     /// Every kind, for listings.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::SignInCode,
         Self::Booked,
         Self::Rescheduled,
         Self::Cancelled,
         Self::Reminder,
         Self::WaitlistOffer,
+        Self::ContactReply,
     ];
 
     /// The stored name.
@@ -61,6 +64,7 @@ impl MessageKind {
             Self::Cancelled => "cancelled",
             Self::Reminder => "reminder",
             Self::WaitlistOffer => "waitlist_offer",
+            Self::ContactReply => "contact_reply",
         }
     }
 

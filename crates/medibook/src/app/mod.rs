@@ -319,7 +319,8 @@ impl App {
                 limiter.clone(),
                 medibook_core::contact::FORMS_PER_CLIENT,
                 clock.clone(),
-            ),
+            )
+            .signed_as(settings.clinic_name.clone()),
             audit,
             records,
             desk,

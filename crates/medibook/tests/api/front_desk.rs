@@ -30,7 +30,7 @@ async fn patch_me(app: &TestApp, token: &str, body: Value) -> Reply {
 }
 
 /// Signs `email` in and gives them the receptionist role through the admin API.
-async fn sign_in_as_receptionist(app: &TestApp, admin: &str, email: &str) -> String {
+pub(crate) async fn sign_in_as_receptionist(app: &TestApp, admin: &str, email: &str) -> String {
     let token = app.sign_in(email).await;
     let id = user_id(app, &token).await;
     let granted = send(

@@ -13,6 +13,7 @@ mod harness;
 mod booking;
 mod calendar;
 mod concurrency;
+mod contact_inbox;
 mod fake_google;
 mod feed;
 mod front_desk;

@@ -113,6 +113,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::users))
         .routes(routes!(admin::set_role))
         .routes(routes!(admin::contact_messages))
+        .routes(routes!(admin::reply_to_contact))
+        .routes(routes!(admin::set_contact_handled))
         .routes(routes!(admin::audit))
         .routes(routes!(outbox::outbox))
 }

@@ -146,6 +146,12 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/patients", post(desk::patients::register))
         .route("/desk/patients/{id}", get(desk::patients::show))
         .route("/desk/appointments/{id}/arrived", post(desk::arrived))
+        .route("/desk/messages", get(admin::messages::desk_inbox))
+        .route("/desk/messages/{id}/reply", post(admin::messages::reply))
+        .route(
+            "/desk/messages/{id}/handled",
+            post(admin::messages::handled),
+        )
         .route("/assets/{*path}", get(assets::serve))
 }
 

@@ -103,6 +103,9 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/admin/people", Access::Public),
     ("POST", "/admin/people/{id}/role", Access::Public),
     ("GET", "/admin/messages", Access::Public),
+    ("GET", "/desk/messages", Access::Public),
+    ("POST", "/desk/messages/{id}/reply", Access::Public),
+    ("POST", "/desk/messages/{id}/handled", Access::Public),
     ("GET", "/admin/audit", Access::Public),
     ("GET", "/admin/outbox", Access::Public),
     ("GET", "/desk", Access::Public),
@@ -212,7 +215,17 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("PATCH", "/api/v1/admin/doctors/{id}", Access::Admin),
     ("GET", "/api/v1/admin/users", Access::Admin),
     ("PUT", "/api/v1/admin/users/{id}/role", Access::Admin),
-    ("GET", "/api/v1/admin/contact-messages", Access::Admin),
+    ("GET", "/api/v1/admin/contact-messages", Access::Desk),
+    (
+        "POST",
+        "/api/v1/admin/contact-messages/{id}/reply",
+        Access::Desk,
+    ),
+    (
+        "PUT",
+        "/api/v1/admin/contact-messages/{id}/handled",
+        Access::Desk,
+    ),
     ("GET", "/api/v1/admin/audit", Access::Admin),
     ("GET", "/api/v1/admin/outbox", Access::Admin),
 ];
@@ -243,6 +256,22 @@ pub struct StaffCaller {
 /// An admin calling an admin route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdminCaller(pub StaffCaller);
+
+/// A receptionist or an admin calling a front-desk route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeskCaller(pub StaffCaller);
+
+impl FromRequestParts<AppState> for DeskCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = StaffCaller::from_request_parts(parts, state).await?;
+        if !caller.member.works_the_desk() {
+            return Err(BookingError::Forbidden.into());
+        }
+        Ok(Self(caller))
+    }
+}
 
 /// Enforces [`ROUTE_ACCESS`] (install with `route_layer`, so the matched path is known).
 /// Authenticated callers are handed on in the request's extensions, so handlers do not check

@@ -337,6 +337,26 @@ impl<'a> World<'a> {
         time_off.id.to_string()
     }
 
+    /// A fresh contact-form message, stored directly (the form is rate-limited per client).
+    async fn contact_message(&mut self) -> String {
+        use medibook_core::contact::{ContactMessage, ContactRepository};
+        let message = ContactMessage {
+            id: uuid::Uuid::now_v7(),
+            name: "Matrix Writer".to_owned(),
+            email: medibook_core::identity::Email::parse("writer@example.org").expect("email"),
+            message: "A question for the desk.".to_owned(),
+            received_at: self.app.clock.now(),
+            handled_at: None,
+            replied_at: None,
+        };
+        self.app
+            .database
+            .add_contact_message(&message)
+            .await
+            .expect("message");
+        message.id.to_string()
+    }
+
     /// The plausible request for `method path` by `caller`, with fresh records.
     async fn call(&mut self, caller: Caller, method: &str, template: &str) -> Call {
         let doctor = self.app.doctor;
@@ -504,7 +524,14 @@ impl<'a> World<'a> {
                 | "/admin/people/{id}/role"
                 | "/admin/messages"
                 | "/admin/audit"
-                | "/admin/outbox",
+                | "/admin/outbox"
+                | "/desk"
+                | "/desk/patients"
+                | "/desk/patients/{id}"
+                | "/desk/appointments/{id}/arrived"
+                | "/desk/messages"
+                | "/desk/messages/{id}/reply"
+                | "/desk/messages/{id}/handled",
             ) => {
                 if method == "POST" {
                     form = Some(vec![("name", "Matrix".to_owned())]);
@@ -676,6 +703,18 @@ impl<'a> World<'a> {
                 (template.replace("{id}", &patient), None)
             }
             ("GET", "/api/v1/desk/day") => (format!("{template}?date=2027-03-02"), None),
+            ("POST", "/api/v1/admin/contact-messages/{id}/reply") => {
+                let message = self.contact_message().await;
+                let body = json!({ "text": "Answered by the matrix." });
+                (template.replace("{id}", &message), Some(body))
+            }
+            ("PUT", "/api/v1/admin/contact-messages/{id}/handled") => {
+                let message = self.contact_message().await;
+                (
+                    template.replace("{id}", &message),
+                    Some(json!({ "handled": true })),
+                )
+            }
             ("POST", "/api/v1/desk/appointments/{id}/arrived") => {
                 let appointment = self.patient_appointment().await;
                 (template.replace("{id}", &appointment), Some(json!({})))

@@ -114,6 +114,7 @@ pub fn kind_label(kind: MessageKind) -> &'static str {
         MessageKind::Cancelled => "Cancellation",
         MessageKind::Reminder => "Reminder",
         MessageKind::WaitlistOffer => "Waitlist offer",
+        MessageKind::ContactReply => "Reply to a contact message",
     }
 }
 
