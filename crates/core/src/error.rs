@@ -4,7 +4,10 @@
 //! (the web layer maps it into RFC 9457 problem responses); clients branch on the code, people
 //! read the message.
 
+use jiff::Timestamp;
 use thiserror::Error;
+
+use crate::ids::DoctorId;
 
 /// A refusal or failure of a domain operation.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -33,6 +36,10 @@ pub enum BookingError {
     /// The patient already has the most upcoming appointments allowed (the number).
     #[error("you can have at most {0} upcoming appointments; cancel one first")]
     AppointmentLimit(u16),
+    /// Joining a waitlist for times of which one is free now: book it instead (the doctor and
+    /// the slot's start).
+    #[error("a time that suits is free now ({1}): book it instead of waiting")]
+    FreeNow(DoctorId, Timestamp),
     /// The operation does not apply to the current state (e.g. cancelling a completed visit).
     #[error("{0}")]
     InvalidState(String),
@@ -127,6 +134,7 @@ impl BookingError {
             Self::DayFull => "day_full",
             Self::LimitReached(_) => "limit_reached",
             Self::AppointmentLimit(_) => "appointment_limit",
+            Self::FreeNow(..) => "slot_free_now",
             Self::InvalidState(_) => "invalid_state",
             Self::Validation(_) => "validation",
             Self::Unauthorized => "unauthorized",

@@ -18,13 +18,15 @@
 //!   and passes the slot on to the next waiter. Leaving the waitlist with an open offer declines
 //!   it.
 
-use jiff::civil::Date;
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::audit::{AuditAction, AuditEvent};
 use crate::booking::{Occupancy, SlotStatus};
 use crate::clinic::Doctor;
+use crate::error::{BookingError, BookingResult};
 use crate::ids::{DoctorId, HoldId, OfferId, SpecialtyId, UserId, WaitlistEntryId};
 use crate::listing::doctor_listing;
 use crate::schedule::TimeOff;
@@ -168,6 +170,8 @@ pub struct WaitlistEntry {
     pub from: Option<Date>,
     /// Last acceptable date (in the doctor's zone), if any.
     pub to: Option<Date>,
+    /// Days and times that suit.
+    pub preference: WaitPreference,
     /// Where it stands.
     pub state: EntryState,
     /// When the patient joined (queue order).
@@ -188,6 +192,130 @@ pub fn accepts(from: Option<Date>, to: Option<Date>, date: Date) -> bool {
     from.is_none_or(|from| date >= from) && to.is_none_or(|to| date <= to)
 }
 
+/// The days of the week as written in requests, Monday first.
+pub const WEEKDAY_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// When a waiter can come: days of the week and a part of the day, in the doctor's zone.
+/// The default accepts any day at any time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WaitPreference {
+    /// Bit `n` set: the `n`-th day of the week (Monday = 0) suits; no bit set: any day.
+    pub weekdays: u8,
+    /// The earliest start that suits, if any.
+    pub earliest: Option<Time>,
+    /// The latest end that suits, if any.
+    pub latest: Option<Time>,
+}
+
+impl WaitPreference {
+    /// Any day, any time.
+    pub const ANY: Self = Self {
+        weekdays: 0,
+        earliest: None,
+        latest: None,
+    };
+
+    /// The bit set of `days`.
+    pub fn days_mask(days: &[Weekday]) -> u8 {
+        days.iter()
+            .fold(0, |mask, day| mask | (1 << day.to_monday_zero_offset()))
+    }
+
+    /// The days that suit, Monday first (every day when none was chosen).
+    pub fn days(&self) -> Vec<Weekday> {
+        (0..7i8)
+            .filter(|bit| self.weekdays == 0 || self.weekdays & (1 << bit) != 0)
+            .filter_map(|bit| Weekday::from_monday_zero_offset(bit).ok())
+            .collect()
+    }
+
+    /// Whether a slot from `start` to `end` suits, in zone `tz`.
+    pub fn accepts(&self, tz: &TimeZone, start: Timestamp, end: Timestamp) -> bool {
+        let (from, to) = (tz.to_datetime(start), tz.to_datetime(end));
+        let day_ok = self.weekdays == 0
+            || self.weekdays & (1 << from.weekday().to_monday_zero_offset()) != 0;
+        // A slot ending at midnight ends "at 24:00" of its own day.
+        let ends = if to.date() > from.date() {
+            Time::MAX
+        } else {
+            to.time()
+        };
+        day_ok
+            && self.earliest.is_none_or(|earliest| from.time() >= earliest)
+            && self.latest.is_none_or(|latest| ends <= latest)
+    }
+
+    /// The preference from its written form: day names (`monday` … `sunday`, any case) and
+    /// times `HH:MM` (empty for none); `Validation` for anything else, or an earliest time
+    /// not before the latest.
+    pub fn parse(
+        days: &[&str],
+        earliest: Option<&str>,
+        latest: Option<&str>,
+    ) -> BookingResult<Self> {
+        let mut weekdays = 0u8;
+        for day in days {
+            let index = WEEKDAY_NAMES
+                .iter()
+                .position(|name| name.eq_ignore_ascii_case(day.trim()))
+                .ok_or_else(|| {
+                    BookingError::validation(format!(
+                        "“{day}” is not a day of the week (monday … sunday)"
+                    ))
+                })?;
+            weekdays |= 1 << index;
+        }
+        let time = |field: &str, raw: Option<&str>| -> BookingResult<Option<Time>> {
+            match raw.map(str::trim).filter(|t| !t.is_empty()) {
+                None => Ok(None),
+                Some(text) if text.len() == 5 => text.parse::<Time>().map(Some).map_err(|_| {
+                    BookingError::validation(format!("{field} must be a time like 17:30"))
+                }),
+                Some(_) => Err(BookingError::validation(format!(
+                    "{field} must be a time like 17:30"
+                ))),
+            }
+        };
+        let preference = Self {
+            weekdays,
+            earliest: time("earliest", earliest)?,
+            latest: time("latest", latest)?,
+        };
+        if let (Some(earliest), Some(latest)) = (preference.earliest, preference.latest)
+            && earliest >= latest
+        {
+            return Err(BookingError::validation(
+                "the earliest time must be before the latest",
+            ));
+        }
+        Ok(preference)
+    }
+
+    /// The days that suit by name (empty when any day does).
+    pub fn day_names(&self) -> Vec<&'static str> {
+        if self.weekdays == 0 {
+            return Vec::new();
+        }
+        (0..7)
+            .filter(|bit| self.weekdays & (1 << bit) != 0)
+            .map(|bit| WEEKDAY_NAMES[bit])
+            .collect()
+    }
+
+    /// Whether it narrows nothing.
+    pub fn is_any(&self) -> bool {
+        self.weekdays & 0x7f == 0 && self.earliest.is_none() && self.latest.is_none()
+    }
+}
+
 /// A new entry, checked by the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewEntry {
@@ -201,6 +329,8 @@ pub struct NewEntry {
     pub from: Option<Date>,
     /// Last acceptable date.
     pub to: Option<Date>,
+    /// Days and times that suit.
+    pub preference: WaitPreference,
 }
 
 /// The free slots of a doctor that may be offered at `now`, in order: on the grid, within the

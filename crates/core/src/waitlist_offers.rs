@@ -22,7 +22,9 @@ use crate::ids::{HoldId, OfferId, UserId, WaitlistEntryId};
 use crate::outbox::{MessageKind, NewMessage};
 use crate::schedule::TimeOff;
 use crate::slots::{Slot, day_bounds};
-use crate::waitlist::{OfferState, WaitlistOffer, accepts, offer_message, offerable_slots};
+use crate::waitlist::{
+    OfferState, WaitPreference, WaitlistOffer, accepts, offer_message, offerable_slots,
+};
 
 /// A waiting entry, as the offering sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub struct Waiter {
     pub from: Option<Date>,
     /// Last acceptable date.
     pub to: Option<Date>,
+    /// Days and times that suit.
+    pub preference: WaitPreference,
 }
 
 /// The days the waiters of a doctor accept from today to the doctor's horizon, and the instants
@@ -144,6 +148,7 @@ impl<'a> OfferPlan<'a> {
             !self.taken.contains(&slot.start)
                 && !self.offered_before.contains(&(waiter.id, slot.start))
                 && accepts(waiter.from, waiter.to, date)
+                && waiter.preference.accepts(tz, slot.start, slot.end)
                 && max.is_none_or(|max| self.claims_per_day.get(&date).copied().unwrap_or(0) < max)
         })
     }
@@ -252,6 +257,7 @@ mod tests {
             patient_id: UserId::generate(),
             from,
             to,
+            preference: WaitPreference::ANY,
         }
     }
 
@@ -267,6 +273,39 @@ mod tests {
             end: start + SignedDuration::from_mins(30),
             status: SlotStatus::Booked,
         }
+    }
+
+    #[test]
+    fn a_waiter_is_offered_only_days_and_times_that_suit_them() {
+        let doctor = doctor(None);
+        let picky = Waiter {
+            preference: WaitPreference::parse(&["wednesday"], Some("09:30"), Some("10:30"))
+                .unwrap(),
+            ..waiter(None, None)
+        };
+        let window = OfferWindow::of(&doctor, &[picky], now()).unwrap();
+        let plan = OfferPlan::new(&doctor, &window, &[], &[], [], now());
+        // Tuesday's slots and Wednesday's 09:00 do not suit; Wednesday 09:30 (08:30 UTC) does.
+        assert_eq!(
+            plan.slot_for(&picky).unwrap().start,
+            at("2027-03-03T08:30:00Z")
+        );
+        let too_late = Waiter {
+            preference: WaitPreference::parse(&[], Some("10:00"), Some("10:20")).unwrap(),
+            ..waiter(None, None)
+        };
+        assert_eq!(plan.slot_for(&too_late), None, "no slot ends by 10:20");
+    }
+
+    #[test]
+    fn written_preferences_are_checked() {
+        assert!(WaitPreference::parse(&["Funday"], None, None).is_err());
+        assert!(WaitPreference::parse(&[], Some("18:00"), Some("09:00")).is_err());
+        assert!(WaitPreference::parse(&[], Some("9"), None).is_err());
+        let any = WaitPreference::parse(&[], Some(""), None).unwrap();
+        assert!(any.is_any());
+        let some = WaitPreference::parse(&["MONDAY", "friday"], None, None).unwrap();
+        assert_eq!(some.day_names(), ["monday", "friday"]);
     }
 
     #[test]

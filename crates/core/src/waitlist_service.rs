@@ -6,12 +6,16 @@ use std::sync::Arc;
 use jiff::civil::Date;
 
 use crate::audit::{Actor, AuditAction, AuditEntry, AuditEvent};
+use crate::booking_service::{BookingService, MAX_LISTING_DAYS};
+use crate::clinic::Doctor;
 use crate::clock::Clock;
 use crate::error::{BookingError, BookingResult};
 use crate::events::EventBus;
 use crate::ids::{DoctorId, OfferId, UserId, WaitlistEntryId};
 use crate::ports::{ClinicRepository, WaitlistRepository, publish_recorded};
-use crate::waitlist::{NewEntry, WaitTarget, WaitlistEntry, WaitlistPolicy, entry_event};
+use crate::waitlist::{
+    NewEntry, WaitPreference, WaitTarget, WaitlistEntry, WaitlistPolicy, accepts, entry_event,
+};
 
 /// A request to join the waitlist, before checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +26,8 @@ pub struct JoinRequest {
     pub from: Option<Date>,
     /// Last acceptable date, if any.
     pub to: Option<Date>,
+    /// Days and times that suit.
+    pub preference: WaitPreference,
 }
 
 /// Longest date window of one entry.
@@ -35,6 +41,7 @@ pub struct WaitlistService {
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventBus>,
     policy: WaitlistPolicy,
+    bookings: Option<BookingService>,
 }
 
 impl WaitlistService {
@@ -52,7 +59,15 @@ impl WaitlistService {
             clock,
             events,
             policy,
+            bookings: None,
         }
+    }
+
+    /// Refuses to queue a patient for times of which one is free now (the patient could book
+    /// it), looking the slots up through `bookings`.
+    pub fn pointing_to_free_slots(mut self, bookings: BookingService) -> Self {
+        self.bookings = Some(bookings);
+        self
     }
 
     /// The policy in force.
@@ -60,9 +75,10 @@ impl WaitlistService {
         self.policy
     }
 
-    /// Puts the patient on the waitlist. If a matching slot is free already, it is offered at
-    /// once (to the first waiter, who may be someone who joined earlier). Joining again with the
-    /// same target and window returns the existing entry with `false`.
+    /// Puts the patient on the waitlist, for slots that free up later (offered to them, held,
+    /// before anyone else sees them). A time that suits and is free now is never offered: the
+    /// request is refused with `FreeNow`, naming it, so the patient books it. Joining again
+    /// with the same target and window returns the existing entry with `false`.
     pub async fn join(
         &self,
         patient_id: UserId,
@@ -91,12 +107,22 @@ impl WaitlistService {
         {
             return Err(BookingError::validation("the date window is in the past"));
         }
+        let preference = request.preference;
+        if let (Some(earliest), Some(latest)) = (preference.earliest, preference.latest)
+            && earliest >= latest
+        {
+            return Err(BookingError::validation(
+                "the earliest time must be before the latest",
+            ));
+        }
+        self.refuse_if_free_now(&doctors, &request, today).await?;
         let entry = NewEntry {
             id: WaitlistEntryId::generate(),
             patient_id,
             target: request.target,
             from: request.from,
             to: request.to,
+            preference,
         };
         let audit = [AuditEntry::stamped(
             actor,
@@ -115,8 +141,11 @@ impl WaitlistService {
         if !created {
             return Ok((entry, false));
         }
-        for doctor_id in doctors {
-            let recorded = self.waitlist.offer_free_slots(doctor_id, now).await?;
+        // Free slots that suit someone are offered now (to the first waiter in queue order).
+        // With `pointing_to_free_slots` none suits the new entry (it was refused above), so
+        // this only settles slots that no earlier waiter was offered yet.
+        for doctor in &doctors {
+            let recorded = self.waitlist.offer_free_slots(doctor.id, now).await?;
             publish_recorded(self.events.as_ref(), &recorded);
         }
         let entry = self
@@ -127,15 +156,54 @@ impl WaitlistService {
         Ok((entry, true))
     }
 
+    /// `FreeNow` with the soonest free slot of `doctors` that `request` accepts, if any (the
+    /// first month of its window is looked at).
+    async fn refuse_if_free_now(
+        &self,
+        doctors: &[Doctor],
+        request: &JoinRequest,
+        today: Date,
+    ) -> BookingResult<()> {
+        let Some(bookings) = &self.bookings else {
+            return Ok(());
+        };
+        // A day of slack: "today" in the easternmost zone is tomorrow in UTC.
+        let first = request
+            .from
+            .unwrap_or(today)
+            .max(today.yesterday().unwrap_or(today));
+        let days = request
+            .to
+            .and_then(|to| first.until(to).ok())
+            .map_or(MAX_LISTING_DAYS, |span| {
+                u16::try_from(span.get_days().saturating_add(1)).unwrap_or(MAX_LISTING_DAYS)
+            });
+        if days == 0 {
+            return Ok(());
+        }
+        let found = bookings
+            .first_free_matching(doctors, first, days, |doctor, slot| {
+                let tz = doctor.time_zone.tz();
+                accepts(request.from, request.to, tz.to_datetime(slot.start).date())
+                    && request.preference.accepts(tz, slot.start, slot.end)
+            })
+            .await?;
+        match found {
+            Some((doctor_id, slot)) => Err(BookingError::FreeNow(doctor_id, slot.start)),
+            None => Ok(()),
+        }
+    }
+
     /// The doctors a target covers; `NotFound` for an unknown doctor or specialty.
-    async fn doctors_of(&self, target: WaitTarget) -> BookingResult<Vec<DoctorId>> {
+    async fn doctors_of(&self, target: WaitTarget) -> BookingResult<Vec<Doctor>> {
         match target {
             WaitTarget::Doctor(id) => {
-                self.clinic
+                let doctor = self
+                    .clinic
                     .doctor(id)
                     .await?
                     .ok_or(BookingError::NotFound("doctor"))?;
-                Ok(vec![id])
+                Ok(vec![doctor])
             }
             WaitTarget::Specialty(id) => {
                 self.clinic
@@ -148,7 +216,6 @@ impl WaitlistService {
                     .await?
                     .into_iter()
                     .filter(|d| d.specialty_id == id)
-                    .map(|d| d.id)
                     .collect())
             }
         }

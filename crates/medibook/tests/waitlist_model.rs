@@ -507,6 +507,7 @@ impl World {
             target: WaitTarget::Doctor(self.doctor),
             from: Some(DAY),
             to: Some(DAY),
+            preference: medibook_core::waitlist::WaitPreference::ANY,
         }
     }
 

@@ -77,6 +77,33 @@ impl BookingService {
         Ok(next)
     }
 
+    /// The first free slot of `doctors` on the `days` dates from `first` that `suits`
+    /// accepts, with its doctor (soonest first across doctors); `None` if there is none. One
+    /// query per kind of data for all of them.
+    pub async fn first_free_matching(
+        &self,
+        doctors: &[Doctor],
+        first: Date,
+        days: u16,
+        suits: impl Fn(&Doctor, &SlotView) -> bool,
+    ) -> BookingResult<Option<(DoctorId, SlotView)>> {
+        if doctors.is_empty() {
+            return Ok(None);
+        }
+        let days = days.clamp(1, MAX_LISTING_DAYS);
+        let listings = self.listings(doctors, first, days).await?;
+        Ok(listings
+            .into_iter()
+            .filter_map(|(id, slots)| {
+                let doctor = doctors.iter().find(|d| d.id == id)?;
+                slots
+                    .into_iter()
+                    .find(|slot| slot.status == SlotStatus::Available && suits(doctor, slot))
+                    .map(|slot| (id, slot))
+            })
+            .min_by_key(|(_, slot)| slot.start))
+    }
+
     /// Slot listings of several doctors over the same dates.
     async fn listings(
         &self,

@@ -251,7 +251,8 @@ impl App {
             clock.clone(),
             publish.clone(),
             waitlist_policy,
-        );
+        )
+        .pointing_to_free_slots(bookings.clone());
         let staff = medibook_core::staff::Staff::new(
             store.clone(),
             store.clone(),

@@ -696,30 +696,32 @@ async fn time_off_closes_and_reopens_slots_on_the_feed(app: TestApp) {
     );
     assert_eq!(app.slot_status(app.doctor, &tuesday("09:00")).await, None);
 
-    // A patient waits for that morning; removing the time off reopens both slots, and the
-    // first is offered to the waiter at once.
+    // A patient waits for that morning (nothing else suits them); removing the time off
+    // reopens both slots, and the first is offered to the waiter at once, held for them.
     let joined = app
         .post(
             Some(&waiter),
             "/api/v1/waitlist",
-            json!({ "doctor_id": app.doctor, "from": "2027-03-02", "to": "2027-03-02" }),
+            json!({
+                "doctor_id": app.doctor, "from": "2027-03-02", "to": "2027-03-02",
+                "earliest": "09:00", "latest": "10:00",
+            }),
         )
         .await;
     assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.body);
-    // Other Tuesday slots were free: the waiter holds the first of them (10:00) already.
-    let first_offer = feed.slot_changes(app.doctor, 2, 1).await;
-    assert_eq!(first_offer, vec![Change::of(&tuesday("10:00"), "held")]);
+    assert_eq!(joined.body["state"], "waiting", "{}", joined.body);
     let id = added.body["id"].as_str().expect("time off id");
     let removed = app
         .delete(&doctor, &format!("/api/v1/doctor/time-off/{id}"))
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
-    let reopened = feed.slot_changes(app.doctor, 3, 2).await;
+    let reopened = feed.slot_changes(app.doctor, 2, 3).await;
     assert_eq!(
         reopened,
         vec![
             Change::of(&tuesday("09:00"), "available"),
             Change::of(&tuesday("09:30"), "available"),
+            Change::of(&tuesday("09:00"), "held"),
         ]
     );
     feed.expect_nothing_more().await;

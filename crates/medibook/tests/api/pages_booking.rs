@@ -526,19 +526,34 @@ async fn other_peoples_holds_and_appointments_are_not_found(app: TestApp) {
     assert!(still.html.contains(">Booked</dd>"), "{}", still.html);
 }
 
-/// Joins the test doctor's waitlist on the page; with free slots the first is offered at once.
-async fn join_on_the_page(app: &TestApp, cookie: &str) -> Page {
+/// Books Tuesday 09:00 and 09:30 for another patient, then joins the test doctor's waitlist
+/// on the page for a Tuesday time from 09:00 to 10:00 (nothing that suits is free); returns the
+/// other patient's token, the two appointments, and the waitlist page.
+async fn join_on_the_page(app: &TestApp, cookie: &str) -> (String, Vec<String>, Page) {
+    let booker = app.sign_in("booker@example.org").await;
+    let appointments = vec![
+        app.book(&booker, &tuesday("09:00")).await,
+        app.book(&booker, &tuesday("09:30")).await,
+    ];
     let doctor = app.doctor.to_string();
     let joined = post_form(
         app,
         "/book/waitlist",
-        &[("doctor_id", &doctor)],
+        &[
+            ("doctor_id", &doctor),
+            ("from", "2027-03-02"),
+            ("to", "2027-03-02"),
+            ("day-tuesday", "on"),
+            ("earliest", "09:00"),
+            ("latest", "10:00"),
+        ],
         Some(cookie),
     )
     .await;
     assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.html);
     assert_eq!(location(&joined), "/waitlist?notice=joined");
-    get_page(app, "/waitlist?notice=joined", Some(cookie)).await
+    let page = get_page(app, "/waitlist?notice=joined", Some(cookie)).await;
+    (booker, appointments, page)
 }
 
 fn between<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
@@ -558,18 +573,63 @@ async fn joining_the_waitlist_on_the_pages_shows_the_offer_to_take_or_decline(ap
     );
 
     let cookie = signed_in(&app, "ada@example.org").await;
-    let list = join_on_the_page(&app, &cookie).await;
+    // Free times that suit: no need to wait, the picker says so at that week.
+    let free = post_form(
+        &app,
+        "/book/waitlist",
+        &[
+            ("doctor_id", &doctor),
+            ("from", "2027-03-02"),
+            ("to", "2027-03-02"),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(free.status, StatusCode::SEE_OTHER, "{}", free.html);
+    let picker = location(&free);
+    assert!(picker.contains("notice=free-now"), "{picker}");
+    let page = get_page(&app, &picker, Some(&cookie)).await;
+    assert!(page.html.contains("free right now"), "{}", page.html);
+    let bad = post_form(
+        &app,
+        "/book/waitlist",
+        &[
+            ("doctor_id", &doctor),
+            ("earliest", "18:00"),
+            ("latest", "08:00"),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert!(
+        location(&bad).contains("notice=wait-invalid"),
+        "{}",
+        location(&bad)
+    );
+
+    let (booker, appointments, list) = join_on_the_page(&app, &cookie).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(
         list.html.contains("You are on the waitlist."),
         "{}",
         list.html
     );
+    assert!(
+        list.html
+            .contains("Times that suit: Tuesdays, 09:00 to 10:00, on Tuesday 2 March 2027"),
+        "{}",
+        list.html
+    );
+    assert!(list.html.contains("Waiting"), "{}", list.html);
+
+    // 09:00 frees: offered to Ada first.
+    cancelled(&app, &booker, &appointments[0]).await;
+    let list = get_page(&app, "/waitlist", Some(&cookie)).await;
     assert!(list.html.contains("A time is offered"), "{}", list.html);
     assert!(list.html.contains(">Take this slot</a>"));
     assert!(list.html.contains("/assets/offers.js?v="));
 
-    // Declining keeps the place; the next free time is offered again.
+    // Declining keeps the place; the next time that frees is offered again.
     let offer_id = between(&list.html, "action=\"/waitlist/offers/", "/decline");
     let declined = post_form(
         &app,
@@ -584,11 +644,9 @@ async fn joining_the_waitlist_on_the_pages_shows_the_offer_to_take_or_decline(ap
     assert!(list.html.contains("You keep your place"), "{}", list.html);
 
     // Taking an offer is confirming its hold.
-    let joined_again = join_on_the_page(&app, &cookie).await;
-    let hold_path = format!(
-        "/holds/{}",
-        between(&joined_again.html, "href=\"/holds/", "\"")
-    );
+    cancelled(&app, &booker, &appointments[1]).await;
+    let offered = get_page(&app, "/waitlist", Some(&cookie)).await;
+    let hold_path = format!("/holds/{}", between(&offered.html, "href=\"/holds/", "\""));
     let hold = get_page(&app, &hold_path, Some(&cookie)).await;
     assert_eq!(hold.status, StatusCode::OK, "{}", hold.html);
     assert!(
@@ -602,9 +660,15 @@ async fn joining_the_waitlist_on_the_pages_shows_the_offer_to_take_or_decline(ap
     assert!(list.html.contains(">Booked</p>"), "{}", list.html);
 }
 
+/// `patient` cancels `appointment` through the API.
+async fn cancelled(app: &TestApp, patient: &str, appointment: &str) {
+    let cancelled = app.cancel(patient, appointment).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+}
+
 async fn leaving_the_waitlist_on_the_pages(app: TestApp) {
     let cookie = signed_in(&app, "ada@example.org").await;
-    let list = join_on_the_page(&app, &cookie).await;
+    let (_, _, list) = join_on_the_page(&app, &cookie).await;
     let entry_id = between(&list.html, "data-entry-id=\"", "\"");
     let stranger = signed_in(&app, "eve@example.org").await;
     let refused = post_form(

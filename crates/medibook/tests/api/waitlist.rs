@@ -20,7 +20,8 @@ backend_tests!(
     a_declined_offer_passes_on_and_the_decliner_keeps_their_place,
     leaving_with_an_open_offer_passes_it_on,
     a_slot_offered_to_everyone_in_turn_becomes_free,
-    joining_when_a_matching_slot_is_free_offers_it_at_once,
+    joining_when_a_time_that_suits_is_free_points_to_it_instead,
+    only_freed_times_that_suit_the_waiter_are_offered,
     joining_twice_returns_the_same_entry,
     a_specialty_waitlist_takes_any_doctor_of_the_specialty,
     nobody_holds_two_offers_at_once,
@@ -313,18 +314,74 @@ async fn a_slot_offered_to_everyone_in_turn_becomes_free(app: TestApp) {
     );
 }
 
-async fn joining_when_a_matching_slot_is_free_offers_it_at_once(app: TestApp) {
+async fn joining_when_a_time_that_suits_is_free_points_to_it_instead(app: TestApp) {
     let token = app.sign_in("eager@example.org").await;
-    let entry = join(&app, &token, app.doctor, Some(TUESDAY)).await;
-    assert_status(&entry, StatusCode::CREATED);
-    assert_eq!(entry.body["state"], "offered");
-    assert_eq!(start_of(&entry.body["offer"]), instant(&tuesday("09:00")));
+    let refused = join(&app, &token, app.doctor, Some(TUESDAY)).await;
+    assert_status(&refused, StatusCode::CONFLICT);
+    assert_eq!(refused.body["code"], "slot_free_now");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("2027-03-02T08:00:00Z")),
+        "names the free time: {}",
+        refused.body
+    );
+    // Nothing is held, nothing is queued: the patient books the free time like anyone.
     assert_eq!(
         app.slot_status(app.doctor, &tuesday("09:00"))
             .await
             .as_deref(),
-        Some("held")
+        Some("available")
     );
+    assert_eq!(app.count("SELECT COUNT(*) FROM waitlist_entries").await, 0);
+
+    // Only times that suit count: with every free Tuesday time before 16:00 and the patient
+    // wanting the evening, they wait.
+    let evening = app
+        .post(
+            Some(&token),
+            "/api/v1/waitlist",
+            json!({
+                "doctor_id": app.doctor, "from": TUESDAY, "to": TUESDAY,
+                "weekdays": ["tuesday"], "earliest": "17:00", "latest": "20:00",
+            }),
+        )
+        .await;
+    assert_status(&evening, StatusCode::CREATED);
+    assert_eq!(evening.body["state"], "waiting");
+    assert_eq!(evening.body["weekdays"], json!(["tuesday"]));
+    assert_eq!(evening.body["earliest"], "17:00:00");
+    assert_eq!(evening.body["latest"], "20:00:00");
+}
+
+async fn only_freed_times_that_suit_the_waiter_are_offered(app: TestApp) {
+    let (booker, appointments) = fully_booked_tuesday(&app).await;
+    // The first waiter only suits 09:30 or later; the second anything on Tuesday.
+    let picky = app.sign_in("picky@example.org").await;
+    let joined = app
+        .post(
+            Some(&picky),
+            "/api/v1/waitlist",
+            json!({ "doctor_id": app.doctor, "from": TUESDAY, "to": TUESDAY, "earliest": "09:30" }),
+        )
+        .await;
+    assert_status(&joined, StatusCode::CREATED);
+    let (anyone, _) = waiter(&app, "anyone@example.org").await;
+
+    // 09:00 frees: it does not suit the first waiter, so it goes to the second.
+    app.cancel(&booker, &appointments[0]).await;
+    assert!(offer_of(&app, &picky).await.is_none());
+    let offered = offer_of(&app, &anyone)
+        .await
+        .expect("the second waiter's turn");
+    assert_eq!(start_of(&offered), instant(&tuesday("09:00")));
+
+    // 09:30 frees: it suits the first waiter, who gets it before anyone else.
+    app.cancel(&booker, &appointments[1]).await;
+    let offered = offer_of(&app, &picky)
+        .await
+        .expect("suits the first waiter");
+    assert_eq!(start_of(&offered), instant(&tuesday("09:30")));
 }
 
 async fn joining_twice_returns_the_same_entry(app: TestApp) {
@@ -347,28 +404,52 @@ async fn a_specialty_waitlist_takes_any_doctor_of_the_specialty(app: TestApp) {
         .unwrap_or_else(|| panic!("no specialty in {}", doctor.body))
         .to_owned();
     let token = app.sign_in("anyone@example.org").await;
-    // The other doctor of the specialty is free on Tuesday: offered at once.
-    let entry = app
-        .post(
-            Some(&token),
-            "/api/v1/waitlist",
-            json!({ "specialty_id": specialty, "from": TUESDAY, "to": TUESDAY }),
+    // The other doctor of the specialty is free on Tuesday: the patient is pointed to it.
+    let body = json!({ "specialty_id": specialty, "from": TUESDAY, "to": TUESDAY });
+    let refused = app
+        .post(Some(&token), "/api/v1/waitlist", body.clone())
+        .await;
+    assert_status(&refused, StatusCode::CONFLICT);
+    assert_eq!(refused.body["code"], "slot_free_now");
+
+    // Once that doctor's day is full too (two visits at most), the patient waits …
+    let other_booker = app.sign_in("other-booker@example.org").await;
+    let slots = app
+        .get(
+            None,
+            &format!(
+                "/api/v1/slots?doctor_id={}&date={TUESDAY}&days=1",
+                app.limited_doctor
+            ),
         )
         .await;
+    let starts: Vec<String> = slots
+        .body
+        .as_array()
+        .expect("slots")
+        .iter()
+        .take(2)
+        .map(|slot| slot["start"].as_str().expect("start").to_owned())
+        .collect();
+    for start in &starts {
+        let hold = app.hold(&other_booker, app.limited_doctor, start).await;
+        assert_status(&hold, StatusCode::CREATED);
+        assert_status(
+            &app.confirm(&other_booker, &hold.id()).await,
+            StatusCode::CREATED,
+        );
+    }
+    let entry = app.post(Some(&token), "/api/v1/waitlist", body).await;
     assert_status(&entry, StatusCode::CREATED);
     assert!(entry.body["doctor_id"].is_null());
     assert_eq!(entry.body["specialty_id"], json!(specialty));
-    assert_eq!(entry.body["state"], "offered", "{}", entry.body);
-    assert_eq!(entry.body["offer"]["doctor_id"], json!(app.limited_doctor));
-    // A cancellation of the busy doctor skips this waiter, who holds an offer already.
+    assert_eq!(entry.body["state"], "waiting", "{}", entry.body);
+    // … and a time freed at either doctor of the specialty is offered to them first.
     let (other, _) = waiter(&app, "other@example.org").await;
     app.cancel(&booker, &appointments[0]).await;
-    let offer = offer_of(&app, &other).await.expect("offer");
+    let offer = offer_of(&app, &token).await.expect("offer");
     assert_eq!(offer["doctor_id"], json!(app.doctor));
-    assert_eq!(
-        offer_of(&app, &token).await.expect("still the first offer")["doctor_id"],
-        json!(app.limited_doctor)
-    );
+    assert!(offer_of(&app, &other).await.is_none(), "queued later");
 }
 
 async fn nobody_holds_two_offers_at_once(app: TestApp) {
@@ -436,6 +517,18 @@ async fn waitlist_input_is_checked(app: TestApp) {
         ),
         (
             json!({ "doctor_id": app.doctor, "to": "2020-01-01" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "doctor_id": app.doctor, "weekdays": ["funday"] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "doctor_id": app.doctor, "earliest": "18:00", "latest": "09:00" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "doctor_id": app.doctor, "earliest": "25:00" }),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (

@@ -91,8 +91,22 @@ async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
         ..
     } = pair;
 
-    // Tuesday has free slots: joining its waitlist on A offers the first one at once.
+    // The patient holds Tuesday 09:30, waits for a Tuesday time between 09:30 and 10:00 (the
+    // held one is the only one, so nothing free suits), then gives the hold back: the slot is
+    // offered to the waiter on A before anyone else sees it, and B's bus hears the offer.
     let tuesday: jiff::civil::Date = "2027-03-02".parse().unwrap();
+    let start: Timestamp = "2027-03-02T09:30:00+01:00".parse().unwrap();
+    let held = a
+        .bookings
+        .hold(
+            &Actor::operator(),
+            patient.id,
+            doctor,
+            start,
+            HoldPurpose::NewAppointment,
+        )
+        .await
+        .unwrap();
     let (entry, _) = a
         .waitlist
         .join(
@@ -102,11 +116,23 @@ async fn a_waitlist_offer_made_on_one_instance_reaches_the_bus_of_another() {
                 target: medibook_core::waitlist::WaitTarget::Doctor(doctor),
                 from: Some(tuesday),
                 to: Some(tuesday),
+                preference: medibook_core::waitlist::WaitPreference::parse(
+                    &[],
+                    Some("09:30"),
+                    Some("10:00"),
+                )
+                .unwrap(),
             },
         )
         .await
         .unwrap();
-    let made = entry.offer.expect("an offer at once");
+    assert!(entry.offer.is_none(), "nothing that suits is free");
+    a.bookings
+        .release(&Actor::operator(), patient.id, held.hold.id)
+        .await
+        .unwrap();
+    let entries = a.waitlist.entries_of(patient.id).await.unwrap();
+    let made = entries[0].offer.expect("the released slot is offered");
 
     loop {
         let event = tokio::time::timeout(Duration::from_secs(10), received.recv())

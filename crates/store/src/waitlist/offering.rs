@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::queries::{
     CONTACT_OF_USER, INSERT_OFFER, MARK_ENTRY_OFFERED, OFFERED_BEFORE, WAITERS_FOR_DOCTOR,
 };
-use super::rows::date_column;
+use super::rows::{date_column, preference_from};
 use crate::audit::record_in;
 use crate::columns::{micros, parsed, timestamp};
 use crate::error::StoreError;
@@ -62,6 +62,7 @@ pub(crate) async fn offer_free_slots(
                 patient_id: parsed(row, "patient_id")?,
                 from: date_column(row, "from_date")?,
                 to: date_column(row, "to_date")?,
+                preference: preference_from(row)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

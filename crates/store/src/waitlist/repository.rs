@@ -150,6 +150,9 @@ impl WaitlistRepository for Database {
             .bind(from)
             .bind(to)
             .bind(micros(now))
+            .bind(i64::from(entry.preference.weekdays))
+            .bind(entry.preference.earliest.map(|t| t.to_string()))
+            .bind(entry.preference.latest.map(|t| t.to_string()))
             .execute(&mut tx)
             .await
             .map_err(StoreError::from)?;
@@ -162,6 +165,7 @@ impl WaitlistRepository for Database {
                 target: entry.target,
                 from: entry.from,
                 to: entry.to,
+                preference: entry.preference,
                 state: EntryState::Waiting,
                 queued_at: now,
                 offer: None,

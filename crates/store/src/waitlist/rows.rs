@@ -1,7 +1,9 @@
 //! Waitlist rows as domain values: entries, offers, and the target columns of an entry.
 
 use jiff::civil::Date;
-use medibook_core::waitlist::{EntryState, OfferState, WaitTarget, WaitlistEntry, WaitlistOffer};
+use medibook_core::waitlist::{
+    EntryState, OfferState, WaitPreference, WaitTarget, WaitlistEntry, WaitlistOffer,
+};
 
 use crate::columns::{named, optional_parsed, parsed, timestamp};
 use crate::error::StoreError;
@@ -9,6 +11,17 @@ use crate::sql;
 
 pub(super) fn date_column(row: &sql::Row, column: &str) -> Result<Option<Date>, StoreError> {
     optional_parsed(row, column)
+}
+
+/// The days and times of day an entry accepts.
+pub(super) fn preference_from(row: &sql::Row) -> Result<WaitPreference, StoreError> {
+    let weekdays: i64 = row.try_get("weekdays")?;
+    Ok(WaitPreference {
+        weekdays: u8::try_from(weekdays)
+            .map_err(|e| StoreError::Corrupt(format!("weekdays: {e}")))?,
+        earliest: optional_parsed(row, "earliest")?,
+        latest: optional_parsed(row, "latest")?,
+    })
 }
 
 pub(super) fn entry_from(row: &sql::Row) -> Result<WaitlistEntry, StoreError> {
@@ -25,6 +38,7 @@ pub(super) fn entry_from(row: &sql::Row) -> Result<WaitlistEntry, StoreError> {
         target,
         from: date_column(row, "from_date")?,
         to: date_column(row, "to_date")?,
+        preference: preference_from(row)?,
         state: named(row, "state", EntryState::parse)?,
         queued_at: timestamp(row, "queued_at")?,
         offer: None,

@@ -10,7 +10,9 @@ use jiff::civil::Date;
 use medibook_core::BookingError;
 use medibook_core::audit::{Actor, AuditAction, AuditEvent};
 use medibook_core::ids::{DoctorId, OfferId, SpecialtyId, WaitlistEntryId};
-use medibook_core::waitlist::{EntryState, OfferState, WaitTarget, WaitlistEntry, WaitlistOffer};
+use medibook_core::waitlist::{
+    EntryState, OfferState, WaitPreference, WaitTarget, WaitlistEntry, WaitlistOffer,
+};
 use medibook_core::waitlist_service::JoinRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,6 +38,16 @@ pub struct JoinWaitlist {
     /// Last acceptable date, in the doctor's zone (`YYYY-MM-DD`).
     #[schema(value_type = Option<String>, format = Date, example = "2027-03-05")]
     pub to: Option<Date>,
+    /// The days of the week that suit (`monday` … `sunday`); none or empty: any day.
+    #[serde(default)]
+    #[schema(example = json!(["tuesday", "thursday"]))]
+    pub weekdays: Vec<String>,
+    /// The earliest start that suits, `HH:MM` in the doctor's zone.
+    #[schema(example = "16:00")]
+    pub earliest: Option<String>,
+    /// The latest end that suits, `HH:MM` in the doctor's zone.
+    #[schema(example = "19:00")]
+    pub latest: Option<String>,
 }
 
 /// A slot offered to you: confirm it with `POST /api/v1/appointments` and its `hold_id`
@@ -88,6 +100,14 @@ pub struct EntryResponse {
     /// Last acceptable date.
     #[schema(value_type = Option<String>, format = Date)]
     pub to: Option<Date>,
+    /// The days of the week that suit; empty: any day.
+    pub weekdays: Vec<&'static str>,
+    /// The earliest start that suits (`HH:MM:SS`), if any.
+    #[schema(value_type = Option<String>, example = "16:00:00")]
+    pub earliest: Option<String>,
+    /// The latest end that suits (`HH:MM:SS`), if any.
+    #[schema(value_type = Option<String>, example = "19:00:00")]
+    pub latest: Option<String>,
     /// `waiting`, `offered`, `fulfilled` or `left`.
     #[schema(value_type = String, example = "waiting")]
     pub state: EntryState,
@@ -109,6 +129,9 @@ impl From<WaitlistEntry> for EntryResponse {
             specialty_id,
             from: entry.from,
             to: entry.to,
+            weekdays: entry.preference.day_names(),
+            earliest: entry.preference.earliest.map(|t| t.to_string()),
+            latest: entry.preference.latest.map(|t| t.to_string()),
             state: entry.state,
             queued_at: entry.queued_at,
             offer: entry.offer.map(OfferResponse::from),
@@ -116,8 +139,11 @@ impl From<WaitlistEntry> for EntryResponse {
     }
 }
 
-/// Joins the waitlist of a doctor or of a specialty. If a matching slot is free already it is
-/// offered at once (see `offer`). Joining again with the same choice returns the same entry.
+/// Joins the waitlist of a doctor or of a specialty, optionally within dates and on days and
+/// times that suit; a slot that frees up and suits is offered to the first waiter, held for
+/// them, before anyone else sees it. A time that suits and is free now is not waited for:
+/// 409 `slot_free_now` names it, to book directly. Joining again with the same choice returns
+/// the same entry.
 #[utoipa::path(post, path = "/api/v1/waitlist", tag = "waitlist",
     request_body = JoinWaitlist,
     security(("bearer" = [])),
@@ -126,7 +152,7 @@ impl From<WaitlistEntry> for EntryResponse {
         (status = 200, description = "You already wait for this", body = EntryResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown doctor or specialty", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Too many waitlists (`limit_reached`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too many waitlists (`limit_reached`), or a time that suits is free now (`slot_free_now`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad window or target (`validation`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn join(
@@ -144,6 +170,9 @@ pub async fn join(
             );
         }
     };
+    let days: Vec<&str> = body.weekdays.iter().map(String::as_str).collect();
+    let preference =
+        WaitPreference::parse(&days, body.earliest.as_deref(), body.latest.as_deref())?;
     let (entry, created) = state
         .waitlist
         .join(
@@ -153,6 +182,7 @@ pub async fn join(
                 target,
                 from: body.from,
                 to: body.to,
+                preference,
             },
         )
         .await?;

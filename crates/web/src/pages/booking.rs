@@ -131,6 +131,14 @@ pub fn notice_message(notice: Option<&str>) -> Option<&'static str> {
         }
         "expired" => "Your hold ran out, and the time was taken. Please choose another one.",
         "released" => "The time was released. Choose another one whenever you like.",
+        "free-now" => {
+            "A time that suits you is free right now, so there is no need to wait: book it \
+             below."
+        }
+        "wait-invalid" => {
+            "We could not add you to the waitlist: check the dates (the first before the last) \
+             and the times (the earliest before the latest)."
+        }
         _ => return None,
     })
 }

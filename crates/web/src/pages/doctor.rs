@@ -131,6 +131,8 @@ struct DoctorPage {
     /// "2 – 8 March 2027".
     week_label: String,
     first: String,
+    /// The week's last date, the waitlist form's default "to".
+    last: String,
     days: Vec<DayColumn>,
     has_free: bool,
     previous_week: Option<String>,
@@ -242,6 +244,10 @@ pub async fn picker_page(
         hold_minutes: state.bookings.policy().hold_duration.as_mins(),
         week_label: week_label(first)?,
         first: first.to_string(),
+        last: first
+            .checked_add(jiff::Span::new().days(i64::from(WEEK_DAYS) - 1))
+            .unwrap_or(first)
+            .to_string(),
         previous_week: previous_week(&base, first, today)?.map(|h| with_patient(h, acting_for)),
         next_week: next_week(&doctor, &base, first, today)?.map(|h| with_patient(h, acting_for)),
         notice: notice_message(query_param(raw, "notice").as_deref()),

@@ -133,6 +133,15 @@ pub fn initials(name: &str) -> String {
         .collect()
 }
 
+/// "a", "a and b", "a, b and c".
+pub fn join_words(words: &[String]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use jiff::civil::date;

@@ -1,5 +1,7 @@
-//! The waitlist on the pages: `POST /book/waitlist` (a full doctor's "Join the waitlist") joins
-//! through the same core service as `POST /api/v1/waitlist`; `GET /waitlist` lists the
+//! The waitlist on the pages: `POST /book/waitlist` (the doctor page's "Wait for a time that
+//! suits": dates, days of the week, earliest and latest time) joins through the same core
+//! service as `POST /api/v1/waitlist` — a time that suits and is free now sends the patient
+//! back to the picker at that week to book it instead; `GET /waitlist` lists the
 //! patient's entries with **Leave** and, for an open offer, **Take this slot** (the hold page of
 //! the offer's hold, whose Confirm books it) and **Decline**.
 //!
@@ -11,10 +13,13 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
+use jiff::civil::Date;
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::ids::{DoctorId, OfferId, WaitlistEntryId};
-use medibook_core::waitlist::{EntryState, OfferState, WaitTarget};
+use medibook_core::waitlist::{
+    EntryState, OfferState, WEEKDAY_NAMES, WaitPreference, WaitTarget, WaitlistEntry,
+};
 use medibook_core::waitlist_service::JoinRequest;
 
 use crate::pages::browse::{doctor_href, page_id, query_param};
@@ -50,6 +55,8 @@ pub struct EntryView {
     pub href: String,
     /// "Waiting" or "A time is offered".
     pub state: &'static str,
+    /// What suits: days, times, dates ("" when anything does).
+    pub wants: String,
     /// The open offer, if any.
     pub offer: Option<OfferView>,
 }
@@ -79,16 +86,93 @@ pub async fn join(
             Redirect::to(&format!("/login?next={}", encode_component(&back))).into_response(),
         );
     };
+    let back = |week: Option<String>, notice: &str| {
+        let week = week.map(|w| format!("week={w}&")).unwrap_or_default();
+        format!(
+            "{}?{week}notice={notice}#slot-picker",
+            doctor_href(doctor_id)
+        )
+    };
+    let date = |name: &str| -> Result<Option<Date>, ()> {
+        match form.get(name) {
+            "" => Ok(None),
+            text => text.parse().map(Some).map_err(|_| ()),
+        }
+    };
+    let days: Vec<&str> = WEEKDAY_NAMES
+        .iter()
+        .copied()
+        .filter(|day| form.checked(&format!("day-{day}")))
+        .collect();
+    let (Ok(from), Ok(to), Ok(preference)) = (
+        date("from"),
+        date("to"),
+        WaitPreference::parse(&days, form.value("earliest"), form.value("latest")),
+    ) else {
+        return Ok(Redirect::to(&back(None, "wait-invalid")).into_response());
+    };
     let request = JoinRequest {
         target: WaitTarget::Doctor(doctor_id),
-        from: None,
-        to: None,
+        from,
+        to,
+        preference,
     };
-    state
+    match state
         .waitlist
         .join(person.auth.id, &actor(&person, &client), request)
-        .await?;
-    Ok(Redirect::to("/waitlist?notice=joined").into_response())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/waitlist?notice=joined").into_response()),
+        Err(BookingError::FreeNow(doctor, start)) => {
+            let doctor = state.catalogue.doctor(doctor).await?;
+            let week = crate::pages::booking::week_of(start, doctor.time_zone.tz());
+            Ok(Redirect::to(&back(Some(week), "free-now")).into_response())
+        }
+        Err(BookingError::Validation(_)) => {
+            Ok(Redirect::to(&back(None, "wait-invalid")).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// "Tuesdays and Thursdays, 16:00 to 19:00, from 1 March 2027 to 31 March 2027": what an entry
+/// waits for besides the doctor (empty when anything will do).
+fn wants(entry: &WaitlistEntry) -> String {
+    let mut parts = Vec::new();
+    let days = entry.preference.day_names();
+    if !days.is_empty() {
+        let named: Vec<String> = days
+            .iter()
+            .map(|day| {
+                let mut chars = day.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    format!("{}{}s", first.to_ascii_uppercase(), chars.as_str())
+                })
+            })
+            .collect();
+        parts.push(format::join_words(&named));
+    }
+    let clock = |t: jiff::civil::Time| format!("{:02}:{:02}", t.hour(), t.minute());
+    match (entry.preference.earliest, entry.preference.latest) {
+        (Some(from), Some(to)) => parts.push(format!("{} to {}", clock(from), clock(to))),
+        (Some(from), None) => parts.push(format!("from {}", clock(from))),
+        (None, Some(to)) => parts.push(format!("until {}", clock(to))),
+        (None, None) => {}
+    }
+    match (entry.from, entry.to) {
+        (Some(from), Some(to)) if from == to => {
+            parts.push(format!("on {}", format::long_date(from)))
+        }
+        (Some(from), Some(to)) => parts.push(format!(
+            "from {} to {}",
+            format::long_date(from),
+            format::long_date(to)
+        )),
+        (Some(from), None) => parts.push(format!("from {}", format::long_date(from))),
+        (None, Some(to)) => parts.push(format!("until {}", format::long_date(to))),
+        (None, None) => {}
+    }
+    parts.join(", ")
 }
 
 /// `GET /waitlist`: the patient's entries and open offers.
@@ -143,6 +227,7 @@ pub async fn list(
             id: entry.id.to_string(),
             target,
             href,
+            wants: wants(entry),
             state: if offer.is_some() {
                 "A time is offered"
             } else {

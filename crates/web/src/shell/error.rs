@@ -70,6 +70,7 @@ pub fn status_of(error: &BookingError) -> StatusCode {
         | BookingError::DayFull
         | BookingError::LimitReached(_)
         | BookingError::AppointmentLimit(_)
+        | BookingError::FreeNow(..)
         | BookingError::InvalidState(_) => StatusCode::CONFLICT,
         BookingError::SlotUnavailable(_) | BookingError::Validation(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
