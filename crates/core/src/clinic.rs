@@ -9,6 +9,24 @@ use crate::error::BookingError;
 use crate::ids::{DoctorId, SpecialtyId};
 use crate::schedule::WeeklySchedule;
 
+/// What patients need to know about the clinic itself: where it is, when it opens, what to
+/// bring. Empty fields are simply not shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClinicInfo {
+    /// The clinic's name.
+    pub name: String,
+    /// Its postal address, one line ("Lindenstraße 12, 10969 Berlin").
+    pub address: Option<String>,
+    /// Its phone number, as written for people.
+    pub phone: Option<String>,
+    /// When it is open, as written for people ("Mon–Fri 08:00–18:00").
+    pub opening_hours: Option<String>,
+    /// A map showing it (an `https://` link).
+    pub map_url: Option<String>,
+    /// What a patient brings to a visit.
+    pub what_to_bring: Option<String>,
+}
+
 /// A medical specialty.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Specialty {

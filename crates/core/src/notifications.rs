@@ -28,6 +28,10 @@ pub struct NotificationSettings {
     pub public_url: String,
     /// The clinic's name.
     pub clinic_name: String,
+    /// The clinic's address, said in confirmations and reminders when set.
+    pub clinic_address: Option<String>,
+    /// What to bring to a visit, said in confirmations when set.
+    pub what_to_bring: Option<String>,
     /// Reminders, as durations before the start.
     pub reminders: Vec<SignedDuration>,
     /// A cancellation closer to the start than this is late (said in the confirmation).
@@ -39,6 +43,8 @@ impl Default for NotificationSettings {
         Self {
             public_url: "http://127.0.0.1:8080".to_owned(),
             clinic_name: "MediBook clinic".to_owned(),
+            clinic_address: None,
+            what_to_bring: None,
             reminders: vec![
                 SignedDuration::from_hours(24),
                 SignedDuration::from_hours(2),
@@ -270,11 +276,21 @@ fn change_message(
             format!("Booked: {doctor}, {when}"),
             format!(
                 "Your appointment is booked.\n\n\
-                 {doctor}, {clinic}\n{when}\nReason: {reason}\n\n\
+                 {doctor}, {clinic}\n{address}{when}\nReason: {reason}\n\n{bring}\
                  See, move or cancel it: {url}\n\
                  You can cancel free of charge until {free_until}; a later cancellation counts \
                  as late.\n\nThe attached calendar file adds it to your calendar.",
                 reason = appointment.reason.as_str(),
+                address = settings
+                    .clinic_address
+                    .as_deref()
+                    .map(|a| format!("{a}\n"))
+                    .unwrap_or_default(),
+                bring = settings
+                    .what_to_bring
+                    .as_deref()
+                    .map(|b| format!("Please bring: {b}\n\n"))
+                    .unwrap_or_default(),
             ),
             format!("{clinic}: booked with {doctor}, {when}. Manage: {url}"),
         ),

@@ -35,6 +35,11 @@
 //! | max_connections | `MEDIBOOK_MAX_CONNECTIONS` (HTTP connections served at once; more get 503) | 20000 |
 //! | allowed_origins | `MEDIBOOK_ALLOWED_ORIGINS` (comma-separated origins besides the public one whose pages may open the live feed) | none |
 //! | clinic_name | `MEDIBOOK_CLINIC_NAME` | `MediBook clinic` |
+//! | clinic_address | `MEDIBOOK_CLINIC_ADDRESS` (one line; on the contact page, confirmations and reminders) | none (`serve --demo`: a demo address) |
+//! | clinic_phone | `MEDIBOOK_CLINIC_PHONE` (on the contact page) | none |
+//! | clinic_opening_hours | `MEDIBOOK_CLINIC_OPENING_HOURS` (as written for people, on the contact page) | none |
+//! | clinic_map_url | `MEDIBOOK_CLINIC_MAP_URL` (`https://`; a map of the address) | an OpenStreetMap search for the address |
+//! | clinic_what_to_bring | `MEDIBOOK_CLINIC_WHAT_TO_BRING` (on confirmations) | none |
 //! | late_cancellation_hours | `MEDIBOOK_LATE_CANCELLATION_HOURS` | 24 |
 //! | reminder_minutes | `MEDIBOOK_REMINDER_MINUTES` (comma-separated, before the start) | `1440,120` |
 //! | outbox_seconds | `MEDIBOOK_OUTBOX_SECONDS` (how often the outbox worker looks for due messages) | 1 |
@@ -53,6 +58,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use medibook_core::clinic::ClinicInfo;
 use medibook_core::notifications::NotificationSettings;
 use medibook_integrations::google::GoogleSettings;
 use medibook_web::feed::FeedSettings;
@@ -98,6 +104,11 @@ const SETTING_KEYS: &[&str] = &[
     "body_timeout_seconds",
     "max_connections",
     "clinic_name",
+    "clinic_address",
+    "clinic_phone",
+    "clinic_opening_hours",
+    "clinic_map_url",
+    "clinic_what_to_bring",
     "late_cancellation_hours",
     "reminder_minutes",
     "outbox_seconds",
@@ -224,6 +235,16 @@ pub struct Settings {
     pub max_connections: u32,
     /// The clinic's name, in messages and calendar entries.
     pub clinic_name: String,
+    /// The clinic's postal address, one line.
+    pub clinic_address: Option<String>,
+    /// The clinic's phone number, as written for people.
+    pub clinic_phone: Option<String>,
+    /// When the clinic is open, as written for people.
+    pub clinic_opening_hours: Option<String>,
+    /// A map of the clinic (`https://`); by default an OpenStreetMap search for the address.
+    pub clinic_map_url: Option<String>,
+    /// What patients bring to a visit.
+    pub clinic_what_to_bring: Option<String>,
     /// A cancellation this many hours or fewer before the start is late.
     pub late_cancellation_hours: u16,
     /// Reminders, in minutes before the start, comma-separated (`1440,120`); empty for none.
@@ -295,6 +316,11 @@ impl Default for Settings {
             body_timeout_seconds: 30,
             max_connections: 20_000,
             clinic_name: "MediBook clinic".to_owned(),
+            clinic_address: None,
+            clinic_phone: None,
+            clinic_opening_hours: None,
+            clinic_map_url: None,
+            clinic_what_to_bring: None,
             late_cancellation_hours: 24,
             reminder_minutes: "1440,120".to_owned(),
             outbox_seconds: 1,
@@ -398,6 +424,11 @@ impl Settings {
             medibook_integrations::google::GoogleClient::new(&google)?;
         }
         self.clinical_keys()?;
+        if let Some(url) = &self.clinic_map_url
+            && !url.starts_with("https://")
+        {
+            return Err("clinic_map_url must start with https://".into());
+        }
         if let Some(secret) = &self.secret
             && secret.len() < 32
         {
@@ -588,10 +619,59 @@ impl Settings {
         Ok(offsets)
     }
 
+    /// What the pages and messages say about the clinic (blank settings left out).
+    pub fn clinic(&self) -> ClinicInfo {
+        let set = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let address = set(&self.clinic_address);
+        let map_url = set(&self.clinic_map_url).or_else(|| {
+            address.as_deref().map(|address| {
+                let query = medibook_web::pages::signin::encode_component(address);
+                format!("https://www.openstreetmap.org/search?query={query}")
+            })
+        });
+        ClinicInfo {
+            name: self.clinic_name.clone(),
+            address,
+            phone: set(&self.clinic_phone),
+            opening_hours: set(&self.clinic_opening_hours),
+            map_url,
+            what_to_bring: set(&self.clinic_what_to_bring),
+        }
+    }
+
+    /// Fills the clinic's blank contact details with the demo clinic's (`serve --demo`).
+    pub fn with_demo_clinic(mut self) -> Self {
+        let fill = |value: &mut Option<String>, demo: &str| {
+            if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                *value = Some(demo.to_owned());
+            }
+        };
+        fill(&mut self.clinic_address, "Lindenstraße 12, 10969 Berlin");
+        fill(&mut self.clinic_phone, "+49 30 1234 5670");
+        fill(
+            &mut self.clinic_opening_hours,
+            "Monday to Friday 08:00–18:00, Saturday 09:00–13:00",
+        );
+        fill(
+            &mut self.clinic_what_to_bring,
+            "your health insurance card, a photo ID, and a list of the medicines you take",
+        );
+        self
+    }
+
     /// How appointment messages are written and when reminders go out.
     pub fn notifications(&self) -> NotificationSettings {
+        let clinic = self.clinic();
         NotificationSettings {
             public_url: self.public_url(),
+            clinic_address: clinic.address,
+            what_to_bring: clinic.what_to_bring,
             clinic_name: self.clinic_name.clone(),
             // Checked when the settings were loaded.
             reminders: self.reminders().unwrap_or_default(),

@@ -327,6 +327,7 @@ impl App {
             desk,
             outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),
             web: WebSettings {
+                clinic: settings.clinic(),
                 secure_cookies: settings.secure_cookies,
                 trust_forwarded_for: settings.trust_proxy,
                 feed: settings.feed(),

@@ -67,6 +67,11 @@ pub fn message_channel(channels: medibook_integrations::Channels) -> Arc<dyn Mes
 /// Runs the server until Ctrl-C or SIGTERM: migrate, optionally seed the demo clinic, serve,
 /// deliver the outbox, sweep expired holds and sync Google calendars in the background.
 pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
+    let settings = if demo {
+        settings.with_demo_clinic()
+    } else {
+        settings
+    };
     let channels = settings.channels()?;
     production_guard(&settings, &channels)?;
     let secret = secrets::load_or_create(settings.secret.as_deref(), &settings.data_dir)?;

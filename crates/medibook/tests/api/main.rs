@@ -26,6 +26,7 @@ mod pages;
 mod pages_account;
 mod pages_admin;
 mod pages_booking;
+mod pages_clinic;
 mod pages_desk;
 mod pages_doctor;
 mod schemathesis;

@@ -39,6 +39,8 @@ fn reminders_two_days_and_two_hours_before(settings: &mut Settings) {
 fn clinic_settings(settings: &mut Settings) {
     settings.public_url = Some("https://clinic.example".to_owned());
     settings.clinic_name = "Praxis am Park".to_owned();
+    settings.clinic_address = Some("Parkstraße 3, 10115 Berlin".to_owned());
+    settings.clinic_what_to_bring = Some("your insurance card".to_owned());
 }
 
 /// A worker delivering the app's outbox by SMTP to `smtp`, on the app's test clock.
@@ -124,6 +126,8 @@ async fn booking_is_confirmed_by_email_and_reminders_fire_at_their_instants_acro
         "{body}"
     );
     assert!(body.contains("Praxis am Park"), "{body}");
+    assert!(body.contains("Parkstra"), "the address: {body}");
+    assert!(body.contains("Please bring: your insurance card"), "{body}");
     assert!(
         body.contains("cancel free of charge until Sunday 28 March 2027 at 09:00"),
         "{body}"

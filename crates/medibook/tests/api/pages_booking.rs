@@ -39,7 +39,7 @@ fn location(page: &Page) -> String {
 }
 
 /// Posts the picker's form for `start` and returns the hold page's path.
-async fn hold_on_the_page(app: &TestApp, cookie: &str, start: &str) -> String {
+pub(crate) async fn hold_on_the_page(app: &TestApp, cookie: &str, start: &str) -> String {
     let doctor = app.doctor.to_string();
     let held = post_form(
         app,
@@ -63,7 +63,12 @@ fn hold_id(hold_path: &str) -> String {
         .to_owned()
 }
 
-async fn confirm_on_the_page(app: &TestApp, cookie: &str, hold_path: &str, reason: &str) -> Page {
+pub(crate) async fn confirm_on_the_page(
+    app: &TestApp,
+    cookie: &str,
+    hold_path: &str,
+    reason: &str,
+) -> Page {
     post_form(
         app,
         "/book/confirm",

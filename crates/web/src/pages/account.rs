@@ -284,11 +284,14 @@ struct ContactPage {
     sent: bool,
     max_name: usize,
     max_message: usize,
+    /// The clinic's address, phone, opening hours and map.
+    clinic: medibook_core::clinic::ClinicInfo,
 }
 
 impl ContactPage {
-    fn new(viewer: &Viewer, uri: &Uri) -> Self {
+    fn new(viewer: &Viewer, uri: &Uri, state: &AppState) -> Self {
         Self {
+            clinic: state.web.clinic.clone(),
             layout: Layout::new(viewer, "Contact the clinic", Section::Contact, uri),
             name: String::new(),
             email: String::new(),
@@ -309,7 +312,7 @@ pub async fn contact(
     uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> PageResult<Response> {
-    let mut page = ContactPage::new(&viewer, &uri);
+    let mut page = ContactPage::new(&viewer, &uri, &state);
     page.sent = query_param(raw.as_deref(), "notice").as_deref() == Some("sent");
     if let Some(person) = &viewer.person
         && let Some(user) = state.identities.user(person.auth.id).await?
@@ -354,7 +357,7 @@ pub async fn send_message(
     uri: Uri,
     PostedForm(form): PostedForm,
 ) -> PageResult<Response> {
-    let mut page = ContactPage::new(&viewer, &uri);
+    let mut page = ContactPage::new(&viewer, &uri, &state);
     page.name = form.get("name").to_owned();
     page.email = form.get("email").to_owned();
     page.message = form.get("message").to_owned();

@@ -26,7 +26,7 @@ use jiff::{SignedDuration, Timestamp};
 use medibook_core::BookingError;
 use medibook_core::audit::{AuditAction, AuditEvent};
 use medibook_core::booking::{Appointment, AppointmentStatus, Hold, HoldState, Reason};
-use medibook_core::clinic::Doctor;
+use medibook_core::clinic::{ClinicInfo, Doctor};
 use medibook_core::ids::{AppointmentId, DoctorId, HoldId, UserId};
 
 use crate::pages::browse::{doctor_href, page_id, query_param};
@@ -501,6 +501,10 @@ struct AppointmentPage {
     notice: Option<&'static str>,
     /// The patient, when the desk looks at a patient's appointment.
     for_patient: Option<ForPatient>,
+    /// Where the clinic is and what to bring.
+    clinic: ClinicInfo,
+    /// After booking or moving: where the confirmation went ("ada@example.org").
+    sent_to: Option<String>,
 }
 
 /// One of the signed-in patient's appointments, or the HTML 404 page.
@@ -549,6 +553,12 @@ pub async fn appointment(
         _ => None,
     };
     let for_patient = ForPatient::of(&state, &person, appointment.patient_id).await?;
+    let sent_to = match notice {
+        Some(_) if for_patient.is_none() && appointment.status == AppointmentStatus::Scheduled => {
+            sent_to(&state, appointment.patient_id).await?
+        }
+        _ => None,
+    };
     let viewer = Viewer {
         person: Some(person),
     };
@@ -564,8 +574,23 @@ pub async fn appointment(
         appointment: view,
         notice,
         for_patient,
+        clinic: state.web.clinic.clone(),
+        sent_to,
     };
     Ok(page.into_response())
+}
+
+/// Where a patient's messages go: "ada@example.org", "+49 30 1234567", or both joined.
+async fn sent_to(state: &AppState, patient: UserId) -> PageResult<Option<String>> {
+    let Some(user) = state.identities.user(patient).await? else {
+        return Ok(None);
+    };
+    let email = user.email.map(|e| e.as_str().to_owned());
+    let phone = user.phone.map(|p| format!("{} (text message)", p.as_str()));
+    Ok(match (email, phone) {
+        (Some(email), Some(phone)) => Some(format!("{email} and {phone}")),
+        (one, other) => one.or(other),
+    })
 }
 
 /// `GET /appointments/{id}/calendar.ics`: the appointment as an iCalendar file, the same as

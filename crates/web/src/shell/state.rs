@@ -48,6 +48,8 @@ pub struct WebSettings {
     pub feed: FeedSettings,
     /// The browser origins whose pages may open the live feed with our cookies.
     pub origins: AllowedOrigins,
+    /// The clinic's address, phone, opening hours, map and what to bring, for the pages.
+    pub clinic: medibook_core::clinic::ClinicInfo,
 }
 
 /// What handlers need: the core services and the token keys.
