@@ -64,11 +64,12 @@ impl Catalogue {
             self.specialty(id).await?;
         }
         let specialties = self.clinic.specialties().await?;
-        let specialty_name = |id: SpecialtyId| {
+        // A specialty is found by its name and by the words patients use for it.
+        let specialty_words = |id: SpecialtyId| {
             specialties
                 .iter()
                 .find(|s| s.specialty.id == id)
-                .map(|s| s.specialty.name.as_str())
+                .map(|s| format!("{} {}", s.specialty.name, s.specialty.keywords.join(" ")))
                 .unwrap_or_default()
         };
         let mut ranked: Vec<(u32, Doctor)> = self
@@ -81,10 +82,16 @@ impl Catalogue {
                 if query_words.is_empty() {
                     return Some((0, doctor));
                 }
-                let document = format!("{} {}", doctor.name, specialty_name(doctor.specialty_id));
+                let document = format!("{} {}", doctor.name, specialty_words(doctor.specialty_id));
                 search::score(&query_words, &search::words(&document)).map(|s| (s, doctor))
             })
             .collect();
+        // When some doctor matches every word exactly or as a prefix, near misses (a typo's
+        // worth away, like "health" for "heart") are left out: they would only be noise.
+        let sure = 3 * u32::try_from(query_words.len()).unwrap_or(u32::MAX / 3);
+        if !query_words.is_empty() && ranked.iter().any(|(score, _)| *score >= sure) {
+            ranked.retain(|(score, _)| *score >= sure);
+        }
         ranked.sort_by(|(a_score, a), (b_score, b)| {
             b_score.cmp(a_score).then_with(|| a.name.cmp(&b.name))
         });

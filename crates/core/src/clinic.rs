@@ -34,6 +34,44 @@ pub struct Specialty {
     pub id: SpecialtyId,
     /// Display name, e.g. "Cardiology".
     pub name: String,
+    /// Words patients use for it ("heart", "chest pain"), lower-case, which the doctor search
+    /// matches like the name.
+    pub keywords: Vec<String>,
+}
+
+/// Most keywords one specialty has.
+pub const MAX_KEYWORDS: usize = 40;
+/// Longest keyword, in characters.
+pub const MAX_KEYWORD_CHARS: usize = 40;
+
+impl Specialty {
+    /// Keywords from their written form: comma-separated, trimmed, lower-cased, duplicates and
+    /// empty ones dropped; `Validation` for too many, too long, or control characters.
+    pub fn parse_keywords(raw: &str) -> Result<Vec<String>, BookingError> {
+        let mut keywords: Vec<String> = Vec::new();
+        for word in raw.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            if word.chars().count() > MAX_KEYWORD_CHARS || word.chars().any(char::is_control) {
+                return Err(BookingError::validation(format!(
+                    "each keyword must be at most {MAX_KEYWORD_CHARS} characters of text"
+                )));
+            }
+            let word = word.to_lowercase();
+            if !keywords.contains(&word) {
+                keywords.push(word);
+            }
+        }
+        if keywords.len() > MAX_KEYWORDS {
+            return Err(BookingError::validation(format!(
+                "a specialty has at most {MAX_KEYWORDS} keywords"
+            )));
+        }
+        Ok(keywords)
+    }
+
+    /// The stored form of keywords: comma-separated.
+    pub fn keywords_text(keywords: &[String]) -> String {
+        keywords.join(", ")
+    }
 }
 
 /// A specialty with the number of doctors practising it.

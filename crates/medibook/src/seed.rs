@@ -217,6 +217,7 @@ async fn specialties(db: &Database) -> Result<Vec<SpecialtyId>, String> {
     let specialty = Specialty {
         id: SpecialtyId::generate(),
         name: "General practice".into(),
+        keywords: Vec::new(),
     };
     db.add_specialty(&specialty)
         .await

@@ -38,6 +38,28 @@ async fn demo_clinic_seeds_an_empty_database_once() {
     let catalogue = medibook_core::catalogue::Catalogue::new(Arc::new(database.clone()));
     let doctors = catalogue.search(None, None).await.unwrap();
     assert_eq!(doctors.len(), summary.doctors);
+    // A patient's words find the right specialty: the demo clinic ships keywords.
+    let specialties = catalogue.specialties().await.unwrap();
+    for (words, specialty) in [
+        ("heart", "Cardiology"),
+        ("skin", "Dermatology"),
+        ("chest pain", "Cardiology"),
+        ("migraine", "Neurology"),
+    ] {
+        let found = catalogue.search(Some(words), None).await.unwrap();
+        assert!(!found.is_empty(), "{words}: nobody");
+        let first = specialties
+            .iter()
+            .find(|s| s.specialty.id == found[0].specialty_id)
+            .expect("a specialty");
+        assert_eq!(first.specialty.name, specialty, "{words}");
+        assert!(
+            found
+                .iter()
+                .all(|d| d.specialty_id == found[0].specialty_id),
+            "{words}: only {specialty} doctors"
+        );
+    }
     // Some doctors are fully booked for the next days: days on which they work and every
     // listed slot is booked. Most doctors still have a free slot within four weeks.
     let mut fully_booked_doctors = 0;

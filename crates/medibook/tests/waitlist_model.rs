@@ -402,6 +402,7 @@ async fn world(backend: &Backend) -> World {
     let specialty = Specialty {
         id: SpecialtyId::generate(),
         name: "General practice".into(),
+        keywords: Vec::new(),
     };
     database.add_specialty(&specialty).await.unwrap();
     let doctor = tuesday_doctor(specialty.id);

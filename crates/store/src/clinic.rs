@@ -16,17 +16,33 @@ use crate::sql;
 use crate::{Database, WriteTx};
 
 const SELECT_SPECIALTIES: &str = "
-    SELECT s.id, s.name, COUNT(d.id) AS doctor_count
+    SELECT s.id, s.name, s.keywords, COUNT(d.id) AS doctor_count
     FROM specialties s LEFT JOIN doctors d ON d.specialty_id = s.id
-    GROUP BY s.id, s.name
+    GROUP BY s.id, s.name, s.keywords
     ORDER BY s.name";
 
-const SELECT_SPECIALTY: &str = "SELECT id, name FROM specialties WHERE id = $1";
+const SELECT_SPECIALTY: &str = "SELECT id, name, keywords FROM specialties WHERE id = $1";
 
 pub(crate) const DOCTOR_COLUMNS: &str = "id, name, specialty_id, qualification, years_experience, bio, \
      fee_minor, currency, photo_url, time_zone, schedule";
 
-const INSERT_SPECIALTY: &str = "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
+const INSERT_SPECIALTY: &str =
+    "INSERT INTO specialties (id, name, keywords, created_at) VALUES ($1, $2, $3, $4)";
+
+/// A specialty row (`id`, `name`, `keywords`).
+pub(crate) fn specialty_from(row: &sql::Row) -> Result<Specialty, StoreError> {
+    let keywords: String = row.try_get("keywords")?;
+    Ok(Specialty {
+        id: parsed(row, "id")?,
+        name: row.try_get("name")?,
+        keywords: keywords
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
 
 const INSERT_DOCTOR: &str = "
     INSERT INTO doctors (id, name, specialty_id, qualification, years_experience, bio,
@@ -88,10 +104,7 @@ impl ClinicRepository for Database {
             .iter()
             .map(|row| {
                 Ok(SpecialtySummary {
-                    specialty: Specialty {
-                        id: parsed(row, "id")?,
-                        name: row.try_get("name")?,
-                    },
+                    specialty: specialty_from(row)?,
                     doctor_count: row.try_get("doctor_count")?,
                 })
             })
@@ -105,14 +118,7 @@ impl ClinicRepository for Database {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::from)?;
-        let specialty = row
-            .map(|row| -> Result<_, StoreError> {
-                Ok(Specialty {
-                    id: parsed(&row, "id")?,
-                    name: row.try_get("name")?,
-                })
-            })
-            .transpose()?;
+        let specialty = row.map(|row| specialty_from(&row)).transpose()?;
         Ok(specialty)
     }
 
@@ -170,6 +176,7 @@ impl ClinicRepository for Database {
         sql::query(INSERT_SPECIALTY)
             .bind(specialty.id.to_string())
             .bind(specialty.name.clone())
+            .bind(Specialty::keywords_text(&specialty.keywords))
             .bind(micros(Timestamp::now()))
             .write_on(self)
             .await?;

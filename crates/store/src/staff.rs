@@ -66,8 +66,9 @@ const AGENDA: &str = "
 const RECORD_OUTCOME: &str = "
     UPDATE appointments SET status = $1, updated_at = $2
     WHERE id = $3 AND status = 'scheduled' AND start_at <= $2";
-const INSERT_SPECIALTY: &str = "INSERT INTO specialties (id, name, created_at) VALUES ($1, $2, $3)";
-const RENAME_SPECIALTY: &str = "UPDATE specialties SET name = $1 WHERE id = $2";
+const INSERT_SPECIALTY: &str =
+    "INSERT INTO specialties (id, name, created_at, keywords) VALUES ($1, $2, $3, $4)";
+const RENAME_SPECIALTY: &str = "UPDATE specialties SET name = $1, keywords = $3 WHERE id = $2";
 pub(crate) const USER_COLUMNS: &str = "id, email, phone, name, role, doctor_id, created_at";
 const SET_ROLE: &str = "UPDATE users SET role = $1, doctor_id = $2 WHERE id = $3";
 
@@ -369,7 +370,8 @@ impl StaffRepository for Database {
         let query = sql::query(INSERT_SPECIALTY)
             .bind(specialty.id.to_string())
             .bind(specialty.name.clone())
-            .bind(micros(now));
+            .bind(micros(now))
+            .bind(Specialty::keywords_text(&specialty.keywords));
         self.execute_audited(query, audit)
             .await
             .map_err(|e| unique_error(e, BookingError::specialty_name_taken))?;
@@ -383,7 +385,8 @@ impl StaffRepository for Database {
     ) -> BookingResult<bool> {
         let query = sql::query(RENAME_SPECIALTY)
             .bind(specialty.name.clone())
-            .bind(specialty.id.to_string());
+            .bind(specialty.id.to_string())
+            .bind(Specialty::keywords_text(&specialty.keywords));
         let result = self
             .execute_audited(query, audit)
             .await

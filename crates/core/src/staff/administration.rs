@@ -94,11 +94,13 @@ impl Staff {
         member: &StaffMember,
         actor: &Actor,
         name: &str,
+        keywords: Option<&str>,
     ) -> BookingResult<Specialty> {
         require_admin(member)?;
         let specialty = Specialty {
             id: SpecialtyId::generate(),
             name: self.free_specialty_name(name, None).await?,
+            keywords: Specialty::parse_keywords(keywords.unwrap_or_default())?,
         };
         let now = self.clock.now();
         let audit = trail::stamped(
@@ -110,22 +112,32 @@ impl Staff {
         Ok(specialty)
     }
 
-    /// Renames a specialty (admins only).
+    /// Renames a specialty and, when given, replaces its search keywords (comma-separated)
+    /// (admins only). `name` `None` keeps the name.
     pub async fn rename_specialty(
         &self,
         member: &StaffMember,
         actor: &Actor,
         id: SpecialtyId,
-        name: &str,
+        name: Option<&str>,
+        keywords: Option<&str>,
     ) -> BookingResult<Specialty> {
         require_admin(member)?;
-        self.clinic
+        let stored = self
+            .clinic
             .specialty(id)
             .await?
             .ok_or(BookingError::NotFound("specialty"))?;
         let specialty = Specialty {
             id,
-            name: self.free_specialty_name(name, Some(id)).await?,
+            name: match name {
+                Some(name) => self.free_specialty_name(name, Some(id)).await?,
+                None => stored.name,
+            },
+            keywords: match keywords {
+                Some(raw) => Specialty::parse_keywords(raw)?,
+                None => stored.keywords,
+            },
         };
         let audit = trail::stamped(
             actor,

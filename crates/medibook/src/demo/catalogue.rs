@@ -19,12 +19,15 @@ const TUE_THU: &[Weekday] = &[Tuesday, Thursday];
 /// A specialty of the demo clinic, with reasons its patients typically give.
 pub(super) struct DemoSpecialty {
     pub(super) name: &'static str,
+    /// Words patients use for it, which the search matches (comma-separated).
+    pub(super) keywords: &'static str,
     pub(super) reasons: &'static [&'static str],
 }
 
 pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     DemoSpecialty {
         name: "General Practice",
+        keywords: "check-up, fever, cold, flu, cough, sore throat, vaccination, blood test, tired, back pain",
         reasons: &[
             "Annual check-up",
             "Persistent cough",
@@ -37,6 +40,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Cardiology",
+        keywords: "heart, chest pain, palpitations, blood pressure, hypertension, ecg, arrhythmia, shortness of breath",
         reasons: &[
             "Palpitations in the evening",
             "Chest tightness when climbing stairs",
@@ -47,6 +51,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Dermatology",
+        keywords: "skin, rash, mole, acne, eczema, itching, psoriasis, hair, nails",
         reasons: &[
             "Mole check",
             "Eczema flare-up",
@@ -57,6 +62,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Pediatrics",
+        keywords: "child, children, baby, infant, kids, vaccination, growth",
         reasons: &[
             "Well-child visit",
             "Ear pain and fever",
@@ -67,6 +73,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Orthopedics",
+        keywords: "bone, joint, knee, hip, shoulder, back, spine, fracture, sports injury",
         reasons: &[
             "Knee pain after running",
             "Lower back pain",
@@ -77,6 +84,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Gynecology",
+        keywords: "women, pregnancy, period, menstruation, contraception, menopause, pap smear",
         reasons: &[
             "Annual check-up",
             "Pregnancy check-up",
@@ -87,6 +95,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Neurology",
+        keywords: "headache, migraine, dizziness, numbness, seizure, epilepsy, memory, nerves",
         reasons: &[
             "Recurring migraines",
             "Numbness in the fingers",
@@ -97,6 +106,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Ophthalmology",
+        keywords: "eye, eyes, vision, sight, glasses, contact lenses, cataract, glaucoma",
         reasons: &[
             "Eye test for new glasses",
             "Red, itchy eyes",
@@ -107,6 +117,7 @@ pub(super) const SPECIALTIES: &[DemoSpecialty] = &[
     },
     DemoSpecialty {
         name: "Psychiatry",
+        keywords: "anxiety, depression, stress, sleep, insomnia, mood, panic, mental health",
         reasons: &[
             "Initial consultation",
             "Anxiety and trouble sleeping",

@@ -23,6 +23,7 @@ pub(super) fn specialties() -> Vec<Specialty> {
         .map(|demo| Specialty {
             id: SpecialtyId::generate(),
             name: demo.name.to_owned(),
+            keywords: Specialty::parse_keywords(demo.keywords).unwrap_or_default(),
         })
         .collect()
 }

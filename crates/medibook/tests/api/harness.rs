@@ -161,6 +161,7 @@ pub async fn launch_with(
     let specialty = Specialty {
         id: SpecialtyId::generate(),
         name: "Cardiology".into(),
+        keywords: Vec::new(),
     };
     database.add_specialty(&specialty).await.expect("specialty");
     let rules = BookingRules {

@@ -592,6 +592,51 @@ async fn admin_creates_a_specialty_and_a_bookable_doctor(app: TestApp) {
     let found = app.get(None, "/api/v1/doctors?q=vogle").await;
     assert_eq!(found.body[0]["id"], doctor_id.as_str());
 
+    // The words patients use find the specialty's doctors once the admin adds them.
+    let before = app.get(None, "/api/v1/doctors?q=migraine").await;
+    assert_eq!(list(&before.body).len(), 0, "{}", before.body);
+    let keyworded = send(
+        &app,
+        Method::PATCH,
+        Some(&admin),
+        &format!("/api/v1/admin/specialties/{specialty_id}"),
+        Some(json!({ "keywords": ["Migraine", " headache ", "migraine", "pins and needles"] })),
+    )
+    .await;
+    assert_status(&keyworded, StatusCode::OK);
+    assert_eq!(
+        keyworded.body["name"], "Neurology & Sleep",
+        "the name is kept"
+    );
+    assert_eq!(
+        keyworded.body["keywords"],
+        json!(["migraine", "headache", "pins and needles"])
+    );
+    for query in ["migraine", "headache", "migrane", "needles"] {
+        let found = app.get(None, &format!("/api/v1/doctors?q={query}")).await;
+        assert_eq!(
+            found.body[0]["id"],
+            doctor_id.as_str(),
+            "{query}: {}",
+            found.body
+        );
+    }
+    let listed = app.get(None, "/api/v1/specialties").await;
+    let neurology = list(&listed.body)
+        .iter()
+        .find(|s| s["id"] == specialty_id.as_str())
+        .expect("listed");
+    assert_eq!(neurology["keywords"][0], "migraine");
+    let too_long = send(
+        &app,
+        Method::PATCH,
+        Some(&admin),
+        &format!("/api/v1/admin/specialties/{specialty_id}"),
+        Some(json!({ "keywords": ["x".repeat(41)] })),
+    )
+    .await;
+    assert_problem(&too_long, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+
     let patient = app.sign_in("ada@example.org").await;
     let hold = app
         .post(

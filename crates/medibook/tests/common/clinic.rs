@@ -33,6 +33,7 @@ impl PlainDoctor {
         let specialty = Specialty {
             id: SpecialtyId::generate(),
             name: "General practice".into(),
+            keywords: Vec::new(),
         };
         database.add_specialty(&specialty).await.expect("specialty");
         let day = vec![

@@ -112,6 +112,7 @@ pub async fn seed_doctor(database: &medibook_store::Database) -> DoctorId {
     let specialty = Specialty {
         id: SpecialtyId::generate(),
         name: "Cardiology".into(),
+        keywords: Vec::new(),
     };
     database.add_specialty(&specialty).await.unwrap();
     let day = vec![TimeRange::new("09:00".parse().unwrap(), "12:00".parse().unwrap()).unwrap()];

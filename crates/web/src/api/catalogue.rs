@@ -23,6 +23,8 @@ pub struct SpecialtyResponse {
     pub id: Uuid,
     /// Name, e.g. "Cardiology".
     pub name: String,
+    /// Words patients use for it ("heart"), which the doctor search matches.
+    pub keywords: Vec<String>,
     /// How many doctors practise it.
     pub doctor_count: i64,
 }
@@ -122,6 +124,7 @@ pub async fn specialties(State(state): State<AppState>) -> ApiResult<Json<Vec<Sp
             .map(|s| SpecialtyResponse {
                 id: s.specialty.id.as_uuid(),
                 name: s.specialty.name,
+                keywords: s.specialty.keywords,
                 doctor_count: s.doctor_count,
             })
             .collect(),

@@ -727,6 +727,7 @@ impl<'a> World<'a> {
                 let specialty = medibook_core::clinic::Specialty {
                     id: SpecialtyId::generate(),
                     name: self.unique("Old specialty "),
+                    keywords: Vec::new(),
                 };
                 self.app
                     .database

@@ -20,12 +20,29 @@ use crate::shell::client::ClientIp;
 use crate::shell::error::{ApiResult, Problem};
 use crate::shell::extract::{ApiJson, ApiPath};
 
-/// A specialty's name.
+/// A new specialty.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SpecialtyRequest {
     /// 1 to 100 characters, unique regardless of case.
     #[schema(example = "Neurology")]
     pub name: String,
+    /// Words patients use for it, which the doctor search matches (at most 40, each at most
+    /// 40 characters; stored lower-case).
+    #[serde(default)]
+    #[schema(example = json!(["headache", "migraine", "numbness"]))]
+    pub keywords: Vec<String>,
+}
+
+/// A change to a specialty: its name, its keywords (replacing them all), or both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecialtyPatch {
+    /// 1 to 100 characters, unique regardless of case.
+    #[schema(example = "Neurology")]
+    pub name: Option<String>,
+    /// Words patients use for it (replaces the stored ones).
+    #[schema(example = json!(["headache", "migraine"]))]
+    pub keywords: Option<Vec<String>>,
 }
 
 /// A specialty.
@@ -35,6 +52,8 @@ pub struct SpecialtyView {
     pub id: Uuid,
     /// Name.
     pub name: String,
+    /// Words patients use for it.
+    pub keywords: Vec<String>,
 }
 
 impl From<Specialty> for SpecialtyView {
@@ -42,8 +61,15 @@ impl From<Specialty> for SpecialtyView {
         Self {
             id: specialty.id.as_uuid(),
             name: specialty.name,
+            keywords: specialty.keywords,
         }
     }
+}
+
+/// Keywords as the core takes them: one comma-separated text (a keyword with a comma in it
+/// becomes two).
+fn keywords_text(keywords: &[String]) -> String {
+    keywords.join(",")
 }
 
 /// A consultation fee.
@@ -174,15 +200,20 @@ pub async fn add_specialty(
 ) -> ApiResult<(StatusCode, Json<SpecialtyView>)> {
     let specialty = state
         .staff
-        .add_specialty(&caller.0.member, &actor(&caller, &client), &body.name)
+        .add_specialty(
+            &caller.0.member,
+            &actor(&caller, &client),
+            &body.name,
+            Some(&keywords_text(&body.keywords)),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(specialty.into())))
 }
 
-/// Renames a specialty.
+/// Renames a specialty and/or replaces its search keywords.
 #[utoipa::path(patch, path = "/api/v1/admin/specialties/{id}", tag = "admin",
     params(("id" = Uuid, Path, description = "Specialty id")),
-    request_body = SpecialtyRequest,
+    request_body = SpecialtyPatch,
     security(("bearer" = [])),
     responses(
         (status = 200, body = SpecialtyView),
@@ -195,15 +226,17 @@ pub async fn rename_specialty(
     caller: AdminCaller,
     client: ClientIp,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<SpecialtyRequest>,
+    ApiJson(body): ApiJson<SpecialtyPatch>,
 ) -> ApiResult<Json<SpecialtyView>> {
+    let keywords = body.keywords.as_deref().map(keywords_text);
     let specialty = state
         .staff
         .rename_specialty(
             &caller.0.member,
             &actor(&caller, &client),
             SpecialtyId::from_uuid(id),
-            &body.name,
+            body.name.as_deref(),
+            keywords.as_deref(),
         )
         .await?;
     Ok(Json(specialty.into()))

@@ -1,5 +1,5 @@
 //! Specialties in the admin console: `GET /admin/specialties` (each with its number of doctors
-//! and a rename form), `POST /admin/specialties` (add) and `POST /admin/specialties/{id}`
+//! and a form for its name and the keywords patients use for it, which the search matches), `POST /admin/specialties` (add) and `POST /admin/specialties/{id}`
 //! (rename), through `Staff::add_specialty` and `Staff::rename_specialty` with the admin API's
 //! audit entries. An empty or taken name is said by the form it was typed in (422).
 
@@ -32,6 +32,8 @@ pub struct SpecialtyRow {
     pub doctors: String,
     /// What the rename field shows: the name, or what was typed when it was refused.
     pub typed: String,
+    /// What the keywords field shows: the keywords, or what was typed when refused.
+    pub keywords: String,
     /// Why a rename was refused.
     pub error: Option<String>,
     /// Its public page.
@@ -59,7 +61,12 @@ fn refusal(typed: &str, error: &BookingError) -> Option<String> {
         return None;
     };
     let typed = typed.trim();
-    Some(if typed.is_empty() {
+    Some(if message.contains("keyword") {
+        format!(
+            "Keywords: {}.",
+            crate::pages::error::sentence(message).trim_end_matches('.')
+        )
+    } else if typed.is_empty() {
         "Enter a name for the specialty.".to_owned()
     } else if message.contains("already exists") {
         format!("There is already a specialty called “{typed}”. Choose another name.")
@@ -86,6 +93,7 @@ async fn page(
             href: format!("/specialties/{}", s.specialty.id),
             doctors: format::count_of(s.doctor_count, "doctor"),
             typed: s.specialty.name.clone(),
+            keywords: s.specialty.keywords.join(", "),
             name: s.specialty.name,
             error: None,
         })
@@ -129,7 +137,12 @@ pub async fn add(
     let typed = form.get("name");
     match state
         .staff
-        .add_specialty(&admin.0.member, &actor(&admin, &client), typed)
+        .add_specialty(
+            &admin.0.member,
+            &actor(&admin, &client),
+            typed,
+            form.value("keywords"),
+        )
         .await
     {
         Ok(_) => Ok(Redirect::to("/admin/specialties?notice=added").into_response()),
@@ -159,9 +172,16 @@ pub async fn rename(
 ) -> PageResult<Response> {
     let id = SpecialtyId::from_uuid(page_id(&id)?);
     let typed = form.get("name");
+    let keywords = form.value("keywords");
     match state
         .staff
-        .rename_specialty(&admin.0.member, &actor(&admin, &client), id, typed)
+        .rename_specialty(
+            &admin.0.member,
+            &actor(&admin, &client),
+            id,
+            Some(typed),
+            keywords,
+        )
         .await
     {
         Ok(_) => Ok(Redirect::to("/admin/specialties?notice=renamed").into_response()),
@@ -174,6 +194,7 @@ pub async fn rename(
             if let Some(row) = shown.specialties.iter_mut().find(|row| row.id == id) {
                 shown.problem = Some(format!("{} was not renamed: {message}", row.name));
                 row.typed = typed.to_owned();
+                row.keywords = keywords.unwrap_or_default().to_owned();
                 row.error = Some(message);
             }
             Ok((StatusCode::UNPROCESSABLE_ENTITY, shown).into_response())

@@ -314,6 +314,7 @@ mod tests {
             specialty: Specialty {
                 id: SpecialtyId::generate(),
                 name: "Cardiology".into(),
+                keywords: Vec::new(),
             },
             doctor_count: 0,
         };
