@@ -1,6 +1,8 @@
 //! What the pages say about the clinic itself: the contact page's address, phone, opening
 //! hours and map link, and the booking confirmation's address, what to bring and where the
-//! confirmation was sent; nothing of it when the clinic has not configured it.
+//! confirmation was sent; nothing of it when the clinic has not configured it. And how pages
+//! write dates and times: weeks from Monday, the time zone said once per page, and the API's
+//! link for staff only.
 
 #![allow(clippy::expect_used)]
 
@@ -19,6 +21,7 @@ backend_tests_with!(
     the_confirmation_says_where_what_to_bring_and_where_it_was_sent;
     unconfigured_clinic;
     without_clinic_details_the_pages_leave_them_out,
+    weeks_start_on_monday_and_the_time_zone_is_said_once,
 );
 
 fn a_configured_clinic(settings: &mut Settings) {
@@ -79,4 +82,54 @@ async fn without_clinic_details_the_pages_leave_them_out(app: TestApp) {
     );
     assert!(!page.html.contains("Please bring"), "{}", page.html);
     assert!(!page.html.contains("<dt>Where</dt>"), "{}", page.html);
+}
+
+async fn weeks_start_on_monday_and_the_time_zone_is_said_once(app: TestApp) {
+    // Asked for Wednesday 10 March, the picker shows Monday 8 to Sunday 14 March.
+    let doctor = format!("/doctors/{}", app.doctor);
+    let week = get_page(&app, &format!("{doctor}?week=2027-03-10"), None).await;
+    assert_eq!(week.status, StatusCode::OK, "{}", week.html);
+    let first_day = week
+        .html
+        .split("class=\"day")
+        .nth(1)
+        .and_then(|rest| rest.split("data-date=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("a day");
+    assert_eq!(first_day, "2027-03-08");
+    assert!(
+        week.html.contains("8 – 14 March 2027") || week.html.contains("8–14 March 2027"),
+        "{}",
+        week.html
+    );
+    assert!(
+        week.html
+            .contains(&format!("href=\"{doctor}?week=2027-03-01\"")),
+        "{}",
+        week.html
+    );
+    // The current week (the tests' clock is Monday 1 March) has no previous week.
+    let now = get_page(&app, &doctor, None).await;
+    assert!(!now.html.contains("rel=\"prev\""), "{}", now.html);
+
+    let cookie = signed_in(&app, "ada@example.org").await;
+    let hold = hold_on_the_page(&app, &cookie, &tuesday("10:00")).await;
+    let booked = confirm_on_the_page(&app, &cookie, &hold, "Check-up").await;
+    let page = get_page(&app, booked.header(header::LOCATION), Some(&cookie)).await;
+    assert_eq!(
+        page.html.matches("Europe/Berlin").count(),
+        1,
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("Times are in Europe/Berlin."));
+    let list = get_page(&app, "/appointments", Some(&cookie)).await;
+    assert_eq!(
+        list.html.matches("Europe/Berlin").count(),
+        1,
+        "{}",
+        list.html
+    );
+    // A patient's footer carries no developer link.
+    assert!(!list.html.contains("openapi.json"), "{}", list.html);
 }

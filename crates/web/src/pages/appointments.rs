@@ -30,6 +30,15 @@ struct AppointmentsPage {
     upcoming: Vec<AppointmentView>,
     past: Vec<AppointmentView>,
     notice: Option<&'static str>,
+    /// The one time zone of every appointment listed, said once; `None` when they differ (each
+    /// then says its own).
+    one_zone: Option<String>,
+}
+
+/// The time zone all of `views` share, if they share one.
+fn one_zone<'a>(mut views: impl Iterator<Item = &'a AppointmentView>) -> Option<String> {
+    let first = views.next()?.time_zone.clone();
+    views.all(|v| v.time_zone == first).then_some(first)
 }
 
 /// `GET /appointments`: upcoming ones soonest first, then past and cancelled ones, latest first.
@@ -86,6 +95,7 @@ pub async fn list(
             Section::Appointments,
             &uri,
         ),
+        one_zone: one_zone(upcoming.iter().chain(&past)),
         upcoming,
         past,
         notice,

@@ -68,6 +68,8 @@ pub struct DayColumn {
     pub long_date: String,
     /// The day's slots, in time order.
     pub slots: Vec<SlotChoice>,
+    /// Whether the day is over (a day of the current week before today).
+    pub past: bool,
 }
 
 impl DayColumn {
@@ -95,6 +97,7 @@ pub fn day_columns(
             day_month: format::day_month(date),
             long_date: format::long_date(date),
             slots: Vec::new(),
+            past: false,
         });
     }
     for slot in slots {
@@ -133,6 +136,8 @@ struct DoctorPage {
     first: String,
     /// The week's last date, the waitlist form's default "to".
     last: String,
+    /// The waitlist form's default "from": the week's first day, or today.
+    wait_from: String,
     days: Vec<DayColumn>,
     has_free: bool,
     previous_week: Option<String>,
@@ -203,12 +208,18 @@ pub async fn picker_page(
         })?;
     let tz = doctor.time_zone.tz().clone();
     let today = tz.to_datetime(state.bookings.now()).date();
-    let first = requested_week(raw, today)?.max(today);
+    // Weeks run Monday to Sunday; the current week's days before today show no times.
+    let first = monday_of(requested_week(raw, today)?.max(today))?;
 
     // The number first, then the listing: a change in between is replayed, never lost.
     let latest_seq = state.event_log.latest_slot_seq(id).await?;
     let slots = state.bookings.slots(id, first, WEEK_DAYS).await?;
-    let days = day_columns(&slots, first, WEEK_DAYS, &tz)?;
+    let mut days = day_columns(&slots, first, WEEK_DAYS, &tz)?;
+    let today_text = today.to_string();
+    for day in &mut days {
+        // ISO dates compare as text.
+        day.past = day.date < today_text;
+    }
     let has_free = days.iter().any(DayColumn::has_free);
     let later_free = if has_free {
         None
@@ -244,6 +255,7 @@ pub async fn picker_page(
         hold_minutes: state.bookings.policy().hold_duration.as_mins(),
         week_label: week_label(first)?,
         first: first.to_string(),
+        wait_from: first.max(today).to_string(),
         last: first
             .checked_add(jiff::Span::new().days(i64::from(WEEK_DAYS) - 1))
             .unwrap_or(first)
@@ -280,15 +292,20 @@ fn week_label(first: Date) -> PageResult<String> {
     Ok(format::date_range(first, last))
 }
 
-/// The link to the week before, unless the shown one starts today.
+/// The Monday of the week holding `date`.
+fn monday_of(date: Date) -> PageResult<Date> {
+    date.checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days())
+        .map_err(|_| PageError::bad_request("That week is out of range."))
+}
+
+/// The link to the week before, unless the shown one holds today.
 fn previous_week(base: &str, first: Date, today: Date) -> PageResult<Option<String>> {
     if first <= today {
         return Ok(None);
     }
     let previous = first
         .checked_sub(i64::from(WEEK_DAYS).days())
-        .map_err(|_| PageError::bad_request("That week is out of range."))?
-        .max(today);
+        .map_err(|_| PageError::bad_request("That week is out of range."))?;
     Ok(Some(format!("{base}?week={previous}")))
 }
 

@@ -215,6 +215,8 @@ pub struct Layout {
     pub sign_in_href: String,
     /// Whether the page is the person's profile (the header's name links there).
     pub on_profile: bool,
+    /// Whether the viewer is clinic staff (the footer's developer link is for them only).
+    pub staff: bool,
 }
 
 impl Layout {
@@ -294,6 +296,7 @@ impl Layout {
             scripts,
             sign_in_href,
             on_profile: section == Section::Profile,
+            staff: role.is_some_and(|role| role != Role::Patient),
         }
     }
 
