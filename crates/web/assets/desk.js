@@ -1,16 +1,15 @@
 // The front desk's day kept live (templates/desk.html).
 //
-// Opens the live feed (GET /api/v1/ws), subscribes to every doctor of the clinic, and when a
+// Listens on the browser's one live feed (feed.js), subscribed to every doctor of the clinic, and when a
 // slot is booked or freed (a new booking, a cancellation, a move) fetches the page again and
 // swaps in its day (`#desk-live`), so the desk sees the change without a reload. Holds are
 // ignored: they are not visits yet. Check-ins made at another desk show on the next change, or
-// within a minute while the page is visible. A lost connection is reopened with growing pauses.
+// within a minute while the page is visible.
 // `data-live="subscribed"` on `#desk-live` says the feed is open (tests wait for it).
 
 import { announce } from "./announce.js";
+import { openFeed } from "./feed.js";
 
-const FIRST_RETRY_MS = 1000;
-const LONGEST_RETRY_MS = 30000;
 const REFRESH_AFTER_MS = 250;
 const QUIET_REFRESH_MS = 60000;
 
@@ -18,9 +17,7 @@ class LiveDay {
   constructor(root) {
     this.root = root;
     this.doctorIds = (root.dataset.doctorIds ?? "").split(" ").filter(Boolean);
-    this.retries = 0;
-    this.socket = null;
-    this.timer = undefined;
+    this.feed = null;
     this.refreshTimer = undefined;
     this.changes = 0;
   }
@@ -34,47 +31,21 @@ class LiveDay {
   }
 
   connect() {
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    let socket;
-    try {
-      socket = new WebSocket(`${scheme}//${window.location.host}/api/v1/ws`);
-    } catch {
-      this.reconnectLater();
-      return;
-    }
-    this.socket = socket;
-    socket.addEventListener("open", () => {
-      this.retries = 0;
-      socket.send(JSON.stringify({ type: "subscribe", doctor_ids: this.doctorIds }));
-    });
-    socket.addEventListener("message", (event) => this.receive(event.data));
-    socket.addEventListener("close", () => {
-      if (this.socket !== socket) return;
-      this.socket = null;
+    this.feed = openFeed();
+    this.feed.listen((message) => this.receive(message));
+  }
+
+  receive(message) {
+    if (message?.type === "_open") {
+      this.feed.subscribe(this.doctorIds, null);
+    } else if (message?.type === "_closed") {
       this.root.dataset.live = "reconnecting";
-      this.reconnectLater();
-    });
-  }
-
-  reconnectLater() {
-    const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this.retries);
-    this.retries += 1;
-    window.clearTimeout(this.timer);
-    this.timer = window.setTimeout(() => this.connect(), ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
-  receive(text) {
-    let message;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (message.type === "subscribed") {
+    } else if (message?.type === "subscribed") {
       this.root.dataset.live = "subscribed";
-    } else if (message.type === "resync") {
+    } else if (message?.type === "resync") {
       this.soon();
-    } else if (message.type === "slot" && (message.status === "booked" || message.status === "available")) {
+    } else if (message?.type === "slot" && (message.status === "booked" || message.status === "available")) {
+      if (!this.doctorIds.includes(message.doctor_id)) return;
       this.changes += 1;
       this.soon();
     }

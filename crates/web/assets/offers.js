@@ -1,13 +1,14 @@
-// Waitlist offers, live: on pages where the patient is signed in, listen on the feed (the
-// session cookie signs the WebSocket in) for `waitlist_offer` and show a banner linking to the
-// offer's hold page, announced politely, plus a browser notification if one was allowed.
-// Reconnection is silent, with a growing delay; the server sends open offers again on
-// reconnection, and each offer is shown once per page.
+// Waitlist offers, live: on pages where the patient is signed in, listen on the browser's one
+// live feed (feed.js; the session cookie signs the socket in) for `waitlist_offer` and show a
+// banner linking to the offer's hold page, announced politely — in every open tab — plus, while
+// the page is hidden, a browser notification if the patient opted in on the waitlist page
+// (`[data-notify-optin]`). The server sends open offers again on reconnection, and each offer
+// is shown once per page.
 
 import { announce } from "./announce.js";
+import { openFeed } from "./feed.js";
 
 const shown = new Set();
-let delay = 1000;
 
 function timeLabel(iso, timeZone) {
   try {
@@ -53,7 +54,13 @@ async function showOffer(offer) {
   banner.append(text);
   main.prepend(banner);
   announce(`A waitlist time is free for you: ${when}.`);
-  if ("Notification" in window && Notification.permission === "granted") {
+  // A notification only when the patient cannot see the page (another tab, a minimised
+  // window), and only if they allowed it on the waitlist page.
+  if (
+    document.visibilityState === "hidden" &&
+    "Notification" in window &&
+    Notification.permission === "granted"
+  ) {
     try {
       const note = new Notification("MediBook: a time is free for you", { body: when, tag: offer.offer_id });
       note.addEventListener("click", () => window.location.assign(href));
@@ -63,31 +70,35 @@ async function showOffer(offer) {
   }
 }
 
-function connect() {
-  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-  let socket;
-  try {
-    socket = new WebSocket(`${scheme}//${window.location.host}/api/v1/ws`);
-  } catch {
-    window.setTimeout(connect, delay);
-    return;
-  }
-  socket.addEventListener("open", () => {
-    delay = 1000;
-  });
-  socket.addEventListener("message", (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
+/** The opt-in for browser notifications (on the waitlist page): asks once, on a click. */
+function wireOptIn() {
+  const button = document.querySelector("[data-notify-optin]");
+  if (!button || !("Notification" in window)) return;
+  const status = document.querySelector("[data-notify-status]");
+  const show = () => {
+    const permission = Notification.permission;
+    button.hidden = permission !== "default";
+    if (status) {
+      status.hidden = permission === "default";
+      status.textContent = permission === "granted"
+        ? "This browser will notify you of an offer while MediBook is in the background."
+        : "Notifications are blocked for MediBook in this browser; offers still show on the page.";
     }
-    if (message.type === "waitlist_offer") showOffer(message);
+  };
+  button.addEventListener("click", async () => {
+    try {
+      await Notification.requestPermission();
+    } catch {
+      // Older browsers take a callback; the state is read again below either way.
+    }
+    show();
   });
-  socket.addEventListener("close", () => {
-    window.setTimeout(connect, delay);
-    delay = Math.min(delay * 2, 30000);
-  });
+  show();
 }
 
-if (document.body?.dataset.signedIn === "true") connect();
+if (document.body?.dataset.signedIn === "true") {
+  openFeed().listen((message) => {
+    if (message?.type === "waitlist_offer") showOffer(message);
+  });
+  wireOptIn();
+}

@@ -9,17 +9,16 @@
 // - a slot on the page that becomes available again is shown again; one that was not on the
 //   page is fetched with the rest of the week (GET /api/v1/slots);
 // - on `resync` the week is fetched again and the picker redrawn;
-// - a lost connection is reopened silently, with growing pauses, resuming after the last event
-//   seen.
+// - a lost connection is reopened silently (feed.js: one socket per browser), resuming after
+//   the last event seen.
 //
 // Changes are announced politely through the page's live region, a few at a time. The picker's
 // `data-live` attribute says "subscribed" while the feed is open (tests wait for it).
 
 import { announce } from "./announce.js";
+import { openFeed } from "./feed.js";
 import { clockTime, dateInZone, slotLabel } from "./format.js";
 
-const FIRST_RETRY_MS = 1000;
-const LONGEST_RETRY_MS = 30000;
 const ANNOUNCE_AFTER_MS = 700;
 const REFETCH_AFTER_MS = 300;
 
@@ -34,9 +33,7 @@ class LivePicker {
     this.days = Number(root.dataset.days) || 7;
     const seq = Number(root.dataset.seq);
     this.seq = root.dataset.seq !== undefined && Number.isFinite(seq) ? seq : null;
-    this.retries = 0;
-    this.socket = null;
-    this.reconnectTimer = undefined;
+    this.feed = null;
     this.taken = [];
     this.freed = [];
     this.announceTimer = undefined;
@@ -65,59 +62,29 @@ class LivePicker {
     }
   }
 
-  // The connection.
+  // The connection: the browser's one live feed (feed.js), subscribed again from the last
+  // event seen each time it opens.
 
   connect() {
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    let socket;
-    try {
-      socket = new WebSocket(`${scheme}//${window.location.host}/api/v1/ws`);
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.socket = socket;
-    socket.addEventListener("open", () => {
-      this.retries = 0;
-      const subscribe = { type: "subscribe", doctor_ids: [this.doctorId] };
-      if (this.seq !== null) subscribe.after_seq = this.seq;
-      socket.send(JSON.stringify(subscribe));
-    });
-    socket.addEventListener("message", (event) => this.receive(event.data));
-    socket.addEventListener("close", () => {
-      if (this.socket === socket) {
-        this.socket = null;
-        this.root.dataset.live = "reconnecting";
-        this.scheduleReconnect();
-      }
-    });
-  }
-
-  scheduleReconnect() {
-    window.clearTimeout(this.reconnectTimer);
-    const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this.retries);
-    // Jitter, so a restarted server is not met by every page at the same instant.
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    this.retries += 1;
-    this.reconnectTimer = window.setTimeout(() => this.connect(), delay);
+    this.feed = openFeed();
+    this.feed.listen((message) => this.receive(message));
   }
 
   reconnectNow() {
-    if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
-    window.clearTimeout(this.reconnectTimer);
-    this.retries = 0;
-    this.connect();
+    this.feed?.reconnect();
   }
 
-  receive(text) {
-    let message;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
-    }
-    switch (message.type) {
+  receive(message) {
+    switch (message?.type) {
+      case "_open":
+        this.feed.subscribe([this.doctorId], this.seq);
+        break;
+      case "_closed":
+        this.root.dataset.live = "reconnecting";
+        break;
       case "subscribed": {
+        // With one socket for the whole browser, other tabs' subscriptions are answered too.
+        if (Array.isArray(message.doctor_ids) && !message.doctor_ids.includes(this.doctorId)) break;
         const latest = message.latest_seq?.[this.doctorId];
         if (this.seq === null && Number.isFinite(latest)) this.seq = latest;
         // A hook for tests and curious people: the picker is live from here on.

@@ -250,13 +250,13 @@ async fn scan_every_page(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
         browser.find("main h1").await;
         problems.extend(violations(&browser, axe, &format!("{page} [{label}]")).await);
     }
+    // An offer on the waitlist page: wait for a time another patient holds, which they free.
+    let taken = crate::front_desk::taken_by_another(rig, &doctor).await;
     browser
-        .open(&format!("/doctors/{on_holiday}?week={holiday}"))
+        .open(&format!("/doctors/{doctor}?week={}", taken.date))
         .await;
-    browser.click(".waitlist form button").await;
-    browser
-        .wait_for_path("the waitlist", |path| path.starts_with("/waitlist"))
-        .await;
+    crate::front_desk::wait_for(&browser, &taken).await;
+    taken.cancel(rig).await;
     browser.find(".offer-banner").await;
     problems.extend(violations(&browser, axe, &format!("/waitlist with an offer [{label}]")).await);
 

@@ -180,6 +180,12 @@ async fn scan_the_console(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
         ("/admin/messages".to_owned(), "messages"),
         ("/admin/audit".to_owned(), "audit trail"),
         ("/admin/outbox".to_owned(), "outbox"),
+        ("/desk".to_owned(), "front desk"),
+        (
+            "/desk?q=patient".to_owned(),
+            "front desk with found patients",
+        ),
+        ("/desk/messages".to_owned(), "contact inbox"),
         (
             "/admin/audit?from=someday".to_owned(),
             "audit trail with an error",
@@ -188,6 +194,33 @@ async fn scan_the_console(rig: &Rig, look: Look, axe: &str) -> Vec<String> {
         browser.open(&path).await;
         scan(&browser, axe, &format!("{what} [{label}]"), &mut problems).await;
     }
+
+    // A patient's page at the desk, and the picker booking for them.
+    browser.open("/desk?q=patient01").await;
+    browser.click(".patient-results a").await;
+    browser
+        .wait_for_path("the patient's desk page", |path| {
+            path.starts_with("/desk/patients/")
+        })
+        .await;
+    scan(
+        &browser,
+        axe,
+        &format!("a patient at the desk [{label}]"),
+        &mut problems,
+    )
+    .await;
+    browser
+        .click(&format!("a[href^='/doctors/{doctor}?for=']"))
+        .await;
+    browser.find(".acting-for").await;
+    scan(
+        &browser,
+        axe,
+        &format!("booking for a patient [{label}]"),
+        &mut problems,
+    )
+    .await;
 
     // The people page lists accounts with their role forms.
     browser.open("/admin/people?q=demo").await;

@@ -1,9 +1,8 @@
 //! The patient journey in Chromium: sign in, book a slot from the picker (hold page with its
 //! countdown, reason, Confirm), see it in `/appointments`, reschedule it through the same
-//! picker, cancel it, join a full doctor's waitlist and take the offer (shown live by a banner).
+//! picker and cancel it (the waitlist's offer, live in a second tab, is in `front_desk.rs`).
 //! And the core booking path again with JavaScript disabled.
 
-use crate::browse::first_week_without_free_slots;
 use crate::harness::{Browser, Look, Rig, browser_test};
 
 /// The first free slot button of the picker shown.
@@ -58,6 +57,12 @@ pub async fn complete_welcome(browser: &Browser, name: &str) {
 
 /// Clicks the picker's first free slot and waits for the hold page.
 pub async fn hold_first_free_slot(browser: &Browser) -> String {
+    // Weeks run Monday to Sunday: late in the week the current one may have nothing left.
+    let here = format!("return document.querySelectorAll(\"{FREE_SLOT}\").length;");
+    if browser.eval(&here).await.as_u64() == Some(0) {
+        browser.click(".week-nav a[rel=next]").await;
+        browser.find(".slot-picker").await;
+    }
     browser.click(FREE_SLOT).await;
     browser
         .wait_for_path("the hold page", |path| path.starts_with("/holds/"))
@@ -65,7 +70,7 @@ pub async fn hold_first_free_slot(browser: &Browser) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_patient_books_reschedules_cancels_and_takes_a_waitlist_offer() {
+async fn a_patient_books_reschedules_and_cancels() {
     browser_test("booking_journey", |rig| async move {
         let browser = rig.browser(Look::PHONE).await;
         let doctor = rig.server.doctor_id("Dr. Anna Schmidt").await;
@@ -147,52 +152,6 @@ async fn a_patient_books_reschedules_cancels_and_takes_a_waitlist_offer() {
             .await
             .unwrap();
         assert_eq!(past, "Cancelled");
-
-        // Join a full doctor's waitlist; the first free time later on is offered at once,
-        // shown live by the banner and listed with "Take this slot".
-        let on_holiday = rig.server.doctor_id("Dr. Sofia Rossi").await;
-        let holiday = first_week_without_free_slots(&rig, &on_holiday).await;
-        browser
-            .open(&format!("/doctors/{on_holiday}?week={holiday}"))
-            .await;
-        browser.click(".waitlist form button").await;
-        browser
-            .wait_for_path("the waitlist", |path| path.starts_with("/waitlist"))
-            .await;
-        let banner = browser.find(".offer-banner").await.text().await.unwrap();
-        assert!(banner.contains("Take this slot"), "{banner}");
-        // In the doctor's zone and with the doctor's name, as on every page.
-        assert!(
-            banner.contains("(Europe/") && banner.contains("with Dr. Sofia Rossi"),
-            "{banner}"
-        );
-        let listed = browser.find(".waitlist-entry a[href^='/holds/']").await;
-        let href = listed.attr("href").await.unwrap().unwrap();
-        assert_eq!(listed.text().await.unwrap(), "Take this slot");
-        // The banner's link (at the top, clear of the announcement toast) leads there too.
-        browser
-            .click(&format!(".offer-banner a[href='{href}']"))
-            .await;
-        browser
-            .wait_for_path("the offer's hold page", |path| path.starts_with("/holds/"))
-            .await;
-        browser.type_into("#reason", "Follow-up").await;
-        browser.click(CONFIRM).await;
-        browser
-            .wait_for_path("the booked offer", |path| path.ends_with("?notice=booked"))
-            .await;
-        browser.open("/appointments").await;
-        let names: Vec<String> = {
-            let mut names = Vec::new();
-            for element in browser
-                .find_all(".appointment:not(.past) .doctor-name")
-                .await
-            {
-                names.push(element.text().await.unwrap());
-            }
-            names
-        };
-        assert_eq!(names, vec!["Dr. Sofia Rossi".to_owned()]);
     })
     .await;
 }

@@ -150,11 +150,17 @@ async fn searching_works_without_javascript() {
 
 /// The first date from which the doctor has no free slot for seven days (their holiday).
 pub async fn first_week_without_free_slots(rig: &crate::harness::Rig, doctor: &str) -> String {
+    // Weeks run Monday to Sunday: look at whole weeks from next Monday on.
     let today = jiff::Zoned::now()
         .with_time_zone(TimeZone::get("Europe/Berlin").unwrap())
         .date();
-    for offset in 0..60 {
-        let date = today.checked_add(jiff::Span::new().days(offset)).unwrap();
+    let next_monday = today
+        .checked_add(jiff::Span::new().days(7 - i64::from(today.weekday().to_monday_zero_offset())))
+        .unwrap();
+    for week in 0..9 {
+        let date = next_monday
+            .checked_add(jiff::Span::new().days(7 * week))
+            .unwrap();
         let slots: Vec<serde_json::Value> = reqwest::get(rig.server.url(&format!(
             "/api/v1/slots?doctor_id={doctor}&date={date}&days=7"
         )))
@@ -179,12 +185,14 @@ async fn a_week_without_free_slots_offers_the_waitlist_and_unknown_pages_say_so(
         let week = first_week_without_free_slots(&rig, &doctor).await;
         browser.open(&format!("/doctors/{doctor}?week={week}")).await;
         let waitlist = browser.find(".waitlist").await;
-        assert!(waitlist.is_displayed().await.unwrap(), "the waitlist is offered");
-        let text = waitlist.text().await.unwrap();
+        assert!(waitlist.is_displayed().await.unwrap(), "the empty week says so");
+        let wait = browser.find(".wait-form").await;
+        assert_eq!(wait.attr("open").await.unwrap().as_deref(), Some("true"), "open when full");
+        let text = wait.text().await.unwrap();
         assert!(text.contains("Join the waitlist"), "{text}");
-        let form = browser.find(".waitlist form").await;
+        let form = browser.find(".wait-form form").await;
         assert_eq!(form.attr("action").await.unwrap().as_deref(), Some("/book/waitlist"));
-        let field = browser.find(".waitlist input[name=doctor_id]").await;
+        let field = browser.find(".wait-form input[name=doctor_id]").await;
         assert_eq!(field.attr("value").await.unwrap(), Some(doctor.clone()));
         let shown = browser
             .eval("return [...document.querySelectorAll('button[data-start]')].filter(b => b.offsetParent !== null).length")

@@ -159,6 +159,11 @@ async fn a_doctor_previews_and_saves_new_hours_and_her_public_page_follows() {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        // Weeks run Monday to Sunday: the Wednesday after is in the next week.
+        public
+            .open(&format!("/doctors/{anna}?week={wednesday_date}"))
+            .await;
+        public.find("#slot-picker").await;
         assert_eq!(
             public
                 .eval(&format!(

@@ -18,6 +18,7 @@ mod admin_console;
 mod booking;
 mod browse;
 mod doctor_console;
+mod front_desk;
 mod live;
 mod screenshots;
 mod signin;

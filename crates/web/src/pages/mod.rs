@@ -217,6 +217,11 @@ pub struct Layout {
     pub on_profile: bool,
     /// Whether the viewer is clinic staff (the footer's developer link is for them only).
     pub staff: bool,
+    /// Who is signed in, as the live feed's worker tells sessions apart (the account id, or
+    /// empty): a tab of another session gets the worker a socket of that session.
+    pub viewer_key: String,
+    /// The versioned URL of the live feed's SharedWorker (`assets/feed-worker.js`).
+    pub feed_worker: String,
 }
 
 impl Layout {
@@ -225,13 +230,19 @@ impl Layout {
         let here = uri
             .path_and_query()
             .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
-        Self::build(
+        let mut layout = Self::build(
             viewer.display_name().map(str::to_owned),
             viewer.person.as_ref().map(|p| p.auth.role),
             title.into(),
             section,
             &here,
-        )
+        );
+        layout.viewer_key = viewer
+            .person
+            .as_ref()
+            .map(|p| p.auth.id.to_string())
+            .unwrap_or_default();
+        layout
     }
 
     /// The layout for someone whose session is unknown (error pages).
@@ -297,6 +308,8 @@ impl Layout {
             sign_in_href,
             on_profile: section == Section::Profile,
             staff: role.is_some_and(|role| role != Role::Patient),
+            viewer_key: String::new(),
+            feed_worker: assets::url("feed-worker.js"),
         }
     }
 
