@@ -18,6 +18,7 @@ use crate::pages::{Page, browser_like, cookie_pair, get_page, post_form, sign_in
 use crate::staff::{send, set_role_in_database, sign_in_as_admin};
 
 backend_tests!(
+    copying_a_day_fills_the_other_weekdays_and_saves_nothing,
     strangers_go_to_sign_in_and_patients_are_refused_the_console,
     a_doctor_sees_their_agenda_grid_with_patients_but_not_another_doctors,
     visits_are_marked_completed_or_no_show_once_started_and_refused_politely_before,
@@ -791,4 +792,26 @@ async fn an_admin_chooses_a_doctor_and_acts_for_them_with_doctor_id(app: TestApp
     )
     .await;
     assert_page(&unknown, StatusCode::NOT_FOUND);
+}
+
+async fn copying_a_day_fills_the_other_weekdays_and_saves_nothing(app: TestApp) {
+    let doctor = doctor_cookie(&app, "doc@example.org", app.doctor).await;
+    let free_before = free_slots(&app, "2027-03-02").await;
+    let mut form = hours_form(&[
+        ("monday-hours-0-start", "07:00"),
+        ("monday-hours-0-end", "11:00"),
+    ]);
+    form.push(("intent".into(), "copy-monday".into()));
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let copied = post_form(&app, "/doctor/hours", &fields, Some(&doctor)).await;
+    assert_page(&copied, StatusCode::OK);
+    assert_contains(&copied, "Copied to the other weekdays");
+    for day in ["tuesday", "wednesday", "thursday", "friday"] {
+        assert_contains(
+            &copied,
+            &format!("name=\"{day}-hours-0-start\" type=\"time\" value=\"07:00\""),
+        );
+    }
+    // Nothing saved: Tuesday keeps its slots.
+    assert_eq!(free_slots(&app, "2027-03-02").await, free_before);
 }

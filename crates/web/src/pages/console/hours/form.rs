@@ -196,6 +196,61 @@ impl HoursForm {
     }
 }
 
+/// The working days a day's hours are copied to.
+const WEEKDAY_KEYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
+
+impl HoursForm {
+    /// Copies the hours and breaks of the weekday `key` (as typed) to the other days Monday to
+    /// Friday; `false` (nothing changed) for another key.
+    pub fn copy_to_weekdays(&mut self, key: &str) -> bool {
+        let Some(source) = self
+            .days
+            .iter()
+            .find(|d| d.key == key && WEEKDAY_KEYS.contains(&key))
+        else {
+            return false;
+        };
+        let (hours, breaks) = (source.hours.clone(), source.breaks.clone());
+        let copy = |rows: &[RangeRow], into: &mut Vec<RangeRow>, day: &DayRows| {
+            *into = rows
+                .iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let kind = if row.id.contains("-break-") {
+                        "break"
+                    } else {
+                        "hours"
+                    };
+                    RangeRow {
+                        id: format!("{}-{kind}-{i}", day.key),
+                        label: row.label.replacen(source_name(key), day.name, 1),
+                        start: row.start.clone(),
+                        end: row.end.clone(),
+                        error: None,
+                    }
+                })
+                .collect();
+        };
+        for day in &mut self.days {
+            if day.key != key && WEEKDAY_KEYS.contains(&day.key) {
+                let target = day.clone();
+                copy(&hours, &mut day.hours, &target);
+                copy(&breaks, &mut day.breaks, &target);
+            }
+        }
+        true
+    }
+}
+
+/// "Monday" for `monday`.
+fn source_name(key: &str) -> &'static str {
+    ALL_WEEKDAYS
+        .iter()
+        .map(|day| day_key(*day))
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, name)| name)
+}
+
 /// A number field as the template draws it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NumberView {

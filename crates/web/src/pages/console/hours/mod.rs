@@ -137,6 +137,14 @@ pub async fn submit(
         .await
         .map_err(refusal)?;
     let mut form = HoursForm::read(&fields);
+    // "Copy to the other weekdays": the form again with that day's rows copied; nothing is
+    // checked or saved until Preview or Save.
+    if let Some(day) = fields.get("intent").strip_prefix("copy-")
+        && form.copy_to_weekdays(day)
+    {
+        let notice = "Copied to the other weekdays. Preview or save to keep it.";
+        return Ok(page(&staff, scope, &doctor, &uri, form, None, Some(notice)).into_response());
+    }
     let Some(schedule) = form.schedule() else {
         let page = page(&staff, scope, &doctor, &uri, form, None, None);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
