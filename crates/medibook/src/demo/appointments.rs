@@ -78,6 +78,12 @@ impl<'a> PatientPool<'a> {
             .identities
             .user_for(&Identifier::Email(email), self.now)
             .await?;
+        // Named, so the doctors' agendas and the front desk show people, not addresses.
+        if user.name.is_none() {
+            self.identities
+                .rename(user.id, &demo_patient_name(number))
+                .await?;
+        }
         self.patients.push((user.id, 0));
         Ok(self.patients.len() - 1)
     }
@@ -96,6 +102,23 @@ impl<'a> PatientPool<'a> {
         self.turn = index + 1;
         Ok(index)
     }
+}
+
+/// The made-up name of demo patient `number` (first and last names combined in turn).
+fn demo_patient_name(number: usize) -> String {
+    const FIRST: [&str; 12] = [
+        "Lena", "Jonas", "Amira", "Mateo", "Sofia", "Noah", "Hanna", "Elias", "Yara", "Felix",
+        "Ines", "Karl",
+    ];
+    const LAST: [&str; 11] = [
+        "Becker", "Okafor", "Nowak", "Silva", "Keller", "Haddad", "Lindgren", "Costa", "Weber",
+        "Yamamoto", "Fischer",
+    ];
+    format!(
+        "{} {}",
+        FIRST[number % FIRST.len()],
+        LAST[(number / FIRST.len() + number) % LAST.len()]
+    )
 }
 
 /// What booking a doctor's slots needs besides the patients.

@@ -92,6 +92,28 @@ async fn screenshots() {
             admin.open("/admin/doctors/new").await;
             admin.find("form.admin-form").await;
             shoot(&admin, &format!("admin-new-doctor-{suffix}")).await;
+
+            // The front desk: the clinic's day (tomorrow, which has visits) and a patient's page.
+            let tomorrow = jiff::Zoned::now().date().tomorrow().unwrap();
+            admin.open(&format!("/desk?date={tomorrow}")).await;
+            admin.find("#desk-live").await;
+            shoot(&admin, &format!("desk-{suffix}")).await;
+
+            // The doctor's visit page, with the patient's record and the note editor.
+            doctor_browser.open("/doctor").await;
+            if doctor_browser
+                .find_all(".agenda-grid a[href^='/doctor/appointments/']")
+                .await
+                .is_empty()
+            {
+                doctor_browser.click("a[rel=next]").await;
+                doctor_browser.find(".agenda-grid").await;
+            }
+            doctor_browser
+                .click(".agenda-grid a[href^='/doctor/appointments/']")
+                .await;
+            doctor_browser.find("#note").await;
+            shoot(&doctor_browser, &format!("visit-{suffix}")).await;
         }
     })
     .await;
