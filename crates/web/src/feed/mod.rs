@@ -87,7 +87,7 @@ use crate::shell::error::ApiError;
 use connection::serve_connection;
 
 /// Most doctors one connection may watch.
-pub const MAX_DOCTORS: usize = 200;
+pub const MAX_DOCTORS: usize = crate::shell::MAX_FEED_DOCTORS;
 /// Largest frame or message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// Most missed changes of one doctor replayed from the log; longer histories get a resync.

@@ -181,24 +181,24 @@ struct HoldContext<'a> {
 }
 
 impl<'a> HoldContext<'a> {
-    fn new(
+    /// The context of `hold`, with the patient the desk holds it for, if any.
+    async fn load(
         state: &AppState,
         person: &'a Person,
         uri: &'a Uri,
         hold: &'a Hold,
         doctor: &'a Doctor,
         reschedule: Option<AppointmentId>,
-        for_patient: Option<ForPatient>,
-    ) -> Self {
-        Self {
+    ) -> PageResult<Self> {
+        Ok(Self {
             person,
             uri,
             hold,
             doctor,
             now: state.bookings.now(),
             reschedule,
-            for_patient,
-        }
+            for_patient: ForPatient::of_hold(state, person, hold).await?,
+        })
     }
 
     /// The hold page with the reason typed so far and what went wrong, if anything.
@@ -278,16 +278,7 @@ pub async fn show_hold(
     if hold.state != HoldState::Active {
         return Err(expired(&doctor, &hold, reschedule));
     }
-    let for_patient = ForPatient::of_hold(&state, &person, &hold).await?;
-    let context = HoldContext::new(
-        &state,
-        &person,
-        &uri,
-        &hold,
-        &doctor,
-        reschedule,
-        for_patient,
-    );
+    let context = HoldContext::load(&state, &person, &uri, &hold, &doctor, reschedule).await?;
     Ok(context.page(String::new(), None).into_response())
 }
 
@@ -320,16 +311,7 @@ pub async fn confirm(
     let hold = own_hold(&state, &person, &client, hold_id).await?;
     let doctor = state.catalogue.doctor(hold.doctor_id).await?;
     let reschedule = form.id("reschedule").map(AppointmentId::from_uuid);
-    let for_patient = ForPatient::of_hold(&state, &person, &hold).await?;
-    let context = HoldContext::new(
-        &state,
-        &person,
-        &uri,
-        &hold,
-        &doctor,
-        reschedule,
-        for_patient,
-    );
+    let context = HoldContext::load(&state, &person, &uri, &hold, &doctor, reschedule).await?;
     let result = match reschedule {
         Some(appointment_id) => {
             state

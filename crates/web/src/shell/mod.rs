@@ -26,4 +26,8 @@ pub mod state;
 pub mod trace;
 
 pub use origins::AllowedOrigins;
+
+/// Most doctors one live-feed connection may watch (the feed enforces it; the pages that
+/// subscribe to many doctors, like the front desk's day, stay within it).
+pub const MAX_FEED_DOCTORS: usize = 200;
 pub use state::{AppState, FeedSettings, GoogleCalendar, MAX_BODY_BYTES, Readiness, WebSettings};

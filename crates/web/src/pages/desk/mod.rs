@@ -31,7 +31,6 @@ use medibook_core::clinic::Zone;
 use medibook_core::desk::{CheckIn, DeskEntry};
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
 
-use crate::feed::MAX_DOCTORS;
 use crate::pages::browse::{page_id, query_param};
 use crate::pages::error::{PageError, PageResult};
 use crate::pages::format;
@@ -280,7 +279,7 @@ pub(crate) async fn desk_page(
         doctors: days,
         doctor_ids: doctors
             .iter()
-            .take(MAX_DOCTORS)
+            .take(crate::shell::MAX_FEED_DOCTORS)
             .map(|d| d.id.to_string())
             .collect::<Vec<_>>()
             .join(" "),
