@@ -13,7 +13,8 @@ const shown = new Set();
 function timeLabel(iso, timeZone) {
   try {
     return new Intl.DateTimeFormat("en-GB", {
-      weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit", timeZone,
+      weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZone,
     }).format(new Date(iso));
   } catch {
     return new Date(iso).toLocaleString();

@@ -297,25 +297,56 @@ impl<'a> World<'a> {
         json!({ "doctor_id": self.app.doctor, "from": "2030-01-01", "to": to.to_string() })
     }
 
-    /// An open waitlist offer of the patient (joining a waitlist whose window has a free slot
-    /// offers it at once); returns the offer id.
+    /// An open waitlist offer of the patient; returns the offer id. The patient's earlier
+    /// entries are left first (nobody holds two offers, and entries are limited); another
+    /// patient holds a slot, the patient waits for exactly that time (nothing else suits), and
+    /// the hold is given back: the freed slot is offered to the patient.
     async fn patient_offer(&mut self) -> String {
-        self.serial += 1;
-        let to = date(2027, 4, 21)
-            .checked_add(jiff::Span::new().days(i64::from(self.serial)))
-            .expect("date");
+        let patient = self.patient();
+        let entries = self.app.get(Some(&patient), "/api/v1/waitlist").await;
+        for entry in entries.body.as_array().cloned().unwrap_or_default() {
+            let id = entry["id"].as_str().expect("an entry id");
+            let path = format!("/api/v1/waitlist/{id}");
+            let left = send(self.app, Method::DELETE, Some(&patient), &path, None).await;
+            assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
+        }
+        let start = self.next_slot();
+        let email = self.fresh_email();
+        let other = self.app.sign_in(&email).await;
+        let hold = self
+            .app
+            .hold(&other, self.app.doctor, &start.to_string())
+            .await;
+        assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
+        let local = start.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").expect("zone"));
+        let until = local
+            .checked_add(SignedDuration::from_mins(30))
+            .expect("the slot's end");
         let entry = self
             .app
             .post(
-                Some(&self.patient()),
+                Some(&patient),
                 "/api/v1/waitlist",
-                json!({ "doctor_id": self.app.doctor, "from": "2027-04-21", "to": to.to_string() }),
+                json!({
+                    "doctor_id": self.app.doctor,
+                    "from": local.date().to_string(), "to": local.date().to_string(),
+                    "earliest": local.strftime("%H:%M").to_string(),
+                    "latest": until.strftime("%H:%M").to_string(),
+                }),
             )
             .await;
         assert_eq!(entry.status, StatusCode::CREATED, "{}", entry.body);
-        entry.body["offer"]["offer_id"]
-            .as_str()
-            .expect("an offer at once")
+        let path = format!("/api/v1/holds/{}", hold.id());
+        let released = send(self.app, Method::DELETE, Some(&other), &path, None).await;
+        assert!(released.status.is_success(), "{}", released.body);
+        let entries = self.app.get(Some(&patient), "/api/v1/waitlist").await;
+        entries
+            .body
+            .as_array()
+            .expect("entries")
+            .iter()
+            .find_map(|e| e["offer"]["offer_id"].as_str())
+            .expect("the freed slot is offered")
             .to_owned()
     }
 
