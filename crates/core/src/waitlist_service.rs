@@ -156,8 +156,9 @@ impl WaitlistService {
         Ok((entry, true))
     }
 
-    /// `FreeNow` with the soonest free slot of `doctors` that `request` accepts, if any (the
-    /// first month of its window is looked at).
+    /// `FreeNow` with the soonest free slot of `doctors` that `request` accepts, if any, as far
+    /// as the offering would look (the window's end or the farthest booking horizon), a month of
+    /// listings at a time.
     async fn refuse_if_free_now(
         &self,
         doctors: &[Doctor],
@@ -172,22 +173,36 @@ impl WaitlistService {
             .from
             .unwrap_or(today)
             .max(today.yesterday().unwrap_or(today));
-        let days = request
-            .to
-            .and_then(|to| first.until(to).ok())
-            .map_or(MAX_LISTING_DAYS, |span| {
-                u16::try_from(span.get_days().saturating_add(1)).unwrap_or(MAX_LISTING_DAYS)
-            });
-        if days == 0 {
-            return Ok(());
+        // As far as the offering looks: the window's end, or the farthest booking horizon.
+        let horizon = doctors
+            .iter()
+            .map(|d| i64::from(d.schedule.rules.horizon_days) + 2)
+            .max()
+            .unwrap_or(0);
+        let horizon_end = today
+            .checked_add(jiff::Span::new().days(horizon))
+            .unwrap_or(today);
+        let last = request.to.map_or(horizon_end, |to| to.min(horizon_end));
+        let days = first
+            .until(last)
+            .map_or(0, |span| i64::from(span.get_days()) + 1);
+        let mut found = None;
+        let mut offset = 0;
+        while found.is_none() && offset < days {
+            let Ok(from) = first.checked_add(jiff::Span::new().days(offset)) else {
+                break;
+            };
+            let chunk = u16::try_from((days - offset).min(i64::from(MAX_LISTING_DAYS)))
+                .unwrap_or(MAX_LISTING_DAYS);
+            found = bookings
+                .first_free_matching(doctors, from, chunk, |doctor, slot| {
+                    let tz = doctor.time_zone.tz();
+                    accepts(request.from, request.to, tz.to_datetime(slot.start).date())
+                        && request.preference.accepts(tz, slot.start, slot.end)
+                })
+                .await?;
+            offset += i64::from(MAX_LISTING_DAYS);
         }
-        let found = bookings
-            .first_free_matching(doctors, first, days, |doctor, slot| {
-                let tz = doctor.time_zone.tz();
-                accepts(request.from, request.to, tz.to_datetime(slot.start).date())
-                    && request.preference.accepts(tz, slot.start, slot.end)
-            })
-            .await?;
         match found {
             Some((doctor_id, slot)) => Err(BookingError::FreeNow(doctor_id, slot.start)),
             None => Ok(()),

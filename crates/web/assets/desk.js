@@ -1,17 +1,17 @@
 // The front desk's day kept live (templates/desk.html).
 //
-// Listens on the browser's one live feed (feed.js), subscribed to every doctor of the clinic, and when a
-// slot is booked or freed (a new booking, a cancellation, a move) fetches the page again and
-// swaps in its day (`#desk-live`), so the desk sees the change without a reload. Holds are
-// ignored: they are not visits yet. Check-ins made at another desk show on the next change, or
-// within a minute while the page is visible.
+// Listens on the browser's one live feed (feed.js), subscribed to every doctor of the clinic,
+// and when a slot is booked or freed (a new booking, a cancellation, a move) — or the feed comes
+// back after a lost connection — fetches the day again (without the patient search, whose runs
+// are audited) and swaps it in (`#desk-live`), so the desk sees the change without a reload.
+// Holds are ignored: they are not visits yet. Check-ins made at another desk show with the next
+// change or reload (each read of the day is audited, so nothing polls).
 // `data-live="subscribed"` on `#desk-live` says the feed is open (tests wait for it).
 
 import { announce } from "./announce.js";
 import { openFeed } from "./feed.js";
 
 const REFRESH_AFTER_MS = 250;
-const QUIET_REFRESH_MS = 60000;
 
 class LiveDay {
   constructor(root) {
@@ -25,9 +25,6 @@ class LiveDay {
   start() {
     if (this.doctorIds.length === 0) return;
     this.connect();
-    window.setInterval(() => {
-      if (document.visibilityState === "visible") this.refresh(false);
-    }, QUIET_REFRESH_MS);
   }
 
   connect() {
@@ -38,6 +35,8 @@ class LiveDay {
   receive(message) {
     if (message?.type === "_open") {
       this.feed.subscribe(this.doctorIds, null);
+      // After a lost connection, what changed meanwhile is read again.
+      if (this.root.dataset.live === "reconnecting") this.soon();
     } else if (message?.type === "_closed") {
       this.root.dataset.live = "reconnecting";
     } else if (message?.type === "subscribed") {
@@ -59,7 +58,11 @@ class LiveDay {
   async refresh(changed) {
     let response;
     try {
-      response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      // The day only: without the patient search (whose every run is audited).
+      const url = new URL(window.location.href);
+      url.searchParams.delete("q");
+      url.searchParams.delete("notice");
+      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
     } catch {
       return;
     }

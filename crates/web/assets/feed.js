@@ -50,6 +50,11 @@ function sharedFeed() {
   port.start();
   port.postMessage({ type: "hello", viewer: viewerKey() });
   window.addEventListener("pagehide", () => port.postMessage({ type: "bye" }));
+  // A page restored from the back/forward cache said bye when it was left: hello again (the
+  // worker answers "_open", on which the page's scripts subscribe again).
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) port.postMessage({ type: "hello", viewer: viewerKey(), restored: true });
+  });
   return {
     listen(listener) {
       listeners.push(listener);

@@ -28,9 +28,11 @@ impl FrontDesk {
         match patient_id {
             Some(patient) if patient != caller => {
                 let actor = self.as_desk(actor, caller).await?;
-                self.identities
-                    .user(patient)
+                // Only a patient's account: never a staff member's.
+                self.desk
+                    .patient_card(patient)
                     .await?
+                    .filter(|card| card.user.role == crate::identity::Role::Patient)
                     .ok_or(BookingError::NotFound("patient"))?;
                 self.bookings
                     .hold(&actor, patient, doctor_id, start, purpose)

@@ -445,6 +445,15 @@ async fn only_the_front_desk_may_hold_for_someone_else(app: TestApp) {
     )
     .await;
     assert_problem(&unknown, StatusCode::NOT_FOUND, "not_found");
+    // … or for a staff member's account: only patients are booked for.
+    let doctor_id = user_id(&app, &doctor).await;
+    let staff = hold_for(&app, &admin, &doctor_id, &tuesday("11:00")).await;
+    assert_problem(&staff, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM holds WHERE patient_id IN (SELECT id FROM users WHERE role <> 'patient')")
+            .await,
+        0
+    );
 }
 
 async fn the_desk_sees_the_clinics_day_and_checks_patients_in(app: TestApp) {

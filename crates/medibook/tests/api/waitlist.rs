@@ -391,6 +391,17 @@ async fn joining_twice_returns_the_same_entry(app: TestApp) {
     assert_status(&again, StatusCode::OK);
     assert_eq!(again.body["id"], entry["id"]);
     assert_eq!(app.count("SELECT COUNT(*) FROM waitlist_entries").await, 1);
+    // The same dates with other times that suit are another entry, not the old one.
+    let mornings = app
+        .post(
+            Some(&token),
+            "/api/v1/waitlist",
+            json!({ "doctor_id": app.doctor, "from": TUESDAY, "to": TUESDAY, "latest": "10:00" }),
+        )
+        .await;
+    assert_status(&mornings, StatusCode::CREATED);
+    assert_eq!(mornings.body["latest"], "10:00:00");
+    assert_eq!(app.count("SELECT COUNT(*) FROM waitlist_entries").await, 2);
 }
 
 async fn a_specialty_waitlist_takes_any_doctor_of_the_specialty(app: TestApp) {

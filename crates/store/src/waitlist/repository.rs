@@ -116,7 +116,8 @@ impl WaitlistRepository for Database {
             "SELECT {ENTRY_COLUMNS} FROM waitlist_entries
              WHERE patient_id = $1 AND state IN ('waiting', 'offered')
                AND doctor_id {same} $2 AND specialty_id {same} $3
-               AND from_date {same} $4 AND to_date {same} $5"
+               AND from_date {same} $4 AND to_date {same} $5
+               AND weekdays = $6 AND earliest {same} $7 AND latest {same} $8"
         );
         let existing = sql::query(AssertSqlSafe(sql))
             .bind(entry.patient_id.to_string())
@@ -124,6 +125,9 @@ impl WaitlistRepository for Database {
             .bind(specialty_id.clone())
             .bind(from.clone())
             .bind(to.clone())
+            .bind(i64::from(entry.preference.weekdays))
+            .bind(entry.preference.earliest.map(|t| t.to_string()))
+            .bind(entry.preference.latest.map(|t| t.to_string()))
             .fetch_optional(&mut tx)
             .await
             .map_err(StoreError::from)?;

@@ -235,8 +235,14 @@ impl<'a> HoldContext<'a> {
     }
 }
 
-/// The page for a hold that can no longer be confirmed.
-fn expired(doctor: &Doctor, hold: &Hold, reschedule: Option<AppointmentId>) -> PageError {
+/// The page for a hold that can no longer be confirmed (its link keeps booking for the same
+/// patient when the desk held it for one).
+fn expired(
+    doctor: &Doctor,
+    hold: &Hold,
+    reschedule: Option<AppointmentId>,
+    person: &Person,
+) -> PageError {
     let tz = doctor.time_zone.tz();
     PageError::new(
         StatusCode::GONE,
@@ -249,7 +255,10 @@ fn expired(doctor: &Doctor, hold: &Hold, reschedule: Option<AppointmentId>) -> P
         ),
     )
     .with_link(
-        picker_href(doctor.id, Some(&week_of(hold.start, tz)), None, reschedule),
+        with_patient(
+            picker_href(doctor.id, Some(&week_of(hold.start, tz)), None, reschedule),
+            (hold.patient_id != person.auth.id).then_some(hold.patient_id),
+        ),
         format!("Choose another time with {}", doctor.name),
     )
 }
@@ -276,7 +285,7 @@ pub async fn show_hold(
     // A hold whose time ran out may still be confirmed while nobody took its slot (the core
     // claims it again); one given back or swept may not.
     if hold.state != HoldState::Active {
-        return Err(expired(&doctor, &hold, reschedule));
+        return Err(expired(&doctor, &hold, reschedule, &person));
     }
     let context = HoldContext::load(&state, &person, &uri, &hold, &doctor, reschedule).await?;
     Ok(context.page(String::new(), None).into_response())
@@ -354,7 +363,7 @@ pub async fn confirm(
             };
             Ok(Redirect::to(&format!("/appointments/{}{notice}", appointment.id)).into_response())
         }
-        Err(BookingError::HoldExpired) => Err(expired(&doctor, &hold, reschedule)),
+        Err(BookingError::HoldExpired) => Err(expired(&doctor, &hold, reschedule, &person)),
         Err(BookingError::NotFound(_)) => Err(PageError::not_found()),
         Err(
             error @ (BookingError::LimitReached(_)
