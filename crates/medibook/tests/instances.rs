@@ -369,7 +369,10 @@ async fn metrics_count_bookings_conflicts_sockets_and_latency_by_route() {
         .await
         .unwrap();
     assert_eq!(cancelled.status(), StatusCode::OK);
-    let feed = Feed::connect(&server).await;
+    let mut feed = Feed::connect(&server).await;
+    // The socket is counted once its task runs, which the client's handshake does not wait
+    // for; an acknowledged subscription does.
+    feed.subscribe(&doctor).await;
 
     let text = http
         .get(format!("{}/metrics", server.base))

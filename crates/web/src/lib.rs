@@ -1,6 +1,7 @@
-//! MediBook's HTTP interface: three doors around one shell. The doors are the JSON API v1 with
+//! MediBook's HTTP interface: four doors around one shell. The doors are the JSON API v1 with
 //! its OpenAPI document ([`api`]), the web app's HTML pages with their embedded static assets
-//! ([`pages`]) and the live slot feed over WebSocket ([`feed`]); the [`shell`] they share holds
+//! ([`pages`]), the live slot feed over WebSocket ([`feed`]) and the FHIR R4 facade
+//! ([`fhir`]); the [`shell`] they share holds
 //! authentication and the access table, extractors, the one error → HTTP status table, CSRF
 //! and security headers, metrics, the event bus and the application state. Doors depend on the
 //! shell, never on each other. Handlers are thin: parse, call one core service, map the result.
@@ -9,6 +10,7 @@
 mod access_coverage;
 pub mod api;
 pub mod feed;
+pub mod fhir;
 pub mod pages;
 pub mod serve;
 pub mod shell;
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         // A panic in a page handler shows the HTML error page; the outer layer answers the
         // API's with a problem document.
         .merge(pages::routes().layer(CatchPanicLayer::custom(pages::error::panicked)))
+        .merge(fhir::routes())
         .route("/api/v1/ws", get(feed::connect))
         .route("/metrics", get(metrics::scrape))
         // Every route above needs a row in access::ROUTE_ACCESS; unlisted ones are admin-only.
@@ -75,6 +78,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             headers::security_headers,
         ))
+        // Problems under /fhir/ leave as OperationOutcomes, whichever layer refused.
+        .layer(axum::middleware::from_fn(fhir::outcomes))
         .layer(TraceLayer::new_for_http().make_span_with(shell::trace::request_span))
         .with_state(state)
 }

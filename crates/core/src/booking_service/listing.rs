@@ -48,6 +48,26 @@ impl BookingService {
         Ok(listing.pop().map(|(_, slots)| slots).unwrap_or_default())
     }
 
+    /// The bookable slots of several doctors on `days` dates from `first` (each in the
+    /// doctor's zone), with their status, in the order given; one query per kind of data for
+    /// all of them.
+    pub async fn slots_of(
+        &self,
+        doctors: &[Doctor],
+        first: Date,
+        days: u16,
+    ) -> BookingResult<Vec<(DoctorId, Vec<SlotView>)>> {
+        if !(1..=MAX_LISTING_DAYS).contains(&days) {
+            return Err(BookingError::validation(format!(
+                "days must be between 1 and {MAX_LISTING_DAYS}"
+            )));
+        }
+        if doctors.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.listings(doctors, first, days).await
+    }
+
     /// The next free slot of each doctor within four weeks, with one query per kind of data
     /// for all of them.
     pub async fn next_free_slots(

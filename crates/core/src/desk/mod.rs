@@ -7,6 +7,7 @@
 //! receptionist as the actor and the patient as the person concerned.
 
 mod acting;
+mod seen;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ use crate::patients::PatientDetails;
 use crate::patients::record::{date_of_birth, patient_name};
 use crate::ports::{ClinicRepository, IdentityRepository};
 use crate::slots::day_bounds;
+
+pub use seen::{AppointmentSearch, DEFAULT_SEARCH_DAYS, MAX_SEARCH_DAYS};
 
 /// Most patients one search returns.
 pub const PATIENT_SEARCH_LIMIT: u32 = 50;

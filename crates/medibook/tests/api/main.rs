@@ -16,6 +16,7 @@ mod concurrency;
 mod contact_inbox;
 mod fake_google;
 mod feed;
+mod fhir;
 mod front_desk;
 mod google_calendar;
 mod input;

@@ -155,11 +155,12 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/{*path}", get(assets::serve))
 }
 
-/// Whether a path belongs to the pages rather than to the JSON API or the operational
+/// Whether a path belongs to the pages rather than to the JSON API, FHIR or the operational
 /// endpoints: unknown paths there get the HTML error page instead of a problem document.
 pub fn is_page_path(path: &str) -> bool {
     let api = path == "/api" || path.starts_with("/api/");
-    !(api || matches!(path, "/healthz" | "/readyz" | "/metrics"))
+    let fhir = path == "/fhir" || path.starts_with("/fhir/");
+    !(api || fhir || matches!(path, "/healthz" | "/readyz" | "/metrics"))
 }
 
 /// Which part of the site a page belongs to, for the navigation's `aria-current`.
@@ -326,10 +327,17 @@ mod tests {
 
     #[test]
     fn api_and_operational_paths_are_not_pages() {
-        for path in ["/api/v1/nowhere", "/api", "/healthz", "/readyz", "/metrics"] {
+        for path in [
+            "/api/v1/nowhere",
+            "/api",
+            "/fhir/r4/Nothing",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ] {
             assert!(!is_page_path(path), "{path}");
         }
-        for path in ["/", "/doctors/x", "/nowhere", "/apiary"] {
+        for path in ["/", "/doctors/x", "/nowhere", "/apiary", "/fhirst"] {
             assert!(is_page_path(path), "{path}");
         }
     }

@@ -102,11 +102,29 @@ fn the_desk_acts_on(method: &str, path: &str) -> bool {
     )
 }
 
+/// A FHIR Appointment or Patient by id: the patient's own, on the doctor's agenda.
+fn is_a_fhir_record(path: &str) -> bool {
+    path.starts_with("/fhir/r4/") && path.ends_with("/{id}")
+}
+
+/// Who may read or change the patient's FHIR Appointment or Patient: the patient, the treating
+/// doctor (reading only: a doctor sees their agenda but cancels nothing through it) and the
+/// desk; anyone else does not find it.
+fn fhir_record(caller: Caller, method: &str) -> Expected {
+    match caller {
+        Caller::Patient | Caller::Admin => Expected::Allowed,
+        Caller::Doctor if method == "GET" => Expected::Allowed,
+        Caller::Doctor => Expected::Forbidden,
+        _ => Expected::NotFound,
+    }
+}
+
 fn expected(access: Access, caller: Caller, method: &str, path: &str) -> Expected {
     use Caller::*;
     match (access, caller) {
         (Access::Public, _) => Expected::Allowed,
         (_, Anonymous) => Expected::Unauthorized,
+        (Access::SignedIn, _) if is_a_fhir_record(path) => fhir_record(caller, method),
         (Access::SignedIn, Doctor) if is_a_visit_record(path) => Expected::Allowed,
         (Access::SignedIn, _) if is_a_visit_record(path) => Expected::NotFound,
         (Access::SignedIn, Admin) if the_desk_acts_on(method, path) => Expected::Allowed,
@@ -789,6 +807,59 @@ impl<'a> World<'a> {
                     Some(json!({ "role": "patient" })),
                 )
             }
+            (
+                "GET",
+                "/fhir/r4/metadata"
+                | "/fhir/r4/Practitioner"
+                | "/fhir/r4/PractitionerRole"
+                | "/fhir/r4/HealthcareService"
+                | "/fhir/r4/Schedule"
+                | "/fhir/r4/Slot"
+                | "/fhir/r4/Appointment"
+                | "/fhir/r4/Patient",
+            ) => (template.to_owned(), None),
+            (
+                "GET",
+                "/fhir/r4/Practitioner/{id}"
+                | "/fhir/r4/PractitionerRole/{id}"
+                | "/fhir/r4/Schedule/{id}",
+            ) => (template.replace("{id}", &doctor.to_string()), None),
+            ("GET", "/fhir/r4/HealthcareService/{id}") => {
+                (template.replace("{id}", &self.specialty_id), None)
+            }
+            ("GET", "/fhir/r4/Slot/{id}") => {
+                let slot = fhir_slot_id(doctor, self.next_slot());
+                (template.replace("{id}", &slot), None)
+            }
+            ("POST", "/fhir/r4/Appointment") => {
+                let slot = fhir_slot_id(doctor, self.next_slot());
+                let body = json!({
+                    "resourceType": "Appointment",
+                    "slot": [{ "reference": format!("Slot/{slot}") }],
+                    "reasonCode": [{ "text": "Booked by the matrix" }],
+                    "participant": [],
+                });
+                (template.to_owned(), Some(body))
+            }
+            ("GET" | "PATCH" | "PUT", "/fhir/r4/Appointment/{id}") => {
+                let appointment = self.patient_appointment().await;
+                let body = match method {
+                    "PATCH" => Some(json!([
+                        { "op": "replace", "path": "/status", "value": "cancelled" }
+                    ])),
+                    "PUT" => Some(json!({
+                        "resourceType": "Appointment", "id": appointment, "status": "cancelled",
+                    })),
+                    _ => None,
+                };
+                (template.replace("{id}", &appointment), body)
+            }
+            ("GET", "/fhir/r4/Patient/{id}") => {
+                // On the test doctor's agenda.
+                self.patient_appointment().await;
+                let patient = user_id(self.app, &self.patient()).await;
+                (template.replace("{id}", &patient), None)
+            }
             _ => panic!(
                 "no plausible request for {method} {template}: add one to \
                  tests/api/staff/access_matrix.rs"
@@ -822,7 +893,14 @@ impl<'a> World<'a> {
 
 #[track_caller]
 fn check(reply: &Reply, expected: Expected, what: &str) {
-    let code = || reply.problem_code().to_owned();
+    // The FHIR door answers with OperationOutcomes carrying the same codes.
+    let code = || match reply.body["resourceType"].as_str() {
+        Some("OperationOutcome") => reply.body["issue"][0]["details"]["coding"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        _ => reply.problem_code().to_owned(),
+    };
     match expected {
         Expected::Allowed => assert!(
             reply.status.is_success(),
@@ -925,4 +1003,13 @@ pub async fn check_every_route(app: &TestApp) {
         calls,
         (ROUTE_ACCESS.len() - WEBSOCKET_ROUTES.len() - SELF_GUARDED_ROUTES.len()) * CALLERS.len()
     );
+}
+
+/// The FHIR id of the test doctor's slot starting at `start` (the doctor and the start in hex).
+fn fhir_slot_id(doctor: medibook_core::ids::DoctorId, start: Timestamp) -> String {
+    format!(
+        "{:032x}{:016x}",
+        doctor.as_uuid().as_u128(),
+        start.as_second()
+    )
 }
