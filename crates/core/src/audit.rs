@@ -101,6 +101,12 @@ pub enum AuditAction {
     DeskDayRead,
     /// The front desk saw the patient arrive.
     AppointmentArrived,
+    /// A person downloaded everything held about them.
+    PersonalDataExport,
+    /// A person erased their account and personal data.
+    AccountErase,
+    /// The retention job pseudonymised old appointments.
+    AppointmentPseudonymise,
 }
 
 impl AuditAction {
@@ -147,6 +153,9 @@ impl AuditAction {
             Self::VisitNoteRead => "visit_note.read",
             Self::DeskDayRead => "desk_day.read",
             Self::AppointmentArrived => "appointment.arrived",
+            Self::PersonalDataExport => "personal_data.export",
+            Self::AccountErase => "account.erase",
+            Self::AppointmentPseudonymise => "appointment.pseudonymise",
         }
     }
 }

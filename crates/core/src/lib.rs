@@ -34,6 +34,7 @@ pub mod outbox;
 pub mod patients;
 pub mod ports;
 pub mod preview;
+pub mod privacy;
 pub mod relay;
 pub mod schedule;
 pub mod search;

@@ -29,6 +29,7 @@ mod ledger;
 mod limits;
 mod outbox;
 mod patients;
+mod privacy;
 pub mod relay;
 mod schedule_edits;
 mod sessions;
@@ -456,6 +457,8 @@ pub(crate) async fn apply_sqlite_pragmas(
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
         "PRAGMA busy_timeout = 10000",
+        // Deleted content is overwritten, so an erased person's data leaves the file.
+        "PRAGMA secure_delete = ON",
     ] {
         conn.execute(pragma).await?;
     }

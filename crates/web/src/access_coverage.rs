@@ -15,6 +15,8 @@ const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("GET", "/doctors/{id}"),
     ("GET", "/profile"),
     ("POST", "/profile"),
+    ("GET", "/profile/delete"),
+    ("POST", "/profile/delete"),
     ("POST", "/profile/google/connect"),
     ("GET", "/profile/google/callback"),
     ("POST", "/profile/google/disconnect"),

@@ -287,6 +287,15 @@ impl App {
             audit.clone(),
             clock.clone(),
         );
+        let privacy = medibook_core::privacy::Privacy::new(
+            store.clone(),
+            store.clone(),
+            records.clone(),
+            bookings.clone(),
+            waitlist.clone(),
+            audit.clone(),
+            clock.clone(),
+        );
         let calendar_wake = Arc::new(Notify::new());
         let google = crate::calendar::google_calendar(
             settings,
@@ -325,6 +334,7 @@ impl App {
             audit,
             records,
             desk,
+            privacy,
             outbox: medibook_core::outbox::OutboxMonitor::new(store.clone()),
             web: WebSettings {
                 clinic: settings.clinic(),

@@ -113,7 +113,7 @@ fn entries(bundle: &Value) -> Vec<Value> {
 }
 
 /// The problems `fhir.resources` finds in `resources` (tests/support/fhir_check.py).
-async fn validate(resources: Vec<Value>) -> Vec<String> {
+pub(crate) async fn validate(resources: Vec<Value>) -> Vec<String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/fhir_check.py");
     let output = tokio::task::spawn_blocking(move || {
         let mut child = Command::new("python3")

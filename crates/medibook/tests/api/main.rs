@@ -30,6 +30,7 @@ mod pages_booking;
 mod pages_clinic;
 mod pages_desk;
 mod pages_doctor;
+mod privacy;
 mod schemathesis;
 mod sessions;
 mod signin;

@@ -90,6 +90,8 @@ fn run(program: &str, base: &str, token: &str, doctor: DoctorId, report_dir: &Pa
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         // Signing out would end the session whose token every request carries.
         .args(["--exclude-path", "/api/v1/auth/logout"])
+        // So would erasing the account.
+        .args(["--exclude-operation-id", "erase_me"])
         .args(["--workers", "1"])
         .args(["--request-timeout", "30"])
         .args(["--suppress-health-check", "all"])

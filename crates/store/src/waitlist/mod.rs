@@ -6,8 +6,8 @@
 //! still commits and the slot simply stays free.
 
 mod offering;
-mod queries;
+pub(crate) mod queries;
 mod repository;
-mod rows;
+pub(crate) mod rows;
 
 pub(crate) use offering::{Offering, offer_free_slots};

@@ -1,6 +1,6 @@
 //! The SQL of the waitlist: entries, offers and the queries the offering runs, as constants.
 
-pub(super) const ENTRY_COLUMNS: &str = "id, patient_id, doctor_id, specialty_id, from_date, to_date, weekdays, earliest, latest, \
+pub(crate) const ENTRY_COLUMNS: &str = "id, patient_id, doctor_id, specialty_id, from_date, to_date, weekdays, earliest, latest, \
      state, queued_at";
 pub(super) const OFFER_COLUMNS: &str =
     "id, entry_id, patient_id, doctor_id, hold_id, start_at, end_at, expires_at, state";

@@ -24,7 +24,7 @@ pub(super) fn preference_from(row: &sql::Row) -> Result<WaitPreference, StoreErr
     })
 }
 
-pub(super) fn entry_from(row: &sql::Row) -> Result<WaitlistEntry, StoreError> {
+pub(crate) fn entry_from(row: &sql::Row) -> Result<WaitlistEntry, StoreError> {
     let doctor_id = optional_parsed(row, "doctor_id")?;
     let specialty_id = optional_parsed(row, "specialty_id")?;
     let target = match (doctor_id, specialty_id) {

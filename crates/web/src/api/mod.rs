@@ -13,6 +13,7 @@ pub mod google;
 pub mod health;
 pub mod holds;
 pub mod outbox;
+pub mod privacy;
 pub mod profile;
 pub mod records;
 pub mod slots;
@@ -74,7 +75,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::verify))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
-        .routes(routes!(profile::me, profile::update_me))
+        .routes(routes!(profile::me, profile::update_me, privacy::erase))
+        .routes(routes!(privacy::export))
         .routes(routes!(google::connection))
         .routes(routes!(catalogue::specialties))
         .routes(routes!(catalogue::doctors))

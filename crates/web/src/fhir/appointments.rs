@@ -16,7 +16,6 @@ use medibook_core::desk::AppointmentSearch;
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
 use serde_json::Value;
 
-use super::resources::{self, SlotId};
 use super::search::{Params, bundle, invalid, reference_id, uuid_id};
 use super::{Fhir, FhirBody, base_url};
 use crate::shell::AppState;
@@ -24,6 +23,7 @@ use crate::shell::auth::AuthUser;
 use crate::shell::client::ClientIp;
 use crate::shell::error::{ApiError, ApiResult};
 use crate::shell::extract::ApiPath;
+use crate::shell::fhir::{self as resources, SlotId};
 
 /// The clinic's doctors by id, to name them in appointments.
 async fn doctors(state: &AppState) -> ApiResult<HashMap<DoctorId, Doctor>> {

@@ -12,12 +12,12 @@ use medibook_core::ids::{DoctorId, SpecialtyId};
 use medibook_core::{BookingError, search as words};
 use serde_json::{Value, json};
 
-use super::resources::{self, SlotId};
 use super::search::{Params, bundle, invalid, reference_id, uuid_id};
 use super::{Fhir, base_url};
 use crate::shell::AppState;
 use crate::shell::error::ApiResult;
 use crate::shell::extract::ApiPath;
+use crate::shell::fhir::{self as resources, SlotId};
 
 /// The window of a slot search when no `start` is given.
 const DEFAULT_SLOT_DAYS: i64 = 7;

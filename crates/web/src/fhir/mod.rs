@@ -10,7 +10,6 @@
 
 pub mod appointments;
 pub mod catalogue;
-pub mod resources;
 pub mod search;
 
 use axum::Router;

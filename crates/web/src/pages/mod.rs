@@ -32,6 +32,7 @@ pub mod calendar;
 pub mod console;
 pub mod desk;
 pub mod doctor;
+pub mod erase;
 pub mod error;
 pub mod format;
 pub mod forms;
@@ -82,6 +83,7 @@ pub fn routes() -> Router<AppState> {
             "/profile",
             get(account::profile).post(account::save_profile),
         )
+        .route("/profile/delete", get(erase::confirm).post(erase::erase))
         .route("/profile/google/connect", post(google::connect))
         .route("/profile/google/callback", get(google::callback))
         .route("/profile/google/disconnect", post(google::disconnect))

@@ -2,13 +2,13 @@
 //! `client`), what they sent (`extract`, `inputs`), how errors become HTTP (`error`, the one
 //! status table), the protections on every request (`csrf`, `headers`, `origins`, `trace`'s redacted
 //! request spans), what is measured
-//! (`metrics`), the in-process event bus (`events`), the application state (`state`) and the
-//! downloads every door answers alike (`downloads`).
+//! (`metrics`), the in-process event bus (`events`), the application state (`state`), the
+//! downloads every door answers alike (`downloads`) and MediBook's records as FHIR resources
+//! (`fhir`: the FHIR door serves them, the JSON API's data export bundles them).
 //!
-//! The doors — the JSON API (`crate::api`), the HTML pages (`crate::pages`) and the live feed
-//! (`crate::feed`) — depend on the shell and never on each other; the shell depends on no door
-//! (checked by `scripts/check-module-cycles.py`). A new door (FHIR) is one more module beside
-//! them, merged into the router in `lib.rs`.
+//! The doors — the JSON API (`crate::api`), the HTML pages (`crate::pages`), the live feed
+//! (`crate::feed`) and FHIR (`crate::fhir`) — depend on the shell and never on each other; the
+//! shell depends on no door (checked by `scripts/check-module-cycles.py`).
 
 pub mod access;
 pub mod auth;
@@ -18,6 +18,7 @@ pub mod downloads;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod fhir;
 pub mod headers;
 pub mod inputs;
 pub mod metrics;

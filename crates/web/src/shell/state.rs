@@ -17,6 +17,7 @@ use medibook_core::events::SlotEventLog;
 use medibook_core::outbox::OutboxMonitor;
 use medibook_core::patients::PatientRecords;
 use medibook_core::ports::IdentityRepository;
+use medibook_core::privacy::Privacy;
 use medibook_core::sessions::Sessions;
 use medibook_core::signin::SignIn;
 use medibook_core::staff::Staff;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub records: PatientRecords,
     /// The front desk: booking for patients, the clinic's day.
     pub desk: FrontDesk,
+    /// A person's copy of their data, and erasure.
+    pub privacy: Privacy,
     /// The outbox's status, for admins.
     pub outbox: OutboxMonitor,
     /// Committed events, for the live feed.

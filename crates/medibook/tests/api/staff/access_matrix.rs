@@ -623,6 +623,21 @@ impl<'a> World<'a> {
                 }
                 (template.to_owned(), None)
             }
+            // Erasing the caller's own account would spoil the matrix's other calls: each
+            // signed-in caller erases a fresh patient's account instead.
+            ("DELETE", "/api/v1/me") => {
+                if caller.email().is_some() {
+                    let email = self.fresh_email();
+                    token = Some(self.app.sign_in(&email).await);
+                }
+                (template.to_owned(), None)
+            }
+            ("GET", "/api/v1/me/export") => (template.to_owned(), None),
+            ("GET", "/profile/delete") => (template.to_owned(), None),
+            ("POST", "/profile/delete") => {
+                form = Some(vec![("confirm", "yes".to_owned())]);
+                (template.to_owned(), None)
+            }
             ("PATCH", "/api/v1/me") => (
                 template.to_owned(),
                 Some(json!({ "name": "Matrix Caller" })),
