@@ -107,11 +107,9 @@ impl FrontDesk {
             .any_appointment(appointment_id)
             .await?
             .ok_or_else(not_found)?;
-        if appointment.patient_id == caller {
-            return Ok(appointment);
-        }
         let (_, seer) = self.seer(caller).await?;
         let actor = match seer {
+            _ if appointment.patient_id == caller => actor.clone(),
             Seer::Doctor(doctor) if doctor == appointment.doctor_id => actor.clone(),
             Seer::Desk(role) => Actor {
                 role: Some(role),
@@ -143,7 +141,7 @@ impl FrontDesk {
         let (actor, mut found) = match seer {
             Seer::Patient => {
                 let own = self.bookings.appointments_of(caller).await?;
-                (None, own)
+                (actor.clone(), own)
             }
             Seer::Desk(role) if search.patient.is_some() => {
                 let patient = search.patient.unwrap_or(caller);
@@ -151,7 +149,7 @@ impl FrontDesk {
                     role: Some(role),
                     ..actor.clone()
                 };
-                (Some(actor), self.bookings.appointments_of(patient).await?)
+                (actor, self.bookings.appointments_of(patient).await?)
             }
             Seer::Desk(role) => {
                 let (from, to) = search.window(self.clock.now())?;
@@ -160,10 +158,7 @@ impl FrontDesk {
                     ..actor.clone()
                 };
                 let rows = self.desk.desk_rows(from, to).await?;
-                (
-                    Some(actor),
-                    rows.into_iter().map(|r| r.appointment).collect(),
-                )
+                (actor, rows.into_iter().map(|r| r.appointment).collect())
             }
             Seer::Doctor(doctor) => {
                 if search.doctor.is_some_and(|d| d != doctor) {
@@ -176,27 +171,26 @@ impl FrontDesk {
                     .map(|r| r.appointment)
                     .filter(|a| a.doctor_id == doctor)
                     .collect();
-                (Some(actor.clone()), own)
+                (actor.clone(), own)
             }
         };
         found.retain(|a| search.matches(a));
         found.sort_by_key(|a| (a.start, a.id));
-        if let Some(actor) = actor {
-            let patients: BTreeSet<UserId> = found
-                .iter()
-                .map(|a| a.patient_id)
-                .filter(|p| *p != caller)
-                .collect();
-            let events: Vec<AuditEvent> = patients
-                .into_iter()
-                .map(|p| {
-                    AuditEvent::new(AuditAction::AppointmentList, "patient", Some(p.to_string()))
-                        .with_patient(p)
-                })
-                .collect();
-            if !events.is_empty() {
-                self.audit.record_all(&actor, events).await?;
-            }
+        // Audited like the JSON API's lists: once per patient shown (the caller's own list
+        // once, even when empty).
+        let mut patients: BTreeSet<UserId> = found.iter().map(|a| a.patient_id).collect();
+        if matches!(seer, Seer::Patient) {
+            patients.insert(caller);
+        }
+        let events: Vec<AuditEvent> = patients
+            .into_iter()
+            .map(|p| {
+                AuditEvent::new(AuditAction::AppointmentList, "patient", Some(p.to_string()))
+                    .with_patient(p)
+            })
+            .collect();
+        if !events.is_empty() {
+            self.audit.record_all(&actor, events).await?;
         }
         Ok(found)
     }

@@ -531,6 +531,48 @@ async fn a_taken_slot_and_bad_requests_get_operation_outcomes(app: TestApp) {
         .get(None, "Slot?start=ge2027-03-01&start=lt2027-06-01")
         .await;
     assert_outcome(&too_wide, StatusCode::BAD_REQUEST, "invalid", "validation");
+    let far = client.get(None, "Slot?start=9999-12-30").await;
+    assert_outcome(&far, StatusCode::BAD_REQUEST, "invalid", "validation");
+    let xml = client.get(None, "Practitioner?_format=xml").await;
+    assert_outcome(
+        &xml,
+        StatusCode::NOT_ACCEPTABLE,
+        "not-supported",
+        "not_acceptable",
+    );
+    let shouting = client
+        .get(None, &format!("Practitioner/{}", doctor.to_uppercase()))
+        .await;
+    assert_outcome(&shouting, StatusCode::NOT_FOUND, "not-found", "not_found");
+    let two = client
+        .get(Some(&ada), "Appointment?patient=Patient/a,Patient/b")
+        .await;
+    assert_outcome(&two, StatusCode::BAD_REQUEST, "invalid", "validation");
+    // A patient cannot book for someone else, however the reference is written.
+    let bob_id = crate::staff::user_id(&app, &bob).await;
+    let mut for_bob = booking(&other, "Check-up");
+    for_bob["participant"] = json!([{
+        "actor": { "reference": format!("https://elsewhere.example/fhir/r4/Patient/{bob_id}") },
+        "status": "accepted",
+    }]);
+    let (for_bob, _) = client.book(Some(&ada), for_bob).await;
+    assert_outcome(&for_bob, StatusCode::FORBIDDEN, "forbidden", "forbidden");
+    let mut renamed = first.body.clone();
+    renamed["reasonCode"] = json!([{ "text": "Something else" }]);
+    let (renamed, _) = client
+        .send(
+            Method::PUT,
+            Some(&ada),
+            &format!("Appointment/{id}"),
+            Some(("application/fhir+json", renamed)),
+        )
+        .await;
+    assert_outcome(
+        &renamed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "business-rule",
+        "validation",
+    );
     let nowhere = client.get(None, "Medication/1").await;
     assert_outcome(&nowhere, StatusCode::NOT_FOUND, "not-found", "not_found");
     let no_practitioner = client.get(None, "Practitioner/nobody").await;
@@ -624,17 +666,41 @@ async fn patients_doctors_and_the_desk_each_see_their_own_share(app: TestApp) {
     assert_outcome(&cancel, StatusCode::FORBIDDEN, "forbidden", "forbidden");
 
     let admin = sign_in_as_admin(&app, "fhir-admin@example.org").await;
+    // The front desk books for a patient who phoned, naming them; staff must name someone.
+    let desk =
+        crate::front_desk::sign_in_as_receptionist(&app, &admin, "fhir-desk@example.org").await;
+    let slot = free_slot(&mut client, &doctor, &tuesday("15:00")).await;
+    let mut for_ada = booking(&slot, "Phoned in");
+    let (unnamed, _) = client.book(Some(&desk), for_ada.clone()).await;
+    assert_outcome(
+        &unnamed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "business-rule",
+        "validation",
+    );
+    for_ada["participant"] = json!([{
+        "actor": { "reference": format!("{}/fhir/r4/Patient/{ada_id}", app.base) },
+        "status": "accepted",
+    }]);
+    let (booked, _) = client.book(Some(&desk), for_ada).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    assert_eq!(
+        booked.body["participant"][0]["actor"]["reference"],
+        format!("Patient/{ada_id}")
+    );
+    let desk_found = client.search(Some(&desk), "Patient?name=Lovelace").await;
+    assert_eq!(desk_found.len(), 1);
     let found = client.search(Some(&admin), "Patient?name=Lovelace").await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["id"], ada_id.as_str());
     let clinic = client
         .search(Some(&admin), "Appointment?date=2027-03-02&status=booked")
         .await;
-    assert_eq!(clinic.len(), 2);
+    assert_eq!(clinic.len(), 3);
     let for_ada = client
         .search(Some(&admin), &format!("Appointment?actor=Patient/{ada_id}"))
         .await;
-    assert_eq!(for_ada.len(), 1);
+    assert_eq!(for_ada.len(), 2);
     assert!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'patient_record.read'")
             .await

@@ -16,7 +16,7 @@ use medibook_core::desk::AppointmentSearch;
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
 use serde_json::Value;
 
-use super::search::{Params, bundle, invalid, reference_id, uuid_id};
+use super::search::{Params, bundle, invalid, reference_id, reference_ids, uuid_id};
 use super::{Fhir, FhirBody, base_url};
 use crate::shell::AppState;
 use crate::shell::auth::AuthUser;
@@ -24,6 +24,18 @@ use crate::shell::client::ClientIp;
 use crate::shell::error::{ApiError, ApiResult};
 use crate::shell::extract::ApiPath;
 use crate::shell::fhir::{self as resources, SlotId};
+
+/// Most patients one `Patient?_id=` search names.
+const MAX_PATIENT_IDS: usize = 20;
+
+/// The type and id of a reference (`Patient/{id}`, or a full URL ending so); `None` for
+/// anything else.
+fn typed_reference(reference: &str) -> Option<(&str, &str)> {
+    let mut parts = reference.trim_end_matches('/').rsplit('/');
+    let id = parts.next().filter(|id| !id.is_empty())?;
+    let kind = parts.next().filter(|kind| !kind.is_empty())?;
+    Some((kind, id))
+}
 
 /// The clinic's doctors by id, to name them in appointments.
 async fn doctors(state: &AppState) -> ApiResult<HashMap<DoctorId, Doctor>> {
@@ -100,29 +112,29 @@ pub async fn search(
 /// none of ours (nothing can match).
 fn appointment_search(params: &Params) -> ApiResult<Option<AppointmentSearch>> {
     let mut search = AppointmentSearch::default();
-    let mut patients = Vec::new();
-    let mut practitioners = Vec::new();
-    for value in params.all("patient") {
-        patients.push(reference_id("patient", value, "Patient")?);
-    }
-    for value in params.all("practitioner") {
-        practitioners.push(reference_id("practitioner", value, "Practitioner")?);
-    }
+    let mut patients = reference_ids(params, "patient", "Patient")?;
+    let mut practitioners = reference_ids(params, "practitioner", "Practitioner")?;
     for value in params.all("actor") {
-        match value.split_once('/') {
-            Some(("Patient", id)) => patients.push(id.to_owned()),
-            Some(("Practitioner", id)) => practitioners.push(id.to_owned()),
-            _ => {
-                return Err(invalid(
-                    "`actor` is a reference like Patient/{id} or Practitioner/{id}",
-                ));
+        for one in value.split(',') {
+            match typed_reference(one.trim()) {
+                Some(("Patient", id)) => patients.push(id.to_owned()),
+                Some(("Practitioner" | "PractitionerRole", id)) => {
+                    practitioners.push(id.to_owned())
+                }
+                _ => {
+                    return Err(invalid(
+                        "`actor` is a reference like Patient/{id} or Practitioner/{id}",
+                    ));
+                }
             }
         }
     }
+    patients.sort();
     patients.dedup();
+    practitioners.sort();
     practitioners.dedup();
     if patients.len() > 1 || practitioners.len() > 1 {
-        return Ok(None);
+        return Err(invalid("search one patient and one practitioner at a time"));
     }
     if let Some(id) = patients.first() {
         let Some(uuid) = uuid_id(id) else {
@@ -166,6 +178,13 @@ pub async fn book(
     FhirBody(body): FhirBody,
 ) -> ApiResult<Response> {
     let request = BookingRequest::parse(&body)?;
+    // Staff (as stored now, not as the token says) book for someone: they name the patient.
+    if request.patient.is_none() && state.staff.member(user.id).await.is_ok() {
+        return Err(ApiError::validation(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name the patient: a participant whose actor is Patient/{id}",
+        ));
+    }
     let actor = Actor::user(user.id, user.role, client.key());
     let claimed = state
         .desk
@@ -239,24 +258,36 @@ impl BookingRequest {
         {
             return Err(rule("`start` is not the start of the referenced slot"));
         }
-        let mut patient = None;
+        let mut patients = Vec::new();
         for participant in body["participant"].as_array().into_iter().flatten() {
-            let Some(actor) = participant["actor"]["reference"].as_str() else {
+            let actor = &participant["actor"];
+            if actor.is_null() {
                 continue;
-            };
-            match actor.split_once('/') {
+            }
+            match actor["reference"].as_str().and_then(typed_reference) {
                 Some(("Patient", id)) => {
                     let uuid = uuid_id(id).ok_or(BookingError::NotFound("patient"))?;
-                    patient = Some(UserId::from_uuid(uuid));
+                    patients.push(UserId::from_uuid(uuid));
                 }
                 Some(("Practitioner" | "PractitionerRole", id))
                     if uuid_id(id) != Some(slot.doctor_id.as_uuid()) =>
                 {
                     return Err(rule("the practitioner is not the slot's"));
                 }
-                _ => {}
+                Some(("Practitioner" | "PractitionerRole", _)) => {}
+                _ => {
+                    return Err(invalid(
+                        "a participant's actor is a reference like Patient/{id} or \
+                         Practitioner/{id}",
+                    ));
+                }
             }
         }
+        patients.dedup();
+        if patients.len() > 1 {
+            return Err(rule("an appointment is for one patient"));
+        }
+        let patient = patients.pop();
         let reason = body["reasonCode"][0]["text"]
             .as_str()
             .or_else(|| body["description"].as_str())
@@ -332,27 +363,15 @@ pub async fn put(
     if body["resourceType"] != "Appointment" {
         return Err(invalid("send an Appointment resource"));
     }
-    if body["id"]
-        .as_str()
-        .is_some_and(|given| given != id.to_string())
-    {
-        return Err(invalid("the resource's id is not the one in the address"));
+    if body["id"].as_str() != Some(id.to_string().as_str()) {
+        return Err(invalid("the resource's id must be the one in the address"));
     }
     let actor = Actor::user(user.id, user.role, client.key());
     let current = state.desk.visible_appointment(&actor, user.id, id).await?;
-    let unchanged_time = ["start", "end"].iter().all(|field| {
-        body[field].as_str().is_none_or(|given| {
-            given.parse::<jiff::Timestamp>().ok()
-                == Some(if *field == "start" {
-                    current.start
-                } else {
-                    current.end
-                })
-        })
-    });
+    let stored = one(&state, &current).await?;
     let status = body["status"].as_str().unwrap_or_default();
     let current_status = resources::appointment_status(current.status);
-    if !unchanged_time || (status != "cancelled" && status != current_status) {
+    if !same_but_status(&body, &stored) || (status != "cancelled" && status != current_status) {
         return Err(ApiError::validation(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the one change supported is cancelling (status: cancelled); to move an \
@@ -360,9 +379,41 @@ pub async fn put(
         ));
     }
     if status == current_status {
-        return Ok(Fhir::ok(one(&state, &current).await?));
+        return Ok(Fhir::ok(stored));
     }
     Ok(Fhir::ok(cancel(&state, &actor, user.id, id).await?))
+}
+
+/// Whether `given` (a PUT's body) says what `stored` says, the status aside: instants compared
+/// as instants, participants by whom they reference, fields left out as they are.
+fn same_but_status(given: &Value, stored: &Value) -> bool {
+    let actors = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["actor"]["reference"].as_str())
+            .filter_map(typed_reference)
+            .map(|(kind, id)| format!("{kind}/{id}"))
+            .collect()
+    };
+    let instant = |v: &Value| v.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    [
+        "start",
+        "end",
+        "slot",
+        "participant",
+        "reasonCode",
+        "minutesDuration",
+    ]
+    .iter()
+    .all(|field| match given.get(*field) {
+        None => true,
+        Some(value) => match *field {
+            "start" | "end" => instant(value) == instant(&stored[*field]),
+            "participant" => actors(value) == actors(&stored[*field]),
+            _ => *value == stored[*field],
+        },
+    })
 }
 
 /// `GET /fhir/r4/Patient/{id}`: the caller's own, a patient on a doctor's agenda, or any
@@ -394,8 +445,17 @@ pub async fn patients(
     let params = Params::parse(query.as_deref(), &["_id", "name"])?;
     let actor = Actor::user(user.id, user.role, client.key());
     let name = params.one("name")?;
+    let ids = params.tokens("_id");
+    if ids.is_some() && name.is_some() {
+        return Err(invalid("search patients by `_id` or by `name`, not both"));
+    }
+    if ids.as_ref().is_some_and(|ids| ids.len() > MAX_PATIENT_IDS) {
+        return Err(invalid(format!(
+            "at most {MAX_PATIENT_IDS} ids in one search"
+        )));
+    }
     let mut cards = Vec::new();
-    if let Some(ids) = params.tokens("_id") {
+    if let Some(ids) = ids {
         for id in ids.iter().filter_map(|id| uuid_id(id)) {
             match state
                 .desk

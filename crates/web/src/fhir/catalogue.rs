@@ -61,6 +61,27 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Fhir
          front desk may name another Patient). Cancel with PATCH (JSON Patch replacing \
          /status with `cancelled`) or PUT with `status: cancelled`."
     );
+    let mut slot = read_search(
+        "Slot",
+        &[
+            ("_id", "token"),
+            ("schedule", "reference"),
+            ("start", "date"),
+            ("status", "token"),
+        ],
+    );
+    slot["documentation"] = json!(
+        "Live slots of one doctor (`schedule=Schedule/{id}`, or the chain \
+         `schedule.actor=Practitioner/{id}`) or of every doctor, over at most 28 days of \
+         `start` (a week from now when none is given). Statuses: free, busy-tentative (held \
+         for five minutes), busy."
+    );
+    appointment["documentation"] = json!(format!(
+        "{} Searches: a patient finds all of their own; a doctor their agenda and the front \
+         desk the clinic's, over a window of `date` (from today for 31 days when not given, at \
+         most 92 days), not cancelled ones.",
+        appointment["documentation"].as_str().unwrap_or_default()
+    ));
     Fhir::ok(json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -85,7 +106,7 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Fhir
                 read_search("PractitionerRole", &[("_id", "token"), ("practitioner", "reference"), ("service", "reference")]),
                 read_search("HealthcareService", &[("_id", "token"), ("name", "string")]),
                 read_search("Schedule", &[("_id", "token"), ("actor", "reference")]),
-                read_search("Slot", &[("_id", "token"), ("schedule", "reference"), ("schedule.actor", "reference"), ("start", "date"), ("status", "token")]),
+                slot,
                 appointment,
                 read_search("Patient", &[("_id", "token"), ("name", "string")]),
             ],
@@ -274,9 +295,13 @@ pub async fn schedules(
 ) -> ApiResult<Fhir> {
     let params = Params::parse(query.as_deref(), &["_id", "actor"])?;
     let ids = params.tokens("_id");
+    // A schedule's actors are the doctor as Practitioner and as PractitionerRole (same id).
     let actor = params
         .one("actor")?
-        .map(|a| reference_id("actor", a, "Practitioner"))
+        .map(|a| {
+            reference_id("actor", a, "Practitioner")
+                .or_else(|_| reference_id("actor", a, "PractitionerRole"))
+        })
         .transpose()?;
     let (doctors, specialties) = clinic(&state).await?;
     let now = state.bookings.now();

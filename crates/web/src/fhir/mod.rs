@@ -98,11 +98,15 @@ impl<S: Send + Sync> FromRequest<S> for FhirBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
+        let essence = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let is_json = essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"));
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -110,13 +114,25 @@ impl<S: Send + Sync> FromRequest<S> for FhirBody {
                 "send the resource as application/fhir+json",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is too large",
-            )
-        })?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the request body is too large",
+                    ),
+                    StatusCode::REQUEST_TIMEOUT => ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        "the request body stopped arriving; send it again",
+                    ),
+                    _ => ApiError::validation(
+                        StatusCode::BAD_REQUEST,
+                        "the request body could not be read",
+                    ),
+                })?;
         serde_json::from_slice(&bytes).map(Self).map_err(|error| {
             ApiError::validation(
                 StatusCode::BAD_REQUEST,
@@ -189,7 +205,7 @@ pub fn operation_outcome(status: StatusCode, code: &str, detail: &str) -> Value 
         403 => "forbidden",
         404 | 410 => "not-found",
         409 => "conflict",
-        405 | 415 | 501 => "not-supported",
+        405 | 406 | 415 | 501 => "not-supported",
         413 => "too-long",
         422 => "business-rule",
         429 => "throttled",

@@ -53,6 +53,18 @@ impl Params {
                     .map_err(|_| invalid(format!("`{name}` must be a whole number"))),
             }
         };
+        if let Some((_, format)) = pairs.iter().find(|(n, _)| n == "_format")
+            && !matches!(
+                format.as_str(),
+                "json" | "application/json" | "application/fhir+json"
+            )
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_acceptable",
+                format!("this server speaks JSON only, not `{format}`"),
+            ));
+        }
         let count = number("_count", DEFAULT_COUNT)?.min(MAX_COUNT);
         let offset = number("_offset", 0)?;
         Ok(Self {
@@ -159,16 +171,20 @@ fn parse_comparison(name: &str, raw: &str) -> Result<Range, ApiError> {
         ))
     };
     // The instants the value stands for: a whole UTC day, or one second.
-    let (first, after) = if let Ok(date) = value.parse::<Date>() {
+    let (first, length) = if let Ok(date) = value.parse::<Date>() {
         let start = date
             .to_zoned(jiff::tz::TimeZone::UTC)
             .map_err(|_| bad())?
             .timestamp();
-        (start, start + SignedDuration::from_hours(24))
+        (start, SignedDuration::from_hours(24))
     } else {
         let instant: Timestamp = value.parse().map_err(|_| bad())?;
-        (instant, instant + SignedDuration::from_secs(1))
+        (instant, SignedDuration::from_secs(1))
     };
+    // The last representable instants have no "after": out of range, not a crash.
+    let after = first
+        .checked_add(length)
+        .map_err(|_| invalid(format!("`{name}` is out of range: `{raw}`")))?;
     Ok(match prefix {
         "ge" => Range {
             from: Some(first),
@@ -208,9 +224,26 @@ pub fn reference_id(name: &str, raw: &str, kind: &str) -> Result<String, ApiErro
     }
 }
 
-/// A resource id that is one of our UUIDs; `None` for anything else (no such resource).
+/// A resource id that is one of our UUIDs, written as we write them (lower-case, hyphenated);
+/// `None` for anything else (no such resource).
 pub fn uuid_id(raw: &str) -> Option<Uuid> {
-    Uuid::parse_str(raw).ok()
+    Uuid::parse_str(raw)
+        .ok()
+        .filter(|uuid| uuid.to_string() == raw)
+}
+
+/// The values of a reference parameter: comma-separated alternatives, each a reference to
+/// `kind` (see [`reference_id`]).
+pub fn reference_ids(params: &Params, name: &str, kind: &str) -> Result<Vec<String>, ApiError> {
+    let mut ids = Vec::new();
+    for value in params.all(name) {
+        for one in value.split(',') {
+            ids.push(reference_id(name, one.trim(), kind)?);
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// A 400 `validation` problem.
@@ -288,6 +321,16 @@ mod tests {
         assert!(!range.contains("2027-03-03T00:00:00Z".parse().unwrap()));
         let bad = Params::parse(Some("date=soon"), &["date"]).unwrap();
         assert!(bad.range("date").is_err());
+        let last = Params::parse(
+            Some("date=9999-12-30&start=le9999-12-30T22:00:00Z"),
+            &["date", "start"],
+        )
+        .unwrap();
+        assert!(
+            last.range("date").is_err(),
+            "past the last instant: refused, no panic"
+        );
+        assert!(last.range("start").is_err());
     }
 
     #[test]
@@ -308,6 +351,14 @@ mod tests {
             "http://x/fhir/r4/Patient?name=ada&_count=2&_offset=4"
         );
         assert!(links.iter().any(|l| l["relation"] == "previous"));
+    }
+
+    #[test]
+    fn only_our_own_spelling_of_an_id_names_a_resource() {
+        let id = "0190a4f2-5c3e-7d41-9a6b-2f4e8c1d3b5a";
+        assert!(uuid_id(id).is_some());
+        assert!(uuid_id(&id.to_uppercase()).is_none());
+        assert!(uuid_id(&id.replace('-', "")).is_none());
     }
 
     #[test]

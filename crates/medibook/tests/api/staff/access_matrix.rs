@@ -104,7 +104,7 @@ fn the_desk_acts_on(method: &str, path: &str) -> bool {
 
 /// A FHIR Appointment or Patient by id: the patient's own, on the doctor's agenda.
 fn is_a_fhir_record(path: &str) -> bool {
-    path.starts_with("/fhir/r4/") && path.ends_with("/{id}")
+    matches!(path, "/fhir/r4/Appointment/{id}" | "/fhir/r4/Patient/{id}")
 }
 
 /// Who may read or change the patient's FHIR Appointment or Patient: the patient, the treating
@@ -848,11 +848,19 @@ impl<'a> World<'a> {
             }
             ("POST", "/fhir/r4/Appointment") => {
                 let slot = fhir_slot_id(doctor, self.next_slot());
+                // Each caller books for themselves (staff name the patient: themselves here).
+                let mut participants = Vec::new();
+                if let Some(token) = self.token(caller) {
+                    let me = user_id(self.app, &token).await;
+                    participants.push(json!({
+                        "actor": { "reference": format!("Patient/{me}") }, "status": "accepted",
+                    }));
+                }
                 let body = json!({
                     "resourceType": "Appointment",
                     "slot": [{ "reference": format!("Slot/{slot}") }],
                     "reasonCode": [{ "text": "Booked by the matrix" }],
-                    "participant": [],
+                    "participant": participants,
                 });
                 (template.to_owned(), Some(body))
             }
