@@ -36,6 +36,7 @@ pub mod ports;
 pub mod preview;
 pub mod privacy;
 pub mod relay;
+pub mod retention;
 pub mod schedule;
 pub mod search;
 pub mod sessions;

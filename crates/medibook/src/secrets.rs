@@ -28,6 +28,8 @@ pub struct ServerKeys {
     pub feed_key: [u8; 32],
     /// Seals clinical text when no `clinical_key` is configured (AES-256-GCM).
     pub clinical_key: [u8; 32],
+    /// Keys the pseudonyms of patients in the appointment archive (HMAC-SHA256).
+    pub pseudonym_key: [u8; 32],
 }
 
 impl ServerKeys {
@@ -39,6 +41,7 @@ impl ServerKeys {
             calendar_key: derive(secret, b"medibook calendar token encryption v1"),
             feed_key: derive(secret, b"medibook calendar feed tokens v1"),
             clinical_key: derive(secret, b"medibook clinical text v1"),
+            pseudonym_key: derive(secret, b"medibook appointment pseudonyms v1"),
         }
     }
 }
@@ -153,5 +156,7 @@ mod tests {
         assert_ne!(keys.feed_key, keys.token_key);
         assert_ne!(keys.feed_key, keys.code_key);
         assert_ne!(keys.feed_key, keys.calendar_key);
+        assert_ne!(keys.pseudonym_key, keys.clinical_key);
+        assert_ne!(keys.pseudonym_key, keys.token_key);
     }
 }

@@ -45,6 +45,7 @@
 //! | outbox_seconds | `MEDIBOOK_OUTBOX_SECONDS` (how often the outbox worker looks for due messages) | 1 |
 //! | outbox_retention_days | `MEDIBOOK_OUTBOX_RETENTION_DAYS` (finished messages are deleted this long after they were queued; 0 keeps them) | 90 |
 //! | audit_retention_days | `MEDIBOOK_AUDIT_RETENTION_DAYS` (sealed audit entries are deleted this many days after they were written; 0 keeps them) | 0 |
+//! | appointment_retention_days | `MEDIBOOK_APPOINTMENT_RETENTION_DAYS` (appointments are pseudonymised this many days after they ended; 0 keeps them as they are) | 3650 |
 //! | google_client_id, google_client_secret | `MEDIBOOK_GOOGLE_CLIENT_ID`, `…_SECRET` | none: Google Calendar off |
 //! | google_auth_url | `MEDIBOOK_GOOGLE_AUTH_URL` | `https://accounts.google.com/o/oauth2/v2/auth` |
 //! | google_token_url | `MEDIBOOK_GOOGLE_TOKEN_URL` | `https://oauth2.googleapis.com/token` |
@@ -66,6 +67,9 @@ use serde::{Deserialize, Serialize};
 
 /// The settings read from `MEDIBOOK_*` variables; other variables with that prefix (such as
 /// `MEDIBOOK_CONFIG` or the test suite's) are not settings.
+/// Ten years: the longest usual retention of medical records (e.g. Germany's BGB § 630f).
+pub const DEFAULT_APPOINTMENT_RETENTION_DAYS: u32 = 3650;
+
 const SETTING_KEYS: &[&str] = &[
     "listen",
     "database_url",
@@ -114,6 +118,7 @@ const SETTING_KEYS: &[&str] = &[
     "outbox_seconds",
     "outbox_retention_days",
     "audit_retention_days",
+    "appointment_retention_days",
     "google_client_id",
     "google_client_secret",
     "google_auth_url",
@@ -256,6 +261,9 @@ pub struct Settings {
     pub outbox_retention_days: u32,
     /// Days sealed audit entries are kept (then deleted, their seals kept); 0 keeps them.
     pub audit_retention_days: u32,
+    /// Days after their end that appointments are pseudonymised (see
+    /// `medibook_core::retention`); 0 keeps them as they are.
+    pub appointment_retention_days: u32,
     /// Google OAuth client id; Google Calendar sync is off without it.
     pub google_client_id: Option<String>,
     /// Google OAuth client secret.
@@ -326,6 +334,7 @@ impl Default for Settings {
             outbox_seconds: 1,
             outbox_retention_days: 90,
             audit_retention_days: 0,
+            appointment_retention_days: DEFAULT_APPOINTMENT_RETENTION_DAYS,
             google_client_id: None,
             google_client_secret: None,
             google_auth_url: GoogleSettings::AUTH_URL.to_owned(),
@@ -589,6 +598,13 @@ impl Settings {
     pub fn audit_retention(&self) -> Option<jiff::SignedDuration> {
         (self.audit_retention_days > 0)
             .then(|| jiff::SignedDuration::from_hours(i64::from(self.audit_retention_days) * 24))
+    }
+
+    /// How long appointments are kept as they are after they end; `None` keeps them forever.
+    pub fn appointment_retention(&self) -> Option<jiff::SignedDuration> {
+        (self.appointment_retention_days > 0).then(|| {
+            jiff::SignedDuration::from_hours(i64::from(self.appointment_retention_days) * 24)
+        })
     }
 
     /// How long finished outbox messages are kept; `None` keeps them forever.

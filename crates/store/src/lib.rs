@@ -31,6 +31,7 @@ mod outbox;
 mod patients;
 mod privacy;
 pub mod relay;
+mod retention;
 mod schedule_edits;
 mod sessions;
 pub mod sql;

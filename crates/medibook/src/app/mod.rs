@@ -62,6 +62,8 @@ pub struct App {
     pub calendar: Option<GoogleCalendarSync>,
     /// Wakes the calendar worker (after a connect).
     pub calendar_wake: Arc<Notify>,
+    /// The retention job; `None` when appointments are kept as they are.
+    pub retention: Option<medibook_core::retention::Retention>,
     /// Set to `true` to close the live feed's connections (1001, going away) before stopping.
     pub shutdown: Arc<watch::Sender<bool>>,
 }
@@ -371,9 +373,18 @@ impl App {
             ),
             shutdown: shutting_down,
         };
+        let retention = settings.appointment_retention().map(|period| {
+            medibook_core::retention::Retention::new(
+                store.clone(),
+                keys.pseudonym_key,
+                period,
+                clock.clone(),
+            )
+        });
         Self {
             router: medibook_web::router(state),
             database,
+            retention,
             bookings,
             waitlist,
             events,

@@ -20,7 +20,7 @@ use crate::delivery::LogChannel;
 use crate::secrets;
 use crate::settings::{Environment, Settings};
 
-use super::workers::{deliver_outbox, keep_audit_trail, sweep_expired_holds};
+use super::workers::{deliver_outbox, keep_audit_trail, keep_retention, sweep_expired_holds};
 use super::{App, EVENT_BUFFER, EventWiring, FEED_DRAIN, StartError, open_database};
 
 /// Checks the settings that production mode insists on: a real delivery channel (codes are
@@ -169,6 +169,10 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
         settings.audit_retention(),
         stopped.clone(),
     ));
+    let retention = app
+        .retention
+        .clone()
+        .map(|retention| tokio::spawn(keep_retention(retention, stopped.clone())));
     let deliverer = tokio::spawn(deliver_outbox(
         worker,
         Duration::from_secs(settings.outbox_seconds),
@@ -197,6 +201,9 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), StartError> {
     let _ = sweeper.await;
     let _ = deliverer.await;
     let _ = audit.await;
+    if let Some(retention) = retention {
+        let _ = retention.await;
+    }
     if let Some(calendar) = calendar {
         let _ = calendar.await;
     }

@@ -1,5 +1,6 @@
-//! The background workers `serve` runs: outbox delivery, the sweeper of expired holds, and the
-//! keeper of the audit trail (its hash chain and retention).
+//! The background workers `serve` runs: outbox delivery, the sweeper of expired holds, the
+//! keeper of the audit trail (its hash chain and retention) and the retention job that
+//! pseudonymises old appointments.
 
 use std::time::Duration;
 
@@ -130,6 +131,30 @@ pub async fn keep_audit_trail(
                     }
                 }
             }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// How often appointments past their retention are looked for.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Pseudonymises appointments past their retention period every hour (the first time a minute
+/// after start), until told to stop.
+pub async fn keep_retention(
+    retention: medibook_core::retention::Retention,
+    mut stop: watch::Receiver<bool>,
+) {
+    let first = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut ticker = tokio::time::interval_at(first, RETENTION_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => match retention.pseudonymise_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(appointments = n, "pseudonymised appointments past their retention"),
+                Err(e) => tracing::warn!(error = %e, "pseudonymising old appointments failed"),
+            },
             _ = stop.changed() => break,
         }
     }

@@ -19,6 +19,7 @@ backend_tests!(
     erasure_frees_the_slots_ends_the_sign_ins_and_leaves_nothing_behind,
     staff_accounts_are_not_erased_by_themselves,
     the_profile_page_offers_the_download_and_a_confirmed_deletion,
+    appointments_past_the_retention_period_are_pseudonymised,
 );
 
 const EMAIL: &str = "ada.erasable@example.org";
@@ -309,5 +310,97 @@ async fn the_profile_page_offers_the_download_and_a_confirmed_deletion(app: Test
         gone.status,
         StatusCode::SEE_OTHER,
         "signed out: sent to sign in"
+    );
+}
+
+async fn appointments_past_the_retention_period_are_pseudonymised(app: TestApp) {
+    use std::sync::Arc;
+
+    use medibook_core::retention::Retention;
+
+    let (ada, ada_id, old) = ada(&app).await;
+    let bob = app.sign_in("bob.retained@example.org").await;
+    let bobs = app.book(&bob, &tuesday("14:00")).await;
+    let recent = app.book(&ada, "2027-03-04T10:00:00+01:00").await;
+    let retention = Retention::new(
+        Arc::new(app.database.clone()),
+        [7; 32],
+        jiff::SignedDuration::from_hours(24),
+        app.clock.clone(),
+    );
+    assert_eq!(
+        retention.pseudonymise_due().await.expect("a run"),
+        0,
+        "nothing is old yet"
+    );
+
+    // Thursday 11:00 Berlin: Tuesday's visits ended more than a day ago, Thursday's did not.
+    app.clock
+        .set("2027-03-04T10:00:00Z".parse().expect("instant"));
+    assert_eq!(retention.pseudonymise_due().await.expect("a run"), 2);
+    assert_eq!(
+        retention.pseudonymise_due().await.expect("a run"),
+        0,
+        "done once"
+    );
+
+    for id in [&old, &bobs] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT COUNT(*) FROM appointments WHERE id = '{id}'"
+            ))
+            .await,
+            0
+        );
+        assert_eq!(
+            app.count(&format!(
+                "SELECT COUNT(*) FROM appointment_archive WHERE id = '{id}'"
+            ))
+            .await,
+            1
+        );
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM visit_notes WHERE appointment_id = '{old}'"
+        ))
+        .await,
+        0,
+        "the visit's notes are gone with it"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE appointment_id = '{old}'"
+        ))
+        .await,
+        0
+    );
+    let pseudonyms = app
+        .count("SELECT COUNT(DISTINCT patient_pseudonym) FROM appointment_archive")
+        .await;
+    assert_eq!(pseudonyms, 2, "one pseudonym per patient");
+    let named = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM appointment_archive WHERE patient_pseudonym = '{ada_id}'"
+        ))
+        .await;
+    assert_eq!(named, 0, "the pseudonym is not the id");
+    let mine = app.get(Some(&ada), "/api/v1/appointments").await;
+    let ids: Vec<&str> = mine
+        .body
+        .as_array()
+        .expect("appointments")
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [recent.as_str()],
+        "the recent appointment stays as it is"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'appointment.pseudonymise'")
+            .await,
+        1
     );
 }
