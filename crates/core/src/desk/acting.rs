@@ -130,6 +130,32 @@ impl FrontDesk {
         }
     }
 
+    /// Holds `start` with `doctor_id` and books it at once, for `patient_id` (the desk, for a
+    /// patient) or the caller: for doors without a separate hold step (FHIR). The hold is a real
+    /// one, so the slot is claimed exactly as a hold is; a hold the confirmation refused is given
+    /// back at once (it would lapse in minutes anyway). Repeated while the caller's hold of the
+    /// slot is still live, it books that hold.
+    pub async fn book_slot(
+        &self,
+        actor: &Actor,
+        caller: UserId,
+        patient_id: Option<UserId>,
+        doctor_id: DoctorId,
+        start: Timestamp,
+        reason: Reason,
+    ) -> BookingResult<Booked> {
+        let purpose = HoldPurpose::NewAppointment;
+        let claimed = self
+            .hold(actor, caller, patient_id, doctor_id, start, purpose)
+            .await?;
+        let booked = self.confirm(actor, caller, claimed.hold.id, reason).await;
+        if booked.is_err() && claimed.created {
+            // Best effort: the hold lapses by itself if this fails too.
+            let _ = self.release(actor, caller, claimed.hold.id).await;
+        }
+        booked
+    }
+
     /// Gives a hold back.
     pub async fn release(
         &self,

@@ -272,6 +272,18 @@ async fn the_capability_statement_and_the_clinic_are_valid_fhir_with_the_apis_id
         .get(None, &format!("Slot/{}", slot["id"].as_str().expect("id")))
         .await;
     assert_eq!(again.body, slot, "a slot's id is stable");
+    // By id, beyond the default week: the search looks where the id says.
+    let later = format!(
+        "{}{:016x}",
+        &slot["id"].as_str().expect("id")[..32],
+        "2027-03-16T08:00:00Z"
+            .parse::<jiff::Timestamp>()
+            .expect("instant")
+            .as_second()
+    );
+    let by_id = client.search(None, &format!("Slot?_id={later}")).await;
+    assert_eq!(by_id.len(), 1, "{by_id:?}");
+    assert_eq!(by_id[0]["id"], later.as_str());
     let everyone = client
         .search(
             None,

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use medibook_core::BookingError;
 use medibook_core::audit::Actor;
 use medibook_core::booking::{Appointment, Reason};
-use medibook_core::booking_service::HoldPurpose;
 use medibook_core::clinic::Doctor;
 use medibook_core::desk::AppointmentSearch;
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
@@ -186,31 +185,17 @@ pub async fn book(
         ));
     }
     let actor = Actor::user(user.id, user.role, client.key());
-    let claimed = state
+    let booked = state
         .desk
-        .hold(
+        .book_slot(
             &actor,
             user.id,
             request.patient,
             request.slot.doctor_id,
             request.slot.start,
-            HoldPurpose::NewAppointment,
+            request.reason,
         )
         .await?;
-    let booked = match state
-        .desk
-        .confirm(&actor, user.id, claimed.hold.id, request.reason)
-        .await
-    {
-        Ok(booked) => booked,
-        Err(refused) => {
-            // Not booked: give the slot back at once rather than after five minutes.
-            if claimed.created {
-                let _ = state.desk.release(&actor, user.id, claimed.hold.id).await;
-            }
-            return Err(refused.into());
-        }
-    };
     let resource = one(&state, &booked.appointment).await?;
     let location = format!(
         "{}/Appointment/{}",

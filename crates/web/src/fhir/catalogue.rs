@@ -380,7 +380,7 @@ pub async fn slots(
     let ids: Option<Vec<SlotId>> = params
         .tokens("_id")
         .map(|ids| ids.iter().filter_map(|id| SlotId::decode(id)).collect());
-    let range = slot_window(&state, &params)?;
+    let range = slot_window(&state, &params, ids.as_deref())?;
     // Each doctor's dates are in their own zone: list a day either side of the UTC dates.
     let out_of_range = || invalid("start is out of range");
     let day = SignedDuration::from_hours(24);
@@ -413,9 +413,25 @@ pub async fn slots(
     Ok(Fhir::ok(bundle(&base, "Slot", &params, matches)))
 }
 
-/// The instants a slot search covers.
-fn slot_window(state: &AppState, params: &Params) -> ApiResult<(Timestamp, Timestamp)> {
-    let asked = params.range("start")?;
+/// The instants a slot search covers: `start` as asked, else around the slots asked for by id,
+/// else a week from now.
+fn slot_window(
+    state: &AppState,
+    params: &Params,
+    ids: Option<&[SlotId]>,
+) -> ApiResult<(Timestamp, Timestamp)> {
+    let mut asked = params.range("start")?;
+    // Slots asked for by id, without `start`: the window around them.
+    if asked == super::search::Range::default()
+        && let Some(ids) = ids
+        && let (Some(first), Some(last)) = (
+            ids.iter().map(|id| id.start).min(),
+            ids.iter().map(|id| id.start).max(),
+        )
+    {
+        asked.from = Some(first);
+        asked.to = last.checked_add(SignedDuration::from_secs(1)).ok();
+    }
     let now = state.bookings.now();
     let default = SignedDuration::from_hours(24 * DEFAULT_SLOT_DAYS);
     let out_of_range = || invalid("start is out of range");
