@@ -1,6 +1,7 @@
 //! A person's rights over their data (GDPR Art. 15, 17 and 20): a copy of everything held about
 //! them, and erasure of their account.
 //!
+//! Erasure first ends every sign-in of the person, so they book nothing more meanwhile.
 //! Erasure first undoes what the person still has in the clinic's agenda through the same
 //! services as their own requests: waitlist entries are left (an open offer passes on), holds
 //! are released and upcoming appointments cancelled, so every slot is freed and announced on the
@@ -24,7 +25,7 @@ use crate::identity::{Role, User};
 use crate::ids::{HoldId, SessionId, UserId};
 use crate::patients::{PatientRecord, PatientRecords};
 use crate::ports::IdentityRepository;
-use crate::waitlist::{EntryState, WaitlistEntry};
+use crate::waitlist::WaitlistEntry;
 use crate::waitlist_service::WaitlistService;
 
 /// A message the clinic sent (or is about to send) to the person.
@@ -100,8 +101,8 @@ pub struct AccountRecords {
     pub calendar_links: Vec<CalendarLink>,
     /// Google Calendar connection.
     pub google: Option<GoogleLink>,
-    /// Holds not yet confirmed, released or expired.
-    pub active_holds: Vec<HoldId>,
+    /// Contact-form messages sent from the person's e-mail address.
+    pub contact_messages: Vec<crate::contact::ContactMessage>,
 }
 
 /// Everything held about a person.
@@ -116,6 +117,9 @@ pub struct PersonalData {
     /// When the copy was made.
     pub exported_at: Timestamp,
 }
+
+/// How many times erasure gives up what was booked meanwhile before it reports a conflict.
+const ERASE_ATTEMPTS: usize = 3;
 
 /// What an erasure undid before deleting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -133,10 +137,24 @@ pub struct Erasure {
 pub trait PrivacyRepository: Send + Sync + 'static {
     /// What is held about `user` besides the record and appointments.
     async fn account_records(&self, user: &User) -> BookingResult<AccountRecords>;
+    /// The person's holds that are still active, oldest first.
+    async fn active_holds(&self, user: UserId) -> BookingResult<Vec<HoldId>>;
+    /// Whether the account wrote visit notes about others (a former doctor's account).
+    async fn wrote_notes(&self, user: UserId) -> BookingResult<bool>;
+    /// Ends every sign-in of the person (their sessions are deleted).
+    async fn end_sign_ins(&self, user: UserId) -> BookingResult<()>;
     /// Deletes the account and everything that names the person, with `audit`, in one
-    /// transaction; `false` if the account was already gone. On SQLite deleted content is
-    /// overwritten and the write-ahead log emptied afterwards.
-    async fn erase_account(&self, user: &User, audit: &[AuditEntry]) -> BookingResult<bool>;
+    /// transaction; `false` if the account was already gone. Refuses with `InvalidState` when,
+    /// at `now`, the person holds a slot or has an upcoming appointment (something booked
+    /// since they were given up: the caller gives them up and tries again), or wrote visit
+    /// notes about others (a former doctor's notes stay with the clinic's records). On SQLite
+    /// deleted content is overwritten and the write-ahead log emptied afterwards.
+    async fn erase_account(
+        &self,
+        user: &User,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<bool>;
 }
 
 /// Export and erasure.
@@ -204,25 +222,21 @@ impl Privacy {
         })
     }
 
-    /// Erases the caller's account (patients only: a staff account is closed by an admin, who
-    /// first makes it a patient's). See the module documentation for the steps.
-    pub async fn erase(&self, actor: &Actor, caller: UserId) -> BookingResult<Erasure> {
-        let user = self.account(caller).await?;
-        if user.role != Role::Patient {
-            return Err(BookingError::InvalidState(
-                "a staff account is closed by an admin: ask them to make it a patient's first"
-                    .into(),
-            ));
+    /// Gives up what the person still has in the clinic's agenda through the services their
+    /// own requests use (so freed slots are announced): waitlist entries, holds, upcoming
+    /// appointments.
+    async fn give_up(
+        &self,
+        actor: &Actor,
+        user: &User,
+        erasure: &mut Erasure,
+    ) -> BookingResult<()> {
+        let caller = user.id;
+        for entry in self.waitlist.entries_of(caller).await? {
+            self.waitlist.leave(caller, actor, entry.id).await?;
+            erasure.left_waitlist += 1;
         }
-        let mut erasure = Erasure::default();
-        let records = self.repository.account_records(&user).await?;
-        for entry in &records.waitlist {
-            if matches!(entry.state, EntryState::Waiting | EntryState::Offered) {
-                self.waitlist.leave(caller, actor, entry.id).await?;
-                erasure.left_waitlist += 1;
-            }
-        }
-        for hold in self.repository.account_records(&user).await?.active_holds {
+        for hold in self.repository.active_holds(caller).await? {
             self.bookings.release(actor, caller, hold).await?;
             erasure.released += 1;
         }
@@ -233,14 +247,55 @@ impl Privacy {
                 erasure.cancelled += 1;
             }
         }
-        let event = AuditEvent::new(AuditAction::AccountErase, "user", Some(caller.to_string()))
-            .with_patient(caller)
-            .with_detail(format!(
-                "{} cancelled, {} released, {} waitlist entries left",
-                erasure.cancelled, erasure.released, erasure.left_waitlist
+        Ok(())
+    }
+
+    /// Erases the caller's account (patients only: a staff account is closed by an admin, who
+    /// first makes it a patient's). See the module documentation for the steps.
+    pub async fn erase(&self, actor: &Actor, caller: UserId) -> BookingResult<Erasure> {
+        let user = self.account(caller).await?;
+        if user.role != Role::Patient {
+            return Err(BookingError::InvalidState(
+                "a staff account is closed by an admin: ask them to make it a patient's first"
+                    .into(),
             ));
-        let audit = [AuditEntry::stamped(actor, self.clock.now(), event)];
-        self.repository.erase_account(&user, &audit).await?;
+        }
+        if self.repository.wrote_notes(caller).await? {
+            return Err(wrote_notes());
+        }
+        // Signed out everywhere first, so the person books nothing more meanwhile.
+        self.repository.end_sign_ins(caller).await?;
+        let mut erasure = Erasure::default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.give_up(actor, &user, &mut erasure).await?;
+            let event =
+                AuditEvent::new(AuditAction::AccountErase, "user", Some(caller.to_string()))
+                    .with_patient(caller)
+                    .with_detail(format!(
+                        "{} cancelled, {} released, {} waitlist entries left",
+                        erasure.cancelled, erasure.released, erasure.left_waitlist
+                    ));
+            let now = self.clock.now();
+            let audit = [AuditEntry::stamped(actor, now, event)];
+            match self.repository.erase_account(&user, now, &audit).await {
+                // The desk booked for them in the meantime: give that up too.
+                Err(BookingError::InvalidState(_)) if attempt < ERASE_ATTEMPTS => continue,
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         Ok(erasure)
     }
+}
+
+/// The refusal for an account that wrote visit notes about others.
+pub fn wrote_notes() -> BookingError {
+    BookingError::InvalidState(
+        "this account wrote visit notes, which stay with the clinic's records: an admin closes it"
+            .into(),
+    )
 }

@@ -92,32 +92,37 @@ impl Retention {
 
     /// Pseudonymises every appointment past the retention period, a batch at a time; how many.
     pub async fn pseudonymise_due(&self) -> BookingResult<usize> {
-        let now = self.clock.now();
-        let before = now.saturating_sub(self.period).unwrap_or(now);
         let mut total = 0;
         loop {
-            let due = self.repository.ended_before(before, BATCH).await?;
-            if due.is_empty() {
-                return Ok(total);
-            }
-            let batch: Vec<Pseudonymised> = due
-                .into_iter()
-                .map(|(appointment_id, patient)| Pseudonymised {
-                    appointment_id,
-                    pseudonym: self.pseudonym(patient),
-                })
-                .collect();
-            let event = AuditEvent::new(AuditAction::AppointmentPseudonymise, "appointment", None)
-                .with_detail(format!(
-                    "{} appointments that ended before {before}",
-                    batch.len()
-                ));
-            let audit = [AuditEntry::stamped(&Actor::system(), now, event)];
-            let moved = self.repository.archive(&batch, now, &audit).await?;
-            total += moved;
+            let moved = self.pseudonymise_batch().await?;
             if moved == 0 {
                 return Ok(total);
             }
+            total += moved;
         }
+    }
+
+    /// Pseudonymises up to [`BATCH`] appointments past the retention period in one
+    /// transaction; how many (0 when none is left).
+    pub async fn pseudonymise_batch(&self) -> BookingResult<usize> {
+        let now = self.clock.now();
+        let before = now.saturating_sub(self.period).unwrap_or(now);
+        let due = self.repository.ended_before(before, BATCH).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let batch: Vec<Pseudonymised> = due
+            .into_iter()
+            .map(|(appointment_id, patient)| Pseudonymised {
+                appointment_id,
+                pseudonym: self.pseudonym(patient),
+            })
+            .collect();
+        let event =
+            AuditEvent::new(AuditAction::AppointmentPseudonymise, "appointment", None).with_detail(
+                format!("{} appointments that ended before {before}", batch.len()),
+            );
+        let audit = [AuditEntry::stamped(&Actor::system(), now, event)];
+        self.repository.archive(&batch, now, &audit).await
     }
 }

@@ -32,7 +32,7 @@ const MARK_REPLIED: &str = "
     WHERE id = $1";
 const SET_HANDLED: &str = "UPDATE contact_messages SET handled_at = $2 WHERE id = $1";
 
-fn message_from(row: &sql::Row) -> Result<ContactMessage, StoreError> {
+pub(crate) fn message_from(row: &sql::Row) -> Result<ContactMessage, StoreError> {
     let email: String = row.try_get("email")?;
     Ok(ContactMessage {
         id: parsed(row, "id")?,

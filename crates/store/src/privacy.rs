@@ -5,16 +5,20 @@
 //! reclaims the space).
 
 use async_trait::async_trait;
+use jiff::Timestamp;
+use medibook_core::BookingError;
 use medibook_core::BookingResult;
 use medibook_core::audit::AuditEntry;
 use medibook_core::identity::User;
+use medibook_core::ids::{HoldId, UserId};
 use medibook_core::privacy::{
     AccountRecords, CalendarLink, GoogleLink, PrivacyRepository, SentMessage, SignInRecord,
 };
 use sqlx::AssertSqlSafe;
 
 use crate::audit::append_in;
-use crate::columns::{optional_instant, parsed, timestamp};
+use crate::columns::{micros, optional_instant, parsed, timestamp};
+use crate::contact::message_from;
 use crate::error::StoreError;
 use crate::waitlist::queries::ENTRY_COLUMNS;
 use crate::waitlist::rows::entry_from;
@@ -38,6 +42,22 @@ const GOOGLE: &str = "
     SELECT calendar_id, status, connected_at FROM google_connections WHERE person_id = $1";
 const ACTIVE_HOLDS: &str = "
     SELECT id FROM holds WHERE patient_id = $1 AND state = 'active' ORDER BY created_at, id";
+const CONTACT_MESSAGES: &str = "
+    SELECT id, name, email, message, received_at, handled_at, replied_at FROM contact_messages
+    WHERE email = $1 ORDER BY received_at, id";
+const END_SIGN_INS: &str = "DELETE FROM sessions WHERE user_id = $1";
+/// Locks the account (PostgreSQL; SQLite's writer is alone anyway), so no hold or booking for
+/// the person commits between the checks below and the deletion.
+const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1 FOR UPDATE";
+/// What must be given up before the account can go: live holds and upcoming appointments.
+const STILL_BOOKED: &str = "
+    SELECT (SELECT COUNT(*) FROM holds
+            WHERE patient_id = $1 AND state = 'active' AND expires_at > $2)
+         + (SELECT COUNT(*) FROM appointments
+            WHERE patient_id = $1 AND status = 'scheduled' AND start_at > $2) AS booked";
+/// Visit notes the account wrote about others (as a doctor): they stay with the records.
+const AUTHORED_NOTES: &str =
+    "SELECT COUNT(*) AS notes FROM visit_notes WHERE author_id = $1 AND patient_id <> $1";
 
 /// What an erasure statement's placeholders stand for, in order.
 #[derive(Clone, Copy)]
@@ -126,11 +146,12 @@ impl PrivacyRepository for Database {
         // A missing address or number binds NULL, which equals nothing.
         let email = user.email.as_ref().map(|e| e.as_str().to_owned());
         let phone = user.phone.as_ref().map(|p| p.as_str().to_owned());
+        let email_only = email.clone();
         let waitlist_sql = format!(
             "SELECT {ENTRY_COLUMNS} FROM waitlist_entries WHERE patient_id = $1
              ORDER BY queued_at, id"
         );
-        let (waitlist, messages, sign_ins, links, google, holds) = tokio::try_join!(
+        let (waitlist, messages, sign_ins, links, google, contact) = tokio::try_join!(
             sql::query(AssertSqlSafe(waitlist_sql))
                 .bind(id.clone())
                 .fetch_all(&self.pool),
@@ -146,7 +167,9 @@ impl PrivacyRepository for Database {
             sql::query(GOOGLE)
                 .bind(id.clone())
                 .fetch_optional(&self.pool),
-            sql::query(ACTIVE_HOLDS).bind(id).fetch_all(&self.pool),
+            sql::query(CONTACT_MESSAGES)
+                .bind(email_only)
+                .fetch_all(&self.pool),
         )
         .map_err(StoreError::from)?;
         let message = |row: &sql::Row| -> Result<SentMessage, StoreError> {
@@ -198,14 +221,50 @@ impl PrivacyRepository for Database {
             sign_ins: sign_ins.iter().map(sign_in).collect::<Result<_, _>>()?,
             calendar_links: links.iter().map(link).collect::<Result<_, _>>()?,
             google,
-            active_holds: holds
-                .iter()
-                .map(|row| parsed(row, "id"))
-                .collect::<Result<_, _>>()?,
+            contact_messages: contact.iter().map(message_from).collect::<Result<_, _>>()?,
         })
     }
 
-    async fn erase_account(&self, user: &User, audit: &[AuditEntry]) -> BookingResult<bool> {
+    async fn active_holds(&self, user: UserId) -> BookingResult<Vec<HoldId>> {
+        let rows = sql::query(ACTIVE_HOLDS)
+            .bind(user.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows
+            .iter()
+            .map(|row| parsed(row, "id"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn wrote_notes(&self, user: UserId) -> BookingResult<bool> {
+        let notes: i64 = sql::query(AUTHORED_NOTES)
+            .bind(user.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::from)?
+            .try_get("notes")
+            .map_err(StoreError::from)?;
+        Ok(notes > 0)
+    }
+
+    async fn end_sign_ins(&self, user: UserId) -> BookingResult<()> {
+        let mut tx = self.begin_write().await?;
+        sql::query(END_SIGN_INS)
+            .bind(user.to_string())
+            .execute(&mut tx)
+            .await
+            .map_err(StoreError::from)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn erase_account(
+        &self,
+        user: &User,
+        now: Timestamp,
+        audit: &[AuditEntry],
+    ) -> BookingResult<bool> {
         let id = user.id.to_string();
         // A missing address or number binds NULL, which equals nothing.
         let email = user.email.as_ref().map(|e| e.as_str().to_owned());
@@ -216,6 +275,36 @@ impl PrivacyRepository for Database {
         let email_counters = email_key.as_ref().map(|k| format!("otp-id:{k}:"));
         let phone_counters = phone_key.as_ref().map(|k| format!("otp-id:{k}:"));
         let mut tx = self.begin_write().await?;
+        if self.backend() == Backend::Postgres {
+            sql::query(LOCK_USER)
+                .bind(id.clone())
+                .fetch_optional(&mut tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        let booked: i64 = sql::query(STILL_BOOKED)
+            .bind(id.clone())
+            .bind(micros(now))
+            .fetch_one(&mut tx)
+            .await
+            .map_err(StoreError::from)?
+            .try_get("booked")
+            .map_err(StoreError::from)?;
+        if booked > 0 {
+            return Err(BookingError::InvalidState(
+                "something was booked for this account meanwhile; try again".into(),
+            ));
+        }
+        let notes: i64 = sql::query(AUTHORED_NOTES)
+            .bind(id.clone())
+            .fetch_one(&mut tx)
+            .await
+            .map_err(StoreError::from)?
+            .try_get("notes")
+            .map_err(StoreError::from)?;
+        if notes > 0 {
+            return Err(medibook_core::privacy::wrote_notes());
+        }
         for (statement, params) in ERASE {
             let mut query = sql::query(AssertSqlSafe(*statement));
             for param in *params {
@@ -245,12 +334,37 @@ impl PrivacyRepository for Database {
         }
         tx.commit().await?;
         if self.backend() == Backend::Sqlite {
-            // Old versions of the deleted pages may still be in the write-ahead log.
-            sql::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::from)?;
+            self.empty_the_log().await;
         }
         Ok(erased)
+    }
+}
+
+/// Checkpoints tried before giving the write-ahead log up to SQLite's own checkpoints.
+const CHECKPOINT_ATTEMPTS: u32 = 5;
+
+impl Database {
+    /// Copies the write-ahead log into the database file and empties it, so older versions of
+    /// the erased rows' pages leave the log. The erasure has committed by then: a checkpoint
+    /// that readers keep from finishing is retried a few times and otherwise left to SQLite's
+    /// automatic checkpoints, with a warning, never an error.
+    async fn empty_the_log(&self) {
+        for attempt in 1..=CHECKPOINT_ATTEMPTS {
+            match sql::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_optional(&self.pool)
+                .await
+            {
+                Ok(Some(row)) if row.try_get::<i64, _>(0).is_ok_and(|busy| busy == 0) => return,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "checkpoint after an erasure failed");
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt))).await;
+        }
+        tracing::warn!(
+            "the write-ahead log was busy after an erasure; SQLite's next checkpoints empty it"
+        );
     }
 }

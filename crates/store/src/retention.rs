@@ -59,22 +59,25 @@ impl RetentionRepository for Database {
         if appointments.is_empty() {
             return Ok(0);
         }
-        let pairs: Vec<String> = (0..appointments.len())
-            .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+        let rows: Vec<String> = (0..appointments.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
             .collect();
+        // Each archived row gets a fresh id: the appointment's own id is in the audit trail
+        // beside its patient's.
         let insert = format!(
             "INSERT INTO appointment_archive (id, doctor_id, patient_pseudonym, start_at, end_at,
-                 status, late_cancellation, created_at, pseudonymised_at)
-             SELECT a.id, a.doctor_id, p.column2, a.start_at, a.end_at, a.status,
-                    a.late_cancellation, a.created_at, $1
+                 status, late_cancellation, pseudonymised_at)
+             SELECT p.column2, a.doctor_id, p.column3, a.start_at, a.end_at, a.status,
+                    a.late_cancellation, $1
              FROM appointments a JOIN (VALUES {}) AS p ON p.column1 = a.id",
-            pairs.join(", ")
+            rows.join(", ")
         );
         let mut tx = self.begin_write().await?;
         let mut query = sql::query(AssertSqlSafe(insert)).bind(micros(now));
         for one in appointments {
             query = query
                 .bind(one.appointment_id.to_string())
+                .bind(uuid::Uuid::new_v4().to_string())
                 .bind(one.pseudonym.clone());
         }
         let moved = query.execute(&mut tx).await.map_err(StoreError::from)?;

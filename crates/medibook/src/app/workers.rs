@@ -138,6 +138,8 @@ pub async fn keep_audit_trail(
 
 /// How often appointments past their retention are looked for.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// The pause between two batches of the retention job.
+const RETENTION_PAUSE: Duration = Duration::from_millis(200);
 
 /// Pseudonymises appointments past their retention period every hour (the first time a minute
 /// after start), until told to stop.
@@ -150,11 +152,28 @@ pub async fn keep_retention(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ticker.tick() => match retention.pseudonymise_due().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(appointments = n, "pseudonymised appointments past their retention"),
-                Err(e) => tracing::warn!(error = %e, "pseudonymising old appointments failed"),
-            },
+            _ = ticker.tick() => {
+                // A batch per transaction, with a pause between them so the writer serves
+                // requests too, and the server may stop between batches.
+                let mut total = 0;
+                loop {
+                    match retention.pseudonymise_batch().await {
+                        Ok(0) => break,
+                        Ok(n) => total += n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "pseudonymising old appointments failed");
+                            break;
+                        }
+                    }
+                    if *stop.borrow() {
+                        break;
+                    }
+                    tokio::time::sleep(RETENTION_PAUSE).await;
+                }
+                if total > 0 {
+                    tracing::info!(appointments = total, "pseudonymised appointments past their retention");
+                }
+            }
             _ = stop.changed() => break,
         }
     }

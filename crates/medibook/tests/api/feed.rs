@@ -537,6 +537,26 @@ async fn signing_out_signs_the_sessions_sockets_out_within_seconds(app: TestApp)
     bystander.subscribe(&[app.doctor], None).await;
 }
 
+async fn erasing_an_account_signs_its_sockets_out_and_closes_them(app: TestApp) {
+    let token = app.sign_in("erased@example.com").await;
+    let mut feed = Feed::connect_with(&app, Some(&token)).await;
+    let erased = app.delete(&token, "/api/v1/me").await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
+    assert_eq!(feed.next().await["type"], "signed_out");
+    let close = loop {
+        match tokio::time::timeout(PATIENCE, feed.socket.next())
+            .await
+            .expect("the close frame in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close code"),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1008);
+    assert_eq!(close.reason.as_str(), "account erased");
+}
+
 /// Books both open slots of the test doctor's Tuesday morning after taking the rest of the day
 /// off, and puts `waiters` on the Tuesday waitlist in order; returns the booker's token, the
 /// appointments and the waiters' tokens.
@@ -746,6 +766,7 @@ backend_tests_with!(
     anyone_may_watch_slots_signed_in_or_not,
     an_upgrade_from_another_sites_page_is_refused_with_403,
     signing_out_signs_the_sessions_sockets_out_within_seconds,
+    erasing_an_account_signs_its_sockets_out_and_closes_them,
     a_token_that_is_not_valid_is_refused,
     a_waitlist_offer_reaches_only_its_patient,
     the_page_session_cookie_signs_the_feed_in_and_a_stale_one_watches_anonymously,

@@ -17,6 +17,7 @@ mod contact_inbox;
 mod fake_google;
 mod feed;
 mod fhir;
+mod fhir_client;
 mod front_desk;
 mod google_calendar;
 mod input;

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::fhir::validate;
+use crate::fhir_client::validate;
 use crate::harness::{Backend, TestApp, tuesday};
 use crate::pages::{cookie_pair, get_page, post_form, sign_in_on_the_page};
 use crate::staff::{
@@ -20,6 +20,7 @@ backend_tests!(
     staff_accounts_are_not_erased_by_themselves,
     the_profile_page_offers_the_download_and_a_confirmed_deletion,
     appointments_past_the_retention_period_are_pseudonymised,
+    an_account_that_wrote_visit_notes_is_closed_by_an_admin,
 );
 
 const EMAIL: &str = "ada.erasable@example.org";
@@ -189,6 +190,18 @@ async fn erasure_frees_the_slots_ends_the_sign_ins_and_leaves_nothing_behind(app
             Some("available"),
             "{time} is free again"
         );
+        // …and the live feed said so: the slot's last event is `available`.
+        let start: jiff::Timestamp = tuesday(time).parse().expect("instant");
+        let announced = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM slot_events e WHERE doctor_id = '{}' AND start_at = {}
+                 AND status = 'available' AND seq = (SELECT MAX(seq) FROM slot_events
+                     WHERE doctor_id = e.doctor_id AND start_at = e.start_at)",
+                app.doctor,
+                start.as_microsecond()
+            ))
+            .await;
+        assert_eq!(announced, 1, "{time} announced free on the feed");
     }
     let after = app.get(Some(&token), "/api/v1/me").await;
     assert_problem(&after, StatusCode::UNAUTHORIZED, "unauthorized");
@@ -208,10 +221,19 @@ async fn erasure_frees_the_slots_ends_the_sign_ins_and_leaves_nothing_behind(app
             .await;
         assert_eq!(left, 0, "{table} still names the person");
     }
-    for (table, column) in [("outbox", "recipient"), ("contact_messages", "email")] {
+    for (table, column) in [
+        ("outbox", "recipient"),
+        ("contact_messages", "email"),
+        ("one_time_codes", "identifier_key"),
+    ] {
+        let value = if table == "one_time_codes" {
+            format!("email:{EMAIL}")
+        } else {
+            EMAIL.to_owned()
+        };
         let left = app
             .count(&format!(
-                "SELECT COUNT(*) FROM {table} WHERE {column} = '{EMAIL}'"
+                "SELECT COUNT(*) FROM {table} WHERE {column} = '{value}'"
             ))
             .await;
         assert_eq!(left, 0, "{table} still has the address");
@@ -345,21 +367,32 @@ async fn appointments_past_the_retention_period_are_pseudonymised(app: TestApp) 
     );
 
     for id in [&old, &bobs] {
-        assert_eq!(
-            app.count(&format!(
-                "SELECT COUNT(*) FROM appointments WHERE id = '{id}'"
-            ))
-            .await,
-            0
-        );
+        for table in ["appointments", "holds", "slot_claims"] {
+            let column = if table == "appointments" {
+                "id"
+            } else {
+                "appointment_id"
+            };
+            let left = app
+                .count(&format!(
+                    "SELECT COUNT(*) FROM {table} WHERE {column} = '{id}'"
+                ))
+                .await;
+            assert_eq!(left, 0, "{table} still has {id}");
+        }
         assert_eq!(
             app.count(&format!(
                 "SELECT COUNT(*) FROM appointment_archive WHERE id = '{id}'"
             ))
             .await,
-            1
+            0,
+            "archived under a fresh id, not the one the audit trail names"
         );
     }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM appointment_archive").await,
+        2
+    );
     assert_eq!(
         app.count(&format!(
             "SELECT COUNT(*) FROM visit_notes WHERE appointment_id = '{old}'"
@@ -403,4 +436,23 @@ async fn appointments_past_the_retention_period_are_pseudonymised(app: TestApp) 
             .await,
         1
     );
+}
+
+async fn an_account_that_wrote_visit_notes_is_closed_by_an_admin(app: TestApp) {
+    let (_, _, appointment) = ada(&app).await;
+    // The doctor who wrote ada's note is made a patient again, and tries to go.
+    crate::staff::set_role_in_database(&app, "treating@example.org", "patient", None).await;
+    let former = app.sign_in("treating@example.org").await;
+    let refused = app.delete(&former, "/api/v1/me").await;
+    assert_problem(&refused, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM visit_notes WHERE appointment_id = '{appointment}'"
+        ))
+        .await,
+        1,
+        "the note stays with the patient's record"
+    );
+    let me = app.get(Some(&former), "/api/v1/me").await;
+    assert_status(&me, StatusCode::OK);
 }

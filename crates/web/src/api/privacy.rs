@@ -100,6 +100,19 @@ pub struct GoogleExport {
     pub connected_at: Timestamp,
 }
 
+/// A message you sent through the contact form.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactExport {
+    /// The name you gave.
+    pub name: String,
+    /// What you wrote.
+    pub message: String,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// When the clinic answered it by e-mail, if it did.
+    pub replied_at: Option<Timestamp>,
+}
+
 /// Everything MediBook holds about you.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportResponse {
@@ -119,6 +132,8 @@ pub struct ExportResponse {
     pub calendar_links: Vec<CalendarLinkExport>,
     /// Your Google Calendar connection, if any.
     pub google_calendar: Option<GoogleExport>,
+    /// Messages you sent through the contact form from your e-mail address.
+    pub contact_messages: Vec<ContactExport>,
 }
 
 /// A copy of everything held about you, as a download: MediBook's JSON, or a FHIR R4 Bundle
@@ -207,6 +222,16 @@ async fn copy(state: &AppState, data: PersonalData) -> ApiResult<ExportResponse>
             status: g.status,
             connected_at: g.connected_at,
         }),
+        contact_messages: records
+            .contact_messages
+            .into_iter()
+            .map(|m| ContactExport {
+                name: m.name,
+                message: m.message,
+                received_at: m.received_at,
+                replied_at: m.replied_at,
+            })
+            .collect(),
     })
 }
 
@@ -252,13 +277,14 @@ pub struct ErasureResponse {
 /// waitlist entries given up, every sign-in ended, and your personal data — name, contacts,
 /// date of birth, address, medical history, appointments and visit notes, messages — deleted.
 /// The audit trail keeps your account's id, which no longer leads to you. Signing in again
-/// with the same address starts a new, empty account. Staff accounts get 409.
+/// with the same address starts a new, empty account. Staff accounts, and accounts that wrote
+/// visit notes, get 409 (an admin closes them).
 #[utoipa::path(delete, path = "/api/v1/me", operation_id = "erase_me", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, body = ErasureResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A staff account (`invalid_state`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A staff account, or one that wrote visit notes (`invalid_state`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn erase(
     State(state): State<AppState>,

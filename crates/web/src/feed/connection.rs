@@ -170,7 +170,12 @@ impl Connection {
                 }
                 // A signed-in connection checks now and then that its session still stands.
                 _ = session_check.tick(), if self.session.signed_in.is_some() => {
-                    self.session.check_session().await;
+                    if self.session.check_session().await {
+                        // The account was erased: its connections end.
+                        let close = CloseFrame { code: close_code::POLICY, reason: "account erased".into() };
+                        self.finish(Some(close)).await;
+                        return;
+                    }
                     Ok(())
                 }
                 // The server is stopping (an `Err` means no one will ever stop it: ignored).

@@ -34,6 +34,8 @@
 //! - `{"type":"signed_out"}`: the connection's session ended (sign-out, expiry); a signed-in
 //!   connection checks its session every [`FeedSettings::session_check_interval`] (3 s by
 //!   default), and from this message on it watches slots anonymously and carries no offers.
+//!   When the account itself was erased, the connection is closed after this message (close
+//!   code 1008, reason `account erased`).
 //! - `{"type":"waitlist_offer","offer_id","hold_id","doctor_id","start","end","expires_at"}`,
 //!   only on the connections of the patient the slot is offered to. When a connection signs in,
 //!   the patient's open offers are sent at once, so an offer made while they were away is not

@@ -220,13 +220,14 @@ impl FeedSession {
 
     /// Checks that the connection's session still stands; one signed out or expired meanwhile
     /// signs the connection out: it is told so, and watches slots anonymously from now on. A
-    /// database that cannot say keeps the connection as it is until the next check.
-    pub(super) async fn check_session(&mut self) {
+    /// database that cannot say keeps the connection as it is until the next check. Returns
+    /// `true` when the account itself is gone (erased): the connection is then to be closed.
+    pub(super) async fn check_session(&mut self) -> bool {
         let Some(signed_in) = self.signed_in else {
-            return;
+            return false;
         };
         match self.state.sessions.is_live(signed_in.session_id).await {
-            Ok(true) => {}
+            Ok(true) => false,
             Ok(false) => {
                 self.signed_in = None;
                 self.offers_owed = false;
@@ -242,9 +243,14 @@ impl FeedSession {
                         .unwrap_or_default()
                         .into(),
                 ));
+                matches!(
+                    self.state.identities.user(signed_in.user_id).await,
+                    Ok(None)
+                )
             }
             Err(error) => {
-                tracing::debug!(%error, "a feed connection's session could not be checked")
+                tracing::debug!(%error, "a feed connection's session could not be checked");
+                false
             }
         }
     }

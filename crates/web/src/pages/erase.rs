@@ -11,7 +11,7 @@ use medibook_core::BookingError;
 use medibook_core::audit::Actor;
 use medibook_core::identity::Role;
 
-use crate::pages::error::PageResult;
+use crate::pages::error::{PageResult, sentence};
 use crate::pages::forms::PostedForm;
 use crate::pages::{Layout, Section, SignedIn, Viewer};
 use crate::shell::AppState;
@@ -26,7 +26,7 @@ struct ConfirmPage {
     upcoming: usize,
     /// Staff accounts are closed by an admin.
     staff: bool,
-    error: Option<&'static str>,
+    error: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -40,7 +40,7 @@ async fn confirm_page(
     state: &AppState,
     signed_in: &SignedIn,
     uri: &Uri,
-    error: Option<&'static str>,
+    error: Option<String>,
 ) -> PageResult<ConfirmPage> {
     let id = signed_in.person.auth.id;
     let now = state.bookings.now();
@@ -90,7 +90,7 @@ pub async fn erase(
             &state,
             &signed_in,
             &uri,
-            Some("Tick the box to confirm that you want your account deleted."),
+            Some("Tick the box to confirm that you want your account deleted.".to_owned()),
         )
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
@@ -99,14 +99,9 @@ pub async fn erase(
     let actor = Actor::user(person.auth.id, person.auth.role, client.key());
     let erased = match state.privacy.erase(&actor, person.auth.id).await {
         Ok(erased) => erased,
-        Err(BookingError::InvalidState(_)) => {
-            let page = confirm_page(
-                &state,
-                &signed_in,
-                &uri,
-                Some("A staff account is closed by an admin. Ask them to make it a patient's account first."),
-            )
-            .await?;
+        // A staff account, one that wrote visit notes, or a booking made meanwhile.
+        Err(BookingError::InvalidState(message)) => {
+            let page = confirm_page(&state, &signed_in, &uri, Some(sentence(&message))).await?;
             return Ok((StatusCode::CONFLICT, page).into_response());
         }
         Err(other) => return Err(other.into()),
