@@ -15,8 +15,8 @@ use medibook_core::desk::AppointmentSearch;
 use medibook_core::ids::{AppointmentId, DoctorId, UserId};
 use serde_json::Value;
 
-use super::search::{Params, bundle, invalid, reference_id, reference_ids, uuid_id};
-use super::{Fhir, FhirBody, base_url};
+use super::search::{Params, invalid, reference_id, reference_ids, uuid_id};
+use super::{Fhir, FhirBody, base_url, searchset, wanted};
 use crate::shell::AppState;
 use crate::shell::auth::AuthUser;
 use crate::shell::client::ClientIp;
@@ -85,9 +85,14 @@ pub async fn search(
         query.as_deref(),
         &["_id", "patient", "actor", "practitioner", "date", "status"],
     )?;
-    let base = base_url(&state, &headers);
     let Some(search) = appointment_search(&params)? else {
-        return Ok(Fhir::ok(bundle(&base, "Appointment", &params, Vec::new())));
+        return Ok(searchset(
+            &state,
+            &headers,
+            "Appointment",
+            &params,
+            Vec::new(),
+        ));
     };
     let actor = Actor::user(user.id, user.role, client.key());
     let found = state
@@ -98,13 +103,10 @@ pub async fn search(
     let doctors = doctors(&state).await?;
     let matches = found
         .iter()
-        .filter(|a| {
-            ids.as_ref()
-                .is_none_or(|ids| ids.contains(&a.id.to_string()))
-        })
+        .filter(|a| wanted(ids.as_deref(), a.id))
         .map(|a| resources::appointment(a, doctors.get(&a.doctor_id)))
         .collect();
-    Ok(Fhir::ok(bundle(&base, "Appointment", &params, matches)))
+    Ok(searchset(&state, &headers, "Appointment", &params, matches))
 }
 
 /// The core search a FHIR appointment search stands for; `None` when it names an id that is
@@ -470,7 +472,6 @@ pub async fn patients(
     } else {
         cards.push(state.desk.visible_patient(&actor, user.id, user.id).await?);
     }
-    let base = base_url(&state, &headers);
     let matches = cards.iter().map(resources::patient).collect();
-    Ok(Fhir::ok(bundle(&base, "Patient", &params, matches)))
+    Ok(searchset(&state, &headers, "Patient", &params, matches))
 }

@@ -12,8 +12,8 @@ use medibook_core::ids::{DoctorId, SpecialtyId};
 use medibook_core::{BookingError, search as words};
 use serde_json::{Value, json};
 
-use super::search::{Params, bundle, invalid, reference_id, uuid_id};
-use super::{Fhir, base_url};
+use super::search::{Params, invalid, reference_id, uuid_id};
+use super::{Fhir, base_url, searchset, wanted};
 use crate::shell::AppState;
 use crate::shell::error::ApiResult;
 use crate::shell::extract::ApiPath;
@@ -162,15 +162,17 @@ pub async fn practitioners(
     let (doctors, _) = clinic(&state).await?;
     let matches = doctors
         .iter()
-        .filter(|d| {
-            ids.as_ref()
-                .is_none_or(|ids| ids.contains(&d.id.to_string()))
-        })
+        .filter(|d| wanted(ids.as_deref(), d.id))
         .filter(|d| params.all("name").all(|q| name_matches(&d.name, q)))
         .map(resources::practitioner)
         .collect();
-    let base = base_url(&state, &headers);
-    Ok(Fhir::ok(bundle(&base, "Practitioner", &params, matches)))
+    Ok(searchset(
+        &state,
+        &headers,
+        "Practitioner",
+        &params,
+        matches,
+    ))
 }
 
 /// `GET /fhir/r4/PractitionerRole/{id}` (the doctor's id).
@@ -205,10 +207,7 @@ pub async fn practitioner_roles(
     let (doctors, specialties) = clinic(&state).await?;
     let matches = doctors
         .iter()
-        .filter(|d| {
-            ids.as_ref()
-                .is_none_or(|ids| ids.contains(&d.id.to_string()))
-        })
+        .filter(|d| wanted(ids.as_deref(), d.id))
         .filter(|d| practitioner.as_ref().is_none_or(|p| *p == d.id.to_string()))
         .filter(|d| {
             service
@@ -217,13 +216,13 @@ pub async fn practitioner_roles(
         })
         .map(|d| resources::practitioner_role(d, specialties.get(&d.specialty_id)))
         .collect();
-    let base = base_url(&state, &headers);
-    Ok(Fhir::ok(bundle(
-        &base,
+    Ok(searchset(
+        &state,
+        &headers,
         "PractitionerRole",
         &params,
         matches,
-    )))
+    ))
 }
 
 /// `GET /fhir/r4/HealthcareService/{id}` (a specialty).
@@ -257,20 +256,17 @@ pub async fn healthcare_services(
     specialties.sort_by(|a, b| a.name.cmp(&b.name));
     let matches = specialties
         .iter()
-        .filter(|s| {
-            ids.as_ref()
-                .is_none_or(|ids| ids.contains(&s.id.to_string()))
-        })
+        .filter(|s| wanted(ids.as_deref(), s.id))
         .filter(|s| params.all("name").all(|q| name_matches(&s.name, q)))
         .map(resources::healthcare_service)
         .collect();
-    let base = base_url(&state, &headers);
-    Ok(Fhir::ok(bundle(
-        &base,
+    Ok(searchset(
+        &state,
+        &headers,
         "HealthcareService",
         &params,
         matches,
-    )))
+    ))
 }
 
 /// `GET /fhir/r4/Schedule/{id}` (the doctor's id).
@@ -307,15 +303,11 @@ pub async fn schedules(
     let now = state.bookings.now();
     let matches = doctors
         .iter()
-        .filter(|d| {
-            ids.as_ref()
-                .is_none_or(|ids| ids.contains(&d.id.to_string()))
-        })
+        .filter(|d| wanted(ids.as_deref(), d.id))
         .filter(|d| actor.as_ref().is_none_or(|a| *a == d.id.to_string()))
         .map(|d| resources::schedule(d, specialties.get(&d.specialty_id), now))
         .collect();
-    let base = base_url(&state, &headers);
-    Ok(Fhir::ok(bundle(&base, "Schedule", &params, matches)))
+    Ok(searchset(&state, &headers, "Schedule", &params, matches))
 }
 
 /// `GET /fhir/r4/Slot/{id}`: the slot as listed now; 404 when it is not offered (any more).
@@ -409,8 +401,7 @@ pub async fn slots(
     }
     found.sort_by_key(|(start, _)| *start);
     let matches = found.into_iter().map(|(_, slot)| slot).collect();
-    let base = base_url(&state, &headers);
-    Ok(Fhir::ok(bundle(&base, "Slot", &params, matches)))
+    Ok(searchset(&state, &headers, "Slot", &params, matches))
 }
 
 /// The instants a slot search covers: `start` as asked, else around the slots asked for by id,

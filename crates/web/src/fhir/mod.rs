@@ -142,6 +142,27 @@ impl<S: Send + Sync> FromRequest<S> for FhirBody {
     }
 }
 
+/// A searchset Bundle of `matches` (one page of them), linked at this server's base.
+pub fn searchset(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    params: &search::Params,
+    matches: Vec<Value>,
+) -> Fhir {
+    Fhir::ok(search::bundle(
+        &base_url(state, headers),
+        kind,
+        params,
+        matches,
+    ))
+}
+
+/// Whether `id` is among the `_id`s a search asked for (any, when it asked for none).
+pub fn wanted(ids: Option<&[String]>, id: impl std::fmt::Display) -> bool {
+    ids.is_none_or(|ids| ids.contains(&id.to_string()))
+}
+
 /// The absolute address of the FHIR base for links in Bundles (`fullUrl`, paging): the host
 /// the client used, over HTTPS when the site is served securely.
 pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
