@@ -345,6 +345,11 @@ impl App {
                 feed: settings.feed(),
                 // Validated with the settings; the public origin alone if it could not be read.
                 origins: settings.origins().unwrap_or_default(),
+                public_url: settings
+                    .public_url
+                    .as_deref()
+                    .filter(|url| !url.trim().is_empty())
+                    .map(|_| settings.public_url()),
             },
             tokens: TokenKeys::new(
                 &keys.token_key,

@@ -4,21 +4,62 @@
 //! `fhir.resources` (tests/support/fhir_check.py), an implementation independent of ours;
 //! install it with `python3 -m pip install fhir.resources` (.ci/run does).
 
+use medibook::settings::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::backend_tests;
+use crate::backend_tests_with;
 use crate::fhir_client::{Client, assert_outcome, booking, entries, free_slot};
 use crate::harness::{TestApp, tuesday};
 use crate::staff::{sign_in_as_admin, sign_in_as_doctor, user_id};
 
-backend_tests!(
+backend_tests_with!(
+    as_configured;
     the_capability_statement_and_the_clinic_are_valid_fhir_with_the_apis_ids,
     a_patient_books_a_free_slot_as_an_appointment_and_cancels_it,
     a_taken_slot_and_bad_requests_get_operation_outcomes,
     patients_doctors_and_the_desk_each_see_their_own_share,
-    searches_are_paged_with_links_that_lead_on,
+    searches_are_paged_with_links_that_lead_on;
+    behind_a_public_address;
+    links_and_locations_name_the_public_address_not_the_requests_host,
 );
+
+fn as_configured(_: &mut Settings) {}
+
+fn behind_a_public_address(settings: &mut Settings) {
+    settings.public_url = Some("https://clinic.example/".to_owned());
+}
+
+async fn links_and_locations_name_the_public_address_not_the_requests_host(app: TestApp) {
+    let mut client = Client::new(&app);
+    let token = app.sign_in("fhir-public@example.org").await;
+    let doctor = app.doctor.to_string();
+    let slot = free_slot(&mut client, &doctor, &tuesday("10:00")).await;
+    let (booked, location) = client.book(Some(&token), booking(&slot, "Check-up")).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let id = booked.body["id"].as_str().expect("id");
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("https://clinic.example/fhir/r4/Appointment/{id}").as_str())
+    );
+    let page = client.get(None, "Practitioner?_count=1").await;
+    assert!(
+        page.body["entry"][0]["fullUrl"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("https://clinic.example/fhir/r4/Practitioner/")),
+        "{}",
+        page.body
+    );
+    for link in page.body["link"].as_array().expect("links") {
+        assert!(
+            link["url"]
+                .as_str()
+                .is_some_and(|url| url.starts_with("https://clinic.example/fhir/r4/")),
+            "{link}"
+        );
+    }
+    client.validate().await;
+}
 
 async fn the_capability_statement_and_the_clinic_are_valid_fhir_with_the_apis_ids(app: TestApp) {
     let mut client = Client::new(&app);

@@ -163,9 +163,13 @@ pub fn wanted(ids: Option<&[String]>, id: impl std::fmt::Display) -> bool {
     ids.is_none_or(|ids| ids.contains(&id.to_string()))
 }
 
-/// The absolute address of the FHIR base for links in Bundles (`fullUrl`, paging): the host
-/// the client used, over HTTPS when the site is served securely.
+/// The absolute address of the FHIR base for links in Bundles (`fullUrl`, paging) and
+/// `Location`: under the configured public URL, else the host the client used, over HTTPS when
+/// the site is served securely.
 pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(public) = &state.web.public_url {
+        return format!("{public}{BASE_PATH}");
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

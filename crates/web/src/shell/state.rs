@@ -51,6 +51,9 @@ pub struct WebSettings {
     pub origins: AllowedOrigins,
     /// The clinic's address, phone, opening hours, map and what to bring, for the pages.
     pub clinic: medibook_core::clinic::ClinicInfo,
+    /// Where people reach the site (`MEDIBOOK_PUBLIC_URL`, without a trailing `/`), when it is
+    /// configured: absolute links in answers (FHIR's) use it rather than the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 /// What handlers need: the core services and the token keys.
