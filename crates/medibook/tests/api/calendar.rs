@@ -7,9 +7,6 @@
 
 #![allow(clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use medibook::settings::Settings;
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
@@ -64,32 +61,8 @@ impl Parsed {
 
 /// Parses `text` with Python's `icalendar` (tests/support/ics_check.py).
 async fn parse_ics(text: String) -> Parsed {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ics_check.py");
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("python3")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 runs (install Python 3 and `python3 -m pip install icalendar`)");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("calendar written to the parser");
-        child.wait_with_output().expect("the parser finishes")
-    })
-    .await
-    .expect("parser task");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.code() != Some(3),
-        "the iCalendar parser is missing: python3 -m pip install icalendar ({stderr})"
-    );
-    assert!(output.status.success(), "the parser refused: {stderr}");
-    let parsed: Value = serde_json::from_slice(&output.stdout).expect("the parser's JSON");
+    let stdout = crate::checkers::run("ics_check.py", "icalendar", text.into_bytes()).await;
+    let parsed: Value = serde_json::from_slice(&stdout).expect("the parser's JSON");
     assert_eq!(parsed["errors"], json!([]), "{parsed}");
     assert_eq!(parsed["version"], "2.0");
     Parsed(parsed)

@@ -2,9 +2,6 @@
 //! with the PyPI package `fhir.resources` (tests/support/fhir_check.py), and the helpers the
 //! FHIR scenarios share.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -106,32 +103,9 @@ pub(crate) fn entries(bundle: &Value) -> Vec<Value> {
 
 /// The problems `fhir.resources` finds in `resources` (tests/support/fhir_check.py).
 pub(crate) async fn validate(resources: Vec<Value>) -> Vec<String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/fhir_check.py");
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("python3")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 runs (install Python 3 and `python3 -m pip install fhir.resources`)");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(Value::Array(resources).to_string().as_bytes())
-            .expect("resources written to the validator");
-        child.wait_with_output().expect("the validator finishes")
-    })
-    .await
-    .expect("validator task");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.code() != Some(3),
-        "the FHIR validator is missing: python3 -m pip install fhir.resources ({stderr})"
-    );
-    assert!(output.status.success(), "the validator failed: {stderr}");
-    serde_json::from_slice(&output.stdout).expect("the validator's JSON")
+    let document = Value::Array(resources).to_string().into_bytes();
+    let stdout = crate::checkers::run("fhir_check.py", "fhir.resources", document).await;
+    serde_json::from_slice(&stdout).expect("the validator's JSON")
 }
 
 #[track_caller]

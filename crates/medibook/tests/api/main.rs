@@ -12,6 +12,7 @@ mod harness;
 
 mod booking;
 mod calendar;
+mod checkers;
 mod concurrency;
 mod contact_inbox;
 mod fake_google;
